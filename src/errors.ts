@@ -1,0 +1,347 @@
+/**
+ * The error hierarchy. Every error the pool raises is a {@linkcode PoolError};
+ * errors thrown by the caller's own `fn` pass through unchanged.
+ *
+ * @module
+ */
+
+/**
+ * Base class of every error raised by the pool.
+ *
+ * @example Telling pool errors from the caller's own
+ * ```ts
+ * import { PoolError } from "@x/pgdbpool";
+ * function isFromPool(err: unknown): boolean {
+ *   return err instanceof PoolError;
+ * }
+ * ```
+ */
+export class PoolError extends Error {
+  /**
+   * Builds a pool error.
+   *
+   * @param message What failed, with the detail after a colon.
+   * @param options The underlying error, if any.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "PoolError";
+  }
+}
+
+/**
+ * The configuration is invalid: the message names the key and what was expected.
+ *
+ * @example
+ * ```ts
+ * import { ConfigError, createPool } from "@x/pgdbpool";
+ * try {
+ *   createPool({ db: "postgres://h/db", groups: { g: { connection_count: 0 } } });
+ * } catch (err) {
+ *   if (!(err instanceof ConfigError)) throw err;
+ *   console.log(err.path); // "groups.g.connection_count"
+ * }
+ * ```
+ */
+export class ConfigError extends PoolError {
+  /** Dotted path of the offending key, e.g. `groups.reports.connection_count`. */
+  readonly path: string;
+  /**
+   * Builds a configuration error.
+   *
+   * @param path Dotted path of the offending key (`""` for the whole config).
+   * @param message What was expected and what was received.
+   */
+  constructor(path: string, message: string) {
+    super(path ? `Invalid config "${path}": ${message}` : `Invalid config: ${message}`);
+    this.name = "ConfigError";
+    this.path = path;
+  }
+}
+
+/**
+ * A group name that the configuration does not define.
+ *
+ * @example
+ * ```ts
+ * import { UnconfiguredGroupError } from "@x/pgdbpool";
+ * const err = new UnconfiguredGroupError("reports", ["default"]);
+ * console.log(err.message);
+ * ```
+ */
+export class UnconfiguredGroupError extends PoolError {
+  /** The group that was asked for. */
+  readonly group: string;
+  /**
+   * Builds the error.
+   *
+   * @param group The unknown group name.
+   * @param known The configured group names.
+   */
+  constructor(group: string, known: readonly string[]) {
+    super(
+      `Cannot lease from group "${group}": it is not configured (configured: ${
+        known.map((g) => `"${g}"`).join(", ") || "none"
+      })`,
+    );
+    this.name = "UnconfiguredGroupError";
+    this.group = group;
+  }
+}
+
+/**
+ * The connection to the server failed or was lost. The session is gone; the
+ * pool has dropped it. Retrying on another connection is safe unless the error
+ * is a {@linkcode CommitUnknownError}.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionError, withHandler } from "@x/pgdbpool";
+ * try {
+ *   await withHandler("default", (db) => db.query("SELECT 1"));
+ * } catch (err) {
+ *   if (err instanceof ConnectionError) console.log("connection lost:", err.message);
+ * }
+ * ```
+ */
+export class ConnectionError extends PoolError {
+  /** `host:port` of the endpoint, never with credentials. */
+  readonly endpoint: string;
+  /**
+   * Builds the error.
+   *
+   * @param message What failed.
+   * @param endpoint `host:port` of the endpoint.
+   * @param options The driver's error as `cause`.
+   */
+  constructor(message: string, endpoint: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ConnectionError";
+    this.endpoint = endpoint;
+  }
+}
+
+/**
+ * The connection was lost while COMMIT was in flight: the server may or may
+ * not have committed. Check the data before retrying.
+ *
+ * @example
+ * ```ts
+ * import { CommitUnknownError, withHandler } from "@x/pgdbpool";
+ * try {
+ *   await withHandler("tx", (db) => db.query("INSERT INTO t VALUES (1)"));
+ * } catch (err) {
+ *   if (err instanceof CommitUnknownError) {
+ *     // look the row up before inserting it again
+ *   }
+ * }
+ * ```
+ */
+export class CommitUnknownError extends ConnectionError {
+  /**
+   * Builds the error.
+   *
+   * @param endpoint `host:port` of the endpoint.
+   * @param options The driver's error as `cause`.
+   */
+  constructor(endpoint: string, options?: ErrorOptions) {
+    super(
+      `Commit outcome unknown on ${endpoint}: the connection was lost while COMMIT was in flight; check before retrying`,
+      endpoint,
+      options,
+    );
+    this.name = "CommitUnknownError";
+  }
+}
+
+/** Server-side detail of a {@linkcode QueryError}. */
+export interface QueryErrorDetails {
+  /** SQLSTATE, e.g. `"42P01"`; `undefined` when the driver refused the query before sending it. */
+  code?: string;
+  /** The server's DETAIL field. */
+  detail?: string;
+  /** The server's HINT field. */
+  hint?: string;
+  /** 1-based character position of the error in the query text. */
+  position?: number;
+  /** The driver's original error. */
+  cause?: unknown;
+}
+
+/**
+ * The server (or the driver, before sending) rejected a query. The connection
+ * itself is still good.
+ *
+ * @example
+ * ```ts
+ * import { QueryError, withHandler } from "@x/pgdbpool";
+ * try {
+ *   await withHandler("default", (db) => db.query("SELECT * FROM missing"));
+ * } catch (err) {
+ *   if (err instanceof QueryError && err.code === "42P01") console.log("no such table");
+ * }
+ * ```
+ */
+export class QueryError extends PoolError {
+  /** SQLSTATE, e.g. `"57014"` for a statement timeout. */
+  readonly code: string | undefined;
+  /** The server's DETAIL field. */
+  readonly detail: string | undefined;
+  /** The server's HINT field. */
+  readonly hint: string | undefined;
+  /** 1-based character position of the error in the query text. */
+  readonly position: number | undefined;
+  /**
+   * Builds the error.
+   *
+   * @param message The server's message.
+   * @param details SQLSTATE and the server's other fields.
+   */
+  constructor(message: string, details: QueryErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = "QueryError";
+    this.code = details.code;
+    this.detail = details.detail;
+    this.hint = details.hint;
+    this.position = details.position;
+  }
+}
+
+/**
+ * No endpoint of the pool can be reached right now.
+ *
+ * @example
+ * ```ts
+ * import { OfflineError, withHandler } from "@x/pgdbpool";
+ * try {
+ *   await withHandler("default", (db) => db.query("SELECT 1"));
+ * } catch (err) {
+ *   if (err instanceof OfflineError) console.log("database offline");
+ * }
+ * ```
+ */
+export class OfflineError extends PoolError {
+  /**
+   * Builds the error.
+   *
+   * @param message Which endpoints were tried and why they failed.
+   * @param options The last connection error as `cause`.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "OfflineError";
+  }
+}
+
+/**
+ * No connection became free within the acquire timeout. The message shows the
+ * group's state (`total`, `leased`, `idle`, `waiting`).
+ *
+ * @example
+ * ```ts
+ * import { AcquireTimeoutError, withHandler } from "@x/pgdbpool";
+ * try {
+ *   await withHandler("default", (db) => db.query("SELECT 1"), { timeoutMs: 100 });
+ * } catch (err) {
+ *   if (err instanceof AcquireTimeoutError) console.log("pool exhausted");
+ * }
+ * ```
+ */
+export class AcquireTimeoutError extends PoolError {
+  /**
+   * Builds the error.
+   *
+   * @param message What timed out, with the pool's state.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "AcquireTimeoutError";
+  }
+}
+
+/**
+ * The pool was ended: it takes no new leases.
+ *
+ * @example
+ * ```ts
+ * import { PoolClosedError } from "@x/pgdbpool";
+ * const err = new PoolClosedError();
+ * console.log(err.message);
+ * ```
+ */
+export class PoolClosedError extends PoolError {
+  /** Builds the error. */
+  constructor() {
+    super("Cannot lease: the pool has been ended");
+    this.name = "PoolClosedError";
+  }
+}
+
+/**
+ * A handler was used after it was released (or after `withHandler` returned).
+ *
+ * @example
+ * ```ts
+ * import { HandlerReleasedError } from "@x/pgdbpool";
+ * const err = new HandlerReleasedError("query");
+ * console.log(err.message);
+ * ```
+ */
+export class HandlerReleasedError extends PoolError {
+  /**
+   * Builds the error.
+   *
+   * @param action The method that was called, e.g. `"query"`.
+   */
+  constructor(action: string) {
+    super(`Cannot ${action}: the handler has been released`);
+    this.name = "HandlerReleasedError";
+  }
+}
+
+/**
+ * Whether the error means the connection is gone (the pool dropped it).
+ *
+ * @param err Any thrown value.
+ * @returns `true` for a {@linkcode ConnectionError} (including `CommitUnknownError`).
+ *
+ * @example
+ * ```ts
+ * import { isConnectionBroken } from "@x/pgdbpool";
+ * console.log(isConnectionBroken(new Error("x"))); // false
+ * ```
+ */
+export function isConnectionBroken(err: unknown): boolean {
+  return err instanceof ConnectionError;
+}
+
+// SQLSTATEs worth retrying: serialization failure, deadlock, and admin shutdown classes.
+const RETRYABLE_SQLSTATES = new Set(["40001", "40P01", "57P01", "57P02", "57P03"]);
+
+/**
+ * Whether running the same work again may succeed: a lost connection (but not
+ * a commit of unknown outcome), an offline or exhausted pool, a serialization
+ * failure or a deadlock.
+ *
+ * @param err Any thrown value.
+ * @returns `true` when a retry is safe and may succeed.
+ *
+ * @example
+ * ```ts
+ * import { isRetryable, withHandler } from "@x/pgdbpool";
+ * for (let attempt = 0; ; attempt++) {
+ *   try {
+ *     await withHandler("default", (db) => db.query("SELECT 1"));
+ *     break;
+ *   } catch (err) {
+ *     if (attempt >= 3 || !isRetryable(err)) throw err;
+ *   }
+ * }
+ * ```
+ */
+export function isRetryable(err: unknown): boolean {
+  if (err instanceof CommitUnknownError) return false;
+  if (err instanceof ConnectionError || err instanceof OfflineError) return true;
+  if (err instanceof AcquireTimeoutError) return true;
+  return err instanceof QueryError && err.code !== undefined && RETRYABLE_SQLSTATES.has(err.code);
+}
