@@ -1,0 +1,56 @@
+/**
+ * pgdbpool: a PostgreSQL connection pool and endpoint balancer for Deno, Bun
+ * and Node. `withHandler(group, fn)` leases a connection of a named group
+ * (rotating over the endpoints), pings it if it sat idle, runs `fn`, commits
+ * or rolls back, and releases it, whatever `fn` does.
+ *
+ * @example Quick start
+ * ```ts
+ * import { init, withHandler } from "@x/pgdbpool";
+ *
+ * init({
+ *   db: "postgres://app:secret@db1:5432,db2:5432/app",
+ *   groups: { default: { connection_count: 10 } },
+ * });
+ * const user = await withHandler("default", async (db) => {
+ *   const { rows } = await db.query("SELECT * FROM users WHERE id = $1", [42]);
+ *   return rows[0];
+ * });
+ * ```
+ *
+ * @module
+ */
+export { createPool, Pool } from "./src/pool.ts";
+export type { LeaseOptions, PoolOptions, PoolStats } from "./src/pool.ts";
+export { defaultPool, end, init, withHandler } from "./src/default_pool.ts";
+export type { Handler, QueryResult } from "./src/handler.ts";
+export type {
+  EndpointInput,
+  GroupInput,
+  PoolConfigInput,
+} from "./src/config.ts";
+export type { EndpointStats } from "./src/endpoints.ts";
+export type { ResourcePoolStats as GroupStats } from "./src/core/resource_pool.ts";
+export type { Clock } from "./src/core/clock.ts";
+export type {
+  ConnectParams,
+  Driver,
+  DriverConnection,
+  DriverResult,
+  SslMode,
+} from "./src/driver.ts";
+export {
+  AcquireTimeoutError,
+  CommitUnknownError,
+  ConfigError,
+  ConnectionError,
+  HandlerReleasedError,
+  isConnectionBroken,
+  isRetryable,
+  OfflineError,
+  PoolClosedError,
+  PoolError,
+  QueryError,
+  UnconfiguredGroupError,
+} from "./src/errors.ts";
+export type { QueryErrorDetails } from "./src/errors.ts";

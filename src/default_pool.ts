@@ -1,0 +1,97 @@
+/**
+ * The default pool behind the top-level `init`, `withHandler` and `end`, as in
+ * the Python module (`Connection.init(config)` once, then `Handler('group')`).
+ *
+ * @module
+ */
+import type { PoolConfigInput } from "./config.ts";
+import { configFromEnv } from "./env.ts";
+import type { Handler } from "./handler.ts";
+import { createPool, type LeaseOptions, type Pool } from "./pool.ts";
+
+let current: Pool | undefined;
+
+/**
+ * Sets up the default pool used by the top-level {@linkcode withHandler} and
+ * {@linkcode end}. Does no I/O. A pool set up before is ended first.
+ *
+ * @param config The configuration.
+ * @returns The default pool.
+ * @throws {ConfigError} When the configuration is invalid.
+ *
+ * @example
+ * ```ts
+ * import { init } from "@x/pgdbpool";
+ * init({
+ *   db: { host: "127.0.0.1", name: "app", user: "app", pass: "secret" },
+ *   groups: { default: { connection_count: 10 } },
+ * });
+ * ```
+ */
+export function init(config: PoolConfigInput): Pool {
+  const previous = current;
+  current = createPool(config);
+  previous?.end();
+  return current;
+}
+
+/**
+ * The default pool; built from `DATABASE_URL` or the `PG*` variables when
+ * {@linkcode init} was never called.
+ *
+ * @returns The default pool.
+ * @throws {ConfigError} When nothing configures it.
+ *
+ * @example
+ * ```ts
+ * import { defaultPool } from "@x/pgdbpool";
+ * console.log(defaultPool().stats());
+ * ```
+ */
+export function defaultPool(): Pool {
+  return current ??= createPool(configFromEnv());
+}
+
+/**
+ * `withHandler` on the default pool: lease a connection of `group`, run `fn`,
+ * commit or roll back, release.
+ *
+ * @typeParam T What `fn` returns.
+ * @param group The group name.
+ * @param fn The work.
+ * @param options Abort signal and acquire timeout.
+ * @returns What `fn` returned.
+ * @throws {ConfigError} When no pool is configured (see {@linkcode init}).
+ * @throws See `Pool.withHandler`.
+ *
+ * @example
+ * ```ts
+ * import { withHandler } from "@x/pgdbpool";
+ * const one = await withHandler("default", async (db) => (await db.query("SELECT 1 AS one")).rows[0]);
+ * ```
+ */
+export async function withHandler<T>(
+  group: string,
+  fn: (db: Handler) => T | Promise<T>,
+  options?: LeaseOptions,
+): Promise<T> {
+  return await defaultPool().withHandler(group, fn, options);
+}
+
+/**
+ * Ends the default pool (if one was set up); a later call to
+ * {@linkcode withHandler} builds a new one from the environment.
+ *
+ * @returns When every session is closed.
+ *
+ * @example
+ * ```ts
+ * import { end } from "@x/pgdbpool";
+ * await end();
+ * ```
+ */
+export async function end(): Promise<void> {
+  const pool = current;
+  current = undefined;
+  await pool?.end();
+}

@@ -1,0 +1,302 @@
+/**
+ * What `fn` receives: one leased session with query, commit and rollback,
+ * tracking the transaction state from command tags.
+ *
+ * @module
+ */
+import type { DriverConnection } from "./driver.ts";
+import type { PoolEntry } from "./core/resource_pool.ts";
+import {
+  CommitUnknownError,
+  ConnectionError,
+  HandlerReleasedError,
+  PoolError,
+  QueryError,
+} from "./errors.ts";
+import { ReleaseAction, releaseAction, TxState } from "./release.ts";
+
+/** Rows and counts of one query. */
+export interface QueryResult<R = Record<string, unknown>> {
+  /** The rows, as objects keyed by column name. */
+  rows: R[];
+  /** Rows returned or affected. */
+  rowCount: number;
+  /** Upper-case verb of the command tag: `"SELECT"`, `"INSERT"`… */
+  command: string;
+}
+
+/**
+ * A leased connection, as `fn` of `withHandler` (or `pool.lease`) gets it.
+ * It is valid until released; after that every method throws
+ * {@linkcode HandlerReleasedError}.
+ *
+ * @example
+ * ```ts
+ * import { withHandler } from "@x/pgdbpool";
+ * const n = await withHandler("default", async (db) => {
+ *   const { rows } = await db.query<{ n: number }>("SELECT $1::int AS n", [42]);
+ *   return rows[0].n;
+ * });
+ * ```
+ */
+export interface Handler {
+  /**
+   * Runs one statement with `$1`-style parameters. In a group with
+   * `autocommit: false`, the first query opens the transaction.
+   *
+   * @param text SQL text.
+   * @param params Values for `$1`, `$2`…
+   * @returns Rows, row count and command.
+   * @throws {QueryError} The server rejected the statement (SQLSTATE in `code`).
+   * @throws {ConnectionError} The session was lost.
+   * @throws {HandlerReleasedError} The handler was released.
+   */
+  query<R = Record<string, unknown>>(
+    text: string,
+    params?: readonly unknown[],
+  ): Promise<QueryResult<R>>;
+  /**
+   * Commits the open transaction, if any; the next query opens a new one
+   * (in groups with `autocommit: false`).
+   *
+   * @throws {QueryError} With code `25P02` when the transaction had failed and was rolled back.
+   * @throws {CommitUnknownError} The connection was lost while COMMIT was in flight.
+   */
+  commit(): Promise<void>;
+  /** Rolls back the open transaction, if any. */
+  rollback(): Promise<void>;
+  /** The endpoint this session is connected to. */
+  readonly endpoint: { readonly host: string; readonly port: number };
+  /** The group it was leased from. */
+  readonly group: string;
+  /**
+   * Returns the session to the pool, rolling back anything uncommitted.
+   * A second call does nothing.
+   */
+  release(): Promise<void>;
+  /** Same as {@linkcode Handler.release}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** What a handler needs from its group. */
+export interface HandlerOwner {
+  readonly name: string;
+  readonly autocommit: boolean;
+  endpointOf(entry: PoolEntry<DriverConnection>): { readonly host: string; readonly port: number };
+  labelOf(entry: PoolEntry<DriverConnection>): string;
+  release(entry: PoolEntry<DriverConnection>): void;
+  destroy(entry: PoolEntry<DriverConnection>): void;
+}
+
+// ROLLBACK TO SAVEPOINT answers with the tag ROLLBACK but leaves the transaction open.
+const ROLLBACK_TO = /^\s*rollback\s+(?:work\s+|transaction\s+)?to\b/i;
+
+/** The handler the pool hands out. */
+export class PoolHandler implements Handler {
+  readonly #owner: HandlerOwner;
+  readonly #entry: PoolEntry<DriverConnection>;
+  readonly #conn: DriverConnection;
+  #released = false;
+  #tx = TxState.Idle;
+  // A transaction was open when the session was lost: nothing of it was committed.
+  #txLost = false;
+
+  /**
+   * Wraps a leased entry.
+   *
+   * @param owner The group.
+   * @param entry The leased entry.
+   */
+  constructor(owner: HandlerOwner, entry: PoolEntry<DriverConnection>) {
+    this.#owner = owner;
+    this.#entry = entry;
+    this.#conn = entry.resource;
+  }
+
+  get endpoint(): { readonly host: string; readonly port: number } {
+    return this.#owner.endpointOf(this.#entry);
+  }
+
+  get group(): string {
+    return this.#owner.name;
+  }
+
+  query<R = Record<string, unknown>>(
+    text: string,
+    params?: readonly unknown[],
+  ): Promise<QueryResult<R>> {
+    if (this.#released) return Promise.reject(new HandlerReleasedError("query"));
+    if (this.#tx === TxState.Idle && !this.#owner.autocommit) {
+      return this.#beginAndRun(text, params) as Promise<QueryResult<R>>;
+    }
+    return this.#run(text, params) as Promise<QueryResult<R>>;
+  }
+
+  async commit(): Promise<void> {
+    if (this.#released) throw new HandlerReleasedError("commit");
+    if (this.#tx !== TxState.Idle || this.#txLost) await this.#commit();
+  }
+
+  async rollback(): Promise<void> {
+    if (this.#released) throw new HandlerReleasedError("rollback");
+    this.#txLost = false;
+    if (this.#tx !== TxState.Idle) await this.#rollback();
+  }
+
+  release(): Promise<void> {
+    return this.finish(false);
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.finish(false);
+  }
+
+  /**
+   * Ends the lease: commits (when `commit` and the group is transactional or
+   * a transaction is open) or rolls back, then returns the session. Later
+   * calls do nothing.
+   *
+   * @param commit Whether `fn` succeeded.
+   * @throws {ConnectionError} When a transaction to commit was lost.
+   * @throws {QueryError} When COMMIT failed.
+   */
+  async finish(commit: boolean): Promise<void> {
+    if (this.#released) return;
+    this.#released = true;
+    try {
+      if (commit && (this.#txLost || (this.#tx !== TxState.Idle && !this.#owner.autocommit))) {
+        await this.#commit();
+      }
+    } finally {
+      await this.#giveBack();
+    }
+  }
+
+  /** Drops the session at once (the caller gave up on `fn`); the server rolls back. */
+  abandon(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#owner.destroy(this.#entry);
+  }
+
+  async #giveBack(): Promise<void> {
+    switch (releaseAction(this.#conn.closed, this.#tx)) {
+      case ReleaseAction.Reuse:
+        return this.#owner.release(this.#entry);
+      case ReleaseAction.Destroy:
+        return this.#owner.destroy(this.#entry);
+      case ReleaseAction.Rollback:
+        try {
+          await this.#conn.query("ROLLBACK");
+          this.#owner.release(this.#entry);
+        } catch {
+          this.#owner.destroy(this.#entry);
+        }
+    }
+  }
+
+  async #run(text: string, params: readonly unknown[] | undefined) {
+    try {
+      const result = await this.#conn.query(text, params);
+      this.#track(result.command, text);
+      return result;
+    } catch (err) {
+      throw this.#failure(err);
+    }
+  }
+
+  // BEGIN and the first statement go out back to back: one round trip, not two.
+  async #beginAndRun(text: string, params: readonly unknown[] | undefined) {
+    this.#tx = TxState.Open;
+    const begin = this.#conn.query("BEGIN");
+    const first = this.#conn.query(text, params);
+    try {
+      await begin;
+    } catch (err) {
+      first.catch(() => {});
+      throw this.#failure(err);
+    }
+    try {
+      const result = await first;
+      this.#track(result.command, text);
+      return result;
+    } catch (err) {
+      throw this.#failure(err);
+    }
+  }
+
+  #track(command: string, text: string): void {
+    switch (command) {
+      case "BEGIN":
+      case "START":
+        this.#tx = TxState.Open;
+        break;
+      case "COMMIT":
+        this.#tx = TxState.Idle;
+        break;
+      case "ROLLBACK":
+        if (!ROLLBACK_TO.test(text)) this.#tx = TxState.Idle;
+        break;
+    }
+    // With several statements in one text the last tag does not tell the whole story.
+    const semi = text.indexOf(";");
+    if (semi >= 0 && semi < text.trimEnd().length - 1) this.#tx = TxState.Unknown;
+  }
+
+  #failure(err: unknown): PoolError {
+    if (this.#conn.closed) {
+      if (this.#tx !== TxState.Idle) this.#txLost = true;
+      this.#tx = TxState.Idle;
+      return new ConnectionError(
+        `Query failed on ${this.#owner.labelOf(this.#entry)}: the connection was lost: ${
+          messageOf(err)
+        }`,
+        this.#owner.labelOf(this.#entry),
+        { cause: err },
+      );
+    }
+    if (this.#tx === TxState.Open) this.#tx = TxState.Failed;
+    return err instanceof PoolError ? err : new QueryError(messageOf(err), { cause: err });
+  }
+
+  async #commit(): Promise<void> {
+    const label = this.#owner.labelOf(this.#entry);
+    if (this.#txLost || this.#conn.closed) {
+      this.#txLost = false;
+      throw new ConnectionError(
+        `Cannot commit on ${label}: the connection was lost before COMMIT; nothing was committed`,
+        label,
+      );
+    }
+    let command: string;
+    try {
+      command = (await this.#conn.query("COMMIT")).command;
+    } catch (err) {
+      this.#tx = TxState.Idle;
+      if (this.#conn.closed) throw new CommitUnknownError(label, { cause: err });
+      throw err instanceof PoolError ? err : new QueryError(messageOf(err), { cause: err });
+    }
+    this.#tx = TxState.Idle;
+    if (command === "ROLLBACK") {
+      throw new QueryError(
+        "Cannot commit: a statement in the transaction failed, so the server rolled it back",
+        { code: "25P02" },
+      );
+    }
+  }
+
+  async #rollback(): Promise<void> {
+    try {
+      await this.#conn.query("ROLLBACK");
+    } catch (err) {
+      // A lost session is rolled back by the server; anything else is reported.
+      if (!this.#conn.closed) throw err instanceof PoolError ? err : new QueryError(messageOf(err));
+    } finally {
+      this.#tx = TxState.Idle;
+    }
+  }
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,274 @@
+/**
+ * The pool: groups over a shared set of endpoints, `withHandler`, `lease`,
+ * `stats` and `end`.
+ *
+ * @module
+ */
+import { type Clock, systemClock } from "./core/clock.ts";
+import type { AcquireOptions, ResourcePoolStats } from "./core/resource_pool.ts";
+import { normalizeConfig, type PoolConfig, type PoolConfigInput } from "./config.ts";
+import { defaultDriver } from "./default_driver.ts";
+import type { DriverConnection } from "./driver.ts";
+import { EndpointSet, type EndpointStats } from "./endpoints.ts";
+import { PoolClosedError, UnconfiguredGroupError } from "./errors.ts";
+import { Group } from "./group.ts";
+import { type Handler, PoolHandler } from "./handler.ts";
+
+/** Options of one `withHandler` or `lease` call. */
+export interface LeaseOptions {
+  /** Cancels the wait for a connection (and, for `withHandler`, the wait for `fn`). */
+  signal?: AbortSignal;
+  /** Longest wait for a free connection, in ms; defaults to the pool's `acquireTimeoutMs`. */
+  timeoutMs?: number;
+}
+
+/** What `pool.stats()` returns. */
+export interface PoolStats {
+  /** Per group: `total`, `idle`, `leased`, `waiting`, `pending` and counters. */
+  groups: Record<string, ResourcePoolStats>;
+  /** Per endpoint: `host`, `port`, `connections`, `up` and failure detail. */
+  endpoints: EndpointStats[];
+}
+
+/** Options for tests and embedders. */
+export interface PoolOptions {
+  /** The time source. @default {systemClock} */
+  clock?: Clock;
+}
+
+/**
+ * A connection pool over one or more PostgreSQL endpoints, with named groups.
+ * Build one with {@linkcode createPool}.
+ *
+ * @example
+ * ```ts
+ * import { createPool } from "@x/pgdbpool";
+ * const pool = createPool({
+ *   db: "postgres://app:secret@db1:5432,db2:5432/app",
+ *   groups: { default: { connection_count: 10 } },
+ * });
+ * const rows = await pool.withHandler("default", async (db) => {
+ *   return (await db.query("SELECT now() AS t")).rows;
+ * });
+ * await pool.end();
+ * ```
+ */
+export class Pool {
+  readonly #groups = new Map<string, Group>();
+  readonly #endpoints: EndpointSet;
+  readonly #defaultAcquire: AcquireOptions;
+  readonly #endTimeoutMs: number;
+  readonly #closing = new Set<Promise<void>>();
+  #closed = false;
+  #ended: Promise<void> | undefined;
+
+  /**
+   * Builds a pool; it connects lazily, on first lease.
+   *
+   * @param input The configuration.
+   * @param options The clock, for tests.
+   * @throws {ConfigError} When the configuration is invalid.
+   */
+  constructor(input: PoolConfigInput, options: PoolOptions = {}) {
+    const config: PoolConfig = normalizeConfig(input);
+    const clock = options.clock ?? systemClock;
+    this.#endTimeoutMs = config.endTimeoutMs;
+    this.#defaultAcquire = { timeoutMs: config.acquireTimeoutMs };
+    this.#endpoints = new EndpointSet(config.endpoints, {
+      driver: config.driver ?? defaultDriver(),
+      clock,
+      reconnectBaseMs: config.reconnectBaseMs,
+      reconnectMaxMs: config.reconnectMaxMs,
+    });
+    const close = (connection: DriverConnection) => {
+      const closing: Promise<void> = connection.close().catch(() => {}).finally(() =>
+        this.#closing.delete(closing)
+      );
+      this.#closing.add(closing);
+    };
+    for (const [name, group] of Object.entries(config.groups)) {
+      this.#groups.set(
+        name,
+        new Group(name, group, {
+          endpoints: this.#endpoints,
+          clock,
+          pingAfterIdleMs: config.pingAfterIdleMs,
+          close,
+        }),
+      );
+    }
+  }
+
+  /**
+   * Leases a connection of `group`, runs `fn` with it, commits (groups with
+   * `autocommit: false`) or rolls back if `fn` throws, and releases it.
+   *
+   * @typeParam T What `fn` returns.
+   * @param group The group name.
+   * @param fn The work; its handler is valid until `fn` settles.
+   * @param options Abort signal and acquire timeout.
+   * @returns What `fn` returned.
+   * @throws {UnconfiguredGroupError} Unknown group.
+   * @throws {AcquireTimeoutError} No connection became free in time.
+   * @throws {OfflineError} No endpoint can be reached.
+   * @throws {ConnectionError} The session was lost (then `fn`'s result is discarded).
+   * @throws {PoolClosedError} The pool was ended.
+   * @throws Whatever `fn` throws, unchanged.
+   *
+   * @example
+   * ```ts
+   * import { createPool } from "@x/pgdbpool";
+   * const pool = createPool({ db: "postgres://localhost/app", groups: { tx: { connection_count: 4, autocommit: false } } });
+   * await pool.withHandler("tx", async (db) => {
+   *   await db.query("INSERT INTO audit(msg) VALUES ($1)", ["hello"]);
+   * }); // committed here
+   * ```
+   */
+  async withHandler<T>(
+    group: string,
+    fn: (db: Handler) => T | Promise<T>,
+    options?: LeaseOptions,
+  ): Promise<T> {
+    const g = this.#group(group);
+    const acquireOptions = this.#acquireOptions(options);
+    const got = g.acquire(acquireOptions);
+    const handler = new PoolHandler(g, got instanceof Promise ? await got : got);
+    let result: T;
+    try {
+      const signal = options?.signal;
+      result = signal ? await raceAbort(fn(handler), signal, handler) : await fn(handler);
+    } catch (err) {
+      await handler.finish(false).catch(() => {});
+      throw err;
+    }
+    await handler.finish(true);
+    return result;
+  }
+
+  /**
+   * Leases a connection of `group` for the caller to release. Uncommitted work
+   * is rolled back on release: call `commit()` first.
+   *
+   * @param group The group name.
+   * @param options Abort signal and acquire timeout.
+   * @returns The handler; release it with `release()` or `await using`.
+   * @throws {UnconfiguredGroupError} Unknown group.
+   * @throws {AcquireTimeoutError} No connection became free in time.
+   * @throws {OfflineError} No endpoint can be reached.
+   * @throws {PoolClosedError} The pool was ended.
+   *
+   * @example
+   * ```ts
+   * import { createPool } from "@x/pgdbpool";
+   * const pool = createPool({ db: "postgres://localhost/app", groups: { default: { connection_count: 4 } } });
+   * {
+   *   await using db = await pool.lease("default");
+   *   await db.query("SELECT 1");
+   * } // released here
+   * ```
+   */
+  async lease(group: string, options?: LeaseOptions): Promise<Handler> {
+    const g = this.#group(group);
+    return new PoolHandler(g, await g.acquire(this.#acquireOptions(options)));
+  }
+
+  /**
+   * Gauges and counters per group and per endpoint. Never contains a password.
+   *
+   * @returns A fresh snapshot.
+   *
+   * @example
+   * ```ts
+   * import { createPool } from "@x/pgdbpool";
+   * const pool = createPool({ db: "postgres://localhost/app", groups: { default: { connection_count: 4 } } });
+   * console.log(pool.stats().groups.default.idle); // 0: nothing opened yet
+   * ```
+   */
+  stats(): PoolStats {
+    const groups: Record<string, ResourcePoolStats> = {};
+    for (const [name, g] of this.#groups) groups[name] = g.stats();
+    return { groups, endpoints: this.#endpoints.stats() };
+  }
+
+  /**
+   * Ends the pool: new leases fail with {@linkcode PoolClosedError}, leased
+   * handlers get `endTimeoutMs` to come back, then every session is closed.
+   * Calling it again returns the same promise.
+   *
+   * @returns When every session is closed.
+   *
+   * @example
+   * ```ts
+   * import { createPool } from "@x/pgdbpool";
+   * const pool = createPool({ db: "postgres://localhost/app", groups: { default: { connection_count: 4 } } });
+   * await pool.end();
+   * ```
+   */
+  end(): Promise<void> {
+    this.#closed = true;
+    this.#ended ??= (async () => {
+      await Promise.all([...this.#groups.values()].map((g) => g.close(this.#endTimeoutMs)));
+      await Promise.all(this.#closing);
+    })();
+    return this.#ended;
+  }
+
+  /** Same as {@linkcode Pool.end}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.end();
+  }
+
+  #group(name: string): Group {
+    const g = this.#groups.get(name);
+    if (g) return g;
+    if (this.#closed) throw new PoolClosedError();
+    throw new UnconfiguredGroupError(name, [...this.#groups.keys()]);
+  }
+
+  #acquireOptions(options: LeaseOptions | undefined): AcquireOptions {
+    if (!options) return this.#defaultAcquire;
+    return {
+      signal: options.signal,
+      timeoutMs: options.timeoutMs ?? this.#defaultAcquire.timeoutMs,
+    };
+  }
+}
+
+/**
+ * Builds a pool. No I/O happens until the first lease.
+ *
+ * @param config The configuration (see `PoolConfigInput`).
+ * @param options The clock, for tests.
+ * @returns The pool.
+ * @throws {ConfigError} When the configuration is invalid.
+ *
+ * @example
+ * ```ts
+ * import { createPool } from "@x/pgdbpool";
+ * const pool = createPool({
+ *   db: [{ host: "db1", name: "app", user: "app" }, { host: "db2", name: "app", user: "app" }],
+ *   groups: { web: { connection_count: 10 }, jobs: { connection_count: 2, autocommit: false } },
+ * });
+ * ```
+ */
+export function createPool(config: PoolConfigInput, options?: PoolOptions): Pool {
+  return new Pool(config, options);
+}
+
+// Rejects with the signal's reason as soon as it fires; the session `fn` holds is dropped.
+function raceAbort<T>(work: T | Promise<T>, signal: AbortSignal, handler: PoolHandler): Promise<T> {
+  if (signal.aborted) {
+    handler.abandon();
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      handler.abandon();
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    Promise.resolve(work).then(resolve, reject).finally(() =>
+      signal.removeEventListener("abort", onAbort)
+    );
+  });
+}

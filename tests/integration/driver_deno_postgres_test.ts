@@ -1,0 +1,220 @@
+/**
+ * The deno-postgres adapter against real PostgreSQL: the shared driver
+ * conformance suite plus what is specific to deno-postgres (it must never
+ * reconnect behind the pool's back).
+ *
+ * deno-postgres lives on JSR, which these machines cannot reach, and this
+ * repository imports nothing from JSR. So the test runs only when
+ * `PGDBPOOL_DENO_POSTGRES` names a local copy of deno-postgres's `mod.ts`, with
+ * an import map that resolves its `@std/*` imports (see the README, "Testing
+ * the deno-postgres adapter"):
+ *
+ * ```sh
+ * PGDBPOOL_DENO_POSTGRES=/work/local-deps/postgres/mod.ts \
+ *   deno test -A --import-map=/work/local-deps/import_map.json \
+ *   tests/integration/driver_deno_postgres_test.ts
+ * ```
+ *
+ * Otherwise (and always under Bun or Node: deno-postgres is Deno-only) it
+ * registers one skipped test and says why.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import type { ConnectParams, DriverConnection } from "../../src/driver.ts";
+import { QueryError } from "../../src/errors.ts";
+import {
+  denoPostgres,
+  type DenoPostgresClientConstructor,
+} from "../../src/drivers/deno_postgres.ts";
+import { driverConformance } from "./driver_conformance.ts";
+import { sharedServers, type TestServer } from "../support/servers.ts";
+
+const ENV_VAR = "PGDBPOOL_DENO_POSTGRES";
+const SUITE = "denoPostgres() driver";
+
+const skipReason = whySkip();
+if (skipReason !== undefined) {
+  console.warn(
+    [
+      "",
+      "=".repeat(78),
+      `  SKIPPED: ${SUITE} (tests/integration/driver_deno_postgres_test.ts)`,
+      `  ${skipReason}`,
+      "=".repeat(78),
+      "",
+    ].join("\n"),
+  );
+  describe(SUITE, () => {
+    it("runs against a local copy of deno-postgres", { skip: skipReason }, () => {});
+  });
+} else {
+  const Client = await loadClient(Deno.env.get(ENV_VAR)!);
+  const makeDriver = () => denoPostgres({ Client });
+
+  driverConformance("deno-postgres", makeDriver, sharedServers);
+
+  describe(`${SUITE}: deno-postgres specifics`, () => {
+    let server: TestServer;
+    const open: DriverConnection[] = [];
+
+    before(async () => {
+      server = (await sharedServers())[0];
+    });
+
+    after(async () => {
+      await Promise.all(open.map((c) => c.close()));
+    });
+
+    function params(overrides: Partial<ConnectParams> = {}): ConnectParams {
+      return {
+        host: server.host,
+        port: server.port,
+        database: server.database,
+        user: server.user,
+        password: server.password,
+        ssl: "disable",
+        sslRootCert: undefined,
+        connectTimeoutMs: 10_000,
+        settings: {},
+        ...overrides,
+      };
+    }
+
+    async function connect(overrides: Partial<ConnectParams> = {}): Promise<DriverConnection> {
+      const conn = await makeDriver().connect(params(overrides));
+      open.push(conn);
+      return conn;
+    }
+
+    async function terminate(pid: number): Promise<void> {
+      const admin = await connect({ settings: { application_name: "pgdbpool-admin" } });
+      await admin.query("SELECT pg_terminate_backend($1)", [pid]);
+      await admin.close();
+    }
+
+    async function sessionsNamed(name: string): Promise<number> {
+      const observer = await connect({ settings: { application_name: "pgdbpool-observer" } });
+      const { rows } = await observer.query(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1",
+        [name],
+      );
+      await observer.close();
+      return rows[0].n as number;
+    }
+
+    async function pidOf(conn: DriverConnection): Promise<number> {
+      return (await conn.query("SELECT pg_backend_pid() AS pid")).rows[0].pid as number;
+    }
+
+    it("denoPostgres() throws TypeError without a Client class", () => {
+      assert.throws(
+        () => denoPostgres({} as { Client: DenoPostgresClientConstructor }),
+        TypeError,
+      );
+    });
+
+    it("denoPostgres() never reconnects after pg_terminate_backend on an idle session", async () => {
+      const name = `dp-idle-${crypto.randomUUID()}`;
+      const conn = await connect({ settings: { application_name: name } });
+      await terminate(await pidOf(conn));
+      await assert.rejects(conn.query("SELECT 1"), (err) => !(err instanceof QueryError));
+      assert.equal(conn.closed, true);
+      await assert.rejects(conn.query("SELECT 1"));
+      assert.equal(conn.closed, true);
+      assert.equal(await sessionsNamed(name), 0, "deno-postgres opened a new session");
+    });
+
+    it("denoPostgres() never reconnects after pg_terminate_backend during a query", async () => {
+      const name = `dp-busy-${crypto.randomUUID()}`;
+      const conn = await connect({ settings: { application_name: name } });
+      const pid = await pidOf(conn);
+      const sleeping = conn.query("SELECT pg_sleep(5)");
+      const failed = assert.rejects(sleeping, (err) => !(err instanceof QueryError));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await terminate(pid);
+      await failed;
+      assert.equal(conn.closed, true);
+      await assert.rejects(conn.query("SELECT 1"));
+      assert.equal(await sessionsNamed(name), 0, "deno-postgres opened a new session");
+    });
+
+    it("denoPostgres() sends settings as startup parameters that survive RESET ALL", async () => {
+      const conn = await connect({
+        settings: {
+          application_name: "dp-settings",
+          statement_timeout: "4321",
+          temp_buffers: "16MB",
+        },
+      });
+      await conn.query("RESET ALL");
+      const { rows } = await conn.query(
+        "SELECT current_setting('application_name') AS app," +
+          " current_setting('statement_timeout') AS st, current_setting('temp_buffers') AS tb",
+      );
+      assert.deepEqual(rows, [{ app: "dp-settings", st: "4321ms", tb: "16MB" }]);
+    });
+
+    it("denoPostgres() rejects a connect to a silent server after connectTimeoutMs", async () => {
+      const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const accepted: Deno.Conn[] = [];
+      const accepting = (async () => {
+        for await (const conn of listener) accepted.push(conn);
+      })();
+      try {
+        const started = performance.now();
+        await assert.rejects(
+          makeDriver().connect(params({
+            host: "127.0.0.1",
+            port: listener.addr.port,
+            connectTimeoutMs: 300,
+          })),
+          /timed out after 300 ms/,
+        );
+        const elapsed = performance.now() - started;
+        assert.ok(elapsed >= 250 && elapsed < 2000, `rejected after ${elapsed} ms`);
+      } finally {
+        // Closing the server side ends deno-postgres's pending read.
+        for (const conn of accepted) conn.close();
+        listener.close();
+        await accepting;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    });
+  });
+}
+
+function whySkip(): string | undefined {
+  const runtime = globalThis as { Deno?: unknown; Bun?: unknown };
+  if (runtime.Deno === undefined) {
+    const here = runtime.Bun === undefined ? "Node" : "Bun";
+    return `deno-postgres runs on Deno only (it uses Deno.connect), not on ${here}: ` +
+      "run this file with deno test.";
+  }
+  if (!Deno.env.get(ENV_VAR)) {
+    return `${ENV_VAR} is not set. deno-postgres comes from JSR, which is unreachable here ` +
+      `and never imported by this repo. To run: check out denodrivers/postgres and the ` +
+      `@std packages it uses outside the repo, then run with ${ENV_VAR}=<copy>/mod.ts ` +
+      "and --import-map=<map resolving @std/*> (README: Testing the deno-postgres adapter).";
+  }
+  return undefined;
+}
+
+async function loadClient(path: string): Promise<DenoPostgresClientConstructor> {
+  const url = /^[a-z][a-z0-9+.-]*:/i.test(path)
+    ? new URL(path)
+    : new URL(path, `file://${Deno.cwd()}/`);
+  let mod: { Client?: unknown };
+  try {
+    mod = await import(url.href);
+  } catch (err) {
+    throw new Error(
+      `Cannot import deno-postgres from ${ENV_VAR}="${path}": pass an --import-map that ` +
+        `maps its @std/* imports to local copies`,
+      { cause: err },
+    );
+  }
+  if (typeof mod.Client !== "function") {
+    throw new TypeError(`${ENV_VAR}="${path}" does not export deno-postgres's Client class`);
+  }
+  return mod.Client as DenoPostgresClientConstructor;
+}

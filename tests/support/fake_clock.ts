@@ -1,0 +1,45 @@
+/** A clock that tests advance by hand: no sleeping, no flakiness. */
+import type { Clock } from "../../mod.ts";
+
+interface Timer {
+  at: number;
+  fn: () => void;
+}
+
+export class FakeClock implements Clock {
+  #now = 1_000;
+  #timers = new Set<Timer>();
+
+  now(): number {
+    return this.#now;
+  }
+
+  setTimeout(fn: () => void, ms: number): unknown {
+    const timer = { at: this.#now + ms, fn };
+    this.#timers.add(timer);
+    return timer;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.#timers.delete(handle as Timer);
+  }
+
+  /** Pending timers (to check that none leak). */
+  get pendingTimers(): number {
+    return this.#timers.size;
+  }
+
+  /** Moves time forward, firing due timers in order. */
+  advance(ms: number): void {
+    const target = this.#now + ms;
+    for (;;) {
+      let next: Timer | undefined;
+      for (const t of this.#timers) if (t.at <= target && (!next || t.at < next.at)) next = t;
+      if (!next) break;
+      this.#timers.delete(next);
+      this.#now = next.at;
+      next.fn();
+    }
+    this.#now = target;
+  }
+}
