@@ -325,9 +325,11 @@ export class ResourcePool<R> {
       };
       const node: WaiterNode<Waiter<R>> = this.#waiters.push(waiter);
       waiter.timer = this.#opts.clock.setTimeout(() => {
+        // Built before leaving the queue, so the message counts this waiter.
+        const err = this.#opts.timeoutError(options.timeoutMs);
         this.#waiters.remove(node);
         this.#stats.timedOut++;
-        this.#settle(waiter, this.#opts.timeoutError(options.timeoutMs));
+        this.#settle(waiter, err);
       }, options.timeoutMs);
       if (signal) {
         waiter.onAbort = () => {
