@@ -346,7 +346,7 @@ export function normalizeConfig(input: unknown): PoolConfig {
     }
     durations.reconnectBaseMs = retrySleep.ms;
   }
-  checkBackoffPair(durations, given.reconnectMaxMs);
+  checkBackoffPair(durations, given.reconnectMaxMs, retrySleep?.field.path);
   return Object.freeze({
     type: type ? oneOf(type, ["non-threaded", "threaded"]) : DEFAULTS.type,
     endpoints: Object.freeze(endpoints),
@@ -510,8 +510,10 @@ function parseUrl(url: string, at: string): { hosts: EndpointFields[]; password?
     );
   }
   const secret = secretRange(url);
+  const hidden = (start: number, end: number): boolean =>
+    secret !== undefined && start <= secret[1] && end >= secret[0];
   const shown = (start: number, end: number): string =>
-    secret && start <= secret[1] && end >= secret[0]
+    hidden(start, end)
       ? "a value next to the password (not shown)"
       : JSON.stringify(url.slice(start, end));
   const fail = (key: string, message: string): never => {
@@ -552,6 +554,16 @@ function parseUrl(url: string, at: string): { hosts: EndpointFields[]; password?
     if (userEnd < atSign) password = decode(userEnd + 1, atSign, "password") || undefined;
   }
   if (url[authorityEnd] === "/" && authorityEnd + 1 < pathEnd) {
+    // A raw "/" or "@" here most likely comes from a password with a raw "/":
+    // refuse it rather than connect to a database named after half a password.
+    if (/[/@]/.test(url.slice(authorityEnd + 1, pathEnd))) {
+      fail(
+        "database",
+        `expected a database name with "/" and "@" percent-encoded (%2F, %40), as in a password, got ${
+          shown(authorityEnd + 1, pathEnd)
+        }`,
+      );
+    }
     const database = decode(authorityEnd + 1, pathEnd, "database");
     shared.database = field("database", database, authorityEnd + 1, pathEnd);
   }
@@ -570,8 +582,9 @@ function parseUrl(url: string, at: string): { hosts: EndpointFields[]; password?
         const name = decode(start, eq, "");
         const target = URL_PARAMS[name];
         if (!Object.hasOwn(URL_PARAMS, name) || !target) {
+          // The name may be a piece of a mistyped password: then it stays out of the path too.
           fail(
-            name,
+            hidden(start, eq) ? "" : name,
             `unknown URL parameter ${shown(start, eq)}: expected one of ${
               Object.keys(URL_PARAMS).join(", ")
             }`,
@@ -736,13 +749,15 @@ function driverOf(driver: unknown): Driver | undefined {
 function checkBackoffPair(
   durations: Record<DurationKey, number>,
   maxField: Field | undefined,
+  baseSource: string | undefined,
 ): void {
   const { reconnectBaseMs: base, reconnectMaxMs: max } = durations;
   if (max >= base) return;
   const got = maxField ? maxField.got : `${max} (the default)`;
+  const from = baseSource ? `, from "${baseSource}"` : "";
   throw new ConfigError(
     maxField?.path ?? "reconnectMaxMs",
-    `expected at least reconnectBaseMs (${base}), got ${got}`,
+    `expected at least reconnectBaseMs (${base}${from}), got ${got}`,
   );
 }
 
@@ -846,7 +861,7 @@ function hostField(f: Field): string {
 function sslMode(f: Field): SslMode {
   const hint = typeof f.value === "boolean" ? ` (write "disable" or "require", not a boolean)` : "";
   if (!SSL_MODES.includes(f.value as SslMode)) {
-    fail({ ...f, where: hint + f.where }, `one of ${SSL_MODES.join(", ")}`);
+    fail({ ...f, where: hint + f.where }, `one of ${SSL_MODES.map((m) => `"${m}"`).join(", ")}`);
   }
   return f.value as SslMode;
 }

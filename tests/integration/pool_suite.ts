@@ -1,0 +1,320 @@
+/**
+ * What a user sees of withHandler against real PostgreSQL, run once per driver.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import {
+  AcquireTimeoutError,
+  ConnectionError,
+  createPool,
+  type Driver,
+  HandlerReleasedError,
+  OfflineError,
+  type Pool,
+  type PoolConfigInput,
+  QueryError,
+  UnconfiguredGroupError,
+} from "../../mod.ts";
+import { adminQuery, freePort, sharedServers, type TestServer } from "../support/servers.ts";
+
+let seq = 0;
+
+/** Registers the pool suite for one driver. */
+export function poolSuite(name: string, makeDriver: () => Driver): void {
+  describe(`pool over ${name} against real PostgreSQL`, () => {
+    let servers: TestServer[];
+    const pools: Pool[] = [];
+    const table = `pool_suite_${name.replace(/\W/g, "_")}_${Date.now() % 100000}`;
+
+    function endpoint(s: TestServer, app: string) {
+      return {
+        host: s.host,
+        port: s.port,
+        name: s.database,
+        user: s.user,
+        pass: s.password,
+        application_name: app,
+      };
+    }
+
+    // A pool with its own application_name, so its sessions can be counted on the servers.
+    function makePool(
+      groups: PoolConfigInput["groups"],
+      opts: { servers?: TestServer[]; extra?: Partial<PoolConfigInput>; db?: object[] } = {},
+    ): { pool: Pool; app: string } {
+      const app = `pgdbpool_${name}_${++seq}`.replace(/\W/g, "_");
+      const db = opts.db ?? (opts.servers ?? servers).map((s) => endpoint(s, app));
+      const pool = createPool({ db, groups, driver: makeDriver(), ...opts.extra });
+      pools.push(pool);
+      return { pool, app };
+    }
+
+    async function sessions(app: string): Promise<number> {
+      let n = 0;
+      for (const s of new Set(servers)) {
+        const rows = await adminQuery(
+          s,
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1",
+          [app],
+        );
+        n += rows[0].n as number;
+      }
+      return n;
+    }
+
+    async function waitForSessions(app: string, want: number): Promise<number> {
+      // Right after a session closes the server may list it for a moment.
+      let n = -1;
+      for (let i = 0; i < 100; i++) {
+        n = await sessions(app);
+        if (n === want) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return n;
+    }
+
+    before(async () => {
+      servers = await sharedServers();
+      await adminQuery(servers[0], `CREATE TABLE IF NOT EXISTS ${table} (id int, note text)`);
+    });
+
+    after(async () => {
+      await Promise.all(pools.map((p) => p.end()));
+      await adminQuery(servers[0], `DROP TABLE IF EXISTS ${table}`);
+    });
+
+    it("withHandler() returns rows and fn's return value", async () => {
+      const { pool } = makePool({ g: { connection_count: 2 } });
+      const out = await pool.withHandler("g", async (db) => {
+        const r = await db.query<{ n: number; s: string }>(
+          "SELECT $1::int AS n, $2::text AS s",
+          [41, "x"],
+        );
+        assert.equal(r.command, "SELECT");
+        assert.equal(r.rowCount, 1);
+        return r.rows[0].n + 1;
+      });
+      assert.equal(out, 42);
+    });
+
+    it("withHandler() rotates over both servers (inet_server_port)", async () => {
+      const { pool } = makePool({ g: { connection_count: 4 } });
+      const ports: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        ports.push(
+          await pool.withHandler("g", async (db) =>
+            (await db.query<{ p: number }>("SELECT inet_server_port() AS p")).rows[0].p),
+        );
+      }
+      const [a, b] = servers.map((s) => s.port);
+      if (a === b) assert.deepEqual(new Set(ports), new Set([a]));
+      else assert.deepEqual(ports, [a, b, a, b]);
+    });
+
+    it("autocommit group: each statement is committed at once", async () => {
+      const { pool } = makePool({ g: { connection_count: 1 } }, { servers: [servers[0]] });
+      const id = ++seq;
+      await assert.rejects(
+        pool.withHandler("g", async (db) => {
+          await db.query(`INSERT INTO ${table} VALUES ($1, 'auto')`, [id]);
+          throw new Error("after insert");
+        }),
+        /after insert/,
+      );
+      const rows = await adminQuery(servers[0], `SELECT * FROM ${table} WHERE id = $1`, [id]);
+      assert.equal(rows.length, 1);
+    });
+
+    it("transactional group: commits on return, rolls back on throw, commit() mid-way", async () => {
+      const { pool } = makePool({ tx: { connection_count: 1, autocommit: false } }, {
+        servers: [servers[0]],
+      });
+      const [ok, bad, mid] = [++seq, ++seq, ++seq];
+      await pool.withHandler("tx", (db) => db.query(`INSERT INTO ${table} VALUES ($1)`, [ok]));
+      const boom = new Error("boom");
+      await assert.rejects(
+        pool.withHandler("tx", async (db) => {
+          await db.query(`INSERT INTO ${table} VALUES ($1)`, [bad]);
+          throw boom;
+        }),
+        (err) => err === boom,
+      );
+      await assert.rejects(
+        pool.withHandler("tx", async (db) => {
+          await db.query(`INSERT INTO ${table} VALUES ($1, 'first')`, [mid]);
+          await db.commit();
+          await db.query(`INSERT INTO ${table} VALUES ($1, 'second')`, [mid]);
+          throw new Error("undo second");
+        }),
+        /undo second/,
+      );
+      const count = async (id: number) =>
+        (await adminQuery(servers[0], `SELECT note FROM ${table} WHERE id = $1`, [id]))
+          .map((r) => r.note);
+      assert.equal((await count(ok)).length, 1);
+      assert.deepEqual(await count(bad), []);
+      assert.deepEqual(await count(mid), ["first"]);
+    });
+
+    it("transactional group: a failed statement makes the commit fail with 25P02", async () => {
+      const { pool } = makePool({ tx: { connection_count: 1, autocommit: false } }, {
+        servers: [servers[0]],
+      });
+      const id = ++seq;
+      await assert.rejects(
+        pool.withHandler("tx", async (db) => {
+          await db.query(`INSERT INTO ${table} VALUES ($1)`, [id]);
+          await db.query("SELECT 1/0").catch(() => {});
+        }),
+        (err) => err instanceof QueryError && err.code === "25P02",
+      );
+      assert.deepEqual(await adminQuery(servers[0], `SELECT 1 FROM ${table} WHERE id = $1`, [id]), []);
+      // The session is clean for the next caller.
+      const state = await pool.withHandler("tx", async (db) =>
+        (await db.query<{ s: string }>("SELECT 'clean' AS s")).rows[0].s);
+      assert.equal(state, "clean");
+    });
+
+    it("QueryError carries SQLSTATE, message and position", async () => {
+      const { pool } = makePool({ g: { connection_count: 1 } });
+      await assert.rejects(pool.withHandler("g", (db) => db.query("SELEC 1")), (err) => {
+        assert.ok(err instanceof QueryError);
+        assert.equal(err.code, "42601");
+        assert.match(err.message, /syntax error/);
+        assert.equal(err.position, 1);
+        return true;
+      });
+      await assert.rejects(
+        pool.withHandler("g", (db) => db.query("SELECT * FROM no_such_table_x")),
+        (err) => err instanceof QueryError && err.code === "42P01",
+      );
+    });
+
+    it("withHandler() rejects an unknown group with UnconfiguredGroupError", async () => {
+      const { pool } = makePool({ g: { connection_count: 1 } });
+      await assert.rejects(pool.withHandler("missing", () => 1), UnconfiguredGroupError);
+    });
+
+    it("an exhausted group times out with AcquireTimeoutError", async () => {
+      const { pool } = makePool({ g: { connection_count: 1 } });
+      const held = await pool.lease("g");
+      await assert.rejects(pool.withHandler("g", () => 1, { timeoutMs: 50 }), AcquireTimeoutError);
+      await held.release();
+      assert.equal(await pool.withHandler("g", () => "free again"), "free again");
+    });
+
+    it("200 concurrent calls on 5 connections never open more than 5 sessions", async () => {
+      const { pool, app } = makePool({ g: { connection_count: 5 } });
+      let peak = 0;
+      const results = await Promise.all(Array.from({ length: 200 }, (_, i) =>
+        pool.withHandler("g", async (db) => {
+          if (i % 40 === 0) peak = Math.max(peak, await sessions(app));
+          return (await db.query<{ v: number }>("SELECT $1::int AS v", [i])).rows[0].v;
+        })));
+      assert.deepEqual(results, Array.from({ length: 200 }, (_, i) => i));
+      assert.ok(peak <= 5, `peak ${peak}`);
+      assert.ok(await sessions(app) <= 5);
+      assert.equal(pool.stats().groups.g.leased, 0);
+      assert.ok(pool.stats().groups.g.total <= 5);
+    });
+
+    it("a backend killed while idle never surfaces to the caller", async () => {
+      const { pool, app } = makePool({ g: { connection_count: 1 } }, { servers: [servers[0]] });
+      const pid1 = await pool.withHandler("g", async (db) =>
+        (await db.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0].pid);
+      await adminQuery(servers[0], "SELECT pg_terminate_backend($1)", [pid1]);
+      await waitForSessions(app, 0);
+      const pid2 = await pool.withHandler("g", async (db) =>
+        (await db.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0].pid);
+      assert.notEqual(pid2, pid1);
+    });
+
+    it("a backend killed while idle is caught by the ping after the idle window", async () => {
+      const { pool } = makePool({ g: { connection_count: 1 } }, {
+        servers: [servers[0]],
+        extra: { pingAfterIdleMs: 0 },
+      });
+      const pid1 = await pool.withHandler("g", async (db) =>
+        (await db.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0].pid);
+      await adminQuery(servers[0], "SELECT pg_terminate_backend($1)", [pid1]);
+      const pid2 = await pool.withHandler("g", async (db) =>
+        (await db.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0].pid);
+      assert.notEqual(pid2, pid1);
+    });
+
+    it("a backend killed mid-call gives ConnectionError, and the pool recovers", async () => {
+      const { pool } = makePool({ g: { connection_count: 1 } }, { servers: [servers[0]] });
+      await assert.rejects(
+        pool.withHandler("g", async (db) => {
+          const pid = (await db.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0].pid;
+          await adminQuery(servers[0], "SELECT pg_terminate_backend($1)", [pid]);
+          await db.query("SELECT pg_sleep(0.05)");
+          await db.query("SELECT 1");
+        }),
+        ConnectionError,
+      );
+      assert.equal(await pool.withHandler("g", async (db) => (await db.query("SELECT 1 AS x")).rows[0].x), 1);
+    });
+
+    it("an endpoint that is down is skipped; all down gives OfflineError quickly", async () => {
+      const deadPort = await freePort();
+      const dead = { host: "127.0.0.1", port: deadPort, name: "postgres", user: "u", pass: "pw", connect_timeout: 2 };
+      const { pool } = makePool({ g: { connection_count: 4 } }, {
+        db: [dead, endpoint(servers[0], "pgdbpool_down_test")],
+      });
+      for (let i = 0; i < 4; i++) {
+        const port = await pool.withHandler("g", async (db) =>
+          (await db.query<{ p: number }>("SELECT inet_server_port() AS p")).rows[0].p);
+        assert.equal(port, servers[0].port);
+      }
+      const down = pool.stats().endpoints.find((e) => e.port === deadPort)!;
+      assert.equal(down.up, false);
+      const { pool: offline } = makePool({ g: { connection_count: 1 } }, { db: [dead] });
+      const t0 = performance.now();
+      await assert.rejects(offline.withHandler("g", () => 1), (err) => {
+        assert.ok(err instanceof OfflineError);
+        assert.ok(!err.message.includes("pw@"), err.message);
+        return true;
+      });
+      assert.ok(performance.now() - t0 < 2_500, "within about connect_timeout");
+    });
+
+    it("query_timeout cancels a long query with SQLSTATE 57014", async () => {
+      const { pool } = makePool({ g: { connection_count: 1 } }, {
+        db: [{ ...endpoint(servers[0], "pgdbpool_qt"), query_timeout: 100 }],
+      });
+      await assert.rejects(
+        pool.withHandler("g", (db) => db.query("SELECT pg_sleep(5)")),
+        (err) => err instanceof QueryError && err.code === "57014",
+      );
+      assert.equal(await pool.withHandler("g", async (db) => (await db.query("SELECT 2 AS x")).rows[0].x), 2);
+    });
+
+    it("session_tmp_buffer is applied as temp_buffers", async () => {
+      const { pool } = makePool({ g: { connection_count: 1 } }, {
+        db: [{ ...endpoint(servers[0], "pgdbpool_tb"), session_tmp_buffer: 64 }],
+      });
+      const v = await pool.withHandler("g", async (db) =>
+        (await db.query<{ temp_buffers: string }>("SHOW temp_buffers")).rows[0].temp_buffers);
+      assert.equal(v, "64MB");
+    });
+
+    it("end() leaves no session on the servers and refuses new leases", async () => {
+      const { pool, app } = makePool({ g: { connection_count: 4 } });
+      await Promise.all([1, 2, 3, 4].map(() => pool.withHandler("g", (db) => db.query("SELECT pg_sleep(0.01)"))));
+      assert.ok(await sessions(app) > 0);
+      await pool.end();
+      assert.equal(await waitForSessions(app, 0), 0);
+      await assert.rejects(pool.withHandler("g", () => 1), /ended/);
+    });
+
+    it("a handler used after release throws HandlerReleasedError", async () => {
+      const { pool } = makePool({ g: { connection_count: 1 } });
+      let leaked: { query(t: string): Promise<unknown> } | undefined;
+      await pool.withHandler("g", (db) => {
+        leaked = db;
+      });
+      await assert.rejects(leaked!.query("SELECT 1"), HandlerReleasedError);
+    });
+  });
+}
