@@ -24,11 +24,7 @@ export { createPool, Pool } from "./src/pool.ts";
 export type { LeaseOptions, PoolOptions, PoolStats } from "./src/pool.ts";
 export { defaultPool, end, init, withHandler } from "./src/default_pool.ts";
 export type { Handler, QueryResult } from "./src/handler.ts";
-export type {
-  EndpointInput,
-  GroupInput,
-  PoolConfigInput,
-} from "./src/config.ts";
+export type { EndpointInput, GroupInput, PoolConfigInput } from "./src/config.ts";
 export type { EndpointStats } from "./src/endpoints.ts";
 export type { ResourcePoolStats as GroupStats } from "./src/core/resource_pool.ts";
 export type { Clock } from "./src/core/clock.ts";

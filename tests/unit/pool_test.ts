@@ -219,7 +219,8 @@ describe("withHandler()", () => {
     await assert.rejects(
       waiting,
       (err) =>
-        err instanceof AcquireTimeoutError && /total=1, leased=1, idle=0, waiting=1/.test(err.message),
+        err instanceof AcquireTimeoutError &&
+        /total=1, leased=1, idle=0, waiting=1/.test(err.message),
     );
     assert.equal(p.stats().groups.g.waiting, 0);
     await held.release();
@@ -333,8 +334,11 @@ describe("withHandler()", () => {
   it("never opens more sessions than connection_count under 200 concurrent calls", async () => {
     const p = pool({ g: { connection_count: 5 } });
     const results = await Promise.all(
-      Array.from({ length: 200 }, (_, i) =>
-        p.withHandler("g", async (db) => (await db.query("SELECT $1", [i])).rows[0].value)),
+      Array.from(
+        { length: 200 },
+        (_, i) =>
+          p.withHandler("g", async (db) => (await db.query("SELECT $1", [i])).rows[0].value),
+      ),
     );
     assert.deepEqual(results, Array.from({ length: 200 }, (_, i) => i));
     assert.equal(driver.maxOpen, 5);
