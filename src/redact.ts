@@ -1,0 +1,89 @@
+/**
+ * The one place that renders endpoints, URLs and passwords for messages:
+ * {@linkcode describeEndpoint} never shows credentials, {@linkcode redactUrl}
+ * masks a URL's password, {@linkcode secretRange} says which part of a URL to
+ * keep out of messages, and {@linkcode renderSecret} describes a password
+ * without quoting it.
+ *
+ * @module
+ */
+
+/**
+ * Renders an endpoint as `host:port` (`[::1]:5432` for IPv6), never with
+ * credentials. Every message that names an endpoint goes through it.
+ *
+ * @param endpoint Anything with a host and a port.
+ * @returns `host:port`.
+ *
+ * @example
+ * ```ts
+ * import { describeEndpoint } from "./redact.ts";
+ * console.log(describeEndpoint({ host: "::1", port: 5432 })); // "[::1]:5432"
+ * ```
+ */
+export function describeEndpoint(endpoint: { host: string; port: number }): string {
+  const host = endpoint.host.includes(":") ? `[${endpoint.host}]` : endpoint.host;
+  return `${host}:${endpoint.port}`;
+}
+
+/**
+ * Masks the password of a connection URL with `****`. Errs on the side of
+ * masking: a malformed URL (say, a password with a raw `/` or `@`) is masked
+ * from the first `:` after the scheme up to the last `@`.
+ *
+ * @param url A connection URL, well-formed or not.
+ * @returns The URL with any password replaced by `****`.
+ *
+ * @example
+ * ```ts
+ * import { redactUrl } from "./redact.ts";
+ * console.log(redactUrl("postgres://app:s3cret@db1/app")); // "postgres://app:****@db1/app"
+ * ```
+ */
+export function redactUrl(url: string): string {
+  const secret = secretRange(url);
+  return secret ? `${url.slice(0, secret[0])}****${url.slice(secret[1])}` : url;
+}
+
+/**
+ * The range {@linkcode redactUrl} masks: from the first ":" after the scheme to the last
+ * "@", so that a password holding a raw "/", "?" or "@" is still covered.
+ *
+ * @param url A connection URL, well-formed or not.
+ * @returns `[start, end]` of the masked text (end exclusive), or `undefined` if
+ *   the URL holds no password.
+ *
+ * @example A password with a raw "@"
+ * ```ts
+ * import { secretRange } from "./redact.ts";
+ * const url = "postgres://app:p@ss@db1/app";
+ * const range = secretRange(url);
+ * console.log(range); // [15, 19]
+ * console.log(range && url.slice(...range)); // "p@ss"
+ * ```
+ */
+export function secretRange(url: string): [number, number] | undefined {
+  const scheme = url.indexOf("://");
+  const start = scheme < 0 ? 0 : scheme + 3;
+  const atSign = url.lastIndexOf("@");
+  const colon = url.indexOf(":", start);
+  return atSign > start && colon >= 0 && colon < atSign ? [colon + 1, atSign] : undefined;
+}
+
+/**
+ * Describes a password without quoting it, for messages about a password
+ * value that is wrong.
+ *
+ * @param value The password as received.
+ * @returns `"a string (not shown)"`, or the type of a non-string value.
+ *
+ * @example
+ * ```ts
+ * import { renderSecret } from "./redact.ts";
+ * console.log(renderSecret("s3cret")); // "a string (not shown)"
+ * console.log(renderSecret(42)); // "a value of type number"
+ * ```
+ */
+export function renderSecret(value: unknown): string {
+  return typeof value === "string" ? "a string (not shown)" : `a value of type ${typeof value}`;
+}
