@@ -122,7 +122,14 @@ export interface DenoPostgresOptions {
  * always verifies the server certificate and host name (against the system
  * roots plus `sslRootCert`), so with `require` a self-signed server needs its
  * CA in `sslRootCert`, and with `prefer` an unverifiable certificate means
- * plaintext (deno-postgres prints a warning).
+ * plaintext (deno-postgres prints a warning). Without `settings.application_name`
+ * the session is named `"pgdbpool"`.
+ *
+ * Latency: over TCP, deno-postgres (0.19.5) writes the five messages of a query
+ * with parameters one by one on a socket without `TCP_NODELAY`, so on Linux each
+ * such query waits about 40 ms for the server's delayed ACK (queries without
+ * parameters take one write and are not affected). Unix sockets (`host`
+ * starting with `/`) do not have this delay.
  *
  * @param options deno-postgres's `Client` class and optional `controls`.
  * @returns A driver that opens one deno-postgres `Client` per connection.
@@ -264,11 +271,23 @@ function isPostgresError(err: unknown): err is PostgresErrorShape {
     typeof (err as Partial<PostgresErrorShape>).fields === "object";
 }
 
+/** One query handed to {@linkcode DenoPostgresConnection.query} and not yet settled. */
+interface Pending {
+  reject(err: unknown): void;
+}
+
 class DenoPostgresConnection implements DriverConnection {
   #client: DenoPostgresClient;
   #closed = false;
+  #lost = false;
   #lostBy: unknown;
   #ending: Promise<void> | undefined;
+  // Queries run one at a time through this chain, never queued inside
+  // deno-postgres: when a session drops, deno-postgres swaps its internal
+  // query lock for a new one and the queries waiting on the old lock never
+  // settle. Queued here, they are rejected as soon as the session is gone.
+  #tail: Promise<void> = Promise.resolve();
+  #pending = new Set<Pending>();
 
   constructor(client: DenoPostgresClient) {
     this.#client = client;
@@ -279,26 +298,29 @@ class DenoPostgresConnection implements DriverConnection {
     return this.#closed;
   }
 
-  async query(text: string, params?: readonly unknown[]): Promise<DriverResult> {
+  query(text: string, params?: readonly unknown[]): Promise<DriverResult> {
     // Never hand a dead client a query: that is where deno-postgres would reconnect.
-    if (this.closed) {
-      throw new Error("Cannot query: the deno-postgres session has ended", {
-        cause: this.#lostBy,
+    if (this.closed) return Promise.reject(this.#endedError());
+    const args = params ? [...params] : [];
+    return new Promise<DriverResult>((resolve, reject) => {
+      const entry: Pending = { reject };
+      this.#pending.add(entry);
+      this.#tail = this.#tail.then(async () => {
+        // Rejected already by close() or by a lost session.
+        if (!this.#pending.has(entry)) return;
+        try {
+          const result = toDriverResult(await this.#client.queryArray(text, args));
+          if (this.#pending.delete(entry)) resolve(result);
+        } catch (err) {
+          if (this.#pending.delete(entry)) reject(this.#translate(err));
+        }
       });
-    }
-    let result: DenoPostgresArrayResult;
-    try {
-      result = await this.#client.queryArray(text, params ? [...params] : []);
-    } catch (err) {
-      throw this.#translate(err);
-    }
-    return toDriverResult(result);
+    });
   }
 
   close(): Promise<void> {
-    this.#closed = true;
-    this.#ending ??= this.#client.end().catch(() => {});
-    return this.#ending;
+    this.#end();
+    return this.#ending!;
   }
 
   #translate(err: unknown): unknown {
@@ -335,11 +357,25 @@ class DenoPostgresConnection implements DriverConnection {
   }
 
   #markLost(err: unknown): void {
-    this.#closed = true;
+    this.#lost = true;
     this.#lostBy = err;
-    // Release the socket. deno-postgres's end() rejects when its socket is
-    // already broken; nothing more can be done then.
+    this.#end();
+  }
+
+  /** Marks the session closed, rejects every query not yet settled, ends the client once. */
+  #end(): void {
+    this.#closed = true;
+    const pending = [...this.#pending];
+    this.#pending.clear();
+    for (const entry of pending) entry.reject(this.#endedError());
+    // deno-postgres's end() rejects when its socket is already broken;
+    // nothing more can be done then.
     this.#ending ??= this.#client.end().catch(() => {});
+  }
+
+  #endedError(): Error {
+    const what = this.#lost ? "was lost" : "has been closed";
+    return new Error(`Cannot query: the deno-postgres session ${what}`, { cause: this.#lostBy });
   }
 }
 

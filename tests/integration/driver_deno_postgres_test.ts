@@ -39,7 +39,7 @@ if (skipReason !== undefined) {
       "",
       "=".repeat(78),
       `  SKIPPED: ${SUITE} (tests/integration/driver_deno_postgres_test.ts)`,
-      `  ${skipReason}`,
+      ...wrap(skipReason, 74).map((line) => `  ${line}`),
       "=".repeat(78),
       "",
     ].join("\n"),
@@ -197,6 +197,21 @@ function whySkip(): string | undefined {
       "and --import-map=<map resolving @std/*> (README: Testing the deno-postgres adapter).";
   }
   return undefined;
+}
+
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line ? `${line} ${word}` : word;
+    }
+  }
+  if (line) lines.push(line);
+  return lines;
 }
 
 async function loadClient(path: string): Promise<DenoPostgresClientConstructor> {
