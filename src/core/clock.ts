@@ -8,29 +8,36 @@
 /** An opaque timer handle. */
 export type TimerHandle = unknown;
 
-/** Time source and timers. All durations are milliseconds. */
+/**
+ * Time source and timers. All durations are milliseconds.
+ *
+ * @example A clock that starts at zero and moves only when told
+ * ```ts
+ * import type { Clock } from "@x/pgdbpool";
+ * let now = 0;
+ * const manual: Clock = {
+ *   now: () => now,
+ *   setTimeout: (fn, ms) => setTimeout(fn, ms),
+ *   clearTimeout: (handle) => clearTimeout(handle as number),
+ * };
+ * now += 1000;
+ * ```
+ */
 export interface Clock {
   /** Monotonic milliseconds. */
   now(): number;
-  /** Calls `fn` after `ms`; the timer must not keep the process alive. */
+  /**
+   * Calls `fn` after `ms`. Timers are armed only for callers that wait (an
+   * acquire timeout, `end()`'s grace period), so they keep the process alive.
+   */
   setTimeout(fn: () => void, ms: number): TimerHandle;
   /** Cancels a timer from {@linkcode Clock.setTimeout}. */
   clearTimeout(handle: TimerHandle): void;
 }
 
-// Deno and Node return objects with unref(); browsers and Deploy return numbers.
-function unref(handle: unknown): unknown {
-  const h = handle as { unref?: () => void };
-  if (typeof h?.unref === "function") h.unref();
-  else if (typeof handle === "number") {
-    (globalThis as { Deno?: { unrefTimer?(id: number): void } }).Deno?.unrefTimer?.(handle);
-  }
-  return handle;
-}
-
-/** The real clock: `performance.now()` and unref'd timers. */
+/** The real clock: `performance.now()` and the runtime's timers. */
 export const systemClock: Clock = {
   now: () => performance.now(),
-  setTimeout: (fn, ms) => unref(setTimeout(fn, ms)),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (handle) => clearTimeout(handle as number),
 };

@@ -1,6 +1,6 @@
 /**
  * The deno-postgres adapter against real PostgreSQL: the shared driver
- * conformance suite plus what is specific to deno-postgres (it must never
+ * conformance suite, the pool suite, plus what is specific to deno-postgres (it must never
  * reconnect behind the pool's back).
  *
  * deno-postgres lives on JSR, which these machines cannot reach, and this
@@ -27,6 +27,7 @@ import {
   type DenoPostgresClientConstructor,
 } from "../../src/drivers/deno_postgres.ts";
 import { driverConformance } from "./driver_conformance.ts";
+import { poolSuite } from "./pool_suite.ts";
 import { sharedServers, type TestServer } from "../support/servers.ts";
 
 const ENV_VAR = "PGDBPOOL_DENO_POSTGRES";
@@ -52,6 +53,11 @@ if (skipReason !== undefined) {
   const makeDriver = () => denoPostgres({ Client });
 
   driverConformance("deno-postgres", makeDriver, sharedServers);
+  poolSuite("deno-postgres", makeDriver, {
+    "a backend killed while idle never surfaces to the caller":
+      "deno-postgres reads nothing while idle, so a dead session shows only when used; " +
+      "the ping after pingAfterIdleMs catches it (next test)",
+  });
 
   describe(`${SUITE}: deno-postgres specifics`, () => {
     let server: TestServer;
