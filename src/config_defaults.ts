@@ -36,6 +36,8 @@ export const DEFAULTS: {
   readonly applicationName: string;
   /** Group `autocommit`. */
   readonly autocommit: boolean;
+  /** Group `reset`. */
+  readonly reset: "auto";
   /** How long a lease waits for a free connection, in ms. */
   readonly acquireTimeoutMs: number;
   /** Idle time after which a connection is pinged before use, in ms. */
@@ -56,6 +58,7 @@ export const DEFAULTS: {
   sessionTmpBufferMb: 128,
   applicationName: "pgdbpool",
   autocommit: true,
+  reset: "auto",
   acquireTimeoutMs: 10_000,
   pingAfterIdleMs: 1000,
   endTimeoutMs: 5000,

@@ -10,7 +10,7 @@ import { DEFAULTS } from "./config_defaults.ts";
 import { fail, isRecord, pick, rejectUnknownKeys, render } from "./config_fields.ts";
 import { integer } from "./config_validators.ts";
 
-const GROUP_KEYS = ["connection_count", "connectionCount", "autocommit"] as const;
+const GROUP_KEYS = ["connection_count", "connectionCount", "autocommit", "reset"] as const;
 
 /**
  * Normalises the `groups` key. A group name that is not an identifier is
@@ -25,7 +25,7 @@ const GROUP_KEYS = ["connection_count", "connectionCount", "autocommit"] as cons
  * ```ts
  * import { groupsOf } from "./config_groups.ts";
  * const groups = groupsOf({ reports: { connection_count: 2, autocommit: false } });
- * console.log(groups.reports); // { connectionCount: 2, autocommit: false }
+ * console.log(groups.reports); // { connectionCount: 2, autocommit: false, reset: "auto" }
  * console.log(groups.toString); // undefined
  * ```
  */
@@ -57,9 +57,14 @@ export function groupsOf(groups: unknown): Readonly<Record<string, GroupConfig>>
     }
     const autocommit = pick(group, at, ["autocommit"]);
     if (autocommit && typeof autocommit.value !== "boolean") fail(autocommit, "true or false");
+    const reset = pick(group, at, ["reset"]);
+    if (reset && (typeof reset.value !== "string" || reset.value.trim() === "")) {
+      fail(reset, '"auto", "none" or the SQL to run on release');
+    }
     out[name] = Object.freeze({
       connectionCount: integer(count, 1, Number.MAX_SAFE_INTEGER),
       autocommit: autocommit ? autocommit.value as boolean : DEFAULTS.autocommit,
+      reset: reset ? reset.value as string : DEFAULTS.reset,
     });
   }
   return Object.freeze(out);

@@ -65,6 +65,14 @@ export interface GroupInput {
   connectionCount?: number;
   /** `false` runs each `withHandler` inside a transaction. @default {true} */
   autocommit?: boolean;
+  /**
+   * What release does about session state a handler changed (`SET`, temp
+   * tables, prepared statements, advisory locks, `LISTEN`, held cursors):
+   * `"auto"` undoes what the handler changed, and costs nothing when it
+   * changed nothing; `"none"` trusts the callers; any other string is SQL run
+   * on every release. @default {"auto"}
+   */
+  reset?: "auto" | "none" | (string & {});
 }
 
 /** The pool configuration as the user writes it. */
@@ -122,6 +130,8 @@ export interface GroupConfig {
   readonly connectionCount: number;
   /** `false` runs each `withHandler` inside a transaction. */
   readonly autocommit: boolean;
+  /** `"auto"`, `"none"`, or SQL run on every release. */
+  readonly reset: string;
 }
 
 /**

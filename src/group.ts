@@ -37,6 +37,8 @@ export class Group implements HandlerOwner {
   readonly name: string;
   /** `false`: each lease runs in a transaction. */
   readonly autocommit: boolean;
+  /** `"auto"`, `"none"` or SQL run on release. */
+  readonly reset: string;
   readonly #pool: ResourcePool<DriverConnection>;
   readonly #endpoints: EndpointSet;
   readonly #clock: Clock;
@@ -53,6 +55,7 @@ export class Group implements HandlerOwner {
   constructor(name: string, config: GroupConfig, opts: GroupOptions) {
     this.name = name;
     this.autocommit = config.autocommit;
+    this.reset = config.reset;
     this.#endpoints = opts.endpoints;
     this.#clock = opts.clock;
     this.#pingAfterIdleMs = opts.pingAfterIdleMs;

@@ -13,7 +13,8 @@ import {
   PoolError,
   QueryError,
 } from "./errors.ts";
-import { ReleaseAction, releaseAction, TxState } from "./release.ts";
+import { releaseSql, TxState } from "./release.ts";
+import { SessionChange, sessionChanges } from "./session_state.ts";
 
 /** Rows and counts of one query. */
 export interface QueryResult<R = Record<string, unknown>> {
@@ -65,6 +66,13 @@ export interface Handler {
   commit(): Promise<void>;
   /** Rolls back the open transaction, if any. */
   rollback(): Promise<void>;
+  /**
+   * Tells the pool that this handler changed session state it cannot see
+   * (inside a function or a `DO` block, say), so that release resets it all.
+   * Statements the pool can see (`SET`, `set_config`, temp tables, `PREPARE`,
+   * advisory locks, `LISTEN`, cursors `WITH HOLD`) need no call.
+   */
+  markDirty(): void;
   /** The endpoint this session is connected to. */
   readonly endpoint: { readonly host: string; readonly port: number };
   /** The group it was leased from. */
@@ -82,11 +90,16 @@ export interface Handler {
 export interface HandlerOwner {
   readonly name: string;
   readonly autocommit: boolean;
+  /** The group's `reset`: `"auto"`, `"none"` or SQL. */
+  readonly reset: string;
   endpointOf(entry: PoolEntry<DriverConnection>): { readonly host: string; readonly port: number };
   labelOf(entry: PoolEntry<DriverConnection>): string;
   release(entry: PoolEntry<DriverConnection>): void;
   destroy(entry: PoolEntry<DriverConnection>): void;
 }
+
+// Names found by sessionChanges(); emptied right after each (synchronous) call.
+const preparedScratch: string[] = [];
 
 // ROLLBACK TO SAVEPOINT answers with the tag ROLLBACK but leaves the transaction open.
 const ROLLBACK_TO = /^\s*rollback\s+(?:work\s+|transaction\s+)?to\b/i;
@@ -100,6 +113,9 @@ export class PoolHandler implements Handler {
   #tx = TxState.Idle;
   // A transaction was open when the session was lost: nothing of it was committed.
   #txLost = false;
+  // SessionChange bits, and the PREPAREd names, that release must undo.
+  #changes = 0;
+  #prepared: string[] | undefined;
 
   /**
    * Wraps a leased entry.
@@ -126,6 +142,8 @@ export class PoolHandler implements Handler {
     params?: readonly unknown[],
   ): Promise<QueryResult<R>> {
     if (this.#released) return Promise.reject(new HandlerReleasedError("query"));
+    const changes = sessionChanges(text, preparedScratch);
+    if (changes !== 0) this.#noteChanges(changes);
     if (this.#tx === TxState.Idle && !this.#owner.autocommit) {
       return this.#beginAndRun(text, params) as Promise<QueryResult<R>>;
     }
@@ -143,12 +161,17 @@ export class PoolHandler implements Handler {
     if (this.#tx !== TxState.Idle) await this.#rollback();
   }
 
+  markDirty(): void {
+    if (this.#released) throw new HandlerReleasedError("markDirty");
+    this.#changes |= SessionChange.Unknown;
+  }
+
   release(): Promise<void> {
-    return this.finish(false);
+    return this.finish(false) ?? Promise.resolve();
   }
 
   [Symbol.asyncDispose](): Promise<void> {
-    return this.finish(false);
+    return this.release();
   }
 
   /**
@@ -160,16 +183,13 @@ export class PoolHandler implements Handler {
    * @throws {ConnectionError} When a transaction to commit was lost.
    * @throws {QueryError} When COMMIT failed.
    */
-  async finish(commit: boolean): Promise<void> {
-    if (this.#released) return;
+  finish(commit: boolean): Promise<void> | undefined {
+    if (this.#released) return undefined;
     this.#released = true;
-    try {
-      if (commit && (this.#txLost || (this.#tx !== TxState.Idle && !this.#owner.autocommit))) {
-        await this.#commit();
-      }
-    } finally {
-      await this.#giveBack();
+    if (commit && (this.#txLost || (this.#tx !== TxState.Idle && !this.#owner.autocommit))) {
+      return this.#commitAndGiveBack();
     }
+    return this.#giveBack();
   }
 
   /** Drops the session at once (the caller gave up on `fn`); the server rolls back. */
@@ -179,19 +199,43 @@ export class PoolHandler implements Handler {
     this.#owner.destroy(this.#entry);
   }
 
-  async #giveBack(): Promise<void> {
-    switch (releaseAction(this.#conn.closed, this.#tx)) {
-      case ReleaseAction.Reuse:
-        return this.#owner.release(this.#entry);
-      case ReleaseAction.Destroy:
-        return this.#owner.destroy(this.#entry);
-      case ReleaseAction.Rollback:
-        try {
-          await this.#conn.query("ROLLBACK");
-          this.#owner.release(this.#entry);
-        } catch {
-          this.#owner.destroy(this.#entry);
-        }
+  async #commitAndGiveBack(): Promise<void> {
+    try {
+      await this.#commit();
+    } finally {
+      await this.#giveBack();
+    }
+  }
+
+  // Synchronous (no promise, no round trip) when the session is clean.
+  #giveBack(): Promise<void> | undefined {
+    if (this.#conn.closed) {
+      this.#owner.destroy(this.#entry);
+      return undefined;
+    }
+    const sql = releaseSql(this.#tx, this.#owner.reset, this.#changes, this.#prepared ?? []);
+    if (sql === undefined) {
+      this.#owner.release(this.#entry);
+      return undefined;
+    }
+    return this.#clean(sql);
+  }
+
+  async #clean(sql: string): Promise<void> {
+    try {
+      await this.#conn.query(sql);
+      this.#owner.release(this.#entry);
+    } catch {
+      // A session that cannot be cleaned is never handed to the next caller.
+      this.#owner.destroy(this.#entry);
+    }
+  }
+
+  #noteChanges(changes: number): void {
+    this.#changes |= changes;
+    if (preparedScratch.length > 0) {
+      (this.#prepared ??= []).push(...preparedScratch);
+      preparedScratch.length = 0;
     }
   }
 

@@ -138,10 +138,11 @@ export class Pool {
       const signal = options?.signal;
       result = signal ? await raceAbort(fn(handler), signal, handler) : await fn(handler);
     } catch (err) {
-      await handler.finish(false).catch(() => {});
+      await handler.finish(false);
       throw err;
     }
-    await handler.finish(true);
+    const finishing = handler.finish(true);
+    if (finishing) await finishing;
     return result;
   }
 

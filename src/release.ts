@@ -1,9 +1,10 @@
 /**
- * The release decision in one function: what to do with a session when its
- * handler is released.
+ * The release decision in one function: what must run on a session before
+ * the next caller may have it.
  *
  * @module
  */
+import { undoSql } from "./session_state.ts";
 
 /** Where the session's transaction stands, as tracked from command tags. */
 export enum TxState {
@@ -17,24 +18,25 @@ export enum TxState {
   Unknown,
 }
 
-/** What release does with the session. */
-export enum ReleaseAction {
-  /** Clean: back to the idle set, no round trip. */
-  Reuse,
-  /** A transaction may be open: ROLLBACK first, then reuse (destroy if that fails). */
-  Rollback,
-  /** The session is gone: drop it; its slot is refilled lazily. */
-  Destroy,
-}
-
 /**
- * Decides what release does with a session.
+ * The SQL to run before a live session goes back to the pool: ROLLBACK if a
+ * transaction may be open, then the reset the group asks for. A session that
+ * is gone is dropped by the caller before asking.
  *
- * @param broken Whether the session is gone.
- * @param tx Its transaction state.
- * @returns The action.
+ * @param tx The transaction state.
+ * @param reset The group's `reset`: `"auto"`, `"none"` or SQL.
+ * @param changes Session changes seen (`SessionChange` bits).
+ * @param prepared Statements the handler created with `PREPARE`.
+ * @returns The SQL, or `undefined` when the session is clean: reuse it as is.
  */
-export function releaseAction(broken: boolean, tx: TxState): ReleaseAction {
-  if (broken) return ReleaseAction.Destroy;
-  return tx === TxState.Idle ? ReleaseAction.Reuse : ReleaseAction.Rollback;
+export function releaseSql(
+  tx: TxState,
+  reset: string,
+  changes: number,
+  prepared: readonly string[],
+): string | undefined {
+  const rollback = tx === TxState.Idle ? undefined : "ROLLBACK";
+  const undo = reset === "auto" ? undoSql(changes, prepared) : reset === "none" ? undefined : reset;
+  if (rollback && undo) return `${rollback}; ${undo}`;
+  return rollback ?? undo;
 }

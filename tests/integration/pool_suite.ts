@@ -8,6 +8,7 @@ import {
   ConnectionError,
   createPool,
   type Driver,
+  type Handler,
   HandlerReleasedError,
   OfflineError,
   type Pool,
@@ -372,6 +373,169 @@ export function poolSuite(
         leaked = db;
       });
       await assert.rejects(leaked!.query("SELECT 1"), HandlerReleasedError);
+    });
+
+    describe("session hygiene: nothing one caller does leaks to the next", () => {
+      const role = "pgdbpool_hygiene_role";
+
+      before(async () => {
+        await adminQuery(
+          servers[0],
+          `DO $$ BEGIN CREATE ROLE ${role}; EXCEPTION WHEN duplicate_object THEN NULL; END $$`,
+        );
+      });
+
+      // Two leases on a one-connection group: the second must see a clean session.
+      async function twoLeases<T>(
+        dirty: (db: Handler) => Promise<unknown>,
+        check: (db: Handler) => Promise<T>,
+        group: { reset?: string } = {},
+      ): Promise<T> {
+        const { pool } = makePool({ g: { connection_count: 1, ...group } }, {
+          servers: [servers[0]],
+        });
+        const pidOf = async (db: Handler) =>
+          (await db.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0].pid;
+        const pid1 = await pool.withHandler("g", async (db) => {
+          const pid = await pidOf(db);
+          await dirty(db);
+          return pid;
+        });
+        return await pool.withHandler("g", async (db) => {
+          assert.equal(await pidOf(db), pid1, "same session");
+          return check(db);
+        });
+      }
+
+      const one = async <T>(db: Handler, sql: string): Promise<T> =>
+        Object.values((await db.query(sql)).rows[0])[0] as T;
+
+      it("SET is undone", async () => {
+        const v = await twoLeases(
+          (db) => db.query("SET statement_timeout = 1234"),
+          (db) => one<string>(db, "SHOW statement_timeout"),
+        );
+        assert.equal(v, "5s");
+      });
+
+      it("SET ROLE is undone", async () => {
+        const v = await twoLeases(
+          (db) => db.query(`SET ROLE ${role}`),
+          (db) => one<string>(db, "SELECT current_user"),
+        );
+        assert.equal(v, servers[0].user);
+      });
+
+      it("set_config() is undone", async () => {
+        const v = await twoLeases(
+          (db) => db.query("SELECT set_config('search_path', 'nowhere', false)"),
+          (db) => one<string>(db, "SHOW search_path"),
+        );
+        assert.equal(v, '"$user", public');
+      });
+
+      it("temporary tables are dropped", async () => {
+        const v = await twoLeases(
+          (db) => db.query("CREATE TEMP TABLE hygiene_tmp (x int)"),
+          (db) => one<string | null>(db, "SELECT to_regclass('hygiene_tmp')::text"),
+        );
+        assert.equal(v, null);
+      });
+
+      it("prepared statements are deallocated, the driver's own kept working", async () => {
+        const v = await twoLeases(
+          (db) => db.query("PREPARE hygiene_q AS SELECT 1"),
+          async (db) => {
+            await db.query("SELECT $1::int AS again", [1]); // the driver's statements still work
+            return one<number>(
+              db,
+              "SELECT count(*)::int FROM pg_prepared_statements WHERE name = 'hygiene_q'",
+            );
+          },
+        );
+        assert.equal(v, 0);
+      });
+
+      it("advisory locks are released", async () => {
+        const v = await twoLeases(
+          (db) => db.query("SELECT pg_advisory_lock(4242)"),
+          (db) =>
+            one<number>(
+              db,
+              "SELECT count(*)::int FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()",
+            ),
+        );
+        assert.equal(v, 0);
+      });
+
+      it("LISTEN is undone", async () => {
+        const v = await twoLeases(
+          (db) => db.query("LISTEN hygiene_channel"),
+          (db) => one<number>(db, "SELECT count(*)::int FROM pg_listening_channels()"),
+        );
+        assert.equal(v, 0);
+      });
+
+      it("an open transaction is rolled back", async () => {
+        const id = ++seq;
+        const seen = await twoLeases(
+          async (db) => {
+            await db.query("BEGIN");
+            await db.query(`INSERT INTO ${table} VALUES ($1)`, [id]);
+          },
+          // Inside the old transaction the row would be visible.
+          async (db) =>
+            (await db.query(`SELECT count(*)::int AS n FROM ${table} WHERE id = $1`, [id])).rows[0]
+              .n,
+        );
+        assert.equal(seen, 0);
+        assert.deepEqual(
+          await adminQuery(servers[0], `SELECT 1 FROM ${table} WHERE id = $1`, [id]),
+          [],
+        );
+      });
+
+      it("a failed transaction is rolled back", async () => {
+        const v = await twoLeases(
+          async (db) => {
+            await db.query("BEGIN");
+            await db.query("SELECT 1/0").catch(() => {});
+          },
+          (db) => one<number>(db, "SELECT 7"),
+        );
+        assert.equal(v, 7);
+      });
+
+      it("markDirty() resets what the pool cannot see (a DO block)", async () => {
+        const v = await twoLeases(
+          async (db) => {
+            await db.query(
+              "DO $$ BEGIN PERFORM set_config('search_path', 'nowhere', false); END $$",
+            );
+            db.markDirty();
+          },
+          (db) => one<string>(db, "SHOW search_path"),
+        );
+        assert.equal(v, '"$user", public');
+      });
+
+      it('reset: "none" leaves the session as the caller left it', async () => {
+        const v = await twoLeases(
+          (db) => db.query("SET statement_timeout = 1234"),
+          (db) => one<string>(db, "SHOW statement_timeout"),
+          { reset: "none" },
+        );
+        assert.equal(v, "1234ms");
+      });
+
+      it("reset: custom SQL runs on every release", async () => {
+        const v = await twoLeases(
+          async () => {},
+          (db) => one<string>(db, "SHOW work_mem"),
+          { reset: "SET work_mem = '3MB'" },
+        );
+        assert.equal(v, "3MB");
+      });
     });
 
     const unknown = Object.keys(gaps).filter((title) => !titles.has(title));

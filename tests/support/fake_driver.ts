@@ -83,7 +83,7 @@ export function defaultResponder(
       return ok("ROLLBACK");
     case "FAIL":
       if (s.tx === "open") s.tx = "failed";
-      throw new QueryError("syntax error at or near \"FAIL\"", { code: "42601", position: 1 });
+      throw new QueryError('syntax error at or near "FAIL"', { code: "42601", position: 1 });
     case "KILL":
       s.kill();
       throw Object.assign(new Error("connection terminated"), { code: "57P01" });

@@ -20,7 +20,9 @@
  *
  * Environment knobs: `PGDBPOOL_TEST_TMPDIR` (parent of the temporary
  * directories; the runner points it at its own directory), `PGDBPOOL_PG_BIN`
- * (a directory with `initdb` and `postgres` to use instead of the package's).
+ * (a directory with `initdb` and `postgres` to use instead of the package's),
+ * `PGDBPOOL_TEST_TEMPLATE` + `PGDBPOOL_TEST_TEMPLATE_PASSWORD` (set by the
+ * runner: a cluster to copy instead of running initdb).
  *
  * @module
  */
@@ -103,9 +105,11 @@ let shared: Promise<TestServer[]> | undefined;
  * @returns At least two servers (possibly the same one twice, see the module doc).
  */
 export function sharedServers(): Promise<TestServer[]> {
-  shared ??= resolveSharedServers();
-  // A failed start is not cached: the next caller tries again.
-  shared.catch(() => (shared = undefined));
+  if (!shared) {
+    shared = resolveSharedServers();
+    // A failed start is not cached: the next caller tries again.
+    shared.catch(() => (shared = undefined));
+  }
   return shared;
 }
 
@@ -200,6 +204,21 @@ export async function disposeAllServers(): Promise<void> {
   if (!h) return;
   await Promise.allSettled([...h.servers].map((s) => s.dispose()));
   cleanupSync();
+}
+
+/**
+ * For the test runner: makes sure this process's template cluster exists and
+ * returns the environment that lets child processes copy it instead of
+ * running initdb themselves.
+ *
+ * @internal
+ */
+export async function templateEnv(): Promise<Record<string, string>> {
+  const h = await harness();
+  return {
+    PGDBPOOL_TEST_TEMPLATE: await template(h),
+    PGDBPOOL_TEST_TEMPLATE_PASSWORD: h.password,
+  };
 }
 
 /**
@@ -324,8 +343,10 @@ let harnessPromise: Promise<Harness> | undefined;
 const reservedPorts = new Set<number>();
 
 function harness(): Promise<Harness> {
-  harnessPromise ??= createHarness().then((h) => (harnessState = h));
-  harnessPromise.catch(() => (harnessPromise = undefined));
+  if (!harnessPromise) {
+    harnessPromise = createHarness().then((h) => (harnessState = h));
+    harnessPromise.catch(() => (harnessPromise = undefined));
+  }
   return harnessPromise;
 }
 
@@ -337,13 +358,18 @@ async function createHarness(): Promise<Harness> {
   const dir = fs.mkdtempSync(path.join(parent, PREFIX));
   fs.writeFileSync(path.join(dir, "owner.pid"), `${process.pid}\n`);
   if (runAs) fs.chownSync(dir, runAs.uid, runAs.gid);
+  // The runner hands its template (never started, read-only) to the test processes: no initdb there.
+  const given = process.env.PGDBPOOL_TEST_TEMPLATE;
+  const givenPassword = process.env.PGDBPOOL_TEST_TEMPLATE_PASSWORD;
+  const useGiven = !!given && givenPassword !== undefined &&
+    fs.existsSync(path.join(given, "PG_VERSION"));
   const h: Harness = {
     dir,
-    password: randomBytes(12).toString("base64url"),
+    password: useGiven ? givenPassword : randomBytes(12).toString("base64url"),
     bin,
     runAs,
     servers: new Set(),
-    template: undefined,
+    template: useGiven ? Promise.resolve(given) : undefined,
     serial: 0,
   };
   registerExitCleanup();
@@ -409,21 +435,28 @@ class EmbeddedServer implements PrivateTestServer, StandbyTestServer {
     return makeUrl(this);
   }
 
-  /** The postmaster's pid while it runs. */
-  get pid(): number | undefined {
-    return this.#child?.pid;
-  }
-
   /** Copies the template, picks a port, starts. Retries on another port if the port was taken. */
-  async create(): Promise<void> {
-    this.harness.servers.add(this);
-    await copyDir(await template(this.harness), this.dataDir);
-    await this.#startOnFreshPort();
+  create(): Promise<void> {
+    return this.#create(async () => copyDir(await template(this.harness), this.dataDir));
   }
 
   /** Cold copy of the primary's data directory, configured as a streaming hot standby. */
-  async createStandbyOf(primary: EmbeddedServer): Promise<void> {
+  createStandbyOf(primary: EmbeddedServer): Promise<void> {
+    return this.#create(() => this.#configureStandbyOf(primary));
+  }
+
+  async #create(prepareDataDir: () => Promise<void>): Promise<void> {
     this.harness.servers.add(this);
+    try {
+      await prepareDataDir();
+      await this.#startOnFreshPort();
+    } catch (err) {
+      await this.dispose();
+      throw err;
+    }
+  }
+
+  async #configureStandbyOf(primary: EmbeddedServer): Promise<void> {
     await primary.stop();
     try {
       await copyDir(primary.dataDir, this.dataDir);
@@ -444,7 +477,6 @@ class EmbeddedServer implements PrivateTestServer, StandbyTestServer {
         fs.chownSync(path.join(this.dataDir, f), uid, gid);
       }
     }
-    await this.#startOnFreshPort();
   }
 
   async #startOnFreshPort(): Promise<void> {
@@ -494,13 +526,24 @@ class EmbeddedServer implements PrivateTestServer, StandbyTestServer {
     if (this.#disposed) throw new Error(`server ${this.dataDir} is disposed`);
     if (this.#child) return;
     const h = this.harness;
-    fs.appendFileSync(this.logFile, `--- start on port ${this.#port} at ${new Date().toISOString()}\n`);
+    fs.appendFileSync(
+      this.logFile,
+      `--- start on port ${this.#port} at ${new Date().toISOString()}\n`,
+    );
     if (h.runAs) fs.chownSync(this.logFile, h.runAs.uid, h.runAs.gid);
     // `exec` keeps the pid: the child is the postmaster itself. The shell only
     // redirects the output into the log file, which works the same in all runtimes.
     const child = spawn(
       "/bin/sh",
-      ["-c", 'exec "$0" "$@" >>"$PGDBPOOL_LOG" 2>&1', h.bin.postgres, "-D", this.dataDir, "-p", String(this.#port)],
+      [
+        "-c",
+        'exec "$0" "$@" >>"$PGDBPOOL_LOG" 2>&1',
+        h.bin.postgres,
+        "-D",
+        this.dataDir,
+        "-p",
+        String(this.#port),
+      ],
       { cwd: h.dir, env: serverEnv({ PGDBPOOL_LOG: this.logFile }), stdio: "ignore", ...h.runAs },
     );
     // Not detached: the postmaster stays in our process group, so a Ctrl-C reaches it too.
@@ -524,7 +567,9 @@ class EmbeddedServer implements PrivateTestServer, StandbyTestServer {
     while (true) {
       if (exitCode !== undefined) {
         throw new Error(
-          `postgres on port ${this.#port} exited during start (${exitCode}):\n${logTail(this.logFile)}`,
+          `postgres on port ${this.#port} exited during start (${exitCode}):\n${
+            logTail(this.logFile)
+          }`,
         );
       }
       const status = readPidFile(pidFile);
@@ -533,7 +578,9 @@ class EmbeddedServer implements PrivateTestServer, StandbyTestServer {
       if (Date.now() > deadline) {
         child.kill("SIGQUIT");
         throw new Error(
-          `postgres on port ${this.#port} not ready after ${READY_TIMEOUT_MS} ms:\n${logTail(this.logFile)}`,
+          `postgres on port ${this.#port} not ready after ${READY_TIMEOUT_MS} ms:\n${
+            logTail(this.logFile)
+          }`,
         );
       }
       await sleep(POLL_MS);
@@ -672,7 +719,14 @@ function postgresOsUser(): { uid: number; gid: number } | undefined {
   const found = ids();
   if (found) return found;
   const attempts: [string, string[]][] = [
-    ["useradd", ["--system", "--user-group", "--no-create-home", "--shell", "/bin/false", "postgres"]],
+    ["useradd", [
+      "--system",
+      "--user-group",
+      "--no-create-home",
+      "--shell",
+      "/bin/false",
+      "postgres",
+    ]],
     ["adduser", ["-S", "-D", "-H", "postgres"]], // busybox
   ];
   for (const [cmd, args] of attempts) {
@@ -680,7 +734,9 @@ function postgresOsUser(): { uid: number; gid: number } | undefined {
     const created = ids();
     if (created) return created;
   }
-  throw new Error("running as root, and could not find or create the OS user 'postgres' for PostgreSQL");
+  throw new Error(
+    "running as root, and could not find or create the OS user 'postgres' for PostgreSQL",
+  );
 }
 
 /** The server binaries; copied somewhere the `postgres` user can read if it cannot reach them. */
@@ -694,17 +750,23 @@ async function binaries(
     try {
       mod = await import(pkg);
     } catch (err) {
-      throw new Error(`cannot load ${pkg} (run npm ci; is this platform supported?)`, { cause: err });
+      throw new Error(`cannot load ${pkg} (run npm ci; is this platform supported?)`, {
+        cause: err,
+      });
     }
     binDir = path.dirname(mod.postgres);
   }
   const usable = (dir: string): boolean =>
-    spawnSync(path.join(dir, "postgres"), ["--version"], { stdio: "ignore", ...runAs }).status === 0;
+    spawnSync(path.join(dir, "postgres"), ["--version"], { stdio: "ignore", ...runAs }).status ===
+      0;
   if (!usable(binDir)) {
     if (!runAs) throw new Error(`${binDir}/postgres does not run`);
     // E.g. a checkout under /root: copy the installation (bin, lib, share) to the temp directory.
     const installDir = path.dirname(binDir);
-    const copy = path.join(os.tmpdir(), `pgdbpool-pg-${fs.statSync(path.join(binDir, "postgres")).size}`);
+    const copy = path.join(
+      os.tmpdir(),
+      `pgdbpool-pg-${fs.statSync(path.join(binDir, "postgres")).size}`,
+    );
     if (!usable(path.join(copy, "bin"))) {
       const tmp = `${copy}.${process.pid}`;
       fs.rmSync(tmp, { recursive: true, force: true });
@@ -731,7 +793,12 @@ function serverEnv(extra: Record<string, string>): Record<string, string> {
 function run(h: Harness, file: string, args: string[], logFile: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const fd = fs.openSync(logFile, "a");
-    const child = spawn(file, args, { cwd: h.dir, env: serverEnv({}), stdio: ["ignore", "pipe", "pipe"], ...h.runAs });
+    const child = spawn(file, args, {
+      cwd: h.dir,
+      env: serverEnv({}),
+      stdio: ["ignore", "pipe", "pipe"],
+      ...h.runAs,
+    });
     child.stdout?.on("data", (b) => fs.writeSync(fd, b));
     child.stderr?.on("data", (b) => fs.writeSync(fd, b));
     child.once("error", (err) => {
@@ -741,7 +808,9 @@ function run(h: Harness, file: string, args: string[], logFile: string): Promise
     child.once("close", (code, signal) => {
       fs.closeSync(fd);
       if (code === 0) resolve();
-      else reject(new Error(`${path.basename(file)} failed (${code ?? signal}):\n${logTail(logFile)}`));
+      else {reject(
+          new Error(`${path.basename(file)} failed (${code ?? signal}):\n${logTail(logFile)}`),
+        );}
     });
   });
 }
@@ -753,7 +822,10 @@ function copyDir(from: string, to: string): Promise<void> {
     let err = "";
     child.stderr?.on("data", (b) => (err += b));
     child.once("error", reject);
-    child.once("close", (code) => code === 0 ? resolve() : reject(new Error(`cp -a ${from} ${to}: ${err}`)));
+    child.once(
+      "close",
+      (code) => code === 0 ? resolve() : reject(new Error(`cp -a ${from} ${to}: ${err}`)),
+    );
   });
 }
 
@@ -804,7 +876,9 @@ function logTail(file: string, lines = 25): string {
 function portRange(): [number, number] {
   let ephemeralLow = 32768;
   try {
-    ephemeralLow = Number(fs.readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    ephemeralLow = Number(
+      fs.readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0],
+    );
   } catch { /* not Linux */ }
   const high = Math.max(ephemeralLow, 12000);
   return [Math.max(1024, high - 12000), high];
@@ -814,7 +888,10 @@ function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = net.createServer();
     server.once("error", () => resolve(false));
-    server.listen({ host: "127.0.0.1", port, exclusive: true }, () => server.close(() => resolve(true)));
+    server.listen(
+      { host: "127.0.0.1", port, exclusive: true },
+      () => server.close(() => resolve(true)),
+    );
   });
 }
 

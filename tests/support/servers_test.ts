@@ -127,7 +127,10 @@ describe("startPrivateServer()", () => {
     await adminQuery(primary, "CREATE TABLE replicated AS SELECT 1 AS v");
     const deadline = Date.now() + 10_000;
     while (true) {
-      const rows = await adminQuery(standby, "SELECT to_regclass('replicated') IS NOT NULL AS here");
+      const rows = await adminQuery(
+        standby,
+        "SELECT to_regclass('replicated') IS NOT NULL AS here",
+      );
       if (rows[0].here) break;
       assert.ok(Date.now() < deadline, "table did not reach the standby");
       await new Promise((r) => setTimeout(r, 50));

@@ -86,6 +86,7 @@ describe("DEFAULTS", () => {
       sessionTmpBufferMb: 128,
       applicationName: "pgdbpool",
       autocommit: true,
+      reset: "auto",
       acquireTimeoutMs: 10000,
       pingAfterIdleMs: 1000,
       endTimeoutMs: 5000,
@@ -128,7 +129,11 @@ describe("normalizeConfig() defaults", () => {
 
   it("normalizeConfig() defaults autocommit to true", () => {
     const config = withDb({ host: "db1" });
-    assert.deepEqual({ ...config.groups.default }, { connectionCount: 2, autocommit: true });
+    assert.deepEqual({ ...config.groups.default }, {
+      connectionCount: 2,
+      autocommit: true,
+      reset: "auto",
+    });
   });
 });
 
@@ -263,7 +268,11 @@ describe("normalizeConfig() pool keys", () => {
       db: { host: "db1" },
       groups: { tx: { connectionCount: 3, autocommit: false }, ro: { connection_count: 1 } },
     });
-    assert.deepEqual({ ...config.groups.tx }, { connectionCount: 3, autocommit: false });
+    assert.deepEqual({ ...config.groups.tx }, {
+      connectionCount: 3,
+      autocommit: false,
+      reset: "auto",
+    });
     assert.deepEqual(Object.keys(config.groups), ["tx", "ro"]);
   });
 
