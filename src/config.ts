@@ -40,6 +40,7 @@ const DURATIONS = [
   ["endTimeoutMs", "end_timeout_ms", true],
   ["reconnectBaseMs", "reconnect_base_ms", true],
   ["reconnectMaxMs", "reconnect_max_ms", true],
+  ["leakDetectionMs", "leak_detection_ms", true],
 ] as const;
 type DurationKey = (typeof DURATIONS)[number][0];
 

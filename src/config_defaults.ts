@@ -44,6 +44,8 @@ export const DEFAULTS: {
   readonly pingAfterIdleMs: number;
   /** How long `end()` waits for leased handlers, in ms. */
   readonly endTimeoutMs: number;
+  /** Report leases held longer than this, in ms; 0: off. */
+  readonly leakDetectionMs: number;
   /** First back-off of a failing endpoint, in ms. */
   readonly reconnectBaseMs: number;
   /** Longest back-off of a failing endpoint, in ms. */
@@ -62,6 +64,7 @@ export const DEFAULTS: {
   acquireTimeoutMs: 10_000,
   pingAfterIdleMs: 1000,
   endTimeoutMs: 5000,
+  leakDetectionMs: 0,
   reconnectBaseMs: 250,
   reconnectMaxMs: 10_000,
 });

@@ -91,6 +91,12 @@ export interface PoolConfigInput {
   pingAfterIdleMs?: number;
   /** How long `end()` waits for leased handlers to come back, in ms (alias `end_timeout_ms`). @default {5000} */
   endTimeoutMs?: number;
+  /**
+   * Report a lease held longer than this, once, as a `leak` event carrying the
+   * stack of the call that leased it; 0 turns it off (alias `leak_detection_ms`).
+   * @default {0}
+   */
+  leakDetectionMs?: number;
   /** First back-off after an endpoint fails, in ms; doubles up to `reconnectMaxMs` (alias `reconnect_base_ms`). @default {250} */
   reconnectBaseMs?: number;
   /** Longest back-off of a failing endpoint, in ms (alias `reconnect_max_ms`). @default {10000} */
@@ -153,6 +159,8 @@ export interface PoolConfig {
   readonly pingAfterIdleMs: number;
   /** How long `end()` waits for leased handlers, in ms. */
   readonly endTimeoutMs: number;
+  /** Report leases held longer than this, in ms; 0: off. */
+  readonly leakDetectionMs: number;
   /** First back-off of a failing endpoint, in ms. */
   readonly reconnectBaseMs: number;
   /** Longest back-off of a failing endpoint, in ms; ≥ `reconnectBaseMs`. */

@@ -15,6 +15,7 @@ import {
 } from "./errors.ts";
 import { releaseSql, TxState } from "./release.ts";
 import { SessionChange, sessionChanges } from "./session_state.ts";
+import type { LeaseWatch, WatchRecord } from "./lease_watch.ts";
 
 /** Rows and counts of one query. */
 export interface QueryResult<R = Record<string, unknown>> {
@@ -116,6 +117,8 @@ export class PoolHandler implements Handler {
   // SessionChange bits, and the PREPAREd names, that release must undo.
   #changes = 0;
   #prepared: string[] | undefined;
+  #watch: LeaseWatch | undefined;
+  #watchRecord: WatchRecord | undefined;
 
   /**
    * Wraps a leased entry.
@@ -127,6 +130,18 @@ export class PoolHandler implements Handler {
     this.#owner = owner;
     this.#entry = entry;
     this.#conn = entry.resource;
+  }
+
+  /**
+   * Reports this lease if it is held too long or collected unreleased.
+   *
+   * @param watch The pool's lease watch.
+   */
+  watchWith(watch: LeaseWatch): void {
+    const owner = this.#owner;
+    const entry = this.#entry;
+    this.#watch = watch;
+    this.#watchRecord = watch.watch(this, owner.name, () => owner.destroy(entry));
   }
 
   get endpoint(): { readonly host: string; readonly port: number } {
@@ -186,6 +201,7 @@ export class PoolHandler implements Handler {
   finish(commit: boolean): Promise<void> | undefined {
     if (this.#released) return undefined;
     this.#released = true;
+    if (this.#watchRecord) this.#watch!.unwatch(this.#watchRecord);
     if (commit && (this.#txLost || (this.#tx !== TxState.Idle && !this.#owner.autocommit))) {
       return this.#commitAndGiveBack();
     }
@@ -196,6 +212,7 @@ export class PoolHandler implements Handler {
   abandon(): void {
     if (this.#released) return;
     this.#released = true;
+    if (this.#watchRecord) this.#watch!.unwatch(this.#watchRecord);
     this.#owner.destroy(this.#entry);
   }
 

@@ -13,6 +13,7 @@ import { EndpointSet, type EndpointStats } from "./endpoints.ts";
 import { PoolClosedError, UnconfiguredGroupError } from "./errors.ts";
 import { Group } from "./group.ts";
 import { type Handler, PoolHandler } from "./handler.ts";
+import { LeaseWatch } from "./lease_watch.ts";
 
 /** Options of one `withHandler` or `lease` call. */
 export interface LeaseOptions {
@@ -40,6 +41,13 @@ export interface PoolOptions {
  * A connection pool over one or more PostgreSQL endpoints, with named groups.
  * Build one with {@linkcode createPool}.
  *
+ * It is an `EventTarget`. Events (`CustomEvent`, data in `detail`):
+ * - `leak` — a lease held longer than `leakDetectionMs`, reported once:
+ *   `{ group, heldMs, stack }`, the stack of the call that leased it.
+ * - `unreleased` — a handler from `lease()` was garbage-collected without
+ *   being released; its connection was closed and its slot freed:
+ *   `{ group, stack }` (the stack when `leakDetectionMs` is on).
+ *
  * @example
  * ```ts
  * import { createPool } from "@x/pgdbpool";
@@ -53,12 +61,13 @@ export interface PoolOptions {
  * await pool.end();
  * ```
  */
-export class Pool {
+export class Pool extends EventTarget {
   readonly #groups = new Map<string, Group>();
   readonly #endpoints: EndpointSet;
   readonly #defaultAcquire: AcquireOptions;
   readonly #endTimeoutMs: number;
   readonly #closing = new Set<Promise<void>>();
+  readonly #watch: LeaseWatch;
   #closed = false;
   #ended: Promise<void> | undefined;
 
@@ -70,10 +79,18 @@ export class Pool {
    * @throws {ConfigError} When the configuration is invalid.
    */
   constructor(input: PoolConfigInput, options: PoolOptions = {}) {
+    super();
     const config: PoolConfig = normalizeConfig(input);
     const clock = options.clock ?? systemClock;
     this.#endTimeoutMs = config.endTimeoutMs;
     this.#defaultAcquire = { timeoutMs: config.acquireTimeoutMs };
+    this.#watch = new LeaseWatch({
+      thresholdMs: config.leakDetectionMs,
+      clock,
+      report: (type: string, detail: unknown) => {
+        this.dispatchEvent(new CustomEvent(type, { detail }));
+      },
+    });
     this.#endpoints = new EndpointSet(config.endpoints, {
       driver: config.driver ?? defaultDriver(),
       clock,
@@ -133,6 +150,7 @@ export class Pool {
     const acquireOptions = this.#acquireOptions(options);
     const got = g.acquire(acquireOptions);
     const handler = new PoolHandler(g, got instanceof Promise ? await got : got);
+    if (this.#watch.detectsLeaks) handler.watchWith(this.#watch);
     let result: T;
     try {
       const signal = options?.signal;
@@ -170,7 +188,9 @@ export class Pool {
    */
   async lease(group: string, options?: LeaseOptions): Promise<Handler> {
     const g = this.#group(group);
-    return new PoolHandler(g, await g.acquire(this.#acquireOptions(options)));
+    const handler = new PoolHandler(g, await g.acquire(this.#acquireOptions(options)));
+    handler.watchWith(this.#watch);
+    return handler;
   }
 
   /**
@@ -207,6 +227,7 @@ export class Pool {
    */
   end(): Promise<void> {
     this.#closed = true;
+    this.#watch.stop();
     this.#ended ??= (async () => {
       await Promise.all([...this.#groups.values()].map((g) => g.close(this.#endTimeoutMs)));
       await Promise.all(this.#closing);

@@ -41,3 +41,17 @@ export const systemClock: Clock = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (handle) => clearTimeout(handle as number),
 };
+
+/**
+ * Lets a background timer (a sweep) not keep the process alive. Timers of
+ * other clocks are left as they are.
+ *
+ * @param handle A handle from {@linkcode Clock.setTimeout}.
+ */
+export function unrefTimer(handle: TimerHandle): void {
+  const h = handle as { unref?: () => void };
+  if (typeof h?.unref === "function") h.unref();
+  else if (typeof handle === "number") {
+    (globalThis as { Deno?: { unrefTimer?(id: number): void } }).Deno?.unrefTimer?.(handle);
+  }
+}

@@ -83,6 +83,8 @@ function command(
       bin("deno"),
       "test",
       "-A",
+      // Lets the leak tests force a collection (Bun has Bun.gc).
+      "--v8-flags=--expose-gc",
       `--junit-path=${junit}`,
       ...(filter ? [`--filter=/${filter}/`] : []),
       ...(paths.length ? paths : ["tests/"]),

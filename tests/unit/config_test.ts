@@ -90,6 +90,7 @@ describe("DEFAULTS", () => {
       acquireTimeoutMs: 10000,
       pingAfterIdleMs: 1000,
       endTimeoutMs: 5000,
+      leakDetectionMs: 0,
       reconnectBaseMs: 250,
       reconnectMaxMs: 10000,
     });
