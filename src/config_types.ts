@@ -72,7 +72,7 @@ export interface GroupInput {
    * changed nothing; `"none"` trusts the callers; any other string is SQL run
    * on every release. @default {"auto"}
    */
-  reset?: "auto" | "none" | (string & {});
+  reset?: string;
 }
 
 /** The pool configuration as the user writes it. */
