@@ -27,7 +27,8 @@ export type { Handler, QueryResult } from "./src/handler.ts";
 export type { EndpointInput, GroupInput, PoolConfigInput } from "./src/config.ts";
 export type { EndpointStats } from "./src/endpoints.ts";
 export type { ResourcePoolStats as GroupStats } from "./src/core/resource_pool.ts";
-export type { Clock } from "./src/core/clock.ts";
+export type { Clock, TimerHandle } from "./src/core/clock.ts";
+export type { LeakDetail, UnreleasedDetail } from "./src/lease_watch.ts";
 export type {
   ConnectParams,
   Driver,
