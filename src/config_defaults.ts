@@ -38,6 +38,8 @@ export const DEFAULTS: {
   readonly autocommit: boolean;
   /** Group `reset`. */
   readonly reset: "auto";
+  /** Group `pipeline`. */
+  readonly pipeline: boolean;
   /** How long a lease waits for a free connection, in ms. */
   readonly acquireTimeoutMs: number;
   /** Idle time after which a connection is pinged before use, in ms. */
@@ -61,6 +63,7 @@ export const DEFAULTS: {
   applicationName: "pgdbpool",
   autocommit: true,
   reset: "auto",
+  pipeline: false,
   acquireTimeoutMs: 10_000,
   pingAfterIdleMs: 1000,
   endTimeoutMs: 5000,

@@ -10,7 +10,13 @@ import { DEFAULTS } from "./config_defaults.ts";
 import { fail, isRecord, pick, rejectUnknownKeys, render } from "./config_fields.ts";
 import { integer } from "./config_validators.ts";
 
-const GROUP_KEYS = ["connection_count", "connectionCount", "autocommit", "reset"] as const;
+const GROUP_KEYS = [
+  "connection_count",
+  "connectionCount",
+  "autocommit",
+  "reset",
+  "pipeline",
+] as const;
 
 /**
  * Normalises the `groups` key. A group name that is not an identifier is
@@ -25,7 +31,7 @@ const GROUP_KEYS = ["connection_count", "connectionCount", "autocommit", "reset"
  * ```ts
  * import { groupsOf } from "./config_groups.ts";
  * const groups = groupsOf({ reports: { connection_count: 2, autocommit: false } });
- * console.log(groups.reports); // { connectionCount: 2, autocommit: false, reset: "auto" }
+ * console.log(groups.reports); // { connectionCount: 2, autocommit: false, reset: "auto", pipeline: false }
  * console.log(groups.toString); // undefined
  * ```
  */
@@ -61,10 +67,19 @@ export function groupsOf(groups: unknown): Readonly<Record<string, GroupConfig>>
     if (reset && (typeof reset.value !== "string" || reset.value.trim() === "")) {
       fail(reset, '"auto", "none" or the SQL to run on release');
     }
+    const pipeline = pick(group, at, ["pipeline"]);
+    if (pipeline && typeof pipeline.value !== "boolean") fail(pipeline, "true or false");
+    if (pipeline?.value === true && autocommit?.value === false) {
+      throw new ConfigError(
+        `${at}.pipeline`,
+        "a pipelined group shares its sessions, so it cannot run transactions: expected autocommit true (or no pipeline)",
+      );
+    }
     out[name] = Object.freeze({
       connectionCount: integer(count, 1, Number.MAX_SAFE_INTEGER),
       autocommit: autocommit ? autocommit.value as boolean : DEFAULTS.autocommit,
       reset: reset ? reset.value as string : DEFAULTS.reset,
+      pipeline: pipeline ? pipeline.value as boolean : DEFAULTS.pipeline,
     });
   }
   return Object.freeze(out);

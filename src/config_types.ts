@@ -73,6 +73,13 @@ export interface GroupInput {
    * on every release. @default {"auto"}
    */
   reset?: string;
+  /**
+   * Let concurrent handlers share sessions so the driver pipelines their
+   * queries (autocommit groups only; transactions and session-changing
+   * statements are refused). Each lease takes the session with the fewest
+   * queries in flight. @default {false}
+   */
+  pipeline?: boolean;
 }
 
 /** The pool configuration as the user writes it. */
@@ -138,6 +145,8 @@ export interface GroupConfig {
   readonly autocommit: boolean;
   /** `"auto"`, `"none"`, or SQL run on every release. */
   readonly reset: string;
+  /** Sessions shared by concurrent handlers. */
+  readonly pipeline: boolean;
 }
 
 /**

@@ -14,6 +14,7 @@ import { PoolClosedError, UnconfiguredGroupError } from "./errors.ts";
 import { Group } from "./group.ts";
 import { type Handler, PoolHandler } from "./handler.ts";
 import { LeaseWatch } from "./lease_watch.ts";
+import { PipelinedGroup } from "./pipelined_group.ts";
 
 /** Options of one `withHandler` or `lease` call. */
 export interface LeaseOptions {
@@ -62,7 +63,7 @@ export interface PoolOptions {
  * ```
  */
 export class Pool extends EventTarget {
-  readonly #groups = new Map<string, Group>();
+  readonly #groups = new Map<string, Group | PipelinedGroup>();
   readonly #endpoints: EndpointSet;
   readonly #defaultAcquire: AcquireOptions;
   readonly #endTimeoutMs: number;
@@ -106,12 +107,14 @@ export class Pool extends EventTarget {
     for (const [name, group] of Object.entries(config.groups)) {
       this.#groups.set(
         name,
-        new Group(name, group, {
-          endpoints: this.#endpoints,
-          clock,
-          pingAfterIdleMs: config.pingAfterIdleMs,
-          close,
-        }),
+        group.pipeline
+          ? new PipelinedGroup(name, group, this.#endpoints, close, clock)
+          : new Group(name, group, {
+            endpoints: this.#endpoints,
+            clock,
+            pingAfterIdleMs: config.pingAfterIdleMs,
+            close,
+          }),
       );
     }
   }
@@ -147,6 +150,7 @@ export class Pool extends EventTarget {
     options?: LeaseOptions,
   ): Promise<T> {
     const g = this.#group(group);
+    if (g instanceof PipelinedGroup) return this.#withShared(g, fn, options?.signal);
     const acquireOptions = this.#acquireOptions(options);
     const got = g.acquire(acquireOptions);
     const handler = new PoolHandler(g, got instanceof Promise ? await got : got);
@@ -188,6 +192,7 @@ export class Pool extends EventTarget {
    */
   async lease(group: string, options?: LeaseOptions): Promise<Handler> {
     const g = this.#group(group);
+    if (g instanceof PipelinedGroup) return await g.lease();
     const handler = new PoolHandler(g, await g.acquire(this.#acquireOptions(options)));
     handler.watchWith(this.#watch);
     return handler;
@@ -240,7 +245,21 @@ export class Pool extends EventTarget {
     return this.end();
   }
 
-  #group(name: string): Group {
+  async #withShared<T>(
+    g: PipelinedGroup,
+    fn: (db: Handler) => T | Promise<T>,
+    signal: AbortSignal | undefined,
+  ): Promise<T> {
+    const got = g.lease();
+    const handler = got instanceof Promise ? await got : got;
+    try {
+      return signal ? await raceAbort(fn(handler), signal, handler) : await fn(handler);
+    } finally {
+      handler.finish();
+    }
+  }
+
+  #group(name: string): Group | PipelinedGroup {
     const g = this.#groups.get(name);
     if (g) return g;
     if (this.#closed) throw new PoolClosedError();
@@ -278,7 +297,11 @@ export function createPool(config: PoolConfigInput, options?: PoolOptions): Pool
 }
 
 // Rejects with the signal's reason as soon as it fires; the session `fn` holds is dropped.
-function raceAbort<T>(work: T | Promise<T>, signal: AbortSignal, handler: PoolHandler): Promise<T> {
+function raceAbort<T>(
+  work: T | Promise<T>,
+  signal: AbortSignal,
+  handler: { abandon(): void },
+): Promise<T> {
   if (signal.aborted) {
     handler.abandon();
     return Promise.reject(signal.reason);

@@ -375,6 +375,23 @@ export function poolSuite(
       await assert.rejects(leaked!.query("SELECT 1"), HandlerReleasedError);
     });
 
+    it("a pipelined group answers 300 concurrent calls correctly on 2 shared sessions", async () => {
+      const { pool, app } = makePool({ fast: { connection_count: 2, pipeline: true } });
+      const out = await Promise.all(
+        Array.from(
+          { length: 300 },
+          (_, i) =>
+            pool.withHandler(
+              "fast",
+              async (db) => (await db.query<{ v: number }>("SELECT $1::int AS v", [i])).rows[0].v,
+            ),
+        ),
+      );
+      assert.deepEqual(out, Array.from({ length: 300 }, (_, i) => i));
+      assert.ok(await sessions(app) <= 2);
+      await assert.rejects(pool.withHandler("fast", (db) => db.query("BEGIN")), /pipelined/);
+    });
+
     describe("session hygiene: nothing one caller does leaks to the next", () => {
       const role = "pgdbpool_hygiene_role";
 

@@ -87,6 +87,7 @@ describe("DEFAULTS", () => {
       applicationName: "pgdbpool",
       autocommit: true,
       reset: "auto",
+      pipeline: false,
       acquireTimeoutMs: 10000,
       pingAfterIdleMs: 1000,
       endTimeoutMs: 5000,
@@ -134,6 +135,7 @@ describe("normalizeConfig() defaults", () => {
       connectionCount: 2,
       autocommit: true,
       reset: "auto",
+      pipeline: false,
     });
   });
 });
@@ -273,6 +275,7 @@ describe("normalizeConfig() pool keys", () => {
       connectionCount: 3,
       autocommit: false,
       reset: "auto",
+      pipeline: false,
     });
     assert.deepEqual(Object.keys(config.groups), ["tx", "ro"]);
   });
