@@ -99,6 +99,8 @@ export interface HandlerOwner {
   destroy(entry: PoolEntry<DriverConnection>): void;
 }
 
+const NONE: readonly string[] = Object.freeze([]);
+
 // Names found by sessionChanges(); emptied right after each (synchronous) call.
 const preparedScratch: string[] = [];
 
@@ -230,7 +232,7 @@ export class PoolHandler implements Handler {
       this.#owner.destroy(this.#entry);
       return undefined;
     }
-    const sql = releaseSql(this.#tx, this.#owner.reset, this.#changes, this.#prepared ?? []);
+    const sql = releaseSql(this.#tx, this.#owner.reset, this.#changes, this.#prepared ?? NONE);
     if (sql === undefined) {
       this.#owner.release(this.#entry);
       return undefined;
