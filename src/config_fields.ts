@@ -7,6 +7,7 @@
  * @module
  */
 import { ConfigError } from "./errors.ts";
+import { redactUrl } from "./redact.ts";
 
 /**
  * One received value, ready to be validated and quoted in a message.
@@ -216,7 +217,10 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
  */
 export function render(value: unknown): string {
   if (typeof value === "string") {
-    return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+    // A connection string given where it does not belong still carries a password.
+    if (/\bpassword\s*=/i.test(value)) return "a key=value string (not shown)";
+    const shown = redactUrl(value); // masked before cutting, so no fragment survives
+    return JSON.stringify(shown.length > 60 ? `${shown.slice(0, 57)}...` : shown);
   }
   if (typeof value === "function") return "a function";
   if (Array.isArray(value)) return value.length ? "an array" : "an empty array";

@@ -143,6 +143,9 @@ export function hostField(f: Field): string {
     fail(f, "one host (list several endpoints, or use a multi-host URL)");
   }
   if (!f.text && host.startsWith("[")) fail(f, "an IPv6 address without brackets");
+  if (!f.text && (/^[a-z][a-z0-9+.-]*:\/\//i.test(host) || host.includes("@"))) {
+    fail(f, "a host name, not a connection URL (give the URL as db itself)");
+  }
   return host;
 }
 

@@ -18,11 +18,17 @@
  * fsync off. Running as root, they run as the OS user `postgres` (created if
  * missing). Each server's log is `<name>.log` next to its data directory.
  *
+ * `startPrivateServer({ tls: true })` also serves TLS: a fresh self-signed CA
+ * and a server certificate for `127.0.0.1` and `localhost` are made at start
+ * with the `openssl` command-line tool ({@linkcode tlsUnavailable} says why
+ * that cannot be done on this machine, for tests to skip with the reason).
+ *
  * Environment knobs: `PGDBPOOL_TEST_TMPDIR` (parent of the temporary
  * directories; the runner points it at its own directory), `PGDBPOOL_PG_BIN`
  * (a directory with `initdb` and `postgres` to use instead of the package's),
  * `PGDBPOOL_TEST_TEMPLATE` + `PGDBPOOL_TEST_TEMPLATE_PASSWORD` (set by the
- * runner: a cluster to copy instead of running initdb).
+ * runner: a cluster to copy instead of running initdb), `PGDBPOOL_OPENSSL` (the
+ * `openssl` program to make TLS certificates with; default: `openssl` on the PATH).
  *
  * @module
  */
@@ -61,6 +67,47 @@ export interface TestServer {
 export type PrivateTestServer = TestServer & {
   /** Stops the server (immediate shutdown) and deletes its data. Idempotent. */
   dispose(): Promise<void>;
+};
+
+/** Options of {@linkcode startPrivateServer}. */
+export interface PrivateServerOptions {
+  /**
+   * Serve TLS (`ssl = on`; plaintext is still accepted): a self-signed CA and
+   * a server certificate it signed, naming IP `127.0.0.1` and DNS `localhost`
+   * (or `altNames`), are made for this server with `openssl`. Rejects, saying why, when
+   * {@linkcode tlsUnavailable} returns a reason.
+   *
+   * @default {false}
+   */
+  tls?: boolean | TestTlsOptions;
+}
+
+/** What the server certificate of a `{ tls }` server names. */
+export interface TestTlsOptions {
+  /**
+   * The certificate's subject alternative names, in openssl's syntax.
+   *
+   * @default {["IP:127.0.0.1", "DNS:localhost"]}
+   */
+  altNames?: readonly string[];
+}
+
+/** The certificates of a server started with `{ tls: true }`. */
+export interface TestServerTls {
+  /** PEM of the CA that signed the server certificate: what `sslrootcert` must hold to verify it. */
+  readonly caPem: string;
+  /** A file holding {@linkcode TestServerTls.caPem} (for libpq-style `sslrootcert` paths). */
+  readonly caFile: string;
+  /** PEM of the server certificate. */
+  readonly certPem: string;
+  /** Its subject alternative names, e.g. `["IP:127.0.0.1", "DNS:localhost"]`. */
+  readonly altNames: readonly string[];
+}
+
+/** A private server that serves TLS: {@linkcode startPrivateServer} with `{ tls: true }`. */
+export type TlsTestServer = PrivateTestServer & {
+  /** Its CA and certificate. */
+  readonly tls: TestServerTls;
 };
 
 /** A hot standby streaming from a private primary: {@linkcode startPrivateStandby}. */
@@ -115,14 +162,58 @@ export function sharedServers(): Promise<TestServer[]> {
 
 /**
  * Starts an embedded server that only the caller uses (for tests that stop,
- * restart or break a server). The caller must `dispose()` it; anything left is
- * killed when the process ends.
+ * restart or break a server, or that need TLS). The caller must `dispose()`
+ * it; anything left is killed when the process ends.
+ *
+ * @param options `{ tls: true }` for a server with a fresh self-signed certificate.
+ * @returns The running server; with `tls`, its CA and certificate in `tls`.
+ * @throws {Error} With `tls`, when {@linkcode tlsUnavailable} gives a reason (which the message quotes).
  */
-export async function startPrivateServer(): Promise<PrivateTestServer> {
+export function startPrivateServer(): Promise<PrivateTestServer>;
+export function startPrivateServer(
+  options: PrivateServerOptions & { tls: true | TestTlsOptions },
+): Promise<TlsTestServer>;
+export function startPrivateServer(options?: PrivateServerOptions): Promise<PrivateTestServer>;
+export async function startPrivateServer(
+  options: PrivateServerOptions = {},
+): Promise<PrivateTestServer> {
+  if (options.tls) {
+    const why = tlsUnavailable();
+    if (why !== undefined) throw new Error(`startPrivateServer({ tls: true }): ${why}`);
+  }
   const h = await harness();
   const server = new EmbeddedServer(h, `p${++h.serial}`);
-  await server.create();
+  const tls = options.tls;
+  await server.create(tls ? () => server.configureTls(tls === true ? {} : tls) : undefined);
   return server;
+}
+
+let tlsCheck: { reason: string | undefined } | undefined;
+
+/**
+ * Why `startPrivateServer({ tls: true })` cannot work on this machine: no
+ * `openssl` program (Debian's `openssl` package; or set `PGDBPOOL_OPENSSL`),
+ * or one that fails to run. Tests that need TLS skip with this reason.
+ *
+ * @returns The reason, or `undefined` when TLS servers can be made.
+ */
+export function tlsUnavailable(): string | undefined {
+  if (!tlsCheck) {
+    const program = opensslProgram();
+    const res = spawnSync(program, ["version"], { stdio: "pipe" });
+    tlsCheck = {
+      reason: res.error
+        ? `cannot run "${program}" to make TLS certificates (${
+          (res.error as { code?: string }).code ?? res.error.message
+        }): install openssl (Debian: apt-get install openssl) or set PGDBPOOL_OPENSSL`
+        : res.status !== 0
+        ? `"${program} version" failed (exit ${res.status ?? res.signal}): ${
+          String(res.stderr).trim()
+        }`
+        : undefined,
+    };
+  }
+  return tlsCheck.reason;
 }
 
 /**
@@ -136,6 +227,8 @@ export async function startPrivateStandby(primary: PrivateTestServer): Promise<S
     throw new TypeError("startPrivateStandby() needs a server from startPrivateServer()");
   }
   const standby = new EmbeddedServer(primary.harness, `p${++primary.harness.serial}`);
+  // The data directory is copied, certificates and ssl settings included.
+  standby.tls = primary.tls;
   await standby.createStandbyOf(primary);
   return standby;
 }
@@ -413,6 +506,8 @@ class EmbeddedServer implements PrivateTestServer, StandbyTestServer {
   readonly harness: Harness;
   readonly dataDir: string;
   readonly logFile: string;
+  /** Set when the server serves TLS (`startPrivateServer({ tls: true })`). */
+  tls: TestServerTls | undefined;
   #port = 0;
   #child: ChildProcess | undefined;
   #exited: Promise<void> | undefined;
@@ -435,9 +530,34 @@ class EmbeddedServer implements PrivateTestServer, StandbyTestServer {
     return makeUrl(this);
   }
 
-  /** Copies the template, picks a port, starts. Retries on another port if the port was taken. */
-  create(): Promise<void> {
-    return this.#create(async () => copyDir(await template(this.harness), this.dataDir));
+  /**
+   * Copies the template, runs `configure` on the copy (if given), picks a
+   * port, starts. Retries on another port if the port was taken.
+   */
+  create(configure?: () => Promise<void>): Promise<void> {
+    return this.#create(async () => {
+      await copyDir(await template(this.harness), this.dataDir);
+      if (configure) await configure();
+    });
+  }
+
+  /**
+   * Makes a CA and a server certificate in the (stopped) data directory and
+   * turns `ssl` on. The CA's key is deleted once it has signed.
+   */
+  async configureTls(options: TestTlsOptions): Promise<void> {
+    const files = await makeCertificates(this.dataDir, options.altNames ?? DEFAULT_ALT_NAMES);
+    fs.appendFileSync(
+      path.join(this.dataDir, "postgresql.conf"),
+      `\n# pgdbpool test harness: TLS\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n`,
+    );
+    if (this.harness.runAs) {
+      const { uid, gid } = this.harness.runAs;
+      for (const f of ["server.crt", "server.key", "ca.crt"]) {
+        fs.chownSync(path.join(this.dataDir, f), uid, gid);
+      }
+    }
+    this.tls = Object.freeze(files);
   }
 
   /** Cold copy of the primary's data directory, configured as a streaming hot standby. */
@@ -787,6 +907,136 @@ function serverEnv(extra: Record<string, string>): Record<string, string> {
     if (v !== undefined && !k.startsWith("PG") && !k.startsWith("LC_") && k !== "LANG") env[k] = v;
   }
   return { ...env, LC_ALL: "C", LANG: "C", ...extra };
+}
+
+function opensslProgram(): string {
+  return process.env.PGDBPOOL_OPENSSL || "openssl";
+}
+
+const DEFAULT_ALT_NAMES: readonly string[] = ["IP:127.0.0.1", "DNS:localhost"];
+
+/** The openssl config of the test certificates: a CA, and a server certificate for `altNames`. */
+const opensslConf = (altNames: readonly string[]): string =>
+  `[req]
+distinguished_name = dn
+prompt = no
+[dn]
+CN = pgdbpool test
+[ca_ext]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[server_ext]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = ${altNames.join(", ")}
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+`;
+
+/**
+ * With `openssl`, writes into `dir`: `ca.crt` (a fresh self-signed CA, P-256),
+ * `server.crt` (signed by it; subject alternative names `altNames`; valid
+ * for 30 days from now) and `server.key` (mode 0600). Deletes the CA key and the
+ * scratch files.
+ */
+async function makeCertificates(
+  dir: string,
+  altNames: readonly string[],
+): Promise<TestServerTls> {
+  if (altNames.length === 0 || altNames.some((n) => !/^(?:IP|DNS):[\w.:*-]+$/.test(n))) {
+    throw new TypeError(
+      `altNames: expected entries like "DNS:localhost" or "IP:127.0.0.1", got ${
+        JSON.stringify(altNames)
+      }`,
+    );
+  }
+  const scratch = fs.mkdtempSync(path.join(dir, "tls-"));
+  const at = (f: string) => path.join(scratch, f);
+  const openssl = (args: string[]) =>
+    new Promise<void>((resolve, reject) => {
+      const child = spawn(opensslProgram(), args, {
+        cwd: scratch,
+        env: { ...serverEnv({}), OPENSSL_CONF: at("openssl.cnf") },
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+      let err = "";
+      child.stderr?.on("data", (b) => (err += b));
+      child.once("error", reject);
+      child.once("close", (code, signal) =>
+        code === 0
+          ? resolve()
+          : reject(new Error(`openssl ${args[0]} failed (${code ?? signal}): ${err.trim()}`)));
+    });
+  const newKey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  // A distinct CA name per server, so no two test servers' CAs can be confused.
+  const tag = randomBytes(6).toString("hex");
+  try {
+    fs.writeFileSync(at("openssl.cnf"), opensslConf(altNames));
+    await openssl([
+      "req",
+      "-x509",
+      "-config",
+      at("openssl.cnf"),
+      "-extensions",
+      "ca_ext",
+      ...newKey,
+      "-keyout",
+      at("ca.key"),
+      "-out",
+      at("ca.crt"),
+      "-days",
+      "30",
+      "-subj",
+      `/CN=pgdbpool test CA ${tag}`,
+    ]);
+    await openssl([
+      "req",
+      "-new",
+      "-config",
+      at("openssl.cnf"),
+      ...newKey,
+      "-keyout",
+      at("server.key"),
+      "-out",
+      at("server.csr"),
+      "-subj",
+      "/CN=localhost",
+    ]);
+    await openssl([
+      "x509",
+      "-req",
+      "-in",
+      at("server.csr"),
+      "-CA",
+      at("ca.crt"),
+      "-CAkey",
+      at("ca.key"),
+      "-set_serial",
+      `0x${randomBytes(8).toString("hex")}`,
+      "-days",
+      "30",
+      "-extfile",
+      at("openssl.cnf"),
+      "-extensions",
+      "server_ext",
+      "-out",
+      at("server.crt"),
+    ]);
+    const caPem = fs.readFileSync(at("ca.crt"), "utf8");
+    const certPem = fs.readFileSync(at("server.crt"), "utf8");
+    fs.writeFileSync(path.join(dir, "ca.crt"), caPem);
+    fs.writeFileSync(path.join(dir, "server.crt"), certPem);
+    // PostgreSQL refuses a key file that others can read.
+    fs.writeFileSync(path.join(dir, "server.key"), fs.readFileSync(at("server.key")), {
+      mode: 0o600,
+    });
+    fs.chmodSync(path.join(dir, "server.key"), 0o600);
+    return { caPem, caFile: path.join(dir, "ca.crt"), certPem, altNames: [...altNames] };
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
 }
 
 /** Runs a program (as the postgres user when root), output to `logFile`. */

@@ -1,0 +1,471 @@
+/**
+ * TLS through the pool, against real PostgreSQL: each `ssl` mode given in the
+ * pool's config (`db.ssl`, `db.sslrootcert`, a URL's `sslmode`, `PGSSLMODE`)
+ * must really reach the driver, for every driver this runtime has.
+ *
+ * The server with TLS is an embedded one whose self-signed CA and server
+ * certificate (naming IP 127.0.0.1 and DNS localhost) are made at test time
+ * with the `openssl` program (`startPrivateServer({ tls: true })`); a second
+ * one's certificate names another host only. Without `openssl` the tests that
+ * need such a server are skipped, with the reason printed loudly; the
+ * "server without TLS" tests still run.
+ *
+ * Drivers: postgres.js everywhere, Bun.SQL under Bun, and deno-postgres under
+ * Deno when `PGDBPOOL_DENO_POSTGRES` names a local copy (see
+ * `driver_deno_postgres_test.ts`); deno-postgres always verifies certificates,
+ * so its `prefer` and `require` against an untrusted certificate are tested
+ * for what it does instead.
+ *
+ * @module
+ */
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import dns from "node:dns/promises";
+import { X509Certificate } from "node:crypto";
+import { inspect } from "node:util";
+import {
+  ConnectionError,
+  createPool,
+  type Driver,
+  OfflineError,
+  type Pool,
+  type PoolConfigInput,
+} from "../../mod.ts";
+import type { EndpointInput } from "../../src/config.ts";
+import { configFromEnv } from "../../src/env.ts";
+import { postgresjs } from "../../src/drivers/postgresjs.ts";
+import { bunSql } from "../../src/drivers/bun_sql.ts";
+import {
+  denoPostgres,
+  type DenoPostgresClientConstructor,
+} from "../../src/drivers/deno_postgres.ts";
+import {
+  adminQuery,
+  sharedServers,
+  startPrivateServer,
+  type TestServer,
+  tlsUnavailable,
+} from "../support/servers.ts";
+
+const SUITE = "TLS through the pool";
+const SSL_OF_SESSION = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
+
+/** What a driver does with a certificate it cannot verify when the mode does not ask it to verify. */
+type Unverified = "accepts" | "verifies anyway";
+
+interface DriverCase {
+  readonly name: string;
+  readonly make: () => Driver;
+  /** `prefer` / `require` without a CA against a self-signed certificate. */
+  readonly unverified: Unverified;
+}
+
+const runtime = globalThis as {
+  Bun?: unknown;
+  Deno?: { env: { get(k: string): string | undefined } };
+};
+const noTls = tlsUnavailable();
+if (noTls !== undefined) {
+  console.warn(
+    [
+      "",
+      "=".repeat(78),
+      `  SKIPPED: the ${SUITE} tests that need a server with TLS`,
+      `  (tests/integration/tls_test.ts): ${noTls}`,
+      "=".repeat(78),
+      "",
+    ].join("\n"),
+  );
+}
+
+const drivers: DriverCase[] = [
+  { name: "postgresjs", make: () => postgresjs(), unverified: "accepts" },
+];
+if (runtime.Bun !== undefined) {
+  drivers.push({ name: "bun-sql", make: () => bunSql(), unverified: "accepts" });
+}
+const denoPostgresPath = runtime.Deno?.env.get("PGDBPOOL_DENO_POSTGRES");
+if (runtime.Deno !== undefined && denoPostgresPath) {
+  const Client = await loadDenoPostgres(denoPostgresPath);
+  drivers.push({
+    name: "deno-postgres",
+    make: () => denoPostgres({ Client }),
+    unverified: "verifies anyway",
+  });
+}
+
+// The DNS-name case needs localhost to reach the server, which listens on 127.0.0.1 only.
+const localhostSkip = await dns.lookup("localhost", { all: true }).then(
+  (addrs) =>
+    addrs.some((a) => a.address === "127.0.0.1")
+      ? false
+      : "localhost does not resolve to 127.0.0.1 here",
+  (err) => `localhost does not resolve here (${(err as Error).message})`,
+);
+
+// The servers start while the module loads, not in a before() hook: Bun gives
+// hooks 5 s whatever their options, and a first start (initdb) can take longer.
+// A certificate for 127.0.0.1 and localhost; another for db.invalid only; a server without TLS.
+const [tlsServer, otherNameServer] = noTls === undefined
+  ? await Promise.all([
+    startPrivateServer({ tls: true }),
+    startPrivateServer({ tls: { altNames: ["DNS:db.invalid"] } }),
+  ])
+  : [undefined, undefined];
+const shared = (await sharedServers())[0];
+// A shared server given through the environment may have TLS on: then start one without.
+const privatePlain =
+  (await adminQuery(shared, "SELECT current_setting('ssl') AS ssl"))[0].ssl === "on"
+    ? await startPrivateServer()
+    : undefined;
+const plain: TestServer = privatePlain ?? shared;
+
+let serial = 0;
+
+describe(SUITE, () => {
+  const pools: Pool[] = [];
+
+  after(async () => {
+    await Promise.allSettled(pools.map((p) => p.end()));
+    await Promise.allSettled([
+      tlsServer?.dispose(),
+      otherNameServer?.dispose(),
+      privatePlain?.dispose(),
+    ]);
+  });
+
+  const needsTls = { skip: noTls ?? false };
+
+  function endpoint(server: TestServer, extra: Partial<EndpointInput> = {}): EndpointInput {
+    return {
+      host: server.host,
+      port: server.port,
+      name: server.database,
+      user: server.user,
+      pass: server.password,
+      connect_timeout: 5,
+      application_name: `tls_test_${++serial}`,
+      ...extra,
+    };
+  }
+
+  function pool(driver: DriverCase, db: PoolConfigInput["db"]): Pool {
+    const p = createPool({
+      db,
+      groups: { g: { connection_count: 1 } },
+      driver: driver.make(),
+      acquireTimeoutMs: 15_000,
+    });
+    pools.push(p);
+    return p;
+  }
+
+  /** `pg_stat_ssl.ssl` of the session the pool hands out. */
+  async function sessionSsl(p: Pool): Promise<boolean> {
+    const { rows } = await p.withHandler("g", (db) => db.query(SSL_OF_SESSION));
+    return rows[0].ssl as boolean;
+  }
+
+  /**
+   * Asserts that leasing fails with the pool's connect-failure error, that the
+   * message or a cause matches `why`, and that the password shows nowhere.
+   */
+  async function assertRefused(p: Pool, why: RegExp, password: string): Promise<void> {
+    await assert.rejects(
+      p.withHandler("g", (db) => db.query("SELECT 1")),
+      (err: unknown) => {
+        assert.ok(
+          err instanceof OfflineError || err instanceof ConnectionError,
+          `expected OfflineError or ConnectionError, got ${inspect(err)}`,
+        );
+        const chain = messages(err);
+        assert.match(chain, why, `the error does not say why: ${chain}`);
+        assert.ok(!chain.includes(password), `the password shows in: ${chain}`);
+        return true;
+      },
+    );
+    const [endpointStats] = p.stats().endpoints;
+    assert.equal(endpointStats.up, false);
+    assert.match(String(endpointStats.lastError), why);
+  }
+
+  it(
+    "startPrivateServer({ tls: true }) serves a certificate for 127.0.0.1 and localhost signed by tls.caPem",
+    needsTls,
+    async () => {
+      const server = tlsServer!;
+      const rows = await adminQuery(server, "SELECT current_setting('ssl') AS ssl");
+      assert.equal(rows[0].ssl, "on");
+      const cert = new X509Certificate(server.tls.certPem);
+      const ca = new X509Certificate(server.tls.caPem);
+      assert.ok(cert.verify(ca.publicKey), "server certificate not signed by the CA");
+      assert.ok(cert.checkIssued(ca));
+      assert.ok(cert.checkIP("127.0.0.1"), `no IP SAN 127.0.0.1: ${cert.subjectAltName}`);
+      assert.ok(cert.checkHost("localhost"), `no DNS SAN localhost: ${cert.subjectAltName}`);
+      assert.deepEqual(server.tls.altNames, ["IP:127.0.0.1", "DNS:localhost"]);
+      const other = new X509Certificate(otherNameServer!.tls.certPem);
+      assert.equal(other.checkIP("127.0.0.1"), undefined);
+      assert.ok(!other.verify(ca.publicKey), "two servers must not share a CA");
+    },
+  );
+
+  for (const driver of drivers) {
+    describe(`over ${driver.name}`, () => {
+      it("ssl disable connects without TLS to a server that has it", needsTls, async () => {
+        const p = pool(driver, endpoint(tlsServer!, { ssl: "disable" }));
+        assert.equal(await sessionSsl(p), false);
+      });
+
+      if (driver.unverified === "accepts") {
+        it("ssl prefer connects over TLS without verifying the certificate", needsTls, async () => {
+          const p = pool(driver, endpoint(tlsServer!, { ssl: "prefer" }));
+          assert.equal(await sessionSsl(p), true);
+        });
+
+        it(
+          "ssl require connects over TLS without verifying the certificate",
+          needsTls,
+          async () => {
+            const p = pool(driver, endpoint(tlsServer!, { ssl: "require" }));
+            assert.equal(await sessionSsl(p), true);
+          },
+        );
+      } else {
+        it(
+          "ssl prefer falls back to plaintext when the certificate cannot be verified (driver always verifies)",
+          needsTls,
+          async () => {
+            const p = pool(driver, endpoint(tlsServer!, { ssl: "prefer" }));
+            assert.equal(await sessionSsl(p), false);
+          },
+        );
+
+        it(
+          "ssl require is refused when the certificate cannot be verified (driver always verifies)",
+          needsTls,
+          async () => {
+            const p = pool(driver, endpoint(tlsServer!, { ssl: "require" }));
+            await assertRefused(
+              p,
+              /certificate|self[- ]signed|verif|issuer|unknown ?ca/i,
+              tlsServer!.password,
+            );
+          },
+        );
+
+        it("ssl prefer and require connect over TLS when the CA is given", needsTls, async () => {
+          for (const ssl of ["prefer", "require"] as const) {
+            const p = pool(
+              driver,
+              endpoint(tlsServer!, { ssl, sslrootcert: tlsServer!.tls.caPem }),
+            );
+            assert.equal(await sessionSsl(p), true, ssl);
+          }
+        });
+      }
+
+      it(
+        "ssl verify-full with the server's CA in sslrootcert connects over TLS to 127.0.0.1 (IP SAN)",
+        needsTls,
+        async () => {
+          const p = pool(
+            driver,
+            endpoint(tlsServer!, { ssl: "verify-full", sslrootcert: tlsServer!.tls.caPem }),
+          );
+          assert.equal(await sessionSsl(p), true);
+        },
+      );
+
+      it("ssl verify-full with the server's CA connects over TLS to localhost (DNS SAN)", {
+        skip: noTls ?? localhostSkip,
+      }, async () => {
+        const p = pool(
+          driver,
+          endpoint(tlsServer!, {
+            host: "localhost",
+            ssl: "verify-full",
+            sslrootcert: tlsServer!.tls.caPem,
+          }),
+        );
+        assert.equal(await sessionSsl(p), true);
+      });
+
+      it("ssl verify-ca with the server's CA connects over TLS", needsTls, async () => {
+        const p = pool(
+          driver,
+          endpoint(tlsServer!, { ssl: "verify-ca", sslrootcert: tlsServer!.tls.caPem }),
+        );
+        assert.equal(await sessionSsl(p), true);
+      });
+
+      it(
+        "ssl verify-full without the CA is refused: OfflineError saying the certificate could not be verified",
+        needsTls,
+        async () => {
+          const p = pool(driver, endpoint(tlsServer!, { ssl: "verify-full" }));
+          await assertRefused(
+            p,
+            /certificate|self[- ]signed|verif|issuer|unknown ?ca/i,
+            tlsServer!.password,
+          );
+        },
+      );
+
+      it(
+        "NODE_TLS_REJECT_UNAUTHORIZED=0 does not weaken verify-full or verify-ca",
+        needsTls,
+        async () => {
+          const env = globalThis.process.env;
+          const saved = env.NODE_TLS_REJECT_UNAUTHORIZED;
+          env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
+          try {
+            for (const ssl of ["verify-full", "verify-ca"] as const) {
+              const p = pool(driver, endpoint(tlsServer!, { ssl }));
+              await assertRefused(
+                p,
+                /certificate|self[- ]signed|verif|issuer|unknown ?ca/i,
+                tlsServer!.password,
+              );
+            }
+          } finally {
+            if (saved === undefined) delete env.NODE_TLS_REJECT_UNAUTHORIZED;
+            else env.NODE_TLS_REJECT_UNAUTHORIZED = saved;
+          }
+        },
+      );
+
+      it(
+        "ssl verify-full and verify-ca with another server's CA are refused",
+        needsTls,
+        async () => {
+          for (const ssl of ["verify-full", "verify-ca"] as const) {
+            const p = pool(
+              driver,
+              endpoint(tlsServer!, { ssl, sslrootcert: otherNameServer!.tls.caPem }),
+            );
+            await assertRefused(
+              p,
+              /certificate|self[- ]signed|verif|issuer|unknown ?ca/i,
+              tlsServer!.password,
+            );
+          }
+        },
+      );
+
+      it(
+        "ssl verify-full refuses a certificate that names another host; verify-ca accepts it",
+        needsTls,
+        async () => {
+          const server = otherNameServer!;
+          const strict = pool(
+            driver,
+            endpoint(server, { ssl: "verify-full", sslrootcert: server.tls.caPem }),
+          );
+          await assertRefused(
+            strict,
+            /altname|host ?name|match|not valid for|certificate/i,
+            server.password,
+          );
+          const chainOnly = pool(
+            driver,
+            endpoint(server, { ssl: "verify-ca", sslrootcert: server.tls.caPem }),
+          );
+          if (driver.unverified === "accepts") {
+            assert.equal(await sessionSsl(chainOnly), true);
+          } else {
+            // The driver checks the host name whatever the mode: verify-ca acts as verify-full.
+            await assertRefused(
+              chainOnly,
+              /altname|host ?name|match|not valid for|certificate/i,
+              server.password,
+            );
+          }
+        },
+      );
+
+      it("ssl require with sslrootcert verifies the chain, as libpq does", needsTls, async () => {
+        const good = pool(
+          driver,
+          endpoint(tlsServer!, { ssl: "require", sslrootcert: tlsServer!.tls.caPem }),
+        );
+        assert.equal(await sessionSsl(good), true);
+        const bad = pool(
+          driver,
+          endpoint(tlsServer!, { ssl: "require", sslrootcert: otherNameServer!.tls.caPem }),
+        );
+        await assertRefused(
+          bad,
+          /certificate|self[- ]signed|verif|issuer|unknown ?ca/i,
+          tlsServer!.password,
+        );
+      });
+
+      it("sslmode in a connection URL and PGSSLMODE reach the driver", needsTls, async () => {
+        const s = tlsServer!;
+        const auth = `${encodeURIComponent(s.user)}:${encodeURIComponent(s.password)}`;
+        const base = `postgres://${auth}@${s.host}:${s.port}/${s.database}`;
+        // A driver that always verifies needs the CA for require too (sslrootcert is PEM here).
+        const ca = driver.unverified === "accepts" ? undefined : s.tls.caPem;
+        const caParam = ca === undefined ? "" : `&sslrootcert=${encodeURIComponent(ca)}`;
+        assert.equal(await sessionSsl(pool(driver, `${base}?sslmode=require${caParam}`)), true);
+        assert.equal(await sessionSsl(pool(driver, `${base}?sslmode=disable`)), false);
+        const vars: Record<string, string> = {
+          PGHOST: s.host,
+          PGPORT: String(s.port),
+          PGUSER: s.user,
+          PGPASSWORD: s.password,
+          PGDATABASE: s.database,
+          PGSSLMODE: "require",
+        };
+        const fromEnv = configFromEnv((name) => vars[name]).db as EndpointInput;
+        const db = ca === undefined ? fromEnv : { ...fromEnv, sslrootcert: ca };
+        assert.equal(await sessionSsl(pool(driver, db)), true);
+      });
+
+      it("ssl require against a server without TLS is refused, saying the server has no TLS", async () => {
+        const p = pool(driver, endpoint(plain, { ssl: "require" }));
+        await assertRefused(p, /TLS|SSL/, plain.password);
+      });
+
+      it("ssl verify-full against a server without TLS is refused", async () => {
+        const p = pool(
+          driver,
+          endpoint(plain, { ssl: "verify-full", sslrootcert: tlsServer?.tls.caPem }),
+        );
+        await assertRefused(p, /TLS|SSL/, plain.password);
+      });
+
+      it("ssl prefer and allow fall back to plaintext against a server without TLS", async () => {
+        for (const ssl of ["prefer", "allow"] as const) {
+          const p = pool(driver, endpoint(plain, { ssl }));
+          assert.equal(await sessionSsl(p), false, ssl);
+        }
+      });
+    });
+  }
+});
+
+/** Every message and stack along the cause chain, and the error's inspected form. */
+function messages(err: unknown): string {
+  const parts: string[] = [];
+  const seen = new Set<unknown>();
+  for (let e: unknown = err; e !== undefined && e !== null && !seen.has(e);) {
+    seen.add(e);
+    parts.push(e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string") parts.push(code);
+    e = (e as { cause?: unknown }).cause;
+  }
+  return parts.join("\n");
+}
+
+async function loadDenoPostgres(path: string): Promise<DenoPostgresClientConstructor> {
+  const url = /^[a-z][a-z0-9+.-]*:/i.test(path)
+    ? new URL(path)
+    : new URL(path, `file://${(globalThis as { Deno?: { cwd(): string } }).Deno!.cwd()}/`);
+  const mod = await import(url.href) as { Client?: unknown };
+  if (typeof mod.Client !== "function") {
+    throw new TypeError(`PGDBPOOL_DENO_POSTGRES="${path}" does not export deno-postgres's Client`);
+  }
+  return mod.Client as DenoPostgresClientConstructor;
+}
