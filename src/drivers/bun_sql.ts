@@ -39,95 +39,13 @@
  *
  * @module
  */
-import type { ConnectParams, Driver, DriverConnection, DriverResult, SslMode } from "../driver.ts";
-import { QueryError } from "../errors.ts";
-import {
-  commandVerb,
-  endpointLabel,
-  endsSession,
-  isSingleStatement,
-  toQueryError,
-  withConnectTimeout,
-} from "./normalize.ts";
+import type { ConnectParams, Driver, DriverConnection, SslMode } from "../driver.ts";
+import { endpointLabel, withConnectTimeout } from "./normalize.ts";
+import { BunSqlConnection } from "./bun_sql_connection.ts";
+import type { BunGlobal, BunSqlClientOptions } from "./bun_sql_types.ts";
 
-/** A Bun.SQL result: the rows, plus the metadata this adapter reads. */
-type BunSqlResult = Record<string, unknown>[] & {
-  /** Rows returned, or rows written when the statement returns none. */
-  readonly count?: number | null;
-  /** The command tag without counts; absent on a multi-statement result. */
-  readonly command?: string | null;
-};
-
-/** A `Bun.SQL` instance, as far as this adapter uses it. */
-interface BunSqlClient {
-  /**
-   * Runs a tagged-template query (used with a prepared, parameterless text).
-   *
-   * @param strings The template strings.
-   * @returns The pending query.
-   */
-  (strings: TemplateStringsArray): Promise<BunSqlResult>;
-  /**
-   * Runs text with `$1` parameters; without them, with the simple protocol.
-   *
-   * @param text SQL text.
-   * @param values Values for `$1`, `$2`…
-   * @returns The pending query.
-   */
-  unsafe(text: string, values?: unknown[]): Promise<BunSqlResult>;
-  /**
-   * Opens the connection.
-   *
-   * @returns When the session is established.
-   */
-  connect(): Promise<unknown>;
-  /**
-   * Closes the connection.
-   *
-   * @param options `timeout` in seconds to wait for running queries.
-   * @returns When closed.
-   */
-  close(options?: { timeout?: number }): Promise<void>;
-}
-
-/** The options this adapter passes to `new Bun.SQL()` (a subset of Bun's). */
-interface BunSqlClientOptions {
-  /** Always `"postgres"`. */
-  adapter: "postgres";
-  /** A URL without credentials, so that Bun never reads `DATABASE_URL`. */
-  url: string;
-  /** Host name, IP address, or Unix socket directory. */
-  hostname: string;
-  /** TCP port. */
-  port: number;
-  /** User name. */
-  username: string;
-  /** Password; a function so Bun never falls back to `PGPASSWORD`. */
-  password: () => string;
-  /** Database name. */
-  database: string;
-  /** Always 1: one session. */
-  max: 1;
-  /** Always 0: the pool owns idle timeouts. */
-  idleTimeout: 0;
-  /** Always 0: the pool owns lifetimes. */
-  maxLifetime: 0;
-  /** Connect timeout in seconds (0: none). */
-  connectionTimeout: number;
-  /** Named prepared statements. */
-  prepare: boolean;
-  /** TLS mode or options. */
-  tls: SslMode | Record<string, unknown>;
-  /** Startup parameters. */
-  connection: Record<string, string>;
-  /** Called when the connection closes or fails to open. */
-  onclose: (err: Error | null) => void;
-}
-
-/** The `Bun` global, as far as this adapter uses it. */
-interface BunGlobal {
-  SQL: new (options: BunSqlClientOptions) => BunSqlClient;
-}
+// The driver interface that bunSql() returns, so that this entry point documents it fully.
+export type { ConnectParams, Driver, DriverConnection, DriverResult, SslMode } from "../driver.ts";
 
 /**
  * Options of {@linkcode bunSql}.
@@ -219,20 +137,6 @@ export function bunSql(options: BunSqlOptions = {}): Driver {
   };
 }
 
-const TEMPLATE_CACHE_MAX = 1024;
-
-function templateOf(text: string, cache: Map<string, TemplateStringsArray>): TemplateStringsArray {
-  let strings = cache.get(text);
-  if (strings === undefined) {
-    const array = [text];
-    // Bun rejects a template-strings array whose `raw` is enumerable.
-    Object.defineProperty(array, "raw", { value: Object.freeze([text]) });
-    strings = Object.freeze(array) as unknown as TemplateStringsArray;
-    if (cache.size < TEMPLATE_CACHE_MAX) cache.set(text, strings);
-  }
-  return strings;
-}
-
 async function open(
   bun: BunGlobal,
   params: ConnectParams,
@@ -278,7 +182,7 @@ function tlsOption(mode: SslMode, rootCert: string | undefined): BunSqlClientOpt
   const verify = (checkHost: boolean): Record<string, unknown> => {
     const tls: Record<string, unknown> = { rejectUnauthorized: true };
     if (rootCert !== undefined) tls.ca = rootCert;
-    if (!checkHost) tls.checkServerIdentity = noop;
+    if (!checkHost) tls.checkServerIdentity = skipHostCheck;
     return tls;
   };
   switch (mode) {
@@ -295,132 +199,7 @@ function tlsOption(mode: SslMode, rootCert: string | undefined): BunSqlClientOpt
   }
 }
 
-function noop(): undefined {
+// A certificate check that accepts every host name (the chain is still verified).
+function skipHostCheck(): undefined {
   return undefined;
-}
-
-interface BunSqlError extends Error {
-  code?: string;
-  errno?: string;
-  severity?: string;
-  detail?: string;
-  hint?: string;
-  position?: string;
-}
-
-/** A server ErrorResponse: Bun puts the SQLSTATE in `errno` (its own code is in `code`). */
-function isServerError(err: unknown): err is BunSqlError & { errno: string } {
-  const errno = (err as BunSqlError | null)?.errno;
-  return err instanceof Error && typeof errno === "string" && errno.length === 5;
-}
-
-/** Input Bun refuses before sending anything; the session is untouched. */
-function isRefusal(err: unknown): boolean {
-  if (err instanceof TypeError || err instanceof RangeError) return true;
-  const code = (err as BunSqlError | null)?.code;
-  return typeof code === "string" && code.startsWith("ERR_INVALID_ARG");
-}
-
-const EMPTY: unknown[] = [];
-
-class BunSqlConnection implements DriverConnection {
-  #sql!: BunSqlClient;
-  readonly #prepare: boolean;
-  readonly #label: string;
-  readonly #templates: Map<string, TemplateStringsArray>;
-  #closed = false;
-  #cause: unknown;
-  #ending: Promise<void> | undefined;
-
-  constructor(prepare: boolean, label: string, templates: Map<string, TemplateStringsArray>) {
-    this.#prepare = prepare;
-    this.#label = label;
-    this.#templates = templates;
-  }
-
-  /** Sets the instance; called once, before it can connect. */
-  attach(sql: BunSqlClient): void {
-    this.#sql = sql;
-  }
-
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  query(text: string, params?: readonly unknown[]): Promise<DriverResult> {
-    if (this.#closed) {
-      return Promise.reject(
-        Object.assign(
-          new Error(`Cannot query: the Bun.SQL session to ${this.#label} has ended`, {
-            cause: this.#cause,
-          }),
-          { code: "ERR_POSTGRES_CONNECTION_CLOSED" },
-        ),
-      );
-    }
-    let pending: Promise<BunSqlResult>;
-    try {
-      pending = params !== undefined && params.length > 0
-        ? this.#sql.unsafe(text, params as unknown[])
-        : this.#prepare && isSingleStatement(text)
-        ? this.#sql(templateOf(text, this.#templates))
-        : this.#sql.unsafe(text, EMPTY);
-    } catch (err) {
-      return Promise.reject(this.#translate(err));
-    }
-    return pending.then(toDriverResult, (err) => {
-      throw this.#translate(err);
-    });
-  }
-
-  close(): Promise<void> {
-    this.#closed = true;
-    return this.#ending ??= this.#sql.close({ timeout: 0 }).catch(noop);
-  }
-
-  /** The session is gone: refuse everything from now on, and close before Bun reconnects. */
-  lost(cause: unknown): void {
-    if (!this.#closed) {
-      this.#closed = true;
-      this.#cause = cause;
-    }
-    // Called from Bun's onclose too: closing the instance there, synchronously,
-    // is what keeps Bun from opening a new session for the next query.
-    this.#ending ??= this.#sql.close({ timeout: 0 }).catch(noop);
-  }
-
-  #translate(err: unknown): unknown {
-    if (isServerError(err)) {
-      if (endsSession(err.severity)) {
-        this.lost(err);
-        return err;
-      }
-      return toQueryError(err, {
-        code: err.errno,
-        detail: err.detail,
-        hint: err.hint,
-        position: err.position,
-      });
-    }
-    if (this.#closed) return err;
-    if (isRefusal(err)) return new QueryError((err as Error).message, { cause: err });
-    this.lost(err);
-    return err;
-  }
-}
-
-function toDriverResult(result: BunSqlResult): DriverResult {
-  let last = result;
-  // Several statements (simple protocol) resolve to an array of results.
-  if (last.command === undefined && last.length > 0 && Array.isArray(last[0])) {
-    last = last[last.length - 1] as unknown as BunSqlResult;
-  }
-  const count = last.count;
-  return {
-    rows: last,
-    // Rows returned, else rows affected. (Tags without a count, such as SHOW
-    // or EXPLAIN, still return rows; Bun then reports a count of 0.)
-    rowCount: last.length > 0 ? last.length : typeof count === "number" ? count : 0,
-    command: commandVerb(last.command),
-  };
 }

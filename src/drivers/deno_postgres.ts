@@ -28,75 +28,35 @@
  *
  * @module
  */
-import type { ConnectParams, Driver, DriverConnection, DriverResult, SslMode } from "../driver.ts";
-import { QueryError } from "../errors.ts";
+import type { ConnectParams, Driver, DriverConnection, SslMode } from "../driver.ts";
+import { DenoPostgresConnection } from "./deno_postgres_connection.ts";
+import type {
+  DenoPostgresClientConstructor,
+  DenoPostgresClientOptions,
+  DenoPostgresTlsOptions,
+} from "./deno_postgres_types.ts";
 
-/** deno-postgres TLS options, as this adapter sets them. */
-export interface DenoPostgresTlsOptions {
-  /** Ask the server for TLS. */
-  enabled: boolean;
-  /** Fail when the server does not speak TLS or its certificate does not verify. */
-  enforce: boolean;
-  /** PEM certificates trusted on top of the system roots. */
-  caCertificates: string[];
-}
+export type {
+  DenoPostgresArrayResult,
+  DenoPostgresClient,
+  DenoPostgresClientConstructor,
+  DenoPostgresClientOptions,
+  DenoPostgresTlsOptions,
+} from "./deno_postgres_types.ts";
+// The driver interface that denoPostgres() returns, so that this entry point documents it fully.
+export type { ConnectParams, Driver, DriverConnection, DriverResult, SslMode } from "../driver.ts";
 
-/** The deno-postgres `Client` options this adapter sets (a subset of its `ClientOptions`). */
-export interface DenoPostgresClientOptions {
-  /** Host name, IP address, or Unix socket directory. */
-  hostname: string;
-  /** TCP port (also names the Unix socket file). */
-  port: number;
-  /** `"socket"` for a Unix socket directory, else `"tcp"`. */
-  host_type: "tcp" | "socket";
-  /** User name. */
-  user: string;
-  /** Password (`""` when none, so deno-postgres never falls back to `PGPASSWORD`). */
-  password: string;
-  /** Database name. */
-  database: string;
-  /** `application_name`, sent as a startup parameter. */
-  applicationName: string;
-  /** Other startup settings, sent in the startup `options` parameter as `-c key=value`. */
-  options: Record<string, string>;
-  /** TLS options; absent for Unix sockets (deno-postgres rejects them there). */
-  tls?: DenoPostgresTlsOptions;
-  /** Reconnect policy: always `{ attempts: 0 }` (connect once, never reconnect). */
-  connection: { attempts: number };
-  /** deno-postgres's `controls` option, passed through from {@linkcode DenoPostgresOptions}. */
-  controls?: object;
-}
-
-/** The part of a deno-postgres `QueryArrayResult` this adapter reads. */
-export interface DenoPostgresArrayResult {
-  /** Rows as arrays, in column order. */
-  rows: unknown[][];
-  /** Rows returned or affected; `NaN` or absent for commands without a count. */
-  rowCount?: number;
-  /** First word of the command tag, e.g. `"SELECT"`; absent for an empty query. */
-  command?: string;
-  /** Column descriptions; absent when the command returns no rows. */
-  readonly rowDescription?: { readonly columns: readonly { readonly name: string }[] };
-}
-
-/** The part of a deno-postgres `Client` instance this adapter uses. */
-export interface DenoPostgresClient {
-  /** Whether the client believes its session is open. */
-  readonly connected: boolean;
-  /** Opens the session. */
-  connect(): Promise<void>;
-  /** Runs one query, rows as arrays. */
-  queryArray(text: string, args?: unknown[]): Promise<DenoPostgresArrayResult>;
-  /** Ends the session. */
-  end(): Promise<void>;
-}
-
-/** deno-postgres's `Client` class, typed by what this adapter uses. */
-export type DenoPostgresClientConstructor = new (
-  options: DenoPostgresClientOptions,
-) => DenoPostgresClient;
-
-/** Options of {@linkcode denoPostgres}. */
+/**
+ * Options of {@linkcode denoPostgres}.
+ *
+ * @example Values left undecoded (as strings)
+ * ```ts ignore
+ * import { Client } from "@db/postgres";
+ * import { denoPostgres } from "@x/pgdbpool/deno-postgres";
+ *
+ * const driver = denoPostgres({ Client, controls: { decodeStrategy: "string" } });
+ * ```
+ */
 export interface DenoPostgresOptions {
   /** deno-postgres's `Client` class: `import { Client } from "@db/postgres"`. */
   Client: DenoPostgresClientConstructor;
@@ -246,167 +206,4 @@ function tlsOptions(ssl: SslMode, sslRootCert: string | undefined): DenoPostgres
     default:
       return { enabled: true, enforce: true, caCertificates };
   }
-}
-
-// Errors after which the session is still usable: the server's (non-fatal)
-// errors and the driver's own encode/decode errors. Anything else (socket
-// errors such as BrokenPipe, deno-postgres's ConnectionError) means the
-// session is gone or its protocol state is unknown.
-const RECOVERABLE_ERROR_NAMES = new Set(["Error", "TypeError", "RangeError", "SyntaxError"]);
-
-interface PostgresErrorShape {
-  name: string;
-  message: string;
-  fields: {
-    severity?: string;
-    code?: string;
-    detail?: string;
-    hint?: string;
-    position?: string;
-  };
-}
-
-function isPostgresError(err: unknown): err is PostgresErrorShape {
-  return err instanceof Error && err.name === "PostgresError" &&
-    typeof (err as Partial<PostgresErrorShape>).fields === "object";
-}
-
-/** One query handed to {@linkcode DenoPostgresConnection.query} and not yet settled. */
-interface Pending {
-  reject(err: unknown): void;
-}
-
-class DenoPostgresConnection implements DriverConnection {
-  #client: DenoPostgresClient;
-  #closed = false;
-  #lost = false;
-  #lostBy: unknown;
-  #ending: Promise<void> | undefined;
-  // Queries run one at a time through this chain, never queued inside
-  // deno-postgres: when a session drops, deno-postgres swaps its internal
-  // query lock for a new one and the queries waiting on the old lock never
-  // settle. Queued here, they are rejected as soon as the session is gone.
-  #tail: Promise<void> = Promise.resolve();
-  #pending = new Set<Pending>();
-
-  constructor(client: DenoPostgresClient) {
-    this.#client = client;
-  }
-
-  get closed(): boolean {
-    if (!this.#closed && !this.#client.connected) this.#markLost(undefined);
-    return this.#closed;
-  }
-
-  query(text: string, params?: readonly unknown[]): Promise<DriverResult> {
-    // Never hand a dead client a query: that is where deno-postgres would reconnect.
-    if (this.closed) return Promise.reject(this.#endedError());
-    const args = params ? [...params] : [];
-    return new Promise<DriverResult>((resolve, reject) => {
-      const entry: Pending = { reject };
-      this.#pending.add(entry);
-      this.#tail = this.#tail.then(async () => {
-        // Rejected already by close() or by a lost session.
-        if (!this.#pending.has(entry)) return;
-        try {
-          const result = toDriverResult(await this.#client.queryArray(text, args));
-          if (this.#pending.delete(entry)) resolve(result);
-        } catch (err) {
-          if (this.#pending.delete(entry)) reject(this.#translate(err));
-        }
-      });
-    });
-  }
-
-  close(): Promise<void> {
-    this.#end();
-    return this.#ending!;
-  }
-
-  #translate(err: unknown): unknown {
-    if (this.#closed) return err;
-    if (isPostgresError(err)) {
-      const severity = err.fields.severity;
-      if (severity === "FATAL" || severity === "PANIC" || !this.#client.connected) {
-        this.#markLost(err);
-        return err;
-      }
-      const position = err.fields.position === undefined ? undefined : Number(err.fields.position);
-      return new QueryError(err.message, {
-        code: err.fields.code,
-        detail: err.fields.detail,
-        hint: err.fields.hint,
-        position: Number.isFinite(position) ? position : undefined,
-        cause: err,
-      });
-    }
-    const name = err instanceof Error ? err.name : "";
-    const message = err instanceof Error ? err.message : "";
-    // "Unexpected …" errors come from deno-postgres's protocol loops: the
-    // rest of the server's reply is unread, so the session cannot be trusted.
-    if (
-      !this.#client.connected || !RECOVERABLE_ERROR_NAMES.has(name) ||
-      message.startsWith("Unexpected ")
-    ) {
-      this.#markLost(err);
-      return err;
-    }
-    // Refused by the driver (argument encoding, result decoding); the
-    // session is intact.
-    return new QueryError(message || String(err), { cause: err });
-  }
-
-  #markLost(err: unknown): void {
-    this.#lost = true;
-    this.#lostBy = err;
-    this.#end();
-  }
-
-  /** Marks the session closed, rejects every query not yet settled, ends the client once. */
-  #end(): void {
-    this.#closed = true;
-    const pending = [...this.#pending];
-    this.#pending.clear();
-    for (const entry of pending) entry.reject(this.#endedError());
-    // deno-postgres's end() rejects when its socket is already broken;
-    // nothing more can be done then.
-    this.#ending ??= this.#client.end().catch(() => {});
-  }
-
-  #endedError(): Error {
-    const what = this.#lost ? "was lost" : "has been closed";
-    return new Error(`Cannot query: the deno-postgres session ${what}`, { cause: this.#lostBy });
-  }
-}
-
-function toDriverResult(result: DenoPostgresArrayResult): DriverResult {
-  const columns = result.rowDescription?.columns;
-  const rows: Record<string, unknown>[] = [];
-  if (columns) {
-    for (const values of result.rows) {
-      const row: Record<string, unknown> = {};
-      for (let i = 0; i < columns.length; i++) {
-        const name = columns[i].name;
-        // A column named __proto__ must become a property, not the prototype.
-        if (name === "__proto__") {
-          Object.defineProperty(row, name, {
-            value: values[i],
-            enumerable: true,
-            writable: true,
-            configurable: true,
-          });
-        } else {
-          row[name] = values[i];
-        }
-      }
-      rows.push(row);
-    }
-  }
-  const rowCount = result.rowCount;
-  return {
-    rows,
-    // deno-postgres leaves rowCount NaN for tags without a count (BEGIN, CREATE TABLE).
-    rowCount: typeof rowCount === "number" && Number.isFinite(rowCount) ? rowCount : rows.length,
-    command: (result.command ?? "").toUpperCase(),
-  };
 }
