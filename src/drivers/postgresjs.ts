@@ -52,7 +52,7 @@ import type { ConnectParams, Driver, DriverConnection } from "../driver.ts";
 import { endpointLabel, withConnectTimeout } from "./normalize.ts";
 import { PostgresjsConnection } from "./postgresjs_connection.ts";
 import { PostgresjsSocket } from "./postgresjs_socket.ts";
-import type { PostgresjsFactory } from "./postgresjs_types.ts";
+import type { PostgresjsFactory, PostgresjsSql } from "./postgresjs_types.ts";
 
 export type {
   PostgresjsClientOptions,
@@ -87,8 +87,9 @@ export interface PostgresjsOptions {
    */
   prepare?: boolean;
   /**
-   * Fetch the array types at connect (postgres.js's `fetch_types`), one extra
-   * catalog query per connection (about 2 ms on a local server). Without it,
+   * Fetch the array types (postgres.js's `fetch_types`): one extra catalog
+   * query on the driver's first connection; later connections reuse the
+   * result. Without it,
    * array columns come back as strings such as `"{1,2}"` and JavaScript arrays
    * cannot be sent as parameters.
    *
@@ -155,12 +156,13 @@ export function postgresjs(options: PostgresjsOptions = {}): Driver {
   const prepare = options.prepare ?? true;
   const fetchTypes = options.fetchTypes ?? true;
   let loading: Promise<PostgresjsFactory> | undefined;
+  const types: ArrayTypes = {};
   return {
     name: "postgresjs",
     async connect(params: ConnectParams): Promise<DriverConnection> {
       const factory = given ?? await (loading ??= loadPostgres());
       loading?.catch(() => (loading = undefined));
-      return open(factory, params, prepare, fetchTypes);
+      return open(factory, params, prepare, fetchTypes ? types : undefined);
     },
   };
 }
@@ -181,11 +183,21 @@ async function loadPostgres(): Promise<PostgresjsFactory> {
   return mod.default as PostgresjsFactory;
 }
 
+/**
+ * Array types, fetched by the driver's first session and copied into every
+ * later one. postgres.js fetches them with a query whose failure it leaves
+ * unhandled (a session lost during that fetch ends a Deno or Node process),
+ * so it is run once per driver, not once per session.
+ */
+interface ArrayTypes {
+  from?: PostgresjsSql["options"];
+}
+
 async function open(
   postgres: PostgresjsFactory,
   params: ConnectParams,
   prepare: boolean,
-  fetchTypes: boolean,
+  types: ArrayTypes | undefined,
 ): Promise<DriverConnection> {
   const label = endpointLabel(params.host, params.port);
   const sockets = await PostgresjsSocket.load(params, label);
@@ -202,7 +214,7 @@ async function open(
     max_lifetime: 0,
     idle_timeout: 0,
     connect_timeout: 0,
-    fetch_types: fetchTypes,
+    fetch_types: types !== undefined && types.from === undefined,
     prepare,
     ssl: false,
     connection: { application_name: "pgdbpool", ...params.settings },
@@ -233,7 +245,21 @@ async function open(
     throw err;
   }
   sockets.markEstablished();
+  if (types) shareArrayTypes(types, sql.options);
   return conn;
+}
+
+function shareArrayTypes(types: ArrayTypes, options: PostgresjsSql["options"]): void {
+  const from = types.from;
+  if (!from) {
+    types.from = options;
+    return;
+  }
+  Object.assign(options.parsers, from.parsers);
+  Object.assign(options.serializers, from.serializers);
+  // Which array type to send a JavaScript array as (not in postgres.js's typings).
+  const map = (o: unknown) => (o as { shared?: { typeArrayMap?: object } }).shared?.typeArrayMap;
+  Object.assign(map(options) ?? {}, map(from));
 }
 
 // postgres.js would print notices; a library must not.

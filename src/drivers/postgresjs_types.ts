@@ -69,6 +69,11 @@ export interface PostgresjsSql {
    * @returns When ended.
    */
   end(options?: { timeout?: number }): Promise<void>;
+  /** The instance's resolved options; the adapter shares array types through them. */
+  readonly options: {
+    parsers: Record<number, unknown>;
+    serializers: Record<number, unknown>;
+  };
 }
 
 /**

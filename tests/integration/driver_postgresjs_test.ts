@@ -102,6 +102,21 @@ describe("postgresjs() specifics", () => {
     assert.deepEqual([...rows], [{ a: [1, 2], b: [3, 4] }]);
   });
 
+  it("postgresjs() gives later sessions of a driver the array types its first session fetched", async () => {
+    const driver = postgresjs();
+    const first = await driver.connect(params());
+    const second = await driver.connect(params());
+    open.push(first, second);
+    const pid = async (c: DriverConnection) =>
+      (await c.query("SELECT pg_backend_pid() AS p")).rows[0].p as number;
+    assert.notEqual(await pid(first), await pid(second));
+    const { rows } = await second.query("SELECT ARRAY[1, 2]::int[] AS a, $1::text[] AS b", [[
+      "x",
+      "y",
+    ]]);
+    assert.deepEqual([...rows], [{ a: [1, 2], b: ["x", "y"] }]);
+  });
+
   it("postgresjs() sends undefined parameters as NULL", async () => {
     const conn = await connect();
     const { rows } = await conn.query("SELECT $1::int IS NULL AS isnull", [undefined]);
