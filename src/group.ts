@@ -101,10 +101,7 @@ export class Group implements HandlerOwner {
   }
 
   #vet(entry: Entry, options: AcquireOptions): Entry | Promise<Entry> {
-    if (entry.resource.closed) {
-      this.#pool.destroy(entry);
-      return this.acquire(options);
-    }
+    if (entry.resource.closed) return this.#replace(entry, options);
     if (this.#clock.now() - entry.idleSince > this.#pingAfterIdleMs) {
       return this.#ping(entry, options);
     }
@@ -117,9 +114,15 @@ export class Group implements HandlerOwner {
       return entry;
     } catch {
       // A killed backend or restarted server: the caller never sees it.
-      this.#pool.destroy(entry);
-      return await this.acquire(options);
+      return await this.#replace(entry, options);
     }
+  }
+
+  // The caller keeps its place in line: it is served before later callers.
+  #replace(entry: Entry, options: AcquireOptions): Entry | Promise<Entry> {
+    const got = this.#pool.replace(entry, options);
+    if (got instanceof Promise) return got.then((next) => this.#vet(next, options));
+    return this.#vet(got, options);
   }
 
   endpointOf(entry: Entry): { readonly host: string; readonly port: number } {

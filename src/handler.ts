@@ -101,6 +101,34 @@ export interface HandlerOwner {
 
 const NONE: readonly string[] = Object.freeze([]);
 
+// The protocol counts parameters in 16 bits; postgres.js stops one short of that.
+const MAX_PARAMS = 65534;
+
+/**
+ * Checks a query's arguments before anything is sent, so a bad call never
+ * reaches (and never disturbs) the session.
+ *
+ * @param text SQL text.
+ * @param params Values for `$1`, `$2`…
+ * @returns The error to reject with, or `undefined` when the call is fine.
+ */
+export function invalidQuery(text: unknown, params: unknown): Error | undefined {
+  if (typeof text !== "string") {
+    return new TypeError(`Invalid query text: expected a string, received ${typeof text}`);
+  }
+  if (params === undefined) return undefined;
+  if (!Array.isArray(params)) {
+    return new TypeError(`Invalid query params: expected an array, received ${typeof params}`);
+  }
+  if (params.length > MAX_PARAMS) {
+    return new QueryError(
+      `Cannot send ${params.length} parameters in one query: at most ${MAX_PARAMS} are allowed`,
+      { code: "54023" },
+    );
+  }
+  return undefined;
+}
+
 // Names found by sessionChanges(); emptied right after each (synchronous) call.
 const preparedScratch: string[] = [];
 
@@ -159,6 +187,8 @@ export class PoolHandler implements Handler {
     params?: readonly unknown[],
   ): Promise<QueryResult<R>> {
     if (this.#released) return Promise.reject(new HandlerReleasedError("query"));
+    const invalid = invalidQuery(text, params);
+    if (invalid) return Promise.reject(invalid);
     const changes = sessionChanges(text, preparedScratch);
     if (changes !== 0) this.#noteChanges(changes);
     if (this.#tx === TxState.Idle && !this.#owner.autocommit) {

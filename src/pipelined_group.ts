@@ -20,8 +20,8 @@ import {
   PoolError,
   QueryError,
 } from "./errors.ts";
-import type { Handler, QueryResult } from "./handler.ts";
-import { sessionChanges } from "./session_state.ts";
+import { type Handler, invalidQuery, type QueryResult } from "./handler.ts";
+import { controlsTransaction, sessionChanges } from "./session_state.ts";
 
 interface Shared {
   readonly connection: DriverConnection;
@@ -30,8 +30,6 @@ interface Shared {
   holders: number;
 }
 
-const TX_VERB =
-  /^\s*(?:begin|start|commit|end|rollback|abort|savepoint|release|prepare\s+transaction)\b/i;
 const scratch: string[] = [];
 
 /** A group whose sessions are shared by concurrent handlers. */
@@ -84,7 +82,9 @@ export class PipelinedGroup {
   lease(): SharedHandler | Promise<SharedHandler> {
     if (this.#closed) throw new PoolClosedError();
     const best = this.#leastBusy();
-    if (best && (best.holders === 0 || this.#shared.length >= this.#max)) {
+    if (
+      best && (best.holders === 0 || this.#shared.length + (this.#opening ? 1 : 0) >= this.#max)
+    ) {
       return this.#handOut(best);
     }
     // Every session is busy: open one more, but do not make the caller wait for it.
@@ -180,7 +180,11 @@ export class PipelinedGroup {
       if (!best || s.holders < best.holders) best = s;
       if (best.holders === 0) break;
     }
-    if (n > 0) this.#cursor = (this.#cursor + 1) % n;
+    // Sessions that died since: out of rotation, their slots free again.
+    if (list.some((s) => s.connection.closed)) {
+      for (const s of list.filter((s) => s.connection.closed)) this.broken(s);
+    }
+    if (list.length > 0) this.#cursor = (this.#cursor + 1) % list.length;
     return best;
   }
 
@@ -243,7 +247,9 @@ export class SharedHandler implements Handler {
     params?: readonly unknown[],
   ): Promise<QueryResult<R>> {
     if (this.#released) throw new HandlerReleasedError("query");
-    if (TX_VERB.test(text)) throw this.#refuse("run transaction statements");
+    const invalid = invalidQuery(text, params);
+    if (invalid) throw invalid;
+    if (controlsTransaction(text)) throw this.#refuse("run transaction statements");
     if (sessionChanges(text, scratch) !== 0) {
       scratch.length = 0;
       throw this.#refuse("change session state");

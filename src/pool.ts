@@ -133,6 +133,9 @@ export class Pool extends EventTarget {
    * @throws {OfflineError} No endpoint can be reached.
    * @throws {ConnectionError} The session was lost (then `fn`'s result is discarded).
    * @throws {PoolClosedError} The pool was ended.
+   * @throws {TypeError} `options.signal` is not an AbortSignal.
+   * @throws {RangeError} `options.timeoutMs` is not a number ≥ 0.
+   * @throws The signal's reason, when it aborts before `fn` settles.
    * @throws Whatever `fn` throws, unchanged.
    *
    * @example
@@ -150,8 +153,8 @@ export class Pool extends EventTarget {
     options?: LeaseOptions,
   ): Promise<T> {
     const g = this.#group(group);
-    if (g instanceof PipelinedGroup) return this.#withShared(g, fn, options?.signal);
     const acquireOptions = this.#acquireOptions(options);
+    if (g instanceof PipelinedGroup) return this.#withShared(g, fn, acquireOptions.signal);
     const got = g.acquire(acquireOptions);
     const handler = new PoolHandler(g, got instanceof Promise ? await got : got);
     if (this.#watch.detectsLeaks) handler.watchWith(this.#watch);
@@ -192,8 +195,9 @@ export class Pool extends EventTarget {
    */
   async lease(group: string, options?: LeaseOptions): Promise<Handler> {
     const g = this.#group(group);
+    const acquireOptions = this.#acquireOptions(options);
     if (g instanceof PipelinedGroup) return await g.lease();
-    const handler = new PoolHandler(g, await g.acquire(this.#acquireOptions(options)));
+    const handler = new PoolHandler(g, await g.acquire(acquireOptions));
     handler.watchWith(this.#watch);
     return handler;
   }
@@ -268,10 +272,19 @@ export class Pool extends EventTarget {
 
   #acquireOptions(options: LeaseOptions | undefined): AcquireOptions {
     if (!options) return this.#defaultAcquire;
-    return {
-      signal: options.signal,
-      timeoutMs: options.timeoutMs ?? this.#defaultAcquire.timeoutMs,
-    };
+    const { signal, timeoutMs } = options;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new TypeError(`Invalid signal: expected an AbortSignal, received ${typeof signal}`);
+    }
+    signal?.throwIfAborted();
+    if (timeoutMs !== undefined && !(typeof timeoutMs === "number" && timeoutMs >= 0)) {
+      throw new RangeError(
+        `Invalid timeoutMs: expected a number of milliseconds ≥ 0 (Infinity: no limit), received ${
+          typeof timeoutMs === "number" ? timeoutMs : typeof timeoutMs
+        }`,
+      );
+    }
+    return { signal, timeoutMs: timeoutMs ?? this.#defaultAcquire.timeoutMs };
   }
 }
 
@@ -296,7 +309,9 @@ export function createPool(config: PoolConfigInput, options?: PoolOptions): Pool
   return new Pool(config, options);
 }
 
-// Rejects with the signal's reason as soon as it fires; the session `fn` holds is dropped.
+// Rejects with the signal's reason as soon as it fires; the session `fn` holds
+// is dropped. Once `fn` has settled, a late abort changes nothing: its result
+// must still be committed and reported.
 function raceAbort<T>(
   work: T | Promise<T>,
   signal: AbortSignal,
@@ -307,13 +322,23 @@ function raceAbort<T>(
     return Promise.reject(signal.reason);
   }
   return new Promise<T>((resolve, reject) => {
+    let settled = false;
     const onAbort = () => {
+      if (settled) return;
+      settled = true;
       handler.abandon();
       reject(signal.reason);
     };
+    const done = (settle: () => void) => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener("abort", onAbort);
+      settle();
+    };
     signal.addEventListener("abort", onAbort, { once: true });
-    Promise.resolve(work).then(resolve, reject).finally(() =>
-      signal.removeEventListener("abort", onAbort)
+    Promise.resolve(work).then(
+      (value) => done(() => resolve(value)),
+      (err) => done(() => reject(err)),
     );
   });
 }

@@ -63,8 +63,10 @@ export function redactUrl(url: string): string {
  * ```
  */
 export function secretRange(url: string): [number, number] | undefined {
-  const scheme = url.indexOf("://");
-  const start = scheme < 0 ? 0 : scheme + 3;
+  // Only a real scheme counts: a mistyped one ("postgres:/u:pw://@h") must not
+  // move the start past the password.
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url);
+  const start = scheme ? scheme[0].length : 0;
   const atSign = url.lastIndexOf("@");
   const colon = url.indexOf(":", start);
   return atSign > start && colon >= 0 && colon < atSign ? [colon + 1, atSign] : undefined;

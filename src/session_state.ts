@@ -77,6 +77,23 @@ export function sessionChanges(text: string, prepared: string[]): number {
   return mask;
 }
 
+const TX_CONTROL =
+  /^(?:begin|start|commit|end|rollback|abort|savepoint|release|prepare\s+transaction)\b/i;
+
+/**
+ * Whether any statement of the text starts, ends or marks a transaction
+ * (comments before it do not hide it).
+ *
+ * @param text SQL text, possibly several statements.
+ * @returns `true` for `BEGIN`, `COMMIT`, `SAVEPOINT`…
+ */
+export function controlsTransaction(text: string): boolean {
+  for (const part of text.includes(";") ? text.split(";") : [text]) {
+    if (TX_CONTROL.test(part.replace(LEADING_NOISE, ""))) return true;
+  }
+  return false;
+}
+
 /**
  * The SQL that undoes the changes in `mask`, as one multi-statement text.
  *

@@ -86,6 +86,9 @@ export interface AcquireOptions {
   timeoutMs: number;
 }
 
+// setTimeout's largest delay (2^31 - 1 ms).
+const MAX_TIMER_MS = 2_147_483_647;
+
 interface Waiter<R> {
   resolve(entry: PoolEntry<R>): void;
   reject(err: unknown): void;
@@ -137,18 +140,39 @@ export class ResourcePool<R> {
    * @returns The entry, synchronously when one was idle.
    * @throws The closed error when the pool is closed.
    */
-  acquire(options: AcquireOptions): PoolEntry<R> | Promise<PoolEntry<R>> {
+  acquire(options: AcquireOptions, front = false): PoolEntry<R> | Promise<PoolEntry<R>> {
     if (this.#closed) throw this.#opts.closedError();
     const partition = this.#opts.nextPartition();
+    const underMax = this.#total < this.#opts.max;
     if (partition >= 0) {
       const entry = this.#idle[partition].pop();
       if (entry) return this.#lease(entry);
-      if (this.#total < this.#opts.max) return this.#createFor(partition, options.signal);
     }
-    const entry = this.#popAnyIdle(partition);
-    if (entry) return this.#lease(entry);
-    if (this.#total < this.#opts.max) return this.#createFor(partition, options.signal);
-    return this.#wait(options);
+    if (!underMax || partition < 0) {
+      const entry = this.#popAnyIdle(partition);
+      if (entry) return this.#lease(entry);
+    }
+    // Opening a resource is waiting too: the caller's timeout, signal and
+    // close() apply, and whoever is first in line gets the result.
+    const waiting = this.#wait(options, front, !underMax);
+    if (underMax) this.#refill(partition);
+    return waiting;
+  }
+
+  /**
+   * Drops a leased resource found unusable (dead, failed its ping) and leases
+   * another for the same caller, ahead of every queued waiter.
+   *
+   * @param entry The leased entry to drop.
+   * @param options The caller's timeout and signal.
+   * @returns Another entry.
+   */
+  replace(entry: PoolEntry<R>, options: AcquireOptions): PoolEntry<R> | Promise<PoolEntry<R>> {
+    if (this.#leased.delete(entry)) {
+      entry.leased = false;
+      this.#drop(entry);
+    }
+    return this.acquire(options, true);
   }
 
   /**
@@ -277,44 +301,10 @@ export class ResourcePool<R> {
     };
   }
 
-  async #createFor(
-    partition: number,
-    signal: AbortSignal | undefined,
-  ): Promise<PoolEntry<R>> {
-    this.#total++;
-    this.#pending++;
-    let entry: PoolEntry<R>;
-    try {
-      entry = this.#adopt(await this.#opts.create(partition));
-    } catch (err) {
-      this.#pending--;
-      this.#total--;
-      this.#stats.createFailed++;
-      if (this.#closed) this.#checkDrained();
-      else this.#refill();
-      throw err;
-    }
-    this.#pending--;
-    if (this.#closed) {
-      this.#drop(entry);
-      this.#checkDrained();
-      throw this.#opts.closedError();
-    }
-    if (signal?.aborted) {
-      // The caller gave up while we connected: keep the resource for others.
-      this.#offer(entry);
-      throw signal.reason;
-    }
-    entry.leased = true;
-    this.#leased.add(entry);
-    this.#stats.acquired++;
-    return entry;
-  }
-
-  #wait(options: AcquireOptions): Promise<PoolEntry<R>> {
+  #wait(options: AcquireOptions, front: boolean, counted: boolean): Promise<PoolEntry<R>> {
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
-    this.#stats.waited++;
+    if (counted) this.#stats.waited++;
     return new Promise<PoolEntry<R>>((resolve, reject) => {
       const waiter: Waiter<R> = {
         resolve,
@@ -323,14 +313,19 @@ export class ResourcePool<R> {
         signal,
         onAbort: undefined,
       };
-      const node: WaiterNode<Waiter<R>> = this.#waiters.push(waiter);
-      waiter.timer = this.#opts.clock.setTimeout(() => {
-        // Built before leaving the queue, so the message counts this waiter.
-        const err = this.#opts.timeoutError(options.timeoutMs);
-        this.#waiters.remove(node);
-        this.#stats.timedOut++;
-        this.#settle(waiter, err);
-      }, options.timeoutMs);
+      const node: WaiterNode<Waiter<R>> = front
+        ? this.#waiters.unshift(waiter)
+        : this.#waiters.push(waiter);
+      // Past the 32-bit limit runtimes fire at once: such a wait has no timer.
+      if (options.timeoutMs <= MAX_TIMER_MS) {
+        waiter.timer = this.#opts.clock.setTimeout(() => {
+          // Built before leaving the queue, so the message counts this waiter.
+          const err = this.#opts.timeoutError(options.timeoutMs);
+          this.#waiters.remove(node);
+          this.#stats.timedOut++;
+          this.#settle(waiter, err);
+        }, options.timeoutMs);
+      }
       if (signal) {
         waiter.onAbort = () => {
           this.#waiters.remove(node);
@@ -364,11 +359,11 @@ export class ResourcePool<R> {
   }
 
   // A slot came free while callers queue: open a resource for the oldest one.
-  #refill(): void {
+  #refill(partition = this.#opts.nextPartition()): void {
     if (this.#waiters.size === 0 || this.#total >= this.#opts.max) return;
     this.#total++;
     this.#pending++;
-    this.#opts.create(this.#opts.nextPartition()).then(
+    this.#opts.create(partition).then(
       (created) => {
         this.#pending--;
         const entry = this.#adopt(created);

@@ -41,6 +41,21 @@ export class WaiterQueue<T> {
   }
 
   /**
+   * Adds a waiter at the head: it is served before every other.
+   *
+   * @param value The waiter.
+   * @returns Its node, to pass to {@linkcode WaiterQueue.remove}.
+   */
+  unshift(value: T): WaiterNode<T> {
+    const node: WaiterNode<T> = { value, prev: undefined, next: this.#head, queued: true };
+    if (this.#head) this.#head.prev = node;
+    else this.#tail = node;
+    this.#head = node;
+    this.#size++;
+    return node;
+  }
+
+  /**
    * Takes the oldest waiter.
    *
    * @returns It, or `undefined` when the queue is empty.
