@@ -92,7 +92,9 @@ const MAX_TIMER_MS = 2_147_483_647;
 interface Waiter<R> {
   resolve(entry: PoolEntry<R>): void;
   reject(err: unknown): void;
-  timer: TimerHandle;
+  /** Clock time at which it times out (Infinity: never). */
+  deadline: number;
+  timeoutMs: number;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
 }
@@ -102,6 +104,10 @@ export class ResourcePool<R> {
   readonly #opts: ResourcePoolOptions<R>;
   readonly #idle: PoolEntry<R>[][] = [];
   readonly #waiters = new WaiterQueue<Waiter<R>>();
+  // One timer for the whole queue, armed for the earliest deadline: a waiter
+  // costs no timer of its own.
+  #timer: TimerHandle | undefined;
+  #timerAt = Infinity;
   readonly #leased = new Set<PoolEntry<R>>();
   #idleCount = 0;
   #total = 0;
@@ -250,6 +256,7 @@ export class ResourcePool<R> {
       this.#closed = true;
       const err = this.#opts.closedError();
       for (let w = this.#waiters.shift(); w; w = this.#waiters.shift()) this.#settle(w, err);
+      this.#disarmTimer();
       for (const list of this.#idle) {
         for (const entry of list.splice(0)) this.#drop(entry);
       }
@@ -306,29 +313,25 @@ export class ResourcePool<R> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (counted) this.#stats.waited++;
     return new Promise<PoolEntry<R>>((resolve, reject) => {
+      // Past the 32-bit limit runtimes fire timers at once: such a wait never times out.
+      const timeoutMs = options.timeoutMs;
+      const deadline = timeoutMs > MAX_TIMER_MS ? Infinity : this.#opts.clock.now() + timeoutMs;
       const waiter: Waiter<R> = {
         resolve,
         reject,
-        timer: undefined,
+        deadline,
+        timeoutMs,
         signal,
         onAbort: undefined,
       };
       const node: WaiterNode<Waiter<R>> = front
         ? this.#waiters.unshift(waiter)
         : this.#waiters.push(waiter);
-      // Past the 32-bit limit runtimes fire at once: such a wait has no timer.
-      if (options.timeoutMs <= MAX_TIMER_MS) {
-        waiter.timer = this.#opts.clock.setTimeout(() => {
-          // Built before leaving the queue, so the message counts this waiter.
-          const err = this.#opts.timeoutError(options.timeoutMs);
-          this.#waiters.remove(node);
-          this.#stats.timedOut++;
-          this.#settle(waiter, err);
-        }, options.timeoutMs);
-      }
+      if (deadline < this.#timerAt) this.#armTimer(deadline);
       if (signal) {
         waiter.onAbort = () => {
           this.#waiters.remove(node);
+          if (this.#waiters.size === 0) this.#disarmTimer();
           this.#settle(waiter, signal.reason);
         };
         signal.addEventListener("abort", waiter.onAbort, { once: true });
@@ -336,8 +339,45 @@ export class ResourcePool<R> {
     });
   }
 
+  #armTimer(at: number): void {
+    const clock = this.#opts.clock;
+    if (this.#timer !== undefined) clock.clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = clock.setTimeout(() => this.#expire(), Math.max(0, at - clock.now()));
+  }
+
+  #disarmTimer(): void {
+    if (this.#timer !== undefined) this.#opts.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+  }
+
+  // Rejects every waiter past its deadline, then re-arms for the next one.
+  #expire(): void {
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    const now = this.#opts.clock.now();
+    const expired: Waiter<R>[] = [];
+    let next = Infinity;
+    for (let node = this.#waiters.head; node; node = node.next) {
+      if (node.value.deadline <= now) expired.push(node.value);
+      else if (node.value.deadline < next) next = node.value.deadline;
+    }
+    // Errors are built before anyone leaves the queue, so messages count them all.
+    const errors = expired.map((w) => this.#opts.timeoutError(w.timeoutMs));
+    for (let node = this.#waiters.head; node;) {
+      const following = node.next;
+      if (node.value.deadline <= now) this.#waiters.remove(node);
+      node = following;
+    }
+    expired.forEach((w, i) => {
+      this.#stats.timedOut++;
+      this.#settle(w, errors[i]);
+    });
+    if (next < Infinity) this.#armTimer(next);
+  }
+
   #settle(waiter: Waiter<R>, err: unknown, entry?: PoolEntry<R>): void {
-    this.#opts.clock.clearTimeout(waiter.timer);
     if (waiter.onAbort) waiter.signal!.removeEventListener("abort", waiter.onAbort);
     if (entry) waiter.resolve(entry);
     else waiter.reject(err);
@@ -348,6 +388,7 @@ export class ResourcePool<R> {
     entry.idleSince = this.#opts.clock.now();
     const waiter = this.#waiters.shift();
     if (waiter) {
+      if (this.#waiters.size === 0 && this.#timer !== undefined) this.#disarmTimer();
       entry.leased = true;
       this.#leased.add(entry);
       this.#stats.acquired++;
@@ -378,6 +419,7 @@ export class ResourcePool<R> {
         this.#stats.createFailed++;
         if (this.#closed) return this.#checkDrained();
         const waiter = this.#waiters.shift();
+        if (this.#waiters.size === 0) this.#disarmTimer();
         if (waiter) this.#settle(waiter, err);
         this.#refill();
       },

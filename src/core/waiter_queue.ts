@@ -20,6 +20,11 @@ export class WaiterQueue<T> {
   #tail: WaiterNode<T> | undefined;
   #size = 0;
 
+  /** The oldest queued node (walk on with `next`), or `undefined`. */
+  get head(): WaiterNode<T> | undefined {
+    return this.#head;
+  }
+
   /** Number of queued waiters. */
   get size(): number {
     return this.#size;

@@ -597,6 +597,7 @@ class World {
     let sumCount = 0;
     let sumWaiting = 0;
     let sumPending = 0;
+    let groupsWaiting = 0;
     const unanswered = (c: Call) => !c.outcome && !c.handler;
     for (const g of this.groupNames) {
       const s = stats.groups[g];
@@ -606,6 +607,7 @@ class World {
       sumLive += s.total - s.pending;
       sumWaiting += s.waiting;
       sumPending += s.pending;
+      if (s.waiting > 0) groupsWaiting++;
       const tag = `group ${g}`;
       if (s.total > count) this.problem(`${tag}: total ${s.total} > connection_count ${count}`);
       if (s.idle + s.leased + s.pending !== s.total) {
@@ -693,10 +695,13 @@ class World {
       this.checkOutcome(c);
     }
 
-    // Timers: one per waiter (maybe per connecting caller), plus end()'s grace timers.
+    // Timers: one per group whose queue is not empty (armed for its earliest
+    // deadline), none per waiter; end() adds its grace timers.
     const timers = this.clock.pendingTimers;
-    if (!this.ending && (timers < sumWaiting || timers > sumWaiting + sumPending)) {
-      this.problem(`${timers} timers pending for ${sumWaiting} waiters, ${sumPending} connecting`);
+    if (!this.ending && timers !== groupsWaiting) {
+      this.problem(
+        `${timers} timers pending for ${groupsWaiting} groups with waiters (${sumWaiting} waiters)`,
+      );
     }
 
     // end(): resolves once nothing is held or the grace period is over; then all is closed.
