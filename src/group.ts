@@ -102,9 +102,12 @@ export class Group implements HandlerOwner {
 
   #vet(entry: Entry, options: AcquireOptions): Entry | Promise<Entry> {
     if (entry.resource.closed) return this.#replace(entry, options);
-    if (this.#clock.now() - entry.idleSince > this.#pingAfterIdleMs) {
-      return this.#ping(entry, options);
-    }
+    // One clock read per lease: "idle" counts from when it was last handed
+    // out, so a lease held longer than the window is pinged once more, harmlessly.
+    const now = this.#clock.now();
+    const idleMs = now - entry.lastUsed;
+    entry.lastUsed = now;
+    if (idleMs > this.#pingAfterIdleMs) return this.#ping(entry, options);
     return entry;
   }
 

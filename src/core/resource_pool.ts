@@ -18,8 +18,11 @@ export interface PoolEntry<R> {
   readonly partition: number;
   /** Clock time of creation. */
   readonly createdAt: number;
-  /** Clock time it was last released (or created). */
-  idleSince: number;
+  /**
+   * Clock time it was last handed out or created; the owner keeps it up to
+   * date (the core reads no clock per lease).
+   */
+  lastUsed: number;
   /** Whether a holder has it. */
   leased: boolean;
 }
@@ -303,7 +306,7 @@ export class ResourcePool<R> {
       resource: created.resource,
       partition: created.partition,
       createdAt: now,
-      idleSince: now,
+      lastUsed: now,
       leased: false,
     };
   }
@@ -385,7 +388,6 @@ export class ResourcePool<R> {
 
   // Hands an available entry to the oldest waiter, or parks it as idle.
   #offer(entry: PoolEntry<R>): void {
-    entry.idleSince = this.#opts.clock.now();
     const waiter = this.#waiters.shift();
     if (waiter) {
       if (this.#waiters.size === 0 && this.#timer !== undefined) this.#disarmTimer();
