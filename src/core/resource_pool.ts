@@ -111,7 +111,10 @@ export class ResourcePool<R> {
   // costs no timer of its own.
   #timer: TimerHandle | undefined;
   #timerAt = Infinity;
-  readonly #leased = new Set<PoolEntry<R>>();
+  // Every live entry (changes only on create and drop, never per lease), so
+  // close() can find the leased ones; per lease only the flag and a count move.
+  readonly #live = new Set<PoolEntry<R>>();
+  #leasedCount = 0;
   #idleCount = 0;
   #total = 0;
   #pending = 0;
@@ -177,8 +180,8 @@ export class ResourcePool<R> {
    * @returns Another entry.
    */
   replace(entry: PoolEntry<R>, options: AcquireOptions): PoolEntry<R> | Promise<PoolEntry<R>> {
-    if (this.#leased.delete(entry)) {
-      entry.leased = false;
+    if (entry.leased) {
+      this.#unlease(entry);
       this.#drop(entry);
     }
     return this.acquire(options, true);
@@ -190,8 +193,8 @@ export class ResourcePool<R> {
    * @param entry An entry from {@linkcode ResourcePool.acquire}.
    */
   release(entry: PoolEntry<R>): void {
-    if (!this.#leased.delete(entry)) return;
-    entry.leased = false;
+    if (!entry.leased) return;
+    this.#unlease(entry);
     if (this.#closed) {
       this.#drop(entry);
       this.#checkDrained();
@@ -208,8 +211,7 @@ export class ResourcePool<R> {
    */
   destroy(entry: PoolEntry<R>): void {
     if (entry.leased) {
-      if (!this.#leased.delete(entry)) return;
-      entry.leased = false;
+      this.#unlease(entry);
     } else {
       const idle = this.#idle[entry.partition];
       const at = idle.indexOf(entry);
@@ -240,7 +242,7 @@ export class ResourcePool<R> {
     return {
       total: this.#total,
       idle: this.#idleCount,
-      leased: this.#leased.size,
+      leased: this.#leasedCount,
       waiting: this.#waiters.size,
       pending: this.#pending,
       ...this.#stats,
@@ -265,7 +267,7 @@ export class ResourcePool<R> {
       }
       this.#idleCount = 0;
     }
-    if (this.#leased.size > 0 || this.#pending > 0) {
+    if (this.#leasedCount > 0 || this.#pending > 0) {
       let timer: TimerHandle;
       await new Promise<void>((resolve) => {
         this.#drained = resolve;
@@ -274,9 +276,9 @@ export class ResourcePool<R> {
       this.#opts.clock.clearTimeout(timer);
       this.#drained = undefined;
       // Holders that did not come back in time lose their resources.
-      for (const entry of [...this.#leased]) {
-        this.#leased.delete(entry);
-        entry.leased = false;
+      for (const entry of [...this.#live]) {
+        if (!entry.leased) continue;
+        this.#unlease(entry);
         this.#drop(entry);
       }
     }
@@ -285,9 +287,14 @@ export class ResourcePool<R> {
   #lease(entry: PoolEntry<R>): PoolEntry<R> {
     this.#idleCount--;
     entry.leased = true;
-    this.#leased.add(entry);
+    this.#leasedCount++;
     this.#stats.acquired++;
     return entry;
+  }
+
+  #unlease(entry: PoolEntry<R>): void {
+    entry.leased = false;
+    this.#leasedCount--;
   }
 
   #popAnyIdle(skip: number): PoolEntry<R> | undefined {
@@ -302,13 +309,15 @@ export class ResourcePool<R> {
   #adopt(created: Created<R>): PoolEntry<R> {
     this.#stats.created++;
     const now = this.#opts.clock.now();
-    return {
+    const entry: PoolEntry<R> = {
       resource: created.resource,
       partition: created.partition,
       createdAt: now,
       lastUsed: now,
       leased: false,
     };
+    this.#live.add(entry);
+    return entry;
   }
 
   #wait(options: AcquireOptions, front: boolean, counted: boolean): Promise<PoolEntry<R>> {
@@ -392,7 +401,7 @@ export class ResourcePool<R> {
     if (waiter) {
       if (this.#waiters.size === 0 && this.#timer !== undefined) this.#disarmTimer();
       entry.leased = true;
-      this.#leased.add(entry);
+      this.#leasedCount++;
       this.#stats.acquired++;
       this.#settle(waiter, undefined, entry);
       return;
@@ -429,12 +438,13 @@ export class ResourcePool<R> {
   }
 
   #drop(entry: PoolEntry<R>): void {
+    this.#live.delete(entry);
     this.#total--;
     this.#stats.destroyed++;
     this.#opts.destroy(entry.resource, entry.partition);
   }
 
   #checkDrained(): void {
-    if (this.#leased.size === 0 && this.#pending === 0) this.#drained?.();
+    if (this.#leasedCount === 0 && this.#pending === 0) this.#drained?.();
   }
 }
