@@ -33,6 +33,8 @@ export interface WatchRecord {
   readonly since: number;
   readonly stack: string | undefined;
   reported: boolean;
+  /** Set on release: a late finalization callback then does nothing. */
+  released: boolean;
   /** Drops the connection of a collected handler. */
   readonly reclaim: () => void;
 }
@@ -64,7 +66,8 @@ export class LeaseWatch {
   constructor(opts: LeaseWatchOptions) {
     this.#opts = opts;
     this.#registry = new FinalizationRegistry((record) => {
-      if (!this.#records.delete(record)) return;
+      if (record.released) return;
+      this.#records.delete(record);
       record.reclaim();
       opts.report("unreleased", { group: record.group, stack: record.stack });
     });
@@ -84,16 +87,21 @@ export class LeaseWatch {
    * @returns The record to pass to {@linkcode LeaseWatch.unwatch}.
    */
   watch(handler: object, group: string, reclaim: () => void): WatchRecord {
+    // Without leak detection only collection is watched: no clock, no stack, no sweep.
+    const detects = this.detectsLeaks;
     const record: WatchRecord = {
       group,
-      since: this.#opts.clock.now(),
-      stack: this.detectsLeaks ? leaseStack() : undefined,
+      since: detects ? this.#opts.clock.now() : 0,
+      stack: detects ? leaseStack() : undefined,
       reported: false,
+      released: false,
       reclaim,
     };
-    this.#records.add(record);
     this.#registry.register(handler, record, record);
-    if (this.detectsLeaks && this.#timer === undefined) this.#arm();
+    if (detects) {
+      this.#records.add(record);
+      if (this.#timer === undefined) this.#arm();
+    }
     return record;
   }
 
@@ -103,9 +111,9 @@ export class LeaseWatch {
    * @param record What {@linkcode LeaseWatch.watch} returned.
    */
   unwatch(record: WatchRecord): void {
-    this.#records.delete(record);
+    record.released = true;
     this.#registry.unregister(record);
-    if (this.#records.size === 0) this.stop();
+    if (this.detectsLeaks && this.#records.delete(record) && this.#records.size === 0) this.stop();
   }
 
   /** Stops the sweep (the pool ended). */

@@ -40,6 +40,9 @@ const SET_CONFIG = /\bset_config\s*\(/i;
 const ADVISORY_LOCK = /\bpg_(?:try_)?advisory_lock(?:_shared)?\s*\(/i;
 const WITH_HOLD = /\bwith\s+hold\b/i;
 
+const CLEAN_TEXTS_MAX = 1000;
+const cleanTexts = new Set<string>();
+
 /**
  * What a statement text changes in the session.
  *
@@ -48,7 +51,13 @@ const WITH_HOLD = /\bwith\s+hold\b/i;
  * @returns A mask of {@linkcode SessionChange} bits; 0 for most queries.
  */
 export function sessionChanges(text: string, prepared: string[]): number {
-  if (!HINT.test(text)) return 0;
+  if (cleanTexts.has(text)) return 0;
+  if (!HINT.test(text)) {
+    // Query texts are mostly literals: remember the clean ones (bounded).
+    if (cleanTexts.size >= CLEAN_TEXTS_MAX) cleanTexts.clear();
+    cleanTexts.add(text);
+    return 0;
+  }
   let mask = 0;
   for (const part of text.includes(";") ? text.split(";") : [text]) {
     const stmt = part.replace(LEADING_NOISE, "");
