@@ -17,9 +17,11 @@
  *   always the simple protocol, the only one that accepts them; the result is
  *   the last statement's.
  *
- * After `DEALLOCATE` or `DISCARD` (which drop the server side of prepared
- * statements) the session's record of prepared statements is cleared, so the
- * next use parses again.
+ * After a text that may drop the server side of prepared statements
+ * (`DEALLOCATE`, `DISCARD ALL`) the session switches to fresh statement
+ * names, so the next use parses again instead of binding a statement that
+ * may be gone. (Statements that were not dropped stay prepared until the
+ * session ends.)
  *
  * Values come back as `pg` parses them (its defaults: `int8` and `numeric` as
  * strings, timestamps as `Date`); pass your own configured `pg` module to
@@ -247,7 +249,7 @@ async function open(
     keepAlive: true,
   };
   const viaSocketFile = params.host.startsWith("/");
-  const ssl = viaSocketFile ? false : sslConfig(params.ssl, params.sslRootCert, params.host);
+  const ssl = viaSocketFile ? false : sslConfig(params.ssl, params.sslRootCert);
   const fallback = !viaSocketFile && (params.ssl === "prefer" || params.ssl === "allow");
   try {
     return await connectOnce(pg, { ...base, ssl }, label, params.connectTimeoutMs, names);
@@ -281,9 +283,10 @@ function escapeOption(s: string): string {
   return s.replace(/[\\ ]/g, (c) => `\\${c}`);
 }
 
-function sslConfig(mode: SslMode, rootCert: string | undefined, host: string): unknown {
+function sslConfig(mode: SslMode, rootCert: string | undefined): unknown {
   const verify = (checkHost: boolean): Record<string, unknown> => {
-    const tls: Record<string, unknown> = { rejectUnauthorized: true, servername: host };
+    // pg sets `servername` (SNI, host-name check) itself when the host is not an IP address.
+    const tls: Record<string, unknown> = { rejectUnauthorized: true };
     if (rootCert !== undefined) tls.ca = rootCert;
     if (!checkHost) tls.checkServerIdentity = () => undefined;
     return tls;
@@ -323,12 +326,11 @@ interface PgClientState {
   _ending?: boolean;
   _ended?: boolean;
   _queryable?: boolean;
-  connection?: {
-    parsedStatements?: Record<string, string>;
-    submittedNamedStatements?: Record<string, string>;
-    stream?: { destroyed?: boolean };
-  };
+  connection?: { stream?: { destroyed?: boolean } };
 }
+
+// Statements that may drop the server side of prepared statements.
+const DROPS_STATEMENTS = /\bdeallocate\b|\bdiscard\s+all\b/i;
 
 class NodePostgresConnection implements DriverConnection {
   readonly #client: NodePostgresClient;
@@ -337,6 +339,8 @@ class NodePostgresConnection implements DriverConnection {
   #closed = false;
   #cause: unknown;
   #ending: Promise<void> | undefined;
+  // Bumped when the server may have dropped our statements: names get a new suffix.
+  #generation = 0;
 
   constructor(client: NodePostgresClient, label: string, names: StatementNames | undefined) {
     this.#client = client;
@@ -364,12 +368,19 @@ class NodePostgresConnection implements DriverConnection {
       );
     }
     const values = params !== undefined && params.length > 0 ? params as unknown[] : undefined;
-    const name = this.#names !== undefined && (values !== undefined || isSingleStatement(text))
+    const base = this.#names !== undefined && (values !== undefined || isSingleStatement(text))
       ? this.#names.of(text)
       : undefined;
+    const name = base === undefined || this.#generation === 0
+      ? base
+      : `${base}_${this.#generation}`;
     return this.#client.query({ text, values, name }).then(
-      (result) => this.#result(result),
+      (result) => {
+        this.#watchDrops(text, base !== undefined, result);
+        return this.#result(result);
+      },
       (err) => {
+        this.#watchDrops(text, base !== undefined, undefined);
         throw this.#translate(err);
       },
     );
@@ -392,7 +403,6 @@ class NodePostgresConnection implements DriverConnection {
   #result(result: NodePostgresResult | NodePostgresResult[]): DriverResult {
     const last = Array.isArray(result) ? result[result.length - 1] : result;
     const command = commandVerb(last?.command);
-    if (command === "DEALLOCATE" || command === "DISCARD") this.#forgetStatements();
     const rows = last?.rows ?? [];
     return {
       rows,
@@ -401,11 +411,20 @@ class NodePostgresConnection implements DriverConnection {
     };
   }
 
-  // The server dropped its prepared statements: make pg parse again on next use.
-  #forgetStatements(): void {
-    const c = (this.#client as unknown as PgClientState).connection;
-    if (c?.parsedStatements) c.parsedStatements = {};
-    if (c?.submittedNamedStatements) c.submittedNamedStatements = {};
+  // A text that may have dropped server-side prepared statements (even one that
+  // failed part-way: DEALLOCATE is not undone by a rollback) moves the session
+  // to new statement names. Erring towards a switch costs a re-parse; erring
+  // the other way would bind statements that no longer exist.
+  #watchDrops(
+    text: string,
+    named: boolean,
+    result: NodePostgresResult | NodePostgresResult[] | undefined,
+  ): void {
+    if (named && result !== undefined && !Array.isArray(result)) {
+      const verb = result.command;
+      if (verb !== "DEALLOCATE" && verb !== "DISCARD") return;
+    }
+    if (this.#names !== undefined && DROPS_STATEMENTS.test(text)) this.#generation++;
   }
 
   #translate(err: unknown): unknown {

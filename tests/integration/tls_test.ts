@@ -33,6 +33,7 @@ import {
 } from "../../mod.ts";
 import type { EndpointInput } from "../../src/config.ts";
 import { configFromEnv } from "../../src/env.ts";
+import { nodePostgres } from "../../src/drivers/node_postgres.ts";
 import { postgresjs } from "../../src/drivers/postgresjs.ts";
 import { bunSql } from "../../src/drivers/bun_sql.ts";
 import {
@@ -80,6 +81,7 @@ if (noTls !== undefined) {
 
 const drivers: DriverCase[] = [
   { name: "postgresjs", make: () => postgresjs(), unverified: "accepts" },
+  { name: "node-postgres", make: () => nodePostgres(), unverified: "accepts" },
 ];
 if (runtime.Bun !== undefined) {
   drivers.push({ name: "bun-sql", make: () => bunSql(), unverified: "accepts" });

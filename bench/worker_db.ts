@@ -1,0 +1,265 @@
+/**
+ * One measurement against a real PostgreSQL: one contender, one query shape,
+ * one closed-loop concurrency, in this fresh process. `bench/run.ts` starts it;
+ * by hand:
+ *
+ * ```sh
+ * node_modules/.bin/bun bench/worker_db.ts --contender=pg --shape=select1 --c=16 \
+ *   --url=postgres://postgres:pw@127.0.0.1:5432/postgres --warm=1000 --measure=3000
+ * ```
+ *
+ * Writes one JSON object (to `--out`, else stdout): queries/s, p50 and p99
+ * latency (ms), client CPU µs per query (`process.cpuUsage()`, user + system,
+ * over the measured window), or `{ unavailable }` when the contender cannot
+ * run here.
+ *
+ * @module
+ */
+import fs from "node:fs";
+import process from "node:process";
+import { cpuMicros, parseArgs, quantile, runtime, scriptArgs } from "./lib.ts";
+
+/** What a contender gives the loop. */
+interface Prepared {
+  /** One query of the shape; resolves to the first column of the first row. */
+  op(): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+interface Shape {
+  text: string;
+  params: unknown[] | undefined;
+  expect: number;
+  name: string;
+}
+
+const SHAPES: Record<string, Shape> = {
+  select1: { text: "SELECT 1", params: undefined, expect: 1, name: "bench_select1" },
+  param: { text: "SELECT $1::int", params: [42], expect: 42, name: "bench_param" },
+};
+
+interface Target {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+  url: string;
+}
+
+function parseUrl(url: string): Target {
+  const u = new URL(url);
+  return {
+    host: decodeURIComponent(u.hostname),
+    port: Number(u.port || 5432),
+    user: decodeURIComponent(u.username),
+    password: decodeURIComponent(u.password),
+    database: decodeURIComponent(u.pathname.slice(1)) || decodeURIComponent(u.username),
+    url,
+  };
+}
+
+class Unavailable extends Error {}
+
+const first = (row: Record<string, unknown> | undefined) =>
+  row === undefined ? undefined : Object.values(row)[0];
+
+// deno-lint-ignore no-explicit-any
+type Any = any;
+
+async function pgdbpool(
+  t: Target,
+  size: number,
+  shape: Shape,
+  driverName: string,
+  pipeline: boolean,
+): Promise<Prepared> {
+  const { createPool } = await import("../src/pool.ts");
+  let driver;
+  try {
+    if (driverName === "postgresjs") {
+      const m = await import("../src/drivers/postgresjs.ts");
+      driver = m.postgresjs({ prepare: true });
+    } else if (driverName === "bunsql") {
+      if (runtime !== "bun") throw new Unavailable("Bun.SQL runs on Bun only");
+      const m = await import("../src/drivers/bun_sql.ts" as string);
+      driver = m.bunSql({ prepare: true });
+    } else if (driverName === "nodepg") {
+      const m = await import("../src/drivers/node_postgres.ts" as string);
+      driver = m.nodePostgres({ prepare: true });
+    } else throw new Error(`unknown driver ${driverName}`);
+  } catch (err) {
+    if (err instanceof Unavailable) throw err;
+    throw new Unavailable(`driver ${driverName} not loadable: ${(err as Error).message}`);
+  }
+  const group: Record<string, unknown> = { connection_count: size };
+  if (pipeline) group.pipeline = true;
+  let pool;
+  try {
+    pool = createPool({ db: t.url, groups: { default: group }, driver });
+  } catch (err) {
+    if (pipeline) {
+      throw new Unavailable(`pipelined groups not supported: ${(err as Error).message}`);
+    }
+    throw err;
+  }
+  const { text, params } = shape;
+  return {
+    op: () =>
+      pool.withHandler("default", async (db) => first((await db.query(text, params)).rows[0])),
+    close: () => pool.end(),
+  };
+}
+
+const contenders: Record<string, (t: Target, size: number, shape: Shape) => Promise<Prepared>> = {
+  // pg's pg.Pool as users run it: simple protocol without parameters, unnamed statements with.
+  async pg(t, size, shape) {
+    const pg = (await import("pg")).default as Any;
+    const pool = new pg.Pool({ ...conn(t), max: size });
+    const { text, params } = shape;
+    return {
+      op: async () => first((await pool.query(text, params)).rows[0]),
+      close: () => pool.end(),
+    };
+  },
+  // pg.Pool with named prepared statements.
+  async "pg-named"(t, size, shape) {
+    const pg = (await import("pg")).default as Any;
+    const pool = new pg.Pool({ ...conn(t), max: size });
+    const q = { name: shape.name, text: shape.text, values: shape.params };
+    return {
+      op: async () => first((await pool.query(q)).rows[0]),
+      close: () => pool.end(),
+    };
+  },
+  // postgres.js's implicit pool, tagged templates (named prepared statements, its default).
+  async postgresjs(t, size, shape) {
+    const sql = await postgresjsPool(t, size);
+    const run = shape.params ? () => sql`SELECT ${42}::int` : () => sql`SELECT 1`;
+    return { op: async () => first((await run())[0]), close: () => sql.end({ timeout: 1 }) };
+  },
+  // postgres.js, one reserved connection per call.
+  async "postgresjs-reserve"(t, size, shape) {
+    const sql = await postgresjsPool(t, size);
+    const withParam = shape.params !== undefined;
+    return {
+      op: async () => {
+        const r = await sql.reserve();
+        try {
+          return first((await (withParam ? r`SELECT ${42}::int` : r`SELECT 1`))[0]);
+        } finally {
+          r.release();
+        }
+      },
+      close: () => sql.end({ timeout: 1 }),
+    };
+  },
+  // Bun's SQL pool, tagged templates (named prepared statements).
+  bunsql(t, size, shape) {
+    if (runtime !== "bun") return Promise.reject(new Unavailable("Bun.SQL runs on Bun only"));
+    const B = (globalThis as Any).Bun;
+    const sql = new B.SQL({
+      hostname: t.host,
+      port: t.port,
+      username: t.user,
+      password: t.password,
+      database: t.database,
+      max: size,
+    });
+    const run = shape.params ? () => sql`SELECT ${42}::int` : () => sql`SELECT 1`;
+    return Promise.resolve({
+      op: async () => first((await run())[0]),
+      close: () => sql.close({ timeout: 1 }),
+    });
+  },
+  "pgdbpool-postgresjs": (t, size, shape) => pgdbpool(t, size, shape, "postgresjs", false),
+  "pgdbpool-bunsql": (t, size, shape) => pgdbpool(t, size, shape, "bunsql", false),
+  "pgdbpool-nodepg": (t, size, shape) => pgdbpool(t, size, shape, "nodepg", false),
+  "pgdbpool-postgresjs-pipe": (t, size, shape) => pgdbpool(t, size, shape, "postgresjs", true),
+  "pgdbpool-bunsql-pipe": (t, size, shape) => pgdbpool(t, size, shape, "bunsql", true),
+  "pgdbpool-nodepg-pipe": (t, size, shape) => pgdbpool(t, size, shape, "nodepg", true),
+};
+
+function conn(t: Target) {
+  return { host: t.host, port: t.port, user: t.user, password: t.password, database: t.database };
+}
+
+async function postgresjsPool(t: Target, size: number): Promise<Any> {
+  const postgres = (await import("postgres")).default as Any;
+  return postgres({ ...conn(t), max: size, onnotice: () => {} });
+}
+
+/** Closed loop: `c` callers, each running `op` back to back. */
+async function closedLoop(
+  op: () => Promise<unknown>,
+  c: number,
+  warmMs: number,
+  measureMs: number,
+) {
+  let measuring = false;
+  let stop = false;
+  const lat: number[] = [];
+  const loop = async () => {
+    while (!stop) {
+      const t0 = performance.now();
+      await op();
+      if (measuring) lat.push(performance.now() - t0);
+    }
+  };
+  const loops: Promise<void>[] = [];
+  for (let i = 0; i < c; i++) loops.push(loop());
+  const failed = Promise.all(loops).then(() => {}); // surfaces an op's rejection
+  const sleep = (ms: number) => Promise.race([failed, new Promise<void>((r) => setTimeout(r, ms))]);
+  await sleep(warmMs);
+  measuring = true;
+  const cpu0 = cpuMicros();
+  const t0 = performance.now();
+  await sleep(measureMs);
+  measuring = false;
+  const t1 = performance.now();
+  const cpu1 = cpuMicros();
+  const n = lat.length;
+  stop = true;
+  await failed;
+  const sorted = Float64Array.from(lat).sort();
+  return {
+    queries: n,
+    qps: n / ((t1 - t0) / 1000),
+    p50Ms: quantile(sorted, 0.5),
+    p99Ms: quantile(sorted, 0.99),
+    cpuUsPerQuery: (cpu1 - cpu0) / n,
+  };
+}
+
+async function main() {
+  const args = parseArgs(scriptArgs());
+  const id = args.contender;
+  const shape = SHAPES[args.shape ?? "select1"];
+  const c = Number(args.c ?? 16);
+  const size = Number(args.size ?? 10);
+  const base = { kind: "db", runtime, contender: id, shape: args.shape ?? "select1", c, size };
+  let out: Record<string, unknown>;
+  try {
+    const make = contenders[id];
+    if (!make) throw new Error(`unknown contender ${id}: one of ${Object.keys(contenders)}`);
+    if (!shape) throw new Error(`unknown shape ${args.shape}`);
+    const p = await make(parseUrl(args.url), size, shape);
+    const got = await p.op();
+    if (Number(got) !== shape.expect) {
+      throw new Error(`wrong answer: ${JSON.stringify(got)}, expected ${shape.expect}`);
+    }
+    const r = await closedLoop(p.op, c, Number(args.warm ?? 1000), Number(args.measure ?? 3000));
+    await Promise.race([p.close(), new Promise((res) => setTimeout(res, 2000))]);
+    out = { ...base, ...r };
+  } catch (err) {
+    out = err instanceof Unavailable
+      ? { ...base, unavailable: err.message }
+      : { ...base, error: String((err as Error)?.stack ?? err) };
+  }
+  const line = JSON.stringify(out) + "\n";
+  if (args.out) fs.writeFileSync(args.out, line);
+  else process.stdout.write(line);
+}
+
+await main();
+process.exit(0);
