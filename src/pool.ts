@@ -160,7 +160,7 @@ export class Pool extends EventTarget {
     if (this.#watch.detectsLeaks) handler.watchWith(this.#watch);
     let result: T;
     try {
-      const signal = options?.signal;
+      const signal = acquireOptions.signal;
       result = signal ? await raceAbort(fn(handler), signal, handler) : await fn(handler);
     } catch (err) {
       await handler.finish(false);

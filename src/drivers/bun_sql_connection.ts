@@ -24,7 +24,13 @@
  */
 import type { DriverConnection, DriverResult } from "../driver.ts";
 import { QueryError } from "../errors.ts";
-import { commandVerb, endsSession, isSingleStatement, toQueryError } from "./normalize.ts";
+import {
+  endsSession,
+  isSingleStatement,
+  sessionEnded,
+  taggedResult,
+  toQueryError,
+} from "./normalize.ts";
 import type { BunSqlClient, BunSqlResult } from "./bun_sql_types.ts";
 
 const TEMPLATE_CACHE_MAX = 1024;
@@ -128,12 +134,7 @@ export class BunSqlConnection implements DriverConnection {
   query(text: string, params?: readonly unknown[]): Promise<DriverResult> {
     if (this.#closed) {
       return Promise.reject(
-        Object.assign(
-          new Error(`Cannot query: the Bun.SQL session to ${this.#label} has ended`, {
-            cause: this.#cause,
-          }),
-          { code: "ERR_POSTGRES_CONNECTION_CLOSED" },
-        ),
+        sessionEnded("Bun.SQL", this.#label, this.#cause, "ERR_POSTGRES_CONNECTION_CLOSED"),
       );
     }
     let pending: Promise<BunSqlResult>;
@@ -146,7 +147,7 @@ export class BunSqlConnection implements DriverConnection {
     } catch (err) {
       return Promise.reject(this.#translate(err));
     }
-    return pending.then(toDriverResult, (err) => {
+    return pending.then(taggedResult, (err) => {
       throw this.#translate(err);
     });
   }
@@ -190,20 +191,4 @@ export class BunSqlConnection implements DriverConnection {
     this.lost(err);
     return err;
   }
-}
-
-function toDriverResult(result: BunSqlResult): DriverResult {
-  let last = result;
-  // Several statements (simple protocol) resolve to an array of results.
-  if (last.command === undefined && last.length > 0 && Array.isArray(last[0])) {
-    last = last[last.length - 1] as unknown as BunSqlResult;
-  }
-  const count = last.count;
-  return {
-    rows: last,
-    // Rows returned, else rows affected. (Tags without a count, such as SHOW
-    // or EXPLAIN, still return rows; Bun then reports a count of 0.)
-    rowCount: last.length > 0 ? last.length : typeof count === "number" ? count : 0,
-    command: commandVerb(last.command),
-  };
 }

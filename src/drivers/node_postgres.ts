@@ -49,6 +49,7 @@ import {
   endpointLabel,
   endsSession,
   isSingleStatement,
+  sessionEnded,
   toQueryError,
   withConnectTimeout,
 } from "./normalize.ts";
@@ -359,12 +360,7 @@ class NodePostgresConnection implements DriverConnection {
   query(text: string, params?: readonly unknown[]): Promise<DriverResult> {
     if (this.#closed) {
       return Promise.reject(
-        Object.assign(
-          new Error(`Cannot query: the node-postgres session to ${this.#label} has ended`, {
-            cause: this.#cause,
-          }),
-          { code: "CONNECTION_CLOSED" },
-        ),
+        sessionEnded("node-postgres", this.#label, this.#cause, "CONNECTION_CLOSED"),
       );
     }
     const values = params !== undefined && params.length > 0 ? params as unknown[] : undefined;

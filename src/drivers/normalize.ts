@@ -19,6 +19,7 @@
  *
  * @module
  */
+import type { DriverResult } from "../driver.ts";
 import { QueryError } from "../errors.ts";
 
 /** The fields of a server ErrorResponse, as drivers expose them (strings, possibly absent). */
@@ -189,4 +190,62 @@ export function withConnectTimeout<T>(
       },
     );
   });
+}
+
+/** A driver result: an array of rows carrying the tag's command and count (postgres.js, Bun.SQL). */
+export type TaggedRows = Record<string, unknown>[] & {
+  command?: string | null;
+  count?: number | null;
+};
+
+/**
+ * Turns a postgres.js or Bun.SQL result into a {@linkcode DriverResult}: the
+ * last statement's when several ran; rows returned, else rows affected.
+ *
+ * @param result The driver's result.
+ * @returns Rows, row count and command verb.
+ *
+ * @example
+ * ```ts
+ * import { taggedResult } from "./normalize.ts";
+ * const rows = Object.assign([{ n: 1 }], { command: "SELECT", count: 1 });
+ * console.log(taggedResult(rows).rowCount); // 1
+ * ```
+ */
+export function taggedResult(result: TaggedRows): DriverResult {
+  let last = result;
+  // Several statements (simple protocol) resolve to an array of results.
+  if (last.command === undefined && last.length > 0 && Array.isArray(last[0])) {
+    last = last[last.length - 1] as unknown as TaggedRows;
+  }
+  const count = last.count;
+  return {
+    rows: last,
+    // Rows returned, else rows affected. (Tags without a count, such as SHOW
+    // or EXPLAIN, still return rows; Bun then reports a count of 0.)
+    rowCount: last.length > 0 ? last.length : typeof count === "number" ? count : 0,
+    command: commandVerb(last.command),
+  };
+}
+
+/**
+ * The error a query on an ended session rejects with (before anything is sent).
+ *
+ * @param driver The driver's name, e.g. `"postgres.js"`.
+ * @param label `host:port`.
+ * @param cause Why the session ended, if known.
+ * @param code The driver's own code for a closed connection.
+ * @returns The error.
+ *
+ * @example
+ * ```ts
+ * import { sessionEnded } from "./normalize.ts";
+ * console.log(sessionEnded("pg", "db1:5432", undefined, "CONNECTION_CLOSED").message);
+ * ```
+ */
+export function sessionEnded(driver: string, label: string, cause: unknown, code: string): Error {
+  return Object.assign(
+    new Error(`Cannot query: the ${driver} session to ${label} has ended`, { cause }),
+    { code },
+  );
 }

@@ -22,8 +22,14 @@
  */
 import type { DriverConnection, DriverResult } from "../driver.ts";
 import { QueryError } from "../errors.ts";
-import { commandVerb, endsSession, isSingleStatement, toQueryError } from "./normalize.ts";
-import type { PostgresjsResult, PostgresjsSql } from "./postgresjs_types.ts";
+import {
+  endsSession,
+  isSingleStatement,
+  sessionEnded,
+  taggedResult,
+  toQueryError,
+} from "./normalize.ts";
+import type { PostgresjsSql } from "./postgresjs_types.ts";
 
 type NetSocket = import("node:net").Socket;
 
@@ -109,12 +115,7 @@ export class PostgresjsConnection implements DriverConnection {
   query(text: string, params?: readonly unknown[]): Promise<DriverResult> {
     if (this.#closed) {
       return Promise.reject(
-        Object.assign(
-          new Error(`Cannot query: the postgres.js session to ${this.#label} has ended`, {
-            cause: this.#cause,
-          }),
-          { code: "CONNECTION_CLOSED" },
-        ),
+        sessionEnded("postgres.js", this.#label, this.#cause, "CONNECTION_CLOSED"),
       );
     }
     // Whether nothing else was in flight when this query was handed over: see #translate.
@@ -129,7 +130,7 @@ export class PostgresjsConnection implements DriverConnection {
     return pending.then(
       (result) => {
         this.#pending--;
-        return toDriverResult(result);
+        return taggedResult(result);
       },
       (err) => {
         this.#pending--;
@@ -211,20 +212,4 @@ function isRefusal(err: unknown): boolean {
   if (err instanceof TypeError || err instanceof RangeError) return true;
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === "string" && REFUSAL_CODES.has(code);
-}
-
-function toDriverResult(result: PostgresjsResult): DriverResult {
-  let last = result;
-  // Several statements (simple protocol) resolve to an array of results.
-  if (last.command === undefined && last.length > 0 && Array.isArray(last[0])) {
-    last = last[last.length - 1] as unknown as PostgresjsResult;
-  }
-  const count = last.count;
-  return {
-    rows: last,
-    // Rows returned, else rows affected. (Tags without a count, such as SHOW
-    // or EXPLAIN, still return rows; Bun then reports a count of 0.)
-    rowCount: last.length > 0 ? last.length : typeof count === "number" ? count : 0,
-    command: commandVerb(last.command),
-  };
 }
