@@ -15,7 +15,7 @@ import type { DriverConnection } from "./driver.ts";
 import type { EndpointSet } from "./endpoints.ts";
 import type { GroupConfig } from "./config.ts";
 import { AcquireTimeoutError, PoolClosedError } from "./errors.ts";
-import type { HandlerOwner } from "./handler.ts";
+import type { HandlerOwner } from "./pool_handler.ts";
 
 /** What a group needs from its pool. */
 export interface GroupOptions {

@@ -20,7 +20,8 @@ import {
   PoolError,
   QueryError,
 } from "./errors.ts";
-import { type Handler, invalidQuery, type QueryResult } from "./handler.ts";
+import type { Handler, QueryResult } from "./handler.ts";
+import { invalidQuery } from "./query_args.ts";
 import { controlsTransaction, sessionChanges } from "./session_state.ts";
 
 interface Shared {

@@ -12,7 +12,8 @@ import type { DriverConnection } from "./driver.ts";
 import { EndpointSet, type EndpointStats } from "./endpoints.ts";
 import { PoolClosedError, UnconfiguredGroupError } from "./errors.ts";
 import { Group } from "./group.ts";
-import { type Handler, PoolHandler } from "./handler.ts";
+import type { Handler } from "./handler.ts";
+import { PoolHandler } from "./pool_handler.ts";
 import { LeaseWatch } from "./lease_watch.ts";
 import { PipelinedGroup } from "./pipelined_group.ts";
 
