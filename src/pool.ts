@@ -16,6 +16,7 @@ import type { Handler } from "./handler.ts";
 import { PoolHandler } from "./pool_handler.ts";
 import { LeaseWatch } from "./lease_watch.ts";
 import { PipelinedGroup } from "./pipelined_group.ts";
+import { raceAbort } from "./race_abort.ts";
 
 /** Options of one `withHandler` or `lease` call. */
 export interface LeaseOptions {
@@ -308,38 +309,4 @@ export class Pool extends EventTarget {
  */
 export function createPool(config: PoolConfigInput, options?: PoolOptions): Pool {
   return new Pool(config, options);
-}
-
-// Rejects with the signal's reason as soon as it fires; the session `fn` holds
-// is dropped. Once `fn` has settled, a late abort changes nothing: its result
-// must still be committed and reported.
-function raceAbort<T>(
-  work: T | Promise<T>,
-  signal: AbortSignal,
-  handler: { abandon(): void },
-): Promise<T> {
-  if (signal.aborted) {
-    handler.abandon();
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    let settled = false;
-    const onAbort = () => {
-      if (settled) return;
-      settled = true;
-      handler.abandon();
-      reject(signal.reason);
-    };
-    const done = (settle: () => void) => {
-      if (settled) return;
-      settled = true;
-      signal.removeEventListener("abort", onAbort);
-      settle();
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    Promise.resolve(work).then(
-      (value) => done(() => resolve(value)),
-      (err) => done(() => reject(err)),
-    );
-  });
 }
