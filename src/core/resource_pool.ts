@@ -7,110 +7,53 @@
  *
  * @module
  */
-import type { Clock, TimerHandle } from "./clock.ts";
-import { type WaiterNode, WaiterQueue } from "./waiter_queue.ts";
+import type { TimerHandle } from "./clock.ts";
+import { WaitList, type WaitOptions } from "./wait_list.ts";
+import type {
+  Created,
+  PoolEntry,
+  ResourcePoolOptions,
+  ResourcePoolStats,
+} from "./resource_pool_types.ts";
 
-/** A resource with the bookkeeping the pool keeps for it. */
-export interface PoolEntry<R> {
-  /** The resource itself. */
-  readonly resource: R;
-  /** Which partition it belongs to. */
-  readonly partition: number;
-  /** Clock time of creation. */
-  readonly createdAt: number;
-  /**
-   * Clock time it was last handed out or created; the owner keeps it up to
-   * date (the core reads no clock per lease).
-   */
-  lastUsed: number;
-  /** Whether a holder has it. */
-  leased: boolean;
-}
+export type {
+  Created,
+  PoolEntry,
+  ResourcePoolOptions,
+  ResourcePoolStats,
+} from "./resource_pool_types.ts";
 
-/** A freshly created resource and the partition it ended up on. */
-export interface Created<R> {
-  /** The resource. */
-  resource: R;
-  /** The partition it belongs to (may differ from the one asked for, after a failover). */
-  partition: number;
-}
+/** Per-acquire options: the timeout and abort signal of the wait. */
+export type AcquireOptions = WaitOptions;
 
-/** Counters and gauges of a {@linkcode ResourcePool}. */
-export interface ResourcePoolStats {
-  /** Resources open or being opened. */
-  total: number;
-  /** Resources ready in the idle set. */
-  idle: number;
-  /** Resources held by callers. */
-  leased: number;
-  /** Callers queued for a resource. */
-  waiting: number;
-  /** Resources being opened. */
-  pending: number;
-  /** Successful acquires since the start. */
-  acquired: number;
-  /** Acquires that had to queue. */
-  waited: number;
-  /** Acquires that timed out in the queue. */
-  timedOut: number;
-  /** Resources opened. */
-  created: number;
-  /** Resource openings that failed. */
-  createFailed: number;
-  /** Resources destroyed. */
-  destroyed: number;
-}
-
-/** What the pool needs from its owner. */
-export interface ResourcePoolOptions<R> {
-  /** Most resources open at once (pending ones count). */
-  max: number;
-  /** Number of partitions (≥ 1). */
-  partitions: number;
-  /** The partition to use next, in rotation; `-1` when none can take a new resource now. */
-  nextPartition(): number;
-  /** Opens a resource, preferably on `partition` (`-1`: any). Rejections reach the caller. */
-  create(partition: number): Promise<Created<R>>;
-  /** Disposes of a resource of `partition`. Must not throw. */
-  destroy(resource: R, partition: number): void;
-  /** The clock. */
-  clock: Clock;
-  /** The error for a caller that waited `timeoutMs` in vain. */
-  timeoutError(timeoutMs: number): Error;
-  /** The error for acquiring from a closed pool. */
-  closedError(): Error;
-}
-
-/** Per-acquire options. */
-export interface AcquireOptions {
-  /** Cancels the wait; the acquire rejects with `signal.reason`. */
-  signal?: AbortSignal | undefined;
-  /** Longest wait in the queue, in milliseconds. */
-  timeoutMs: number;
-}
-
-// setTimeout's largest delay (2^31 - 1 ms).
-const MAX_TIMER_MS = 2_147_483_647;
-
-interface Waiter<R> {
-  resolve(entry: PoolEntry<R>): void;
-  reject(err: unknown): void;
-  /** Clock time at which it times out (Infinity: never). */
-  deadline: number;
-  timeoutMs: number;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-}
-
-/** The pool. */
+/**
+ * The pool.
+ *
+ * @example Lease and give back
+ * ```ts
+ * import { systemClock } from "./clock.ts";
+ * import { ResourcePool } from "./resource_pool.ts";
+ *
+ * const pool = new ResourcePool<object>({
+ *   max: 2,
+ *   partitions: 1,
+ *   nextPartition: () => 0,
+ *   create: (partition) => Promise.resolve({ resource: {}, partition }),
+ *   destroy: () => {},
+ *   clock: systemClock,
+ *   timeoutError: (ms) => new Error(`no resource within ${ms} ms`),
+ *   closedError: () => new Error("closed"),
+ * });
+ * const entry = await pool.acquire({ timeoutMs: 1000 });
+ * pool.release(entry);
+ * await pool.close(0);
+ * ```
+ */
 export class ResourcePool<R> {
   readonly #opts: ResourcePoolOptions<R>;
   readonly #idle: PoolEntry<R>[][] = [];
-  readonly #waiters = new WaiterQueue<Waiter<R>>();
-  // One timer for the whole queue, armed for the earliest deadline: a waiter
-  // costs no timer of its own.
-  #timer: TimerHandle | undefined;
-  #timerAt = Infinity;
+  // FIFO of callers, with one timer for the whole queue.
+  readonly #waiters: WaitList<PoolEntry<R>>;
   // Every live entry (changes only on create and drop, never per lease), so
   // close() can find the leased ones; per lease only the flag and a count move.
   readonly #live = new Set<PoolEntry<R>>();
@@ -120,14 +63,10 @@ export class ResourcePool<R> {
   #pending = 0;
   #closed = false;
   #drained: (() => void) | undefined;
-  readonly #stats = {
-    acquired: 0,
-    waited: 0,
-    timedOut: 0,
-    created: 0,
-    createFailed: 0,
-    destroyed: 0,
-  };
+  #acquired = 0;
+  #created = 0;
+  #createFailed = 0;
+  #destroyed = 0;
 
   /**
    * Builds an empty pool; it opens resources lazily.
@@ -136,6 +75,8 @@ export class ResourcePool<R> {
    */
   constructor(opts: ResourcePoolOptions<R>) {
     this.#opts = opts;
+    // Through `opts`, as before: the owner's hook may use `this`.
+    this.#waiters = new WaitList(opts.clock, (ms) => opts.timeoutError(ms));
     for (let i = 0; i < opts.partitions; i++) this.#idle.push([]);
   }
 
@@ -166,7 +107,7 @@ export class ResourcePool<R> {
     }
     // Opening a resource is waiting too: the caller's timeout, signal and
     // close() apply, and whoever is first in line gets the result.
-    const waiting = this.#wait(options, front, !underMax);
+    const waiting = this.#waiters.wait(options, front, !underMax);
     if (underMax) this.#refill(partition);
     return waiting;
   }
@@ -245,7 +186,12 @@ export class ResourcePool<R> {
       leased: this.#leasedCount,
       waiting: this.#waiters.size,
       pending: this.#pending,
-      ...this.#stats,
+      acquired: this.#acquired,
+      waited: this.#waiters.waited,
+      timedOut: this.#waiters.timedOut,
+      created: this.#created,
+      createFailed: this.#createFailed,
+      destroyed: this.#destroyed,
     };
   }
 
@@ -259,9 +205,7 @@ export class ResourcePool<R> {
   async close(graceMs: number): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
-      const err = this.#opts.closedError();
-      for (let w = this.#waiters.shift(); w; w = this.#waiters.shift()) this.#settle(w, err);
-      this.#disarmTimer();
+      this.#waiters.rejectAll(this.#opts.closedError());
       for (const list of this.#idle) {
         for (const entry of list.splice(0)) this.#drop(entry);
       }
@@ -288,7 +232,7 @@ export class ResourcePool<R> {
     this.#idleCount--;
     entry.leased = true;
     this.#leasedCount++;
-    this.#stats.acquired++;
+    this.#acquired++;
     return entry;
   }
 
@@ -307,7 +251,7 @@ export class ResourcePool<R> {
   }
 
   #adopt(created: Created<R>): PoolEntry<R> {
-    this.#stats.created++;
+    this.#created++;
     const now = this.#opts.clock.now();
     const entry: PoolEntry<R> = {
       resource: created.resource,
@@ -320,90 +264,13 @@ export class ResourcePool<R> {
     return entry;
   }
 
-  #wait(options: AcquireOptions, front: boolean, counted: boolean): Promise<PoolEntry<R>> {
-    const signal = options.signal;
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    if (counted) this.#stats.waited++;
-    return new Promise<PoolEntry<R>>((resolve, reject) => {
-      // Past the 32-bit limit runtimes fire timers at once: such a wait never times out.
-      const timeoutMs = options.timeoutMs;
-      const deadline = timeoutMs > MAX_TIMER_MS ? Infinity : this.#opts.clock.now() + timeoutMs;
-      const waiter: Waiter<R> = {
-        resolve,
-        reject,
-        deadline,
-        timeoutMs,
-        signal,
-        onAbort: undefined,
-      };
-      const node: WaiterNode<Waiter<R>> = front
-        ? this.#waiters.unshift(waiter)
-        : this.#waiters.push(waiter);
-      if (deadline < this.#timerAt) this.#armTimer(deadline);
-      if (signal) {
-        waiter.onAbort = () => {
-          this.#waiters.remove(node);
-          if (this.#waiters.size === 0) this.#disarmTimer();
-          this.#settle(waiter, signal.reason);
-        };
-        signal.addEventListener("abort", waiter.onAbort, { once: true });
-      }
-    });
-  }
-
-  #armTimer(at: number): void {
-    const clock = this.#opts.clock;
-    if (this.#timer !== undefined) clock.clearTimeout(this.#timer);
-    this.#timerAt = at;
-    this.#timer = clock.setTimeout(() => this.#expire(), Math.max(0, at - clock.now()));
-  }
-
-  #disarmTimer(): void {
-    if (this.#timer !== undefined) this.#opts.clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#timerAt = Infinity;
-  }
-
-  // Rejects every waiter past its deadline, then re-arms for the next one.
-  #expire(): void {
-    this.#timer = undefined;
-    this.#timerAt = Infinity;
-    const now = this.#opts.clock.now();
-    const expired: Waiter<R>[] = [];
-    let next = Infinity;
-    for (let node = this.#waiters.head; node; node = node.next) {
-      if (node.value.deadline <= now) expired.push(node.value);
-      else if (node.value.deadline < next) next = node.value.deadline;
-    }
-    // Errors are built before anyone leaves the queue, so messages count them all.
-    const errors = expired.map((w) => this.#opts.timeoutError(w.timeoutMs));
-    for (let node = this.#waiters.head; node;) {
-      const following = node.next;
-      if (node.value.deadline <= now) this.#waiters.remove(node);
-      node = following;
-    }
-    expired.forEach((w, i) => {
-      this.#stats.timedOut++;
-      this.#settle(w, errors[i]);
-    });
-    if (next < Infinity) this.#armTimer(next);
-  }
-
-  #settle(waiter: Waiter<R>, err: unknown, entry?: PoolEntry<R>): void {
-    if (waiter.onAbort) waiter.signal!.removeEventListener("abort", waiter.onAbort);
-    if (entry) waiter.resolve(entry);
-    else waiter.reject(err);
-  }
-
   // Hands an available entry to the oldest waiter, or parks it as idle.
   #offer(entry: PoolEntry<R>): void {
-    const waiter = this.#waiters.shift();
-    if (waiter) {
-      if (this.#waiters.size === 0 && this.#timer !== undefined) this.#disarmTimer();
+    if (this.#waiters.size > 0) {
       entry.leased = true;
       this.#leasedCount++;
-      this.#stats.acquired++;
-      this.#settle(waiter, undefined, entry);
+      this.#acquired++;
+      this.#waiters.resolveNext(entry);
       return;
     }
     this.#idle[entry.partition].push(entry);
@@ -427,11 +294,9 @@ export class ResourcePool<R> {
       (err) => {
         this.#pending--;
         this.#total--;
-        this.#stats.createFailed++;
+        this.#createFailed++;
         if (this.#closed) return this.#checkDrained();
-        const waiter = this.#waiters.shift();
-        if (this.#waiters.size === 0) this.#disarmTimer();
-        if (waiter) this.#settle(waiter, err);
+        this.#waiters.rejectNext(err);
         this.#refill();
       },
     );
@@ -440,7 +305,7 @@ export class ResourcePool<R> {
   #drop(entry: PoolEntry<R>): void {
     this.#live.delete(entry);
     this.#total--;
-    this.#stats.destroyed++;
+    this.#destroyed++;
     this.#opts.destroy(entry.resource, entry.partition);
   }
 

@@ -42,67 +42,31 @@
  *
  * @module
  */
-import type { ConnectParams, Driver, DriverConnection, DriverResult, SslMode } from "../driver.ts";
-import { QueryError } from "../errors.ts";
-import {
-  commandVerb,
-  endpointLabel,
-  endsSession,
-  isSingleStatement,
-  sessionEnded,
-  toQueryError,
-  withConnectTimeout,
-} from "./normalize.ts";
+import type { ConnectParams, Driver, DriverConnection, SslMode } from "../driver.ts";
+import { endpointLabel, withConnectTimeout } from "./normalize.ts";
+import { NodePostgresConnection, StatementNames } from "./node_postgres_connection.ts";
+import type { NodePostgresModule } from "./node_postgres_types.ts";
 
-/** A `pg` query result, as far as this adapter reads it. */
-export interface NodePostgresResult {
-  /** Rows as objects keyed by column name. */
-  rows: Record<string, unknown>[];
-  /** Rows returned or affected; `null` for commands without a count. */
-  rowCount: number | null;
-  /** The command tag's verb (`"SELECT"`, `"BEGIN"`…); `null` for an empty query. */
-  command: string | null;
-}
+export type {
+  NodePostgresClient,
+  NodePostgresModule,
+  NodePostgresResult,
+} from "./node_postgres_types.ts";
+// The driver interface that nodePostgres() returns, so that this entry point documents it fully.
+export type { ConnectParams, Driver, DriverConnection, DriverResult, SslMode } from "../driver.ts";
 
-/** The part of `pg.Client` this adapter uses. */
-export interface NodePostgresClient {
-  /**
-   * Opens the session.
-   *
-   * @returns When the session is ready.
-   */
-  connect(): Promise<void>;
-  /**
-   * Runs a query; with `name`, as a named prepared statement.
-   *
-   * @param config Text, values and optional statement name.
-   * @returns One result, or one per statement for several statements.
-   */
-  query(
-    config: { text: string; values?: unknown[]; name?: string },
-  ): Promise<NodePostgresResult | NodePostgresResult[]>;
-  /**
-   * Ends the session.
-   *
-   * @returns When the socket is closed.
-   */
-  end(): Promise<void>;
-  /**
-   * Subscribes to `end` (the session is over) and `error` (the socket failed).
-   *
-   * @param event The event.
-   * @param listener The listener.
-   */
-  on(event: "end" | "error" | "notice", listener: (arg?: unknown) => void): unknown;
-}
-
-/** The `pg` module (its default export), as far as this adapter uses it. */
-export interface NodePostgresModule {
-  /** `pg.Client`. */
-  Client: new (config: Record<string, unknown>) => NodePostgresClient;
-}
-
-/** Options of {@linkcode nodePostgres}. */
+/**
+ * Options of {@linkcode nodePostgres}.
+ *
+ * @example Your own `pg` module, without prepared statements (Deno)
+ * ```ts ignore
+ * import pg from "npm:pg@8";
+ * import { nodePostgres } from "@x/pgdbpool/node-postgres";
+ *
+ * pg.types.setTypeParser(20, BigInt); // int8 as bigint
+ * const driver = nodePostgres({ pg, prepare: false });
+ * ```
+ */
 export interface NodePostgresOptions {
   /**
    * The `pg` module (its default export), when you import it yourself (on
@@ -208,26 +172,6 @@ async function loadPg(): Promise<NodePostgresModule> {
   return pg;
 }
 
-/** Stable statement names per text, shared by a driver's connections. */
-class StatementNames {
-  readonly #names = new Map<string, string>();
-  readonly #max: number;
-
-  constructor(max: number) {
-    this.#max = max;
-  }
-
-  /** The name of `text`, or `undefined` when the limit is reached and it has none. */
-  of(text: string): string | undefined {
-    let name = this.#names.get(text);
-    if (name === undefined && this.#names.size < this.#max) {
-      name = `pgdbpool_${this.#names.size + 1}`;
-      this.#names.set(text, name);
-    }
-    return name;
-  }
-}
-
 async function open(
   pg: NodePostgresModule,
   params: ConnectParams,
@@ -304,145 +248,5 @@ function sslConfig(mode: SslMode, rootCert: string | undefined): unknown {
       return verify(false);
     case "verify-full":
       return verify(true);
-  }
-}
-
-interface PgServerError extends Error {
-  code: string;
-  severity?: string;
-  detail?: string;
-  hint?: string;
-  position?: string;
-}
-
-// pg's DatabaseError carries the SQLSTATE in `code` and the severity; socket
-// errors carry Node codes such as ECONNRESET (no severity).
-function isServerError(err: unknown): err is PgServerError {
-  const e = err as { code?: unknown; severity?: unknown } | null;
-  return err instanceof Error && typeof e?.code === "string" && typeof e.severity === "string";
-}
-
-// Internal state of pg's Client read to tell a dead session from a refused query.
-interface PgClientState {
-  _ending?: boolean;
-  _ended?: boolean;
-  _queryable?: boolean;
-  connection?: { stream?: { destroyed?: boolean } };
-}
-
-// Statements that may drop the server side of prepared statements.
-const DROPS_STATEMENTS = /\bdeallocate\b|\bdiscard\s+all\b/i;
-
-class NodePostgresConnection implements DriverConnection {
-  readonly #client: NodePostgresClient;
-  readonly #label: string;
-  readonly #names: StatementNames | undefined;
-  #closed = false;
-  #cause: unknown;
-  #ending: Promise<void> | undefined;
-  // Bumped when the server may have dropped our statements: names get a new suffix.
-  #generation = 0;
-
-  constructor(client: NodePostgresClient, label: string, names: StatementNames | undefined) {
-    this.#client = client;
-    this.#label = label;
-    this.#names = names;
-    client.on("end", () => this.lost(undefined));
-    // Without a listener, pg's `error` event would crash the process.
-    client.on("error", (err) => this.lost(err));
-    client.on("notice", () => {});
-  }
-
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  query(text: string, params?: readonly unknown[]): Promise<DriverResult> {
-    if (this.#closed) {
-      return Promise.reject(
-        sessionEnded("node-postgres", this.#label, this.#cause, "CONNECTION_CLOSED"),
-      );
-    }
-    const values = params !== undefined && params.length > 0 ? params as unknown[] : undefined;
-    const base = this.#names !== undefined && (values !== undefined || isSingleStatement(text))
-      ? this.#names.of(text)
-      : undefined;
-    const name = base === undefined || this.#generation === 0
-      ? base
-      : `${base}_${this.#generation}`;
-    return this.#client.query({ text, values, name }).then(
-      (result) => {
-        this.#watchDrops(text, base !== undefined, result);
-        return this.#result(result);
-      },
-      (err) => {
-        this.#watchDrops(text, base !== undefined, undefined);
-        throw this.#translate(err);
-      },
-    );
-  }
-
-  close(): Promise<void> {
-    this.#closed = true;
-    return this.#ending ??= this.#client.end().catch(() => {});
-  }
-
-  /** The session is gone (socket closed, fatal error, timeout): refuse everything from now on. */
-  lost(cause: unknown): void {
-    if (!this.#closed) {
-      this.#closed = true;
-      this.#cause = cause;
-    }
-    this.#ending ??= this.#client.end().catch(() => {});
-  }
-
-  #result(result: NodePostgresResult | NodePostgresResult[]): DriverResult {
-    const last = Array.isArray(result) ? result[result.length - 1] : result;
-    const command = commandVerb(last?.command);
-    const rows = last?.rows ?? [];
-    return {
-      rows,
-      rowCount: typeof last?.rowCount === "number" ? last.rowCount : rows.length,
-      command,
-    };
-  }
-
-  // A text that may have dropped server-side prepared statements (even one that
-  // failed part-way: DEALLOCATE is not undone by a rollback) moves the session
-  // to new statement names. Erring towards a switch costs a re-parse; erring
-  // the other way would bind statements that no longer exist.
-  #watchDrops(
-    text: string,
-    named: boolean,
-    result: NodePostgresResult | NodePostgresResult[] | undefined,
-  ): void {
-    if (named && result !== undefined && !Array.isArray(result)) {
-      const verb = result.command;
-      if (verb !== "DEALLOCATE" && verb !== "DISCARD") return;
-    }
-    if (this.#names !== undefined && DROPS_STATEMENTS.test(text)) this.#generation++;
-  }
-
-  #translate(err: unknown): unknown {
-    if (isServerError(err)) {
-      if (endsSession(err.severity)) {
-        this.lost(err);
-        return err;
-      }
-      return toQueryError(err, err);
-    }
-    if (this.#closed || this.#dead()) {
-      this.lost(err);
-      return err;
-    }
-    // Refused before anything was sent (a value pg cannot serialise): the session is fine.
-    return new QueryError((err as Error)?.message ?? String(err), { cause: err });
-  }
-
-  // pg marks the client before it rejects the queries of a dead socket.
-  #dead(): boolean {
-    const s = this.#client as unknown as PgClientState;
-    return s._ending === true || s._ended === true || s._queryable === false ||
-      s.connection?.stream?.destroyed === true;
   }
 }

@@ -1,0 +1,78 @@
+/**
+ * The types of the generic resource pool: an entry, what its owner provides,
+ * and its stats.
+ *
+ * @module
+ */
+import type { Clock } from "./clock.ts";
+
+/** A resource with the bookkeeping the pool keeps for it. */
+export interface PoolEntry<R> {
+  /** The resource itself. */
+  readonly resource: R;
+  /** Which partition it belongs to. */
+  readonly partition: number;
+  /** Clock time of creation. */
+  readonly createdAt: number;
+  /**
+   * Clock time it was last handed out or created; the owner keeps it up to
+   * date (the core reads no clock per lease).
+   */
+  lastUsed: number;
+  /** Whether a holder has it. */
+  leased: boolean;
+}
+
+/** A freshly created resource and the partition it ended up on. */
+export interface Created<R> {
+  /** The resource. */
+  resource: R;
+  /** The partition it belongs to (may differ from the one asked for, after a failover). */
+  partition: number;
+}
+
+/** Counters and gauges of a {@linkcode ResourcePool}. */
+export interface ResourcePoolStats {
+  /** Resources open or being opened. */
+  total: number;
+  /** Resources ready in the idle set. */
+  idle: number;
+  /** Resources held by callers. */
+  leased: number;
+  /** Callers queued for a resource. */
+  waiting: number;
+  /** Resources being opened. */
+  pending: number;
+  /** Successful acquires since the start. */
+  acquired: number;
+  /** Acquires that had to queue. */
+  waited: number;
+  /** Acquires that timed out in the queue. */
+  timedOut: number;
+  /** Resources opened. */
+  created: number;
+  /** Resource openings that failed. */
+  createFailed: number;
+  /** Resources destroyed. */
+  destroyed: number;
+}
+
+/** What the pool needs from its owner. */
+export interface ResourcePoolOptions<R> {
+  /** Most resources open at once (pending ones count). */
+  max: number;
+  /** Number of partitions (≥ 1). */
+  partitions: number;
+  /** The partition to use next, in rotation; `-1` when none can take a new resource now. */
+  nextPartition(): number;
+  /** Opens a resource, preferably on `partition` (`-1`: any). Rejections reach the caller. */
+  create(partition: number): Promise<Created<R>>;
+  /** Disposes of a resource of `partition`. Must not throw. */
+  destroy(resource: R, partition: number): void;
+  /** The clock. */
+  clock: Clock;
+  /** The error for a caller that waited `timeoutMs` in vain. */
+  timeoutError(timeoutMs: number): Error;
+  /** The error for acquiring from a closed pool. */
+  closedError(): Error;
+}
