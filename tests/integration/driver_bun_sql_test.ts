@@ -13,6 +13,7 @@ import type { ConnectParams, DriverConnection } from "../../src/driver.ts";
 import { QueryError } from "../../src/errors.ts";
 import { bunSql } from "../../src/drivers/bun_sql.ts";
 import { adminQuery, sharedServers, type TestServer } from "../support/servers.ts";
+import { connectParams } from "../support/params.ts";
 import { driverConformance } from "./driver_conformance.ts";
 
 const onBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
@@ -57,16 +58,7 @@ if (!onBun) {
     });
 
     function params(overrides: Partial<ConnectParams> = {}): ConnectParams {
-      return {
-        ...LOCAL_PARAMS,
-        host: server.host,
-        port: server.port,
-        database: server.database,
-        user: server.user,
-        password: server.password,
-        connectTimeoutMs: 10_000,
-        ...overrides,
-      };
+      return connectParams(server, overrides);
     }
 
     async function connect(

@@ -23,6 +23,7 @@ import { inspect } from "node:util";
 import type { ConnectParams, Driver, DriverConnection } from "../../src/driver.ts";
 import { QueryError } from "../../src/errors.ts";
 import { adminQuery, freePort, type TestServer } from "../support/servers.ts";
+import { connectParams } from "../support/params.ts";
 
 /** A self-signed CA that signed nothing: no server certificate verifies against it. */
 const UNRELATED_CA = `-----BEGIN CERTIFICATE-----
@@ -110,18 +111,7 @@ export function driverConformance(
     }
 
     function params(overrides: Partial<ConnectParams> = {}): ConnectParams {
-      return {
-        host: server.host,
-        port: server.port,
-        database: server.database,
-        user: server.user,
-        password: server.password,
-        ssl: "disable",
-        sslRootCert: undefined,
-        connectTimeoutMs: 10_000,
-        settings: {},
-        ...overrides,
-      };
+      return connectParams(server, overrides);
     }
 
     async function connect(overrides: Partial<ConnectParams> = {}): Promise<DriverConnection> {

@@ -29,6 +29,7 @@ import {
 import { driverConformance } from "./driver_conformance.ts";
 import { poolSuite } from "./pool_suite.ts";
 import { sharedServers, type TestServer } from "../support/servers.ts";
+import { connectParams } from "../support/params.ts";
 
 const ENV_VAR = "PGDBPOOL_DENO_POSTGRES";
 const SUITE = "denoPostgres() driver";
@@ -72,18 +73,7 @@ if (skipReason !== undefined) {
     });
 
     function params(overrides: Partial<ConnectParams> = {}): ConnectParams {
-      return {
-        host: server.host,
-        port: server.port,
-        database: server.database,
-        user: server.user,
-        password: server.password,
-        ssl: "disable",
-        sslRootCert: undefined,
-        connectTimeoutMs: 10_000,
-        settings: {},
-        ...overrides,
-      };
+      return connectParams(server, overrides);
     }
 
     async function connect(overrides: Partial<ConnectParams> = {}): Promise<DriverConnection> {

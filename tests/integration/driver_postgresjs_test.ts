@@ -13,6 +13,7 @@ import type { ConnectParams, DriverConnection } from "../../src/driver.ts";
 import { QueryError } from "../../src/errors.ts";
 import { postgresjs, type PostgresjsFactory } from "../../src/drivers/postgresjs.ts";
 import { adminQuery, sharedServers, type TestServer } from "../support/servers.ts";
+import { connectParams } from "../support/params.ts";
 import { driverConformance } from "./driver_conformance.ts";
 
 driverConformance("postgresjs", () => postgresjs(), sharedServers);
@@ -36,18 +37,7 @@ describe("postgresjs() specifics", () => {
   });
 
   function params(overrides: Partial<ConnectParams> = {}): ConnectParams {
-    return {
-      host: server.host,
-      port: server.port,
-      database: server.database,
-      user: server.user,
-      password: server.password,
-      ssl: "disable",
-      sslRootCert: undefined,
-      connectTimeoutMs: 10_000,
-      settings: {},
-      ...overrides,
-    };
+    return connectParams(server, overrides);
   }
 
   async function connect(

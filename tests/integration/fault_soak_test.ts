@@ -38,6 +38,7 @@ import {
 import { bunSql } from "../../src/drivers/bun_sql.ts";
 import { postgresjs } from "../../src/drivers/postgresjs.ts";
 import { adminQuery, type PrivateTestServer, startPrivateServer } from "../support/servers.ts";
+import { endpointOf } from "../support/params.ts";
 
 const SOAK_MS = Number(process.env.PGDBPOOL_SOAK_MS || 2500);
 /** Longest the restart variant runs on after the restart, waiting for the server to serve a call. */
@@ -145,15 +146,7 @@ describe("fault soak against real PostgreSQL", () => {
   });
 
   function endpoint(s: PrivateTestServer, app: string) {
-    return {
-      host: s.host,
-      port: s.port,
-      name: s.database,
-      user: s.user,
-      pass: s.password,
-      application_name: app,
-      connect_timeout: 2,
-    };
+    return endpointOf(s, { application_name: app, connect_timeout: 2 });
   }
 
   /** Sessions of `app` per server (`-1` for a server that cannot be asked). */

@@ -22,6 +22,7 @@ import {
 import { postgresjs } from "../../src/drivers/postgresjs.ts";
 import { bunSql } from "../../src/drivers/bun_sql.ts";
 import { adminQuery, sharedServers, type TestServer } from "../support/servers.ts";
+import { endpointOf } from "../support/params.ts";
 
 const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
 let seq = 0;
@@ -42,14 +43,7 @@ function misuseSuite(name: string, makeDriver: () => Driver): void {
     ): { pool: Pool; app: string } {
       const app = `misuse_${name}_${++seq}`.replace(/\W/g, "_");
       const pool = createPool({
-        db: {
-          host: server.host,
-          port: server.port,
-          name: server.database,
-          user: server.user,
-          pass: server.password,
-          application_name: app,
-        },
+        db: endpointOf(server, { application_name: app }),
         groups,
         driver: makeDriver(),
         ...extra,

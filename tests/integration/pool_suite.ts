@@ -17,6 +17,7 @@ import {
   UnconfiguredGroupError,
 } from "../../mod.ts";
 import { adminQuery, freePort, sharedServers, type TestServer } from "../support/servers.ts";
+import { endpointOf } from "../support/params.ts";
 
 let seq = 0;
 
@@ -42,14 +43,7 @@ export function poolSuite(
     const table = `pool_suite_${name.replace(/\W/g, "_")}_${Date.now() % 100000}`;
 
     function endpoint(s: TestServer, app: string) {
-      return {
-        host: s.host,
-        port: s.port,
-        name: s.database,
-        user: s.user,
-        pass: s.password,
-        application_name: app,
-      };
+      return endpointOf(s, { application_name: app });
     }
 
     // A pool with its own application_name, so its sessions can be counted on the servers.

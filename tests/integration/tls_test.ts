@@ -47,6 +47,7 @@ import {
   type TestServer,
   tlsUnavailable,
 } from "../support/servers.ts";
+import { endpointOf } from "../support/params.ts";
 
 const SUITE = "TLS through the pool";
 const SSL_OF_SESSION = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
@@ -139,16 +140,11 @@ describe(SUITE, () => {
   const needsTls = { skip: noTls ?? false };
 
   function endpoint(server: TestServer, extra: Partial<EndpointInput> = {}): EndpointInput {
-    return {
-      host: server.host,
-      port: server.port,
-      name: server.database,
-      user: server.user,
-      pass: server.password,
+    return endpointOf(server, {
       connect_timeout: 5,
       application_name: `tls_test_${++serial}`,
       ...extra,
-    };
+    });
   }
 
   function pool(driver: DriverCase, db: PoolConfigInput["db"]): Pool {
