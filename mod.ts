@@ -23,12 +23,12 @@
 export { createPool, Pool } from "./src/pool.ts";
 export type { LeaseOptions, PoolOptions, PoolStats } from "./src/pool.ts";
 export { defaultPool, end, init, withHandler } from "./src/default_pool.ts";
-export type { Handler, QueryResult } from "./src/handler.ts";
-export type { EndpointInput, GroupInput, PoolConfigInput } from "./src/config.ts";
-export type { EndpointStats } from "./src/endpoints.ts";
+export type { Handler, QueryResult } from "./src/handler/handler.ts";
+export type { EndpointInput, GroupInput, PoolConfigInput } from "./src/config/normalize.ts";
+export type { EndpointStats } from "./src/endpoints/endpoint_set.ts";
 export type { ResourcePoolStats as GroupStats } from "./src/core/resource_pool.ts";
 export type { Clock, TimerHandle } from "./src/core/clock.ts";
-export type { LeakDetail, UnreleasedDetail } from "./src/lease_watch.ts";
+export type { LeakDetail, UnreleasedDetail } from "./src/handler/lease_watch.ts";
 export type {
   ConnectParams,
   Driver,

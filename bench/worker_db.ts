@@ -78,14 +78,14 @@ async function pgdbpool(
   let driver;
   try {
     if (driverName === "postgresjs") {
-      const m = await import("../src/drivers/postgresjs.ts");
+      const m = await import("../src/drivers/postgresjs/mod.ts");
       driver = m.postgresjs({ prepare: true });
     } else if (driverName === "bunsql") {
       if (runtime !== "bun") throw new Unavailable("Bun.SQL runs on Bun only");
-      const m = await import("../src/drivers/bun_sql.ts" as string);
+      const m = await import("../src/drivers/bun_sql/mod.ts" as string);
       driver = m.bunSql({ prepare: true });
     } else if (driverName === "nodepg") {
-      const m = await import("../src/drivers/node_postgres.ts" as string);
+      const m = await import("../src/drivers/node_postgres/mod.ts" as string);
       driver = m.nodePostgres({ prepare: true });
     } else throw new Error(`unknown driver ${driverName}`);
   } catch (err) {

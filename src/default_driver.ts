@@ -18,8 +18,8 @@ export function defaultDriver(): Driver {
     name: isBun ? "bun-sql" : "postgresjs",
     async connect(params: ConnectParams): Promise<DriverConnection> {
       loaded ??= isBun
-        ? import("./drivers/bun_sql.ts").then((m) => m.bunSql())
-        : import("./drivers/postgresjs.ts").then((m) => m.postgresjs());
+        ? import("./drivers/bun_sql/mod.ts").then((m) => m.bunSql())
+        : import("./drivers/postgresjs/mod.ts").then((m) => m.postgresjs());
       return (await loaded).connect(params);
     },
   };

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import type { PoolConfigInput } from "./config.ts";
-import { configFromEnv } from "./env.ts";
-import type { Handler } from "./handler.ts";
+import type { PoolConfigInput } from "./config/normalize.ts";
+import { configFromEnv } from "./config/env.ts";
+import type { Handler } from "./handler/handler.ts";
 import { createPool, type LeaseOptions, type Pool } from "./pool.ts";
 
 let current: Pool | undefined;

@@ -6,17 +6,17 @@
  */
 import { type Clock, systemClock } from "./core/clock.ts";
 import type { AcquireOptions, ResourcePoolStats } from "./core/resource_pool.ts";
-import { normalizeConfig, type PoolConfig, type PoolConfigInput } from "./config.ts";
+import { normalizeConfig, type PoolConfig, type PoolConfigInput } from "./config/normalize.ts";
 import { defaultDriver } from "./default_driver.ts";
 import type { DriverConnection } from "./driver.ts";
-import { EndpointSet, type EndpointStats } from "./endpoints.ts";
+import { EndpointSet, type EndpointStats } from "./endpoints/endpoint_set.ts";
 import { PoolClosedError, UnconfiguredGroupError } from "./errors.ts";
-import { Group } from "./group.ts";
-import type { Handler } from "./handler.ts";
-import { PoolHandler } from "./pool_handler.ts";
-import { LeaseWatch } from "./lease_watch.ts";
-import { PipelinedGroup } from "./pipelined_group.ts";
-import { raceAbort } from "./race_abort.ts";
+import { Group } from "./groups/exclusive_group.ts";
+import type { Handler } from "./handler/handler.ts";
+import { PoolHandler } from "./handler/pool_handler.ts";
+import { LeaseWatch } from "./handler/lease_watch.ts";
+import { PipelinedGroup } from "./groups/pipelined_group.ts";
+import { raceAbort } from "./handler/race_abort.ts";
 
 /** Options of one `withHandler` or `lease` call. */
 export interface LeaseOptions {

@@ -11,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { ConnectParams, DriverConnection } from "../../src/driver.ts";
 import { QueryError } from "../../src/errors.ts";
-import { bunSql } from "../../src/drivers/bun_sql.ts";
+import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
 import { adminQuery, sharedServers, type TestServer } from "../support/servers.ts";
 import { connectParams } from "../support/params.ts";
 import { driverConformance } from "./driver_conformance.ts";

@@ -25,7 +25,7 @@ import { QueryError } from "../../src/errors.ts";
 import {
   denoPostgres,
   type DenoPostgresClientConstructor,
-} from "../../src/drivers/deno_postgres.ts";
+} from "../../src/drivers/deno_postgres/mod.ts";
 import { driverConformance } from "./driver_conformance.ts";
 import { poolSuite } from "./pool_suite.ts";
 import { sharedServers, type TestServer } from "../support/servers.ts";

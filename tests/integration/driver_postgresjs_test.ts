@@ -11,7 +11,7 @@ import { inspect } from "node:util";
 import postgres from "postgres";
 import type { ConnectParams, DriverConnection } from "../../src/driver.ts";
 import { QueryError } from "../../src/errors.ts";
-import { postgresjs, type PostgresjsFactory } from "../../src/drivers/postgresjs.ts";
+import { postgresjs, type PostgresjsFactory } from "../../src/drivers/postgresjs/mod.ts";
 import { adminQuery, sharedServers, type TestServer } from "../support/servers.ts";
 import { connectParams } from "../support/params.ts";
 import { driverConformance } from "./driver_conformance.ts";

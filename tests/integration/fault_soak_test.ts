@@ -35,8 +35,8 @@ import {
   PoolError,
   type PoolStats,
 } from "../../mod.ts";
-import { bunSql } from "../../src/drivers/bun_sql.ts";
-import { postgresjs } from "../../src/drivers/postgresjs.ts";
+import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
+import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
 import { adminQuery, type PrivateTestServer, startPrivateServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
 

@@ -19,8 +19,8 @@ import {
   type PoolConfigInput,
   QueryError,
 } from "../../mod.ts";
-import { postgresjs } from "../../src/drivers/postgresjs.ts";
-import { bunSql } from "../../src/drivers/bun_sql.ts";
+import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
+import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
 import { adminQuery, sharedServers, type TestServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
 

@@ -1,5 +1,5 @@
 import { describe, it } from "node:test";
-import { bunSql } from "../../src/drivers/bun_sql.ts";
+import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
 import { poolSuite } from "./pool_suite.ts";
 
 if (typeof (globalThis as { Bun?: unknown }).Bun !== "undefined") {

@@ -33,14 +33,14 @@ import {
   PoolError,
   QueryError,
 } from "../../mod.ts";
-import { normalizeConfig, passwordOf } from "../../src/config.ts";
-import { configFromEnv } from "../../src/env.ts";
-import { postgresjs } from "../../src/drivers/postgresjs.ts";
-import { bunSql } from "../../src/drivers/bun_sql.ts";
+import { normalizeConfig, passwordOf } from "../../src/config/normalize.ts";
+import { configFromEnv } from "../../src/config/env.ts";
+import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
+import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
 import {
   denoPostgres,
   type DenoPostgresClientConstructor,
-} from "../../src/drivers/deno_postgres.ts";
+} from "../../src/drivers/deno_postgres/mod.ts";
 import { adminQuery, freePort, sharedServers, type TestServer } from "../support/servers.ts";
 
 // Two random parts: whatever is shown of the password, encoded or cut, holds one of them.

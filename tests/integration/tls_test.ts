@@ -31,15 +31,15 @@ import {
   type Pool,
   type PoolConfigInput,
 } from "../../mod.ts";
-import type { EndpointInput } from "../../src/config.ts";
-import { configFromEnv } from "../../src/env.ts";
-import { nodePostgres } from "../../src/drivers/node_postgres.ts";
-import { postgresjs } from "../../src/drivers/postgresjs.ts";
-import { bunSql } from "../../src/drivers/bun_sql.ts";
+import type { EndpointInput } from "../../src/config/normalize.ts";
+import { configFromEnv } from "../../src/config/env.ts";
+import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
+import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
+import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
 import {
   denoPostgres,
   type DenoPostgresClientConstructor,
-} from "../../src/drivers/deno_postgres.ts";
+} from "../../src/drivers/deno_postgres/mod.ts";
 import {
   adminQuery,
   sharedServers,

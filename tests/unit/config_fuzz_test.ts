@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { isDeepStrictEqual } from "node:util";
 import fc from "fast-check";
 import { ConfigError, createPool, type Pool, PoolError } from "../../mod.ts";
-import { ENDPOINT_KEYS } from "../../src/config_fields.ts";
+import { ENDPOINT_KEYS } from "../../src/config/fields.ts";
 import { FakeDriver } from "../support/fake_driver.ts";
 
 const ENV =

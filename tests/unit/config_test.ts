@@ -8,8 +8,8 @@ import {
   passwordOf,
   type PoolConfig,
   redactUrl,
-} from "../../src/config.ts";
-import { configFromEnv } from "../../src/env.ts";
+} from "../../src/config/normalize.ts";
+import { configFromEnv } from "../../src/config/env.ts";
 import { ConfigError } from "../../src/errors.ts";
 import type { Driver } from "../../src/driver.ts";
 

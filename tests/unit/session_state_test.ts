@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { SessionChange, sessionChanges, undoSql } from "../../src/session_state.ts";
-import { releaseSql, TxState } from "../../src/release.ts";
+import { SessionChange, sessionChanges, undoSql } from "../../src/sql/session_changes.ts";
+import { releaseSql, TxState } from "../../src/handler/release.ts";
 
 const S = SessionChange;
 

@@ -1,0 +1,73 @@
+/**
+ * {@linkcode DEFAULTS}: the one documented constant that fills every optional
+ * key of a pool configuration.
+ *
+ * @module
+ */
+import type { SslMode } from "../driver.ts";
+
+/**
+ * The value of every optional key, in the units of the normalised config
+ * (milliseconds, megabytes). The Python module's seconds (`connect_timeout`)
+ * are already converted.
+ *
+ * @example Reading a default
+ * ```ts
+ * import { DEFAULTS } from "./normalize.ts";
+ * console.log(DEFAULTS.acquireTimeoutMs); // 10000
+ * ```
+ */
+export const DEFAULTS: {
+  /** Threading model. */
+  readonly type: "non-threaded";
+  /** Endpoint TCP port. */
+  readonly port: number;
+  /** Endpoint user (the database defaults to the user). */
+  readonly user: string;
+  /** Endpoint TLS mode. */
+  readonly ssl: SslMode;
+  /** `connect_timeout` (10 s), in ms. */
+  readonly connectTimeoutMs: number;
+  /** `query_timeout`, in ms. */
+  readonly queryTimeoutMs: number;
+  /** `session_tmp_buffer`, in MB. */
+  readonly sessionTmpBufferMb: number;
+  /** `application_name`. */
+  readonly applicationName: string;
+  /** Group `autocommit`. */
+  readonly autocommit: boolean;
+  /** Group `reset`. */
+  readonly reset: "auto";
+  /** Group `pipeline`. */
+  readonly pipeline: boolean;
+  /** How long a lease waits for a free connection, in ms. */
+  readonly acquireTimeoutMs: number;
+  /** Idle time after which a connection is pinged before use, in ms. */
+  readonly pingAfterIdleMs: number;
+  /** How long `end()` waits for leased handlers, in ms. */
+  readonly endTimeoutMs: number;
+  /** Report leases held longer than this, in ms; 0: off. */
+  readonly leakDetectionMs: number;
+  /** First back-off of a failing endpoint, in ms. */
+  readonly reconnectBaseMs: number;
+  /** Longest back-off of a failing endpoint, in ms. */
+  readonly reconnectMaxMs: number;
+} = Object.freeze({
+  type: "non-threaded",
+  port: 5432,
+  user: "postgres",
+  ssl: "disable",
+  connectTimeoutMs: 10_000,
+  queryTimeoutMs: 5000,
+  sessionTmpBufferMb: 128,
+  applicationName: "pgdbpool",
+  autocommit: true,
+  reset: "auto",
+  pipeline: false,
+  acquireTimeoutMs: 10_000,
+  pingAfterIdleMs: 1000,
+  endTimeoutMs: 5000,
+  leakDetectionMs: 0,
+  reconnectBaseMs: 250,
+  reconnectMaxMs: 10_000,
+});

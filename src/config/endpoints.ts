@@ -1,0 +1,137 @@
+/**
+ * The `db` key: one endpoint, a list, or connection URLs, turned into frozen
+ * {@linkcode EndpointConfig}s with defaults applied and units translated
+ * (`connect_timeout` seconds to milliseconds). Passwords come back apart, for
+ * `config.ts` to keep out of the endpoint objects.
+ *
+ * @module
+ */
+import { ConfigError } from "../errors.ts";
+import type { EndpointConfig } from "./types.ts";
+import { DEFAULTS } from "./defaults.ts";
+import {
+  ENDPOINT_KEYS,
+  type EndpointField,
+  type EndpointFields,
+  type Field,
+  isRecord,
+  pick,
+  rejectUnknownKeys,
+  render,
+} from "./fields.ts";
+import {
+  applicationName,
+  hostField,
+  integer,
+  nonEmptyString,
+  passwordField,
+  seconds,
+  sslMode,
+} from "./validators.ts";
+import { parseUrl } from "./url.ts";
+import { renderSecret } from "../redact.ts";
+
+// PostgreSQL limits: statement_timeout is an int of ms; temp_buffers at most
+// 1073741823 blocks of 8 kB.
+const MAX_QUERY_TIMEOUT_MS = 2_147_483_647;
+const MAX_TMP_BUFFER_MB = 8_388_607;
+
+/**
+ * Normalises the `db` key: each object or URL becomes one endpoint per host,
+ * in order. The Python module's `connection_retry_sleep` is returned apart,
+ * since it sets the pool's `reconnectBaseMs`.
+ *
+ * @param db The `db` key as the user wrote it.
+ * @returns The endpoints (frozen, without passwords); each endpoint's password,
+ *   if it has one; and `connection_retry_sleep` in ms with the field that gave
+ *   it, if any endpoint did.
+ * @throws {ConfigError} When `db` is missing, empty or invalid, or when two
+ *   endpoints give different `connection_retry_sleep` values.
+ *
+ * @example Two hosts from one URL
+ * ```ts
+ * import { endpointsOf } from "./endpoints.ts";
+ * const { endpoints, passwords } = endpointsOf("postgres://app:s3cret@db1,db2/app");
+ * console.log(endpoints.map((e) => e.host)); // ["db1", "db2"]
+ * console.log(passwords.get(endpoints[1])); // "s3cret"
+ * ```
+ */
+export function endpointsOf(
+  db: unknown,
+): {
+  endpoints: EndpointConfig[];
+  passwords: Map<EndpointConfig, string>;
+  retrySleep?: { ms: number; field: Field };
+} {
+  const expected = "an endpoint object, a postgres:// URL, or a list of them";
+  if (db === undefined) throw new ConfigError("db", `is required: expected ${expected}`);
+  const list = Array.isArray(db) ? db : [db];
+  if (list.length === 0) throw new ConfigError("db", `expected ${expected}, got an empty array`);
+  const endpoints: EndpointConfig[] = [];
+  const passwords = new Map<EndpointConfig, string>();
+  const add = (fields: EndpointFields, password: string | undefined, at: string): void => {
+    const endpoint = buildEndpoint(fields, at);
+    endpoints.push(endpoint);
+    if (password !== undefined) passwords.set(endpoint, password);
+  };
+  let retrySleep: { ms: number; field: Field } | undefined;
+  list.forEach((item: unknown, i) => {
+    const at = Array.isArray(db) ? `db[${i}]` : "db";
+    if (typeof item === "string") {
+      const { hosts, password } = parseUrl(item, at);
+      for (const fields of hosts) add(fields, password, at);
+      return;
+    }
+    if (!isRecord(item)) throw new ConfigError(at, `expected ${expected}, got ${render(item)}`);
+    const allowed = Object.values(ENDPOINT_KEYS).flat();
+    rejectUnknownKeys(item, at, allowed);
+    const fields: EndpointFields = {};
+    for (const [name, keys] of Object.entries(ENDPOINT_KEYS)) {
+      const secret = name === "password";
+      fields[name as EndpointField] = pick(item, at, keys, secret ? renderSecret : render);
+    }
+    const password = fields.password && passwordField(fields.password);
+    add(fields, password, at);
+    if (fields.retrySleep) {
+      const ms = Math.round(seconds(fields.retrySleep, true));
+      if (retrySleep && retrySleep.ms !== ms) {
+        throw new ConfigError(
+          fields.retrySleep.path,
+          `expected the same value on every endpoint (it sets the pool's reconnectBaseMs), got ${fields.retrySleep.got} here and ${retrySleep.field.got} at "${retrySleep.field.path}"`,
+        );
+      }
+      retrySleep ??= { ms, field: fields.retrySleep };
+    }
+  });
+  return { endpoints, passwords, retrySleep };
+}
+
+function buildEndpoint(f: EndpointFields, at: string): EndpointConfig {
+  if (!f.host) {
+    throw new ConfigError(
+      `${at}.host`,
+      "is required: expected a host name, IP address or socket directory",
+    );
+  }
+  const user = f.user ? nonEmptyString(f.user, "a user name") : DEFAULTS.user;
+  return Object.freeze({
+    host: hostField(f.host),
+    port: f.port ? integer(f.port, 1, 65535, true) : DEFAULTS.port,
+    database: f.database ? nonEmptyString(f.database, "a database name") : user,
+    user,
+    ssl: f.ssl ? sslMode(f.ssl) : DEFAULTS.ssl,
+    sslRootCert: f.sslRootCert ? nonEmptyString(f.sslRootCert, "a PEM certificate") : undefined,
+    connectTimeoutMs: f.connectTimeout
+      ? Math.max(1, Math.round(seconds(f.connectTimeout, false)))
+      : DEFAULTS.connectTimeoutMs,
+    queryTimeoutMs: f.queryTimeout
+      ? integer(f.queryTimeout, 0, MAX_QUERY_TIMEOUT_MS)
+      : DEFAULTS.queryTimeoutMs,
+    sessionTmpBufferMb: f.sessionTmpBuffer
+      ? integer(f.sessionTmpBuffer, 1, MAX_TMP_BUFFER_MB)
+      : DEFAULTS.sessionTmpBufferMb,
+    applicationName: f.applicationName
+      ? applicationName(f.applicationName)
+      : DEFAULTS.applicationName,
+  });
+}

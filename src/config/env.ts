@@ -1,0 +1,133 @@
+/**
+ * Builds the default pool's configuration from the environment: `DATABASE_URL`,
+ * or libpq's `PG*` variables. Used only when `init()` is called without a
+ * config; the rest of the library never reads the environment.
+ *
+ * @module
+ */
+import type { EndpointInput, PoolConfigInput } from "./normalize.ts";
+import type { SslMode } from "../driver.ts";
+import { ConfigError } from "../errors.ts";
+
+/**
+ * Reads one environment variable; `undefined` when it is unset.
+ *
+ * @example A fixed environment for tests
+ * ```ts
+ * import type { EnvReader } from "./env.ts";
+ * const vars: Record<string, string> = { PGHOST: "db1" };
+ * const env: EnvReader = (name) => vars[name];
+ * ```
+ */
+export type EnvReader = (name: string) => string | undefined;
+
+// The runtimes, typed structurally so that no runtime's type package is needed.
+interface RuntimeGlobals {
+  Deno?: { env?: { get(name: string): string | undefined } };
+  process?: { env?: Record<string, string | undefined> };
+}
+
+const DEFAULT_CONNECTION_COUNT = 10;
+
+/**
+ * Builds a {@linkcode PoolConfigInput} for the default pool from the
+ * environment. `DATABASE_URL` wins; otherwise, when `PGHOST`, `PGDATABASE` or
+ * `PGUSER` is set, one endpoint per host of `PGHOST` (a comma list; default
+ * `localhost`) with `PGPORT` (one port, or one per host), `PGDATABASE`,
+ * `PGUSER`, `PGPASSWORD`, `PGSSLMODE`, `PGAPPNAME` and `PGCONNECT_TIMEOUT`
+ * (seconds). The one group, `default`, opens `PGDBPOOL_CONNECTION_COUNT`
+ * connections (default 10). Empty variables count as unset. `PGSSLROOTCERT`
+ * (a file path) is not read: the library reads no files.
+ *
+ * The result is input, not yet validated: pass it to `normalizeConfig()`.
+ *
+ * @param env Reads a variable; by default `Deno.env.get` (when permitted),
+ *   else `process.env`. Tests pass their own.
+ * @returns The configuration input of the default pool.
+ * @throws {ConfigError} When nothing is configured (path `""`), when
+ *   `PGCONNECT_TIMEOUT` or `PGDBPOOL_CONNECTION_COUNT` is not a number, or when
+ *   `PGPORT` lists neither one port nor one per host (path: the variable's
+ *   name). Other values are checked by `normalizeConfig()`.
+ *
+ * @example With an injected environment
+ * ```ts
+ * import { configFromEnv } from "./env.ts";
+ * const vars: Record<string, string> = { DATABASE_URL: "postgres://app@db1/app" };
+ * const input = configFromEnv((name) => vars[name]);
+ * console.log(input.db); // "postgres://app@db1/app"
+ * ```
+ */
+export function configFromEnv(env: EnvReader = runtimeEnv): PoolConfigInput {
+  const read = (name: string): string | undefined => env(name) || undefined;
+  const groups = { default: { connection_count: connectionCount(read) } };
+  const url = read("DATABASE_URL");
+  if (url) return { db: url, groups };
+  if (!read("PGHOST") && !read("PGDATABASE") && !read("PGUSER")) {
+    throw new ConfigError(
+      "",
+      "no pool configured: call init(config), or set DATABASE_URL or PGHOST (and PGUSER, PGDATABASE, PGPASSWORD)",
+    );
+  }
+  const hosts = (read("PGHOST") ?? "localhost").split(",").map((h) => h.trim());
+  const ports = read("PGPORT")?.split(",").map((p) => p.trim());
+  if (ports && ports.length !== 1 && ports.length !== hosts.length) {
+    throw new ConfigError(
+      "PGPORT",
+      `expected one port, or one per host of PGHOST (${hosts.length}), got ${
+        JSON.stringify(read("PGPORT"))
+      }`,
+    );
+  }
+  const shared: EndpointInput = withoutUndefined({
+    name: read("PGDATABASE"),
+    user: read("PGUSER"),
+    pass: read("PGPASSWORD"),
+    ssl: read("PGSSLMODE") as SslMode | undefined,
+    application_name: read("PGAPPNAME"),
+    connect_timeout: seconds(read, "PGCONNECT_TIMEOUT"),
+  });
+  const db = hosts.map((host, i): EndpointInput =>
+    withoutUndefined({ ...shared, host, port: ports?.[ports.length === 1 ? 0 : i] })
+  );
+  return { db: db.length === 1 ? db[0] : db, groups };
+}
+
+function connectionCount(read: EnvReader): number {
+  const raw = read("PGDBPOOL_CONNECTION_COUNT");
+  if (raw === undefined) return DEFAULT_CONNECTION_COUNT;
+  if (!/^\s*\d+\s*$/.test(raw) || Number(raw) < 1) {
+    throw new ConfigError(
+      "PGDBPOOL_CONNECTION_COUNT",
+      `expected an integer ≥ 1, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return Number(raw);
+}
+
+function seconds(read: EnvReader, name: string): number | undefined {
+  const raw = read(name);
+  if (raw === undefined) return undefined;
+  if (!/^\s*\d+(?:\.\d+)?\s*$/.test(raw)) {
+    throw new ConfigError(name, `expected a number of seconds, got ${JSON.stringify(raw)}`);
+  }
+  return Number(raw);
+}
+
+function withoutUndefined<T extends object>(obj: T): T {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** Reads the runtime's environment; a denied permission reads as unset. */
+function runtimeEnv(name: string): string | undefined {
+  const g = globalThis as RuntimeGlobals;
+  try {
+    if (g.Deno?.env) return g.Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+  try {
+    return g.process?.env?.[name];
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * Reading keys from user input: a received value becomes a {@linkcode Field}
+ * that knows its dotted path and how to quote itself; {@linkcode pick} finds a
+ * key under any of its aliases, {@linkcode rejectUnknownKeys} refuses typos,
+ * and {@linkcode fail} throws the one message shape every validator uses.
+ *
+ * @module
+ */
+import { ConfigError } from "../errors.ts";
+import { redactUrl } from "../redact.ts";
+
+/**
+ * One received value, ready to be validated and quoted in a message.
+ *
+ * @example A port read from a URL
+ * ```ts
+ * import type { Field } from "./fields.ts";
+ * const port: Field = { path: "db.port", value: "5433", got: '"5433"', text: true, where: "" };
+ * console.log(port.path); // "db.port"
+ * ```
+ */
+export interface Field {
+  /** Dotted path of the key, e.g. `db[1].port`. */
+  readonly path: string;
+  /** The value as received, before validation. */
+  readonly value: unknown;
+  /** The value as quoted in messages; never a password. */
+  readonly got: string;
+  /** The value came as text (a URL), so numeric strings stand for numbers. */
+  readonly text: boolean;
+  /** Appended to messages, e.g. the redacted URL the value came from. */
+  readonly where: string;
+}
+
+/**
+ * Each endpoint field with the keys that may spell it, seed-style first.
+ *
+ * @example
+ * ```ts
+ * import { ENDPOINT_KEYS } from "./fields.ts";
+ * console.log(ENDPOINT_KEYS.database); // ["name", "database"]
+ * ```
+ */
+export const ENDPOINT_KEYS = {
+  host: ["host"],
+  port: ["port"],
+  database: ["name", "database"],
+  user: ["user"],
+  password: ["pass", "password"],
+  ssl: ["ssl"],
+  sslRootCert: ["sslrootcert", "sslRootCert"],
+  connectTimeout: ["connect_timeout", "connectTimeout"],
+  queryTimeout: ["query_timeout", "queryTimeout"],
+  sessionTmpBuffer: ["session_tmp_buffer", "sessionTmpBuffer"],
+  applicationName: ["application_name", "applicationName"],
+  retrySleep: ["connection_retry_sleep", "connectionRetrySleep"],
+} as const;
+
+/**
+ * The name of an endpoint field, as in {@linkcode ENDPOINT_KEYS}.
+ *
+ * @example
+ * ```ts
+ * import type { EndpointField } from "./fields.ts";
+ * const field: EndpointField = "connectTimeout";
+ * console.log(field); // "connectTimeout"
+ * ```
+ */
+export type EndpointField = keyof typeof ENDPOINT_KEYS;
+
+/**
+ * The fields of one endpoint as received, before validation and defaults.
+ *
+ * @example
+ * ```ts
+ * import type { EndpointFields } from "./fields.ts";
+ * const fields: EndpointFields = {
+ *   host: { path: "db.host", value: "db1", got: '"db1"', text: false, where: "" },
+ * };
+ * console.log(Object.keys(fields)); // ["host"]
+ * ```
+ */
+export type EndpointFields = Partial<Record<EndpointField, Field>>;
+
+/**
+ * Reads one key that may be spelt several ways (`connection_count` or
+ * `connectionCount`). An `undefined` value counts as absent.
+ *
+ * @param obj The object as the user wrote it.
+ * @param at The dotted path of `obj` (`""` at the top level).
+ * @param keys The spellings of the key, seed-style first.
+ * @param show Quotes the value for messages; {@linkcode render} unless the value is secret.
+ * @returns The field under the first spelling given, or `undefined` if none is.
+ * @throws {ConfigError} When two spellings hold different values.
+ *
+ * @example
+ * ```ts
+ * import { pick } from "./fields.ts";
+ * const field = pick({ connectionCount: 4 }, "groups.g", ["connection_count", "connectionCount"]);
+ * console.log(field?.path, field?.value); // "groups.g.connectionCount" 4
+ * ```
+ */
+export function pick(
+  obj: Record<string, unknown>,
+  at: string,
+  keys: readonly string[],
+  show: (value: unknown) => string = render,
+): Field | undefined {
+  let found: Field | undefined;
+  for (const key of keys) {
+    const value = Object.hasOwn(obj, key) ? obj[key] : undefined;
+    if (value === undefined) continue;
+    const field = {
+      path: at ? `${at}.${key}` : key,
+      value,
+      got: show(value),
+      text: false,
+      where: "",
+    };
+    if (found && !Object.is(found.value, value)) {
+      const values = show === render ? `: ${found.got} and ${field.got}` : "";
+      throw new ConfigError(
+        field.path,
+        `conflicts with its alias "${found.path}": give one, or the same value${values}`,
+      );
+    }
+    found ??= field;
+  }
+  return found;
+}
+
+/**
+ * Refuses any key of `obj` that is not in `allowed`, so that a typo is an
+ * error instead of a silently ignored setting.
+ *
+ * @param obj The object as the user wrote it.
+ * @param at The dotted path of `obj` (`""` at the top level).
+ * @param allowed Every key `obj` may hold.
+ * @throws {ConfigError} Naming the first unknown key and the keys allowed.
+ *
+ * @example
+ * ```ts
+ * import { rejectUnknownKeys } from "./fields.ts";
+ * try {
+ *   rejectUnknownKeys({ autocomit: true }, "groups.g", ["autocommit"]);
+ * } catch (err) {
+ *   console.log((err as Error).message); // 'Invalid config "groups.g.autocomit": unknown key: expected one of autocommit'
+ * }
+ * ```
+ */
+export function rejectUnknownKeys(
+  obj: Record<string, unknown>,
+  at: string,
+  allowed: readonly string[],
+): void {
+  for (const key of Object.keys(obj)) {
+    if (!allowed.includes(key)) {
+      throw new ConfigError(
+        at ? `${at}.${key}` : key,
+        `unknown key: expected one of ${allowed.join(", ")}`,
+      );
+    }
+  }
+}
+
+/**
+ * Throws the message every validator uses: what was expected, the value
+ * received, and where it came from.
+ *
+ * @param f The field that is wrong.
+ * @param expected What a valid value looks like, e.g. `"an integer ≥ 1"`.
+ * @returns Never.
+ * @throws {ConfigError} Always, with `f.path` as its path.
+ *
+ * @example
+ * ```ts
+ * import { fail } from "./fields.ts";
+ * try {
+ *   fail({ path: "db.port", value: 0, got: "0", text: false, where: "" }, "an integer 1..65535");
+ * } catch (err) {
+ *   console.log((err as Error).message); // 'Invalid config "db.port": expected an integer 1..65535, got 0'
+ * }
+ * ```
+ */
+export function fail(f: Field, expected: string): never {
+  throw new ConfigError(f.path, `expected ${expected}, got ${f.got}${f.where}`);
+}
+
+/**
+ * Tells a plain object (not `null`, not an array) from other values.
+ *
+ * @param value Any value.
+ * @returns Whether `value` is an object whose keys can be read as settings.
+ *
+ * @example
+ * ```ts
+ * import { isRecord } from "./fields.ts";
+ * console.log(isRecord({ host: "db1" }), isRecord([]), isRecord(null)); // true false false
+ * ```
+ */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Quotes a received value for a message; long strings are cut. */
+/**
+ * Quotes a received value for a message; long strings are cut.
+ *
+ * @param value Any value but a password (see `renderSecret` in `redact.ts`).
+ * @returns A JSON string, a description of an object, or the value as text.
+ *
+ * @example
+ * ```ts
+ * import { render } from "./fields.ts";
+ * console.log(render("db1"), render([]), render(5)); // '"db1"' "an empty array" "5"
+ * ```
+ */
+export function render(value: unknown): string {
+  if (typeof value === "string") {
+    // A connection string given where it does not belong still carries a password.
+    if (/\bpassword\s*=/i.test(value)) return "a key=value string (not shown)";
+    const shown = redactUrl(value); // masked before cutting, so no fragment survives
+    return JSON.stringify(shown.length > 60 ? `${shown.slice(0, 57)}...` : shown);
+  }
+  if (typeof value === "function") return "a function";
+  if (Array.isArray(value)) return value.length ? "an array" : "an empty array";
+  if (typeof value === "object" && value !== null) return "an object";
+  return String(value);
+}

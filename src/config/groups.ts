@@ -1,0 +1,90 @@
+/**
+ * The `groups` key: each group by name, turned into a frozen
+ * {@linkcode GroupConfig}, in a record with a `null` prototype.
+ *
+ * @module
+ */
+import { ConfigError } from "../errors.ts";
+import type { GroupConfig } from "./types.ts";
+import { DEFAULTS } from "./defaults.ts";
+import { fail, isRecord, pick, rejectUnknownKeys, render } from "./fields.ts";
+import { integer } from "./validators.ts";
+
+const GROUP_KEYS = [
+  "connection_count",
+  "connectionCount",
+  "autocommit",
+  "reset",
+  "pipeline",
+] as const;
+
+/**
+ * Normalises the `groups` key. A group name that is not an identifier is
+ * quoted in paths (`groups["read only"]`).
+ *
+ * @param groups The `groups` key as the user wrote it.
+ * @returns The groups by name, frozen, in a record with a `null` prototype, so
+ *   that `groups[name]` finds configured groups only, never `"toString"`.
+ * @throws {ConfigError} When `groups` is missing or empty, or a group is invalid.
+ *
+ * @example
+ * ```ts
+ * import { groupsOf } from "./groups.ts";
+ * const groups = groupsOf({ reports: { connection_count: 2, autocommit: false } });
+ * console.log(groups.reports); // { connectionCount: 2, autocommit: false, reset: "auto", pipeline: false }
+ * console.log(groups.toString); // undefined
+ * ```
+ */
+export function groupsOf(groups: unknown): Readonly<Record<string, GroupConfig>> {
+  const example = "e.g. { default: { connection_count: 10 } }";
+  if (groups === undefined) {
+    throw new ConfigError("groups", `is required: expected groups by name, ${example}`);
+  }
+  if (!isRecord(groups)) {
+    throw new ConfigError("groups", `expected groups by name, ${example}, got ${render(groups)}`);
+  }
+  const names = Object.keys(groups);
+  if (names.length === 0) {
+    throw new ConfigError("groups", `expected at least one group, ${example}, got an empty object`);
+  }
+  // A null prototype: `groups[name]` finds configured groups only, never "toString".
+  const out: Record<string, GroupConfig> = Object.create(null);
+  for (const name of names) {
+    const at = groupPath(name);
+    if (name === "") throw new ConfigError(at, "expected a non-empty group name");
+    const group = groups[name];
+    if (!isRecord(group)) {
+      throw new ConfigError(at, `expected an object with connection_count, got ${render(group)}`);
+    }
+    rejectUnknownKeys(group, at, GROUP_KEYS);
+    const count = pick(group, at, ["connection_count", "connectionCount"]);
+    if (!count) {
+      throw new ConfigError(`${at}.connection_count`, "is required: expected an integer ≥ 1");
+    }
+    const autocommit = pick(group, at, ["autocommit"]);
+    if (autocommit && typeof autocommit.value !== "boolean") fail(autocommit, "true or false");
+    const reset = pick(group, at, ["reset"]);
+    if (reset && (typeof reset.value !== "string" || reset.value.trim() === "")) {
+      fail(reset, '"auto", "none" or the SQL to run on release');
+    }
+    const pipeline = pick(group, at, ["pipeline"]);
+    if (pipeline && typeof pipeline.value !== "boolean") fail(pipeline, "true or false");
+    if (pipeline?.value === true && autocommit?.value === false) {
+      throw new ConfigError(
+        `${at}.pipeline`,
+        "a pipelined group shares its sessions, so it cannot run transactions: expected autocommit true (or no pipeline)",
+      );
+    }
+    out[name] = Object.freeze({
+      connectionCount: integer(count, 1, Number.MAX_SAFE_INTEGER),
+      autocommit: autocommit ? autocommit.value as boolean : DEFAULTS.autocommit,
+      reset: reset ? reset.value as string : DEFAULTS.reset,
+      pipeline: pipeline ? pipeline.value as boolean : DEFAULTS.pipeline,
+    });
+  }
+  return Object.freeze(out);
+}
+
+function groupPath(name: string): string {
+  return /^[A-Za-z_$][\w$-]*$/.test(name) ? `groups.${name}` : `groups[${JSON.stringify(name)}]`;
+}

@@ -1,0 +1,175 @@
+/**
+ * Turns user input (the Python module's seed-style keys, camelCase aliases,
+ * connection URLs) into one frozen, fully-defaulted {@linkcode PoolConfig}.
+ * Units of the Python keys (`connect_timeout` in seconds, `session_tmp_buffer`
+ * in MB) are translated here and nowhere else.
+ *
+ * This is the entry point: the other modules import the config's types,
+ * {@linkcode DEFAULTS}, {@linkcode describeEndpoint} and {@linkcode redactUrl}
+ * from here. The work is shared by `config_endpoints.ts` (the `db` key, with
+ * `config_url.ts` for URLs), `config_groups.ts` (the `groups` key),
+ * `config_fields.ts` and `config_validators.ts` (reading and checking one key),
+ * and `redact.ts` (what messages may show).
+ *
+ * @module
+ */
+import type { Driver } from "../driver.ts";
+import { ConfigError } from "../errors.ts";
+import type { EndpointConfig, PoolConfig } from "./types.ts";
+import { DEFAULTS } from "./defaults.ts";
+import { type Field, isRecord, pick, rejectUnknownKeys, render } from "./fields.ts";
+import { duration, oneOf } from "./validators.ts";
+import { endpointsOf } from "./endpoints.ts";
+import { groupsOf } from "./groups.ts";
+
+export type {
+  EndpointConfig,
+  EndpointInput,
+  GroupConfig,
+  GroupInput,
+  PoolConfig,
+  PoolConfigInput,
+} from "./types.ts";
+export { DEFAULTS } from "./defaults.ts";
+export { describeEndpoint, redactUrl } from "../redact.ts";
+
+/** Top-level durations: camelCase name, seed-style alias, and whether 0 is allowed. */
+const DURATIONS = [
+  ["acquireTimeoutMs", "acquire_timeout_ms", false],
+  ["pingAfterIdleMs", "ping_after_idle_ms", true],
+  ["endTimeoutMs", "end_timeout_ms", true],
+  ["reconnectBaseMs", "reconnect_base_ms", true],
+  ["reconnectMaxMs", "reconnect_max_ms", true],
+  ["leakDetectionMs", "leak_detection_ms", true],
+] as const;
+type DurationKey = (typeof DURATIONS)[number][0];
+
+const TOP_KEYS: readonly string[] = [
+  "type",
+  "db",
+  "groups",
+  "driver",
+  ...DURATIONS.flatMap(([camel, seed]) => [camel, seed]),
+];
+
+const PASSWORDS = new WeakMap<EndpointConfig, string>();
+
+/**
+ * Turns user input into a frozen, fully-defaulted {@linkcode PoolConfig}:
+ * seed-style keys and camelCase aliases, one endpoint, a list, or `postgres://`
+ * URLs (multi-host too); units translated to milliseconds and megabytes;
+ * defaults from {@linkcode DEFAULTS}. Passwords are kept apart (see
+ * {@linkcode passwordOf}). Pure: the input is neither changed nor kept.
+ *
+ * @param input The configuration as the user wrote it ({@linkcode PoolConfigInput}).
+ * @returns The normalised configuration, deeply frozen (except the driver, the caller's object).
+ * @throws {ConfigError} When a key is unknown, missing or invalid; `path` names it
+ *   and the message quotes the value received, with passwords masked.
+ *
+ * @example Seed-style keys, as in the Python module
+ * ```ts
+ * import { normalizeConfig } from "./normalize.ts";
+ * const config = normalizeConfig({
+ *   db: { host: "db1", name: "app", user: "app", pass: "secret", connect_timeout: 3 },
+ *   groups: { default: { connection_count: 10 } },
+ * });
+ * console.log(config.endpoints[0].connectTimeoutMs); // 3000
+ * ```
+ *
+ * @example A multi-host URL
+ * ```ts
+ * import { normalizeConfig } from "./normalize.ts";
+ * const config = normalizeConfig({
+ *   db: "postgres://app@db1,db2:5433/app?sslmode=require",
+ *   groups: { default: { connectionCount: 10 } },
+ * });
+ * console.log(config.endpoints.map((e) => `${e.host}:${e.port}`)); // ["db1:5432", "db2:5433"]
+ * ```
+ */
+export function normalizeConfig(input: unknown): PoolConfig {
+  if (!isRecord(input)) {
+    throw new ConfigError(
+      "",
+      `expected a config object with "db" and "groups", got ${render(input)}`,
+    );
+  }
+  rejectUnknownKeys(input, "", TOP_KEYS);
+  const { endpoints, passwords, retrySleep } = endpointsOf(input.db);
+  for (const [endpoint, password] of passwords) PASSWORDS.set(endpoint, password);
+  const groups = groupsOf(input.groups);
+  const type = pick(input, "", ["type"]);
+  const durations = {} as Record<DurationKey, number>;
+  const given = {} as Record<DurationKey, Field | undefined>;
+  for (const [camel, seed, zeroOk] of DURATIONS) {
+    const field = pick(input, "", [camel, seed]);
+    given[camel] = field;
+    durations[camel] = field ? duration(field, zeroOk) : DEFAULTS[camel];
+  }
+  if (retrySleep) {
+    const base = given.reconnectBaseMs;
+    if (base && durations.reconnectBaseMs !== retrySleep.ms) {
+      throw new ConfigError(
+        retrySleep.field.path,
+        `conflicts with "${base.path}": ${retrySleep.field.got} s sets reconnectBaseMs to ${retrySleep.ms}, but "${base.path}" is ${base.got}`,
+      );
+    }
+    durations.reconnectBaseMs = retrySleep.ms;
+  }
+  checkBackoffPair(durations, given.reconnectMaxMs, retrySleep?.field.path);
+  return Object.freeze({
+    type: type ? oneOf(type, ["non-threaded", "threaded"]) : DEFAULTS.type,
+    endpoints: Object.freeze(endpoints),
+    groups,
+    driver: driverOf(input.driver),
+    ...durations,
+  });
+}
+
+/**
+ * The password of a normalised endpoint. It lives outside the endpoint object
+ * so that `JSON.stringify`, `Deno.inspect` and `util.inspect` never show it; a
+ * copy of the endpoint (`{ ...endpoint }`) has no password.
+ *
+ * @param endpoint An endpoint of a config returned by {@linkcode normalizeConfig}.
+ * @returns The password, or `undefined` if none was configured.
+ *
+ * @example
+ * ```ts
+ * import { normalizeConfig, passwordOf } from "./normalize.ts";
+ * const config = normalizeConfig({ db: "postgres://app:s3cret@db1/app", groups: { g: { connection_count: 1 } } });
+ * console.log(passwordOf(config.endpoints[0])); // "s3cret"
+ * ```
+ */
+export function passwordOf(endpoint: EndpointConfig): string | undefined {
+  return PASSWORDS.get(endpoint);
+}
+
+function driverOf(driver: unknown): Driver | undefined {
+  if (driver === undefined) return undefined;
+  const d = driver as Partial<Driver> | null;
+  if (
+    (typeof driver !== "object" && typeof driver !== "function") || d === null ||
+    typeof d.name !== "string" || typeof d.connect !== "function"
+  ) {
+    throw new ConfigError(
+      "driver",
+      `expected an object with a string "name" and a "connect" function, got ${render(driver)}`,
+    );
+  }
+  return driver as Driver;
+}
+
+function checkBackoffPair(
+  durations: Record<DurationKey, number>,
+  maxField: Field | undefined,
+  baseSource: string | undefined,
+): void {
+  const { reconnectBaseMs: base, reconnectMaxMs: max } = durations;
+  if (max >= base) return;
+  const got = maxField ? maxField.got : `${max} (the default)`;
+  const from = baseSource ? `, from "${baseSource}"` : "";
+  throw new ConfigError(
+    maxField?.path ?? "reconnectMaxMs",
+    `expected at least reconnectBaseMs (${base}${from}), got ${got}`,
+  );
+}

@@ -1,0 +1,177 @@
+/**
+ * The shapes of a pool configuration: what the user may write
+ * ({@linkcode PoolConfigInput}, {@linkcode EndpointInput}, {@linkcode GroupInput})
+ * and what `normalizeConfig` in `config.ts` returns ({@linkcode PoolConfig},
+ * {@linkcode EndpointConfig}, {@linkcode GroupConfig}). Types only: the
+ * defaults live in `config_defaults.ts`.
+ *
+ * @module
+ */
+import type { Driver, SslMode } from "../driver.ts";
+
+/** One endpoint as the user may write it (seed-style keys or camelCase aliases). */
+export interface EndpointInput {
+  /** Host name, IP, or Unix socket directory. */
+  host?: string;
+  /** TCP port. @default {5432} */
+  port?: number | string;
+  /** Database name (alias `database`). */
+  name?: string;
+  /** Database name (alias of `name`). */
+  database?: string;
+  /** User name. @default {"postgres"} */
+  user?: string;
+  /** Password (alias `password`). */
+  pass?: string;
+  /** Password (alias of `pass`). */
+  password?: string;
+  /** TLS mode. @default {"disable"} */
+  ssl?: SslMode;
+  /** PEM CA certificate(s) used by `verify-ca` / `verify-full` (alias `sslRootCert`). */
+  sslrootcert?: string;
+  /** Alias of `sslrootcert`. */
+  sslRootCert?: string;
+  /** Connect timeout in seconds (alias `connectTimeout`). @default {10} */
+  connect_timeout?: number;
+  /** Alias of `connect_timeout`, in seconds. */
+  connectTimeout?: number;
+  /** Statement timeout in milliseconds, applied as `statement_timeout` (alias `queryTimeout`). @default {5000} */
+  query_timeout?: number;
+  /** Alias of `query_timeout`, in milliseconds. */
+  queryTimeout?: number;
+  /** Temp buffers in megabytes, applied as `temp_buffers` (alias `sessionTmpBuffer`). @default {128} */
+  session_tmp_buffer?: number;
+  /** Alias of `session_tmp_buffer`, in megabytes. */
+  sessionTmpBuffer?: number;
+  /** `application_name` of the sessions (alias `applicationName`). @default {"pgdbpool"} */
+  application_name?: string;
+  /** Alias of `application_name`. */
+  applicationName?: string;
+  /**
+   * The Python module's sleep between reconnect tries, in seconds (alias
+   * `connectionRetrySleep`). Here it sets the pool's first back-off,
+   * `reconnectBaseMs`; every endpoint that gives it must give the same value.
+   */
+  connection_retry_sleep?: number;
+  /** Alias of `connection_retry_sleep`, in seconds. */
+  connectionRetrySleep?: number;
+}
+
+/** One group as the user may write it. */
+export interface GroupInput {
+  /** Most connections this group opens (alias `connectionCount`). Required, integer ≥ 1. */
+  connection_count?: number;
+  /** Alias of `connection_count`. */
+  connectionCount?: number;
+  /** `false` runs each `withHandler` inside a transaction. @default {true} */
+  autocommit?: boolean;
+  /**
+   * What release does about session state a handler changed (`SET`, temp
+   * tables, prepared statements, advisory locks, `LISTEN`, held cursors):
+   * `"auto"` undoes what the handler changed, and costs nothing when it
+   * changed nothing; `"none"` trusts the callers; any other string is SQL run
+   * on every release. @default {"auto"}
+   */
+  reset?: string;
+  /**
+   * Let concurrent handlers share sessions so the driver pipelines their
+   * queries (autocommit groups only; transactions and session-changing
+   * statements are refused). Each lease takes the session with the fewest
+   * queries in flight. @default {false}
+   */
+  pipeline?: boolean;
+}
+
+/** The pool configuration as the user writes it. */
+export interface PoolConfigInput {
+  /** `"non-threaded"` (default) or `"threaded"` (accepted; each isolate has its own budget for now). */
+  type?: "threaded" | "non-threaded";
+  /** One endpoint, a list of them, a connection URL (multi-host allowed) or a list of URLs. */
+  db: string | EndpointInput | readonly (string | EndpointInput)[];
+  /** The groups, by name. */
+  groups: Record<string, GroupInput>;
+  /** The driver; by default Bun.SQL on Bun, postgres.js elsewhere. */
+  driver?: Driver;
+  /** How long a lease waits for a free connection, in ms (alias `acquire_timeout_ms`). @default {10000} */
+  acquireTimeoutMs?: number;
+  /** Ping a connection that sat idle longer than this before handing it out, in ms (alias `ping_after_idle_ms`). @default {1000} */
+  pingAfterIdleMs?: number;
+  /** How long `end()` waits for leased handlers to come back, in ms (alias `end_timeout_ms`). @default {5000} */
+  endTimeoutMs?: number;
+  /**
+   * Report a lease held longer than this, once, as a `leak` event carrying the
+   * stack of the call that leased it; 0 turns it off (alias `leak_detection_ms`).
+   * @default {0}
+   */
+  leakDetectionMs?: number;
+  /** First back-off after an endpoint fails, in ms; doubles up to `reconnectMaxMs` (alias `reconnect_base_ms`). @default {250} */
+  reconnectBaseMs?: number;
+  /** Longest back-off of a failing endpoint, in ms (alias `reconnect_max_ms`). @default {10000} */
+  reconnectMaxMs?: number;
+}
+
+/**
+ * A normalised endpoint. Carries no password: {@linkcode passwordOf} finds it,
+ * so that printing or serialising a config never shows it.
+ */
+export interface EndpointConfig {
+  /** Host name, IP address (IPv6 without brackets) or Unix socket directory. */
+  readonly host: string;
+  /** TCP port, 1..65535. */
+  readonly port: number;
+  /** Database name; defaults to the user name. */
+  readonly database: string;
+  /** User name. */
+  readonly user: string;
+  /** TLS mode. */
+  readonly ssl: SslMode;
+  /** PEM CA certificate(s), if given. */
+  readonly sslRootCert: string | undefined;
+  /** Connect timeout in milliseconds (the input is in seconds). */
+  readonly connectTimeoutMs: number;
+  /** `statement_timeout` in milliseconds; `0` means none. */
+  readonly queryTimeoutMs: number;
+  /** `temp_buffers` in megabytes. */
+  readonly sessionTmpBufferMb: number;
+  /** `application_name` of the sessions. */
+  readonly applicationName: string;
+}
+
+/** A normalised group. */
+export interface GroupConfig {
+  /** Most connections the group opens, ≥ 1. */
+  readonly connectionCount: number;
+  /** `false` runs each `withHandler` inside a transaction. */
+  readonly autocommit: boolean;
+  /** `"auto"`, `"none"`, or SQL run on every release. */
+  readonly reset: string;
+  /** Sessions shared by concurrent handlers. */
+  readonly pipeline: boolean;
+}
+
+/**
+ * The normalised, frozen configuration. `groups` has a `null` prototype, so a
+ * lookup such as `groups["constructor"]` finds only configured groups.
+ */
+export interface PoolConfig {
+  /** Threading model. */
+  readonly type: "threaded" | "non-threaded";
+  /** The endpoints, in rotation order; never empty. */
+  readonly endpoints: readonly EndpointConfig[];
+  /** The groups, by name; never empty. */
+  readonly groups: Readonly<Record<string, GroupConfig>>;
+  /** The driver, or `undefined` for the runtime's default. Not frozen: it is the caller's object. */
+  readonly driver: Driver | undefined;
+  /** How long a lease waits for a free connection, in ms; > 0. */
+  readonly acquireTimeoutMs: number;
+  /** Idle time after which a connection is pinged before use, in ms. */
+  readonly pingAfterIdleMs: number;
+  /** How long `end()` waits for leased handlers, in ms. */
+  readonly endTimeoutMs: number;
+  /** Report leases held longer than this, in ms; 0: off. */
+  readonly leakDetectionMs: number;
+  /** First back-off of a failing endpoint, in ms. */
+  readonly reconnectBaseMs: number;
+  /** Longest back-off of a failing endpoint, in ms; ≥ `reconnectBaseMs`. */
+  readonly reconnectMaxMs: number;
+}

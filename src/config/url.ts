@@ -1,0 +1,221 @@
+/**
+ * libpq connection URLs, parsed by hand: multi-host authorities
+ * (`h1:5432,[::1]:5433`), `?host=` socket directories and the query
+ * parameters pgdbpool accepts. Every message quotes the URL redacted.
+ *
+ * @module
+ */
+import { ConfigError } from "../errors.ts";
+import type { EndpointField, EndpointFields, Field } from "./fields.ts";
+import { redactUrl, secretRange } from "../redact.ts";
+
+/** URL query parameters and the endpoint field each sets (`host` is handled apart). */
+const URL_PARAMS: Readonly<Record<string, EndpointField>> = {
+  host: "host",
+  sslmode: "ssl",
+  sslrootcert: "sslRootCert",
+  connect_timeout: "connectTimeout",
+  application_name: "applicationName",
+  query_timeout: "queryTimeout",
+  session_tmp_buffer: "sessionTmpBuffer",
+};
+
+/**
+ * Parses a libpq connection URL by hand: the URL class cannot read a
+ * multi-host authority (`h1:5432,h2:5433`). Every message quotes the URL
+ * through {@linkcode redactUrl}, and quotes a part of it only when that part
+ * lies outside the masked range, so a mistyped password never leaks.
+ *
+ * @param url The URL as the user wrote it.
+ * @param at The dotted path of the URL in the config, e.g. `db[1]`.
+ * @returns One set of fields per host, sharing user, database and parameters
+ *   (to be validated and defaulted), and the password, kept apart.
+ * @throws {ConfigError} When the URL is malformed or has an unknown parameter;
+ *   the message quotes the URL redacted.
+ *
+ * @example A multi-host URL
+ * ```ts
+ * import { parseUrl } from "./url.ts";
+ * const { hosts, password } = parseUrl("postgres://app:s3cret@db1,db2:5433/app", "db");
+ * console.log(hosts.map((h) => [h.host?.value, h.port?.value])); // [["db1", undefined], ["db2", "5433"]]
+ * console.log(password); // "s3cret"
+ * ```
+ */
+export function parseUrl(url: string, at: string): { hosts: EndpointFields[]; password?: string } {
+  const where = ` (in ${JSON.stringify(redactUrl(url))})`;
+  const scheme = /^postgres(?:ql)?:\/\//.exec(url);
+  if (!scheme) {
+    // A libpq key=value string may hold "password=..." in clear: never quote it.
+    const got = url.includes("=") ? "a key=value string" : JSON.stringify(redactUrl(url));
+    throw new ConfigError(
+      at,
+      `expected a URL starting with postgres:// or postgresql://, got ${got}`,
+    );
+  }
+  const secret = secretRange(url);
+  const hidden = (start: number, end: number): boolean =>
+    secret !== undefined && start <= secret[1] && end >= secret[0];
+  const shown = (start: number, end: number): string =>
+    hidden(start, end)
+      ? "a value next to the password (not shown)"
+      : JSON.stringify(url.slice(start, end));
+  const fail = (key: string, message: string): never => {
+    throw new ConfigError(key ? `${at}.${key}` : at, message + where);
+  };
+  const decode = (start: number, end: number, key: string): string => {
+    try {
+      return decodeURIComponent(url.slice(start, end));
+    } catch {
+      return fail(key, `expected valid percent-encoding, got ${shown(start, end)}`);
+    }
+  };
+  const field = (key: string, value: string, start: number, end: number): Field => ({
+    path: `${at}.${key}`,
+    value,
+    got: shown(start, end),
+    text: true,
+    where,
+  });
+
+  const base = scheme[0].length;
+  const slashOrQuery = url.slice(base).search(/[/?]/);
+  const authorityEnd = slashOrQuery < 0 ? url.length : base + slashOrQuery;
+  const queryStart = url.indexOf("?", authorityEnd);
+  const pathEnd = queryStart < 0 ? url.length : queryStart;
+  const shared: EndpointFields = {};
+  let password: string | undefined;
+
+  // The last "@" of the authority ends the user info, so a raw "@" in a
+  // password still parses; the first ":" ends the user name.
+  const atSign = url.lastIndexOf("@", authorityEnd - 1);
+  const hostStart = atSign >= base ? atSign + 1 : base;
+  if (atSign >= base) {
+    const colon = url.indexOf(":", base);
+    const userEnd = colon >= 0 && colon < atSign ? colon : atSign;
+    const user = decode(base, userEnd, "user");
+    if (user) shared.user = field("user", user, base, userEnd);
+    if (userEnd < atSign) password = decode(userEnd + 1, atSign, "password") || undefined;
+  }
+  if (url[authorityEnd] === "/" && authorityEnd + 1 < pathEnd) {
+    // A raw "/" or "@" here most likely comes from a password with a raw "/":
+    // refuse it rather than connect to a database named after half a password.
+    if (/[/@]/.test(url.slice(authorityEnd + 1, pathEnd))) {
+      fail(
+        "database",
+        `expected a database name with "/" and "@" percent-encoded (%2F, %40), as in a password, got ${
+          shown(authorityEnd + 1, pathEnd)
+        }`,
+      );
+    }
+    const database = decode(authorityEnd + 1, pathEnd, "database");
+    shared.database = field("database", database, authorityEnd + 1, pathEnd);
+  }
+
+  let hostParam: Field | undefined;
+  if (queryStart >= 0) {
+    let start = queryStart + 1;
+    while (start <= url.length) {
+      const amp = url.indexOf("&", start);
+      const end = amp < 0 ? url.length : amp;
+      if (end > start) {
+        const eq = url.indexOf("=", start);
+        if (eq < 0 || eq >= end) {
+          fail("", `expected name=value parameters, got ${shown(start, end)}`);
+        }
+        const name = decode(start, eq, "");
+        const target = URL_PARAMS[name];
+        if (!Object.hasOwn(URL_PARAMS, name) || !target) {
+          // The name may be a piece of a mistyped password: then it stays out of the path too.
+          fail(
+            hidden(start, eq) ? "" : name,
+            `unknown URL parameter ${shown(start, eq)}: expected one of ${
+              Object.keys(URL_PARAMS).join(", ")
+            }`,
+          );
+        }
+        const value = field(name, decode(eq + 1, end, name), eq + 1, end);
+        if (target === "host") hostParam = value;
+        else if (shared[target]) fail(name, "is given twice");
+        else shared[target] = value;
+      }
+      start = end + 1;
+    }
+  }
+
+  const hosts = hostSpecs(url, hostStart, authorityEnd, { shown, fail, decode, field });
+  if (hostParam) {
+    // libpq's ?host= names socket directories (or hosts) when the authority has none.
+    if (hosts.some((h) => h.host)) {
+      fail("host", "is given twice: name hosts either before the path or in ?host=, not both");
+    }
+    const port = hosts.length === 1 ? hosts[0].port : undefined;
+    const names = String(hostParam.value).split(",");
+    return {
+      hosts: names.map((name) => ({
+        ...shared,
+        host: { ...hostParam, value: name },
+        port,
+      })),
+      password,
+    };
+  }
+  if (hosts.length === 0) fail("host", "is required: expected a host after the //");
+  return { hosts: hosts.map((h) => ({ ...shared, ...h })), password };
+}
+
+interface UrlTools {
+  shown(start: number, end: number): string;
+  fail(key: string, message: string): never;
+  decode(start: number, end: number, key: string): string;
+  field(key: string, value: string, start: number, end: number): Field;
+}
+
+/** Splits `h1:5432,[::1]:5433,h3` into host and port fields; `[]` for an empty authority. */
+function hostSpecs(
+  url: string,
+  start: number,
+  end: number,
+  t: UrlTools,
+): { host?: Field; port?: Field }[] {
+  if (start === end) return [];
+  const specs: { host?: Field; port?: Field }[] = [];
+  for (let s = start; s <= end;) {
+    const comma = url.indexOf(",", s);
+    const e = comma < 0 || comma > end ? end : comma;
+    if (e === s) t.fail("host", `expected a host between the commas, got ${t.shown(start, end)}`);
+    let hostEnd = e;
+    let portStart = -1;
+    let host: string;
+    if (url[s] === "[") {
+      const close = url.indexOf("]", s);
+      if (close < 0 || close >= e) {
+        t.fail("host", `expected "]" to close the IPv6 address ${t.shown(s, e)}`);
+      }
+      if (close + 1 < e && url[close + 1] !== ":") {
+        t.fail("host", `expected ":" and a port after "]", got ${t.shown(s, e)}`);
+      }
+      host = t.decode(s + 1, close, "host");
+      portStart = close + 1 < e ? close + 2 : -1;
+      hostEnd = close + 1;
+    } else {
+      const colon = url.indexOf(":", s);
+      if (colon >= 0 && colon < e) {
+        if (url.indexOf(":", colon + 1) >= 0 && url.indexOf(":", colon + 1) < e) {
+          t.fail(
+            "host",
+            `expected an IPv6 address in brackets like [::1]:5432, got ${t.shown(s, e)}`,
+          );
+        }
+        hostEnd = colon;
+        portStart = colon + 1;
+      }
+      host = t.decode(s, hostEnd, "host");
+    }
+    specs.push({
+      host: host ? t.field("host", host, s, hostEnd) : undefined,
+      port: portStart >= 0 ? t.field("port", url.slice(portStart, e), portStart, e) : undefined,
+    });
+    s = e + 1;
+  }
+  return specs;
+}

@@ -1,0 +1,233 @@
+/**
+ * The small named validators: each takes one {@linkcode Field}, returns the
+ * value in the units of the normalised config, or throws a `ConfigError` that
+ * names the path and quotes the value received.
+ *
+ * @module
+ */
+import type { SslMode } from "../driver.ts";
+import { fail, type Field } from "./fields.ts";
+
+const SSL_MODES: readonly SslMode[] = [
+  "disable",
+  "allow",
+  "prefer",
+  "require",
+  "verify-ca",
+  "verify-full",
+];
+
+// PostgreSQL cuts application_name at NAMEDATALEN - 1 bytes.
+const MAX_APPLICATION_NAME_BYTES = 63;
+
+const UTF8 = new TextEncoder();
+
+/**
+ * An integer in `min..max`; from a URL (`f.text`), a string of digits counts.
+ *
+ * @param f The field to check.
+ * @param min The smallest value allowed.
+ * @param max The largest value allowed; `Number.MAX_SAFE_INTEGER` for no limit.
+ * @param numericString Whether a string of digits stands for its number; by default when `f.text`.
+ * @returns The integer.
+ * @throws {ConfigError} When the value is not an integer in range.
+ *
+ * @example A port written as a string
+ * ```ts
+ * import { integer } from "./validators.ts";
+ * const port = { path: "db.port", value: "5433", got: '"5433"', text: false, where: "" };
+ * console.log(integer(port, 1, 65535, true)); // 5433
+ * ```
+ */
+export function integer(f: Field, min: number, max: number, numericString = f.text): number {
+  const n = typeof f.value === "number"
+    ? f.value
+    : numericString && typeof f.value === "string" && /^\d+$/.test(f.value)
+    ? Number(f.value)
+    : NaN;
+  if (!Number.isInteger(n) || n < min || n > max) {
+    fail(f, max === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer ${min}..${max}`);
+  }
+  return n;
+}
+
+/**
+ * Seconds (the Python module's unit) to milliseconds.
+ *
+ * @param f The field to check: a number, or from a URL a decimal string.
+ * @param zeroOk Whether `0` is allowed.
+ * @returns The duration in milliseconds (not rounded).
+ * @throws {ConfigError} When the value is not a number of seconds in range.
+ *
+ * @example
+ * ```ts
+ * import { seconds } from "./validators.ts";
+ * const timeout = { path: "db.connect_timeout", value: 2.5, got: "2.5", text: false, where: "" };
+ * console.log(seconds(timeout, false)); // 2500
+ * ```
+ */
+export function seconds(f: Field, zeroOk: boolean): number {
+  const n = typeof f.value === "number"
+    ? f.value
+    : f.text && typeof f.value === "string" && /^\d+(?:\.\d+)?$/.test(f.value)
+    ? Number(f.value)
+    : NaN;
+  if (!Number.isFinite(n) || n < 0 || (n === 0 && !zeroOk)) {
+    fail(f, zeroOk ? "a number of seconds ≥ 0" : "a number of seconds > 0");
+  }
+  return n * 1000;
+}
+
+/**
+ * A duration already in milliseconds, as the camelCase top-level keys take it.
+ *
+ * @param f The field to check: a finite number.
+ * @param zeroOk Whether `0` is allowed.
+ * @returns The duration in milliseconds.
+ * @throws {ConfigError} When the value is not a finite number in range.
+ *
+ * @example
+ * ```ts
+ * import { duration } from "./validators.ts";
+ * const wait = { path: "acquireTimeoutMs", value: 500, got: "500", text: false, where: "" };
+ * console.log(duration(wait, false)); // 500
+ * ```
+ */
+export function duration(f: Field, zeroOk: boolean): number {
+  const n = f.value;
+  if (typeof n !== "number" || !Number.isFinite(n) || n < 0 || (n === 0 && !zeroOk)) {
+    fail(f, zeroOk ? "a finite number of milliseconds ≥ 0" : "a finite number of milliseconds > 0");
+  }
+  return n;
+}
+
+/**
+ * A non-empty string.
+ *
+ * @param f The field to check.
+ * @param what What the string names, for the message, e.g. `"a user name"`.
+ * @returns The string.
+ * @throws {ConfigError} When the value is not a string or is empty.
+ *
+ * @example
+ * ```ts
+ * import { nonEmptyString } from "./validators.ts";
+ * const user = { path: "db.user", value: "app", got: '"app"', text: false, where: "" };
+ * console.log(nonEmptyString(user, "a user name")); // "app"
+ * ```
+ */
+export function nonEmptyString(f: Field, what: string): string {
+  if (typeof f.value !== "string" || f.value === "") fail(f, `${what} (a non-empty string)`);
+  return f.value;
+}
+
+/**
+ * One host: a name, an IP address (IPv6 without brackets) or a socket
+ * directory. Outside a URL, a comma or a bracket is refused, as a sign of a
+ * host list or a URL-style IPv6 address written where one host belongs.
+ *
+ * @param f The field to check.
+ * @returns The host.
+ * @throws {ConfigError} When the value is not one host.
+ *
+ * @example
+ * ```ts
+ * import { hostField } from "./validators.ts";
+ * const host = { path: "db.host", value: "::1", got: '"::1"', text: false, where: "" };
+ * console.log(hostField(host)); // "::1"
+ * ```
+ */
+export function hostField(f: Field): string {
+  const host = nonEmptyString(f, "a host name, IP address or socket directory");
+  if (!f.text && host.includes(",")) {
+    fail(f, "one host (list several endpoints, or use a multi-host URL)");
+  }
+  if (!f.text && host.startsWith("[")) fail(f, "an IPv6 address without brackets");
+  if (!f.text && (/^[a-z][a-z0-9+.-]*:\/\//i.test(host) || host.includes("@"))) {
+    fail(f, "a host name, not a connection URL (give the URL as db itself)");
+  }
+  return host;
+}
+
+/**
+ * One of libpq's `sslmode` values; a boolean gets a hint.
+ *
+ * @param f The field to check.
+ * @returns The TLS mode.
+ * @throws {ConfigError} When the value is not an `sslmode`.
+ *
+ * @example
+ * ```ts
+ * import { sslMode } from "./validators.ts";
+ * const ssl = { path: "db.ssl", value: "require", got: '"require"', text: false, where: "" };
+ * console.log(sslMode(ssl)); // "require"
+ * ```
+ */
+export function sslMode(f: Field): SslMode {
+  const hint = typeof f.value === "boolean" ? ` (write "disable" or "require", not a boolean)` : "";
+  if (!SSL_MODES.includes(f.value as SslMode)) {
+    fail({ ...f, where: hint + f.where }, `one of ${SSL_MODES.map((m) => `"${m}"`).join(", ")}`);
+  }
+  return f.value as SslMode;
+}
+
+/**
+ * One of a list of strings.
+ *
+ * @param f The field to check.
+ * @param values The strings allowed.
+ * @returns The value, typed as one of `values`.
+ * @throws {ConfigError} When the value is not in `values`.
+ *
+ * @example
+ * ```ts
+ * import { oneOf } from "./validators.ts";
+ * const type = { path: "type", value: "threaded", got: '"threaded"', text: false, where: "" };
+ * console.log(oneOf(type, ["non-threaded", "threaded"])); // "threaded"
+ * ```
+ */
+export function oneOf<T extends string>(f: Field, values: readonly T[]): T {
+  if (!values.includes(f.value as T)) fail(f, `one of ${values.map((v) => `"${v}"`).join(", ")}`);
+  return f.value as T;
+}
+
+/**
+ * An `application_name` that PostgreSQL keeps whole: at most 63 bytes of UTF-8.
+ *
+ * @param f The field to check.
+ * @returns The name.
+ * @throws {ConfigError} When the value is not a string or is too long.
+ *
+ * @example
+ * ```ts
+ * import { applicationName } from "./validators.ts";
+ * const name = { path: "db.application_name", value: "reports", got: '"reports"', text: false, where: "" };
+ * console.log(applicationName(name)); // "reports"
+ * ```
+ */
+export function applicationName(f: Field): string {
+  if (typeof f.value !== "string" || UTF8.encode(f.value).length > MAX_APPLICATION_NAME_BYTES) {
+    fail(f, `a string of at most ${MAX_APPLICATION_NAME_BYTES} bytes`);
+  }
+  return f.value;
+}
+
+/**
+ * A password: any string, the empty string meaning none. The field's `got`
+ * must not quote it (see `renderSecret` in `redact.ts`).
+ *
+ * @param f The field to check.
+ * @returns The password, or `undefined` for `""`.
+ * @throws {ConfigError} When the value is not a string.
+ *
+ * @example
+ * ```ts
+ * import { passwordField } from "./validators.ts";
+ * const pass = { path: "db.pass", value: "", got: "a string (not shown)", text: false, where: "" };
+ * console.log(passwordField(pass)); // undefined
+ * ```
+ */
+export function passwordField(f: Field): string | undefined {
+  if (typeof f.value !== "string") fail(f, "a string");
+  return f.value === "" ? undefined : f.value;
+}

@@ -1,0 +1,210 @@
+/**
+ * One pool connection on deno-postgres: a `Client` seen as a
+ * {@linkcode DriverConnection}. Runs queries one at a time through its own
+ * queue (never deno-postgres's), maps array results to
+ * {@linkcode DriverResult} rows and errors to {@linkcode QueryError} (or to a
+ * lost session), and never touches the client again once its session is
+ * gone, which is where deno-postgres would reconnect.
+ *
+ * Internal to the deno-postgres adapter; not part of the public surface.
+ *
+ * @example Wrap a connected client
+ * ```ts ignore
+ * import { DenoPostgresConnection } from "./connection.ts";
+ * import type { DenoPostgresClient } from "./types.ts";
+ *
+ * declare const client: DenoPostgresClient;
+ * await client.connect();
+ * const conn = new DenoPostgresConnection(client);
+ * const { rows, rowCount, command } = await conn.query("SELECT 1 AS n");
+ * ```
+ *
+ * @module
+ */
+import type { DriverConnection, DriverResult } from "../../driver.ts";
+import { QueryError } from "../../errors.ts";
+import { endsSession, toQueryError } from "../shared/normalize.ts";
+import type { DenoPostgresArrayResult, DenoPostgresClient } from "./types.ts";
+
+// Errors after which the session is still usable: the server's (non-fatal)
+// errors and the driver's own encode/decode errors. Anything else (socket
+// errors such as BrokenPipe, deno-postgres's ConnectionError) means the
+// session is gone or its protocol state is unknown.
+const RECOVERABLE_ERROR_NAMES = new Set(["Error", "TypeError", "RangeError", "SyntaxError"]);
+
+interface PostgresErrorShape extends Error {
+  fields: {
+    severity?: string;
+    code?: string;
+    detail?: string;
+    hint?: string;
+    position?: string;
+  };
+}
+
+function isPostgresError(err: unknown): err is PostgresErrorShape {
+  return err instanceof Error && err.name === "PostgresError" &&
+    typeof (err as Partial<PostgresErrorShape>).fields === "object";
+}
+
+/** One query handed to {@linkcode DenoPostgresConnection.query} and not yet settled. */
+interface Pending {
+  reject(err: unknown): void;
+}
+
+/**
+ * A {@linkcode DriverConnection} over one connected deno-postgres `Client`
+ * (one session). Rows come back as objects keyed by column name.
+ *
+ * @example Query, then close
+ * ```ts ignore
+ * import { DenoPostgresConnection } from "./connection.ts";
+ * import type { DenoPostgresClient } from "./types.ts";
+ *
+ * declare const client: DenoPostgresClient;
+ * const conn = new DenoPostgresConnection(client);
+ * await conn.query("SELECT $1::int AS n", [1]);
+ * await conn.close();
+ * ```
+ */
+export class DenoPostgresConnection implements DriverConnection {
+  #client: DenoPostgresClient;
+  #closed = false;
+  #lost = false;
+  #lostBy: unknown;
+  #ending: Promise<void> | undefined;
+  // Queries run one at a time through this chain, never queued inside
+  // deno-postgres: when a session drops, deno-postgres swaps its internal
+  // query lock for a new one and the queries waiting on the old lock never
+  // settle. Queued here, they are rejected as soon as the session is gone.
+  #tail: Promise<void> = Promise.resolve();
+  #pending = new Set<Pending>();
+
+  /** @param client A client whose `connect()` has resolved. */
+  constructor(client: DenoPostgresClient) {
+    this.#client = client;
+  }
+
+  /** Whether the session has ended (closed, or lost: the client no longer connected). */
+  get closed(): boolean {
+    if (!this.#closed && !this.#client.connected) this.#markLost(undefined);
+    return this.#closed;
+  }
+
+  /**
+   * Runs one query after those already handed over.
+   *
+   * @param text SQL text.
+   * @param params Values for `$1`, `$2`…
+   * @returns The rows, the row count and the command verb.
+   * @throws {QueryError} For a non-fatal server error or a value deno-postgres cannot encode or decode.
+   */
+  query(text: string, params?: readonly unknown[]): Promise<DriverResult> {
+    // Never hand a dead client a query: that is where deno-postgres would reconnect.
+    if (this.closed) return Promise.reject(this.#endedError());
+    const args = params ? [...params] : [];
+    return new Promise<DriverResult>((resolve, reject) => {
+      const entry: Pending = { reject };
+      this.#pending.add(entry);
+      this.#tail = this.#tail.then(async () => {
+        // Rejected already by close() or by a lost session.
+        if (!this.#pending.has(entry)) return;
+        try {
+          const result = toDriverResult(await this.#client.queryArray(text, args));
+          if (this.#pending.delete(entry)) resolve(result);
+        } catch (err) {
+          if (this.#pending.delete(entry)) reject(this.#translate(err));
+        }
+      });
+    });
+  }
+
+  /**
+   * Ends the session; queries not yet settled are rejected.
+   *
+   * @returns When the client has ended; never rejects.
+   */
+  close(): Promise<void> {
+    this.#end();
+    return this.#ending!;
+  }
+
+  #translate(err: unknown): unknown {
+    if (this.#closed) return err;
+    if (isPostgresError(err)) {
+      if (endsSession(err.fields.severity) || !this.#client.connected) {
+        this.#markLost(err);
+        return err;
+      }
+      return toQueryError(err, err.fields);
+    }
+    const name = err instanceof Error ? err.name : "";
+    const message = err instanceof Error ? err.message : "";
+    // "Unexpected …" errors come from deno-postgres's protocol loops: the
+    // rest of the server's reply is unread, so the session cannot be trusted.
+    if (
+      !this.#client.connected || !RECOVERABLE_ERROR_NAMES.has(name) ||
+      message.startsWith("Unexpected ")
+    ) {
+      this.#markLost(err);
+      return err;
+    }
+    // Refused by the driver (argument encoding, result decoding); the
+    // session is intact.
+    return new QueryError(message || String(err), { cause: err });
+  }
+
+  #markLost(err: unknown): void {
+    this.#lost = true;
+    this.#lostBy = err;
+    this.#end();
+  }
+
+  /** Marks the session closed, rejects every query not yet settled, ends the client once. */
+  #end(): void {
+    this.#closed = true;
+    const pending = [...this.#pending];
+    this.#pending.clear();
+    for (const entry of pending) entry.reject(this.#endedError());
+    // deno-postgres's end() rejects when its socket is already broken;
+    // nothing more can be done then.
+    this.#ending ??= this.#client.end().catch(() => {});
+  }
+
+  #endedError(): Error {
+    const what = this.#lost ? "was lost" : "has been closed";
+    return new Error(`Cannot query: the deno-postgres session ${what}`, { cause: this.#lostBy });
+  }
+}
+
+function toDriverResult(result: DenoPostgresArrayResult): DriverResult {
+  const columns = result.rowDescription?.columns;
+  const rows: Record<string, unknown>[] = [];
+  if (columns) {
+    for (const values of result.rows) {
+      const row: Record<string, unknown> = {};
+      for (let i = 0; i < columns.length; i++) {
+        const name = columns[i].name;
+        // A column named __proto__ must become a property, not the prototype.
+        if (name === "__proto__") {
+          Object.defineProperty(row, name, {
+            value: values[i],
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
+        } else {
+          row[name] = values[i];
+        }
+      }
+      rows.push(row);
+    }
+  }
+  const rowCount = result.rowCount;
+  return {
+    rows,
+    // deno-postgres leaves rowCount NaN for tags without a count (BEGIN, CREATE TABLE).
+    rowCount: typeof rowCount === "number" && Number.isFinite(rowCount) ? rowCount : rows.length,
+    command: (result.command ?? "").toUpperCase(),
+  };
+}

@@ -1,0 +1,254 @@
+/**
+ * The node-postgres adapter: runs the pool on npm `pg` (node-postgres,
+ * github.com/brianc/node-postgres) on Deno, Bun and Node. Each pool connection
+ * is one `pg.Client`: one socket, one server session. A `pg.Client` never
+ * reconnects; this adapter watches its `end` and `error` events (and fatal
+ * server errors) and reports `closed` from then on.
+ *
+ * Protocol choices (per query):
+ * - `prepare: true` (the default): every single statement, with or without
+ *   parameters, runs as a named prepared statement: parsed once per session,
+ *   then only bound and executed. Names are stable per text (`pgdbpool_1`,
+ *   `pgdbpool_2`…, shared by the driver's connections). Past
+ *   `maxPrepared` distinct texts, new texts run unnamed instead.
+ * - `prepare: false`: pg's own choice, as `pg.Pool` users get it: the simple
+ *   protocol without parameters, an unnamed statement with.
+ * - Several statements in one parameterless text (`;` other than at the end):
+ *   always the simple protocol, the only one that accepts them; the result is
+ *   the last statement's.
+ *
+ * After a text that may drop the server side of prepared statements
+ * (`DEALLOCATE`, `DISCARD ALL`) the session switches to fresh statement
+ * names, so the next use parses again instead of binding a statement that
+ * may be gone. (Statements that were not dropped stay prepared until the
+ * session ends.)
+ *
+ * Values come back as `pg` parses them (its defaults: `int8` and `numeric` as
+ * strings, timestamps as `Date`); pass your own configured `pg` module to
+ * change that with `pg.types.setTypeParser`.
+ *
+ * @example Use node-postgres as the pool's driver
+ * ```ts ignore
+ * import { init, withHandler } from "@x/pgdbpool";
+ * import { nodePostgres } from "@x/pgdbpool/node-postgres";
+ *
+ * init({
+ *   db: "postgres://app@db1,db2/app",
+ *   groups: { default: { connection_count: 10 } },
+ *   driver: nodePostgres(),
+ * });
+ * const { rows } = await withHandler("default", (db) => db.query("SELECT $1::int AS n", [42]));
+ * ```
+ *
+ * @module
+ */
+import type { ConnectParams, Driver, DriverConnection, SslMode } from "../../driver.ts";
+import { endpointLabel, withConnectTimeout } from "../shared/normalize.ts";
+import { NodePostgresConnection, StatementNames } from "./connection.ts";
+import type { NodePostgresModule } from "./types.ts";
+
+export type { NodePostgresClient, NodePostgresModule, NodePostgresResult } from "./types.ts";
+// The driver interface that nodePostgres() returns, so that this entry point documents it fully.
+export type {
+  ConnectParams,
+  Driver,
+  DriverConnection,
+  DriverResult,
+  SslMode,
+} from "../../driver.ts";
+
+/**
+ * Options of {@linkcode nodePostgres}.
+ *
+ * @example Your own `pg` module, without prepared statements (Deno)
+ * ```ts ignore
+ * import pg from "npm:pg@8";
+ * import { nodePostgres } from "@x/pgdbpool/node-postgres";
+ *
+ * pg.types.setTypeParser(20, BigInt); // int8 as bigint
+ * const driver = nodePostgres({ pg, prepare: false });
+ * ```
+ */
+export interface NodePostgresOptions {
+  /**
+   * The `pg` module (its default export), when you import it yourself (on
+   * Deno: `import pg from "npm:pg"`), for instance with custom type parsers.
+   * When omitted, the bare specifier `"pg"` is imported on the first connect,
+   * so importing this module loads nothing.
+   *
+   * @default {undefined}
+   */
+  pg?: NodePostgresModule;
+  /**
+   * Run single statements as named prepared statements (parsed once per
+   * session). `false` leaves the choice to `pg`: the simple protocol without
+   * parameters, an unnamed statement with (use it when something between you
+   * and the server, such as PgBouncer in transaction mode, cannot keep
+   * prepared statements).
+   *
+   * @default {true}
+   */
+  prepare?: boolean;
+  /**
+   * Most distinct texts that get a prepared-statement name; later new texts
+   * run unnamed. Bounds what each session keeps prepared on the server when
+   * the SQL text varies.
+   *
+   * @default {1000}
+   */
+  maxPrepared?: number;
+}
+
+/**
+ * Builds a {@linkcode Driver} on node-postgres (npm `pg`).
+ *
+ * Connect-parameter mapping: `settings` become startup parameters (session
+ * defaults, so `RESET ALL` returns to them; `application_name` defaults to
+ * `"pgdbpool"`). TLS (`ssl`): `disable` none; `allow` and `prefer` try TLS
+ * without verifying and fall back to plaintext when the server has no TLS;
+ * `require` insists on TLS without verifying, unless `sslRootCert` is given,
+ * which makes it `verify-ca` (as in libpq); `verify-ca` verifies the chain
+ * against `sslRootCert` (or the system roots) but not the host name;
+ * `verify-full` verifies both. A host starting with `/` is a Unix socket
+ * directory. `undefined` parameters are sent as `NULL` (as `pg` does).
+ *
+ * @param options The `pg` module, prepared statements, and their limit.
+ * @returns A driver that opens one `pg.Client` (one session) per connection.
+ * @throws {TypeError} When `options.pg` is given but has no `Client` class.
+ *
+ * @example Open one session directly
+ * ```ts ignore
+ * import { nodePostgres } from "@x/pgdbpool/node-postgres";
+ *
+ * const conn = await nodePostgres({ prepare: true }).connect({
+ *   host: "localhost",
+ *   port: 5432,
+ *   database: "app",
+ *   user: "app",
+ *   password: "secret",
+ *   ssl: "prefer",
+ *   sslRootCert: undefined,
+ *   connectTimeoutMs: 10_000,
+ *   settings: { application_name: "demo", statement_timeout: "5000" },
+ * });
+ * const { rows, command } = await conn.query("SELECT $1::int + 1 AS n", [41]);
+ * console.log(rows[0].n, command); // 42 "SELECT"
+ * await conn.close();
+ * ```
+ */
+export function nodePostgres(options: NodePostgresOptions = {}): Driver {
+  const given = options.pg;
+  if (given !== undefined && typeof given?.Client !== "function") {
+    throw new TypeError(
+      `Cannot build the node-postgres driver: "pg" must be the pg module (with a Client class), received ${typeof given}`,
+    );
+  }
+  const names = options.prepare === false
+    ? undefined
+    : new StatementNames(options.maxPrepared ?? 1000);
+  let loading: Promise<NodePostgresModule> | undefined;
+  return {
+    name: "node-postgres",
+    async connect(params: ConnectParams): Promise<DriverConnection> {
+      const pg = given ?? await (loading ??= loadPg());
+      loading?.catch(() => (loading = undefined));
+      return open(pg, params, names);
+    },
+  };
+}
+
+async function loadPg(): Promise<NodePostgresModule> {
+  let mod: { default?: unknown; Client?: unknown };
+  try {
+    mod = await import("pg");
+  } catch (err) {
+    throw new Error(
+      'Cannot load node-postgres: install the npm package "pg" or pass it as nodePostgres({ pg })',
+      { cause: err },
+    );
+  }
+  const pg = (mod.default ?? mod) as NodePostgresModule;
+  if (typeof pg.Client !== "function") {
+    throw new TypeError('Cannot load node-postgres: the module "pg" has no Client class');
+  }
+  return pg;
+}
+
+async function open(
+  pg: NodePostgresModule,
+  params: ConnectParams,
+  names: StatementNames | undefined,
+): Promise<DriverConnection> {
+  const label = endpointLabel(params.host, params.port);
+  const { application_name, ...rest } = params.settings;
+  const options = Object.entries(rest)
+    .map(([k, v]) => `-c ${escapeOption(k)}=${escapeOption(v)}`)
+    .join(" ");
+  const base: Record<string, unknown> = {
+    host: params.host,
+    port: params.port,
+    user: params.user,
+    database: params.database,
+    // A function, so pg never falls back to PGPASSWORD or ~/.pgpass.
+    password: () => params.password ?? "",
+    application_name: application_name ?? "pgdbpool",
+    options: options === "" ? undefined : options,
+    keepAlive: true,
+  };
+  const viaSocketFile = params.host.startsWith("/");
+  const ssl = viaSocketFile ? false : sslConfig(params.ssl, params.sslRootCert);
+  const fallback = !viaSocketFile && (params.ssl === "prefer" || params.ssl === "allow");
+  try {
+    return await connectOnce(pg, { ...base, ssl }, label, params.connectTimeoutMs, names);
+  } catch (err) {
+    // prefer/allow: the server has no TLS: go on in plaintext, as libpq does.
+    if (!fallback || !/does not support SSL/i.test(String((err as Error)?.message))) throw err;
+  }
+  return await connectOnce(pg, { ...base, ssl: false }, label, params.connectTimeoutMs, names);
+}
+
+async function connectOnce(
+  pg: NodePostgresModule,
+  config: Record<string, unknown>,
+  label: string,
+  timeoutMs: number,
+  names: StatementNames | undefined,
+): Promise<DriverConnection> {
+  const client = new pg.Client(config);
+  const conn = new NodePostgresConnection(client, label, names);
+  try {
+    await withConnectTimeout(client.connect(), timeoutMs, label, () => conn.lost(undefined));
+  } catch (err) {
+    conn.lost(err);
+    throw err;
+  }
+  return conn;
+}
+
+/** `options` startup value escaping: backslash before spaces and backslashes. */
+function escapeOption(s: string): string {
+  return s.replace(/[\\ ]/g, (c) => `\\${c}`);
+}
+
+function sslConfig(mode: SslMode, rootCert: string | undefined): unknown {
+  const verify = (checkHost: boolean): Record<string, unknown> => {
+    // pg sets `servername` (SNI, host-name check) itself when the host is not an IP address.
+    const tls: Record<string, unknown> = { rejectUnauthorized: true };
+    if (rootCert !== undefined) tls.ca = rootCert;
+    if (!checkHost) tls.checkServerIdentity = () => undefined;
+    return tls;
+  };
+  switch (mode) {
+    case "disable":
+      return false;
+    case "allow":
+    case "prefer":
+      return { rejectUnauthorized: false };
+    case "require":
+      return rootCert === undefined ? { rejectUnauthorized: false } : verify(false);
+    case "verify-ca":
+      return verify(false);
+    case "verify-full":
+      return verify(true);
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * The node-postgres API as the node-postgres adapter sees it: structural
+ * types for the `pg` module, its `Client`, its query results, and the parts of
+ * its errors and client state the adapter reads. Typed by what the adapter
+ * uses, so that `pg` fits without this package importing it.
+ *
+ * The result, client and module types are re-exported by the
+ * `@x/pgdbpool/node-postgres` entry point; the error and state shapes are
+ * internal to the adapter.
+ *
+ * @example Type pg's default export
+ * ```ts ignore
+ * import pg from "npm:pg@8";
+ * import type { NodePostgresModule } from "@x/pgdbpool/node-postgres";
+ *
+ * const module: NodePostgresModule = pg;
+ * ```
+ *
+ * @module
+ */
+import type { ServerErrorFields } from "../shared/normalize.ts";
+
+/**
+ * A `pg` query result, as far as this adapter reads it.
+ *
+ * @example Read the rows, the count and the command
+ * ```ts ignore
+ * import type { NodePostgresClient, NodePostgresResult } from "@x/pgdbpool/node-postgres";
+ *
+ * declare const client: NodePostgresClient;
+ * const result = await client.query({ text: "SELECT 1 AS n" }) as NodePostgresResult;
+ * console.log(result.rows[0].n, result.rowCount, result.command); // 1 1 "SELECT"
+ * ```
+ */
+export interface NodePostgresResult {
+  /** Rows as objects keyed by column name. */
+  rows: Record<string, unknown>[];
+  /** Rows returned or affected; `null` for commands without a count. */
+  rowCount: number | null;
+  /** The command tag's verb (`"SELECT"`, `"BEGIN"`…); `null` for an empty query. */
+  command: string | null;
+}
+
+/**
+ * The part of `pg.Client` this adapter uses.
+ *
+ * @example Connect, run a named statement, end
+ * ```ts ignore
+ * import type { NodePostgresClient } from "@x/pgdbpool/node-postgres";
+ *
+ * declare const client: NodePostgresClient;
+ * client.on("error", () => {});
+ * await client.connect();
+ * await client.query({ text: "SELECT $1::int AS n", values: [1], name: "s1" });
+ * await client.end();
+ * ```
+ */
+export interface NodePostgresClient {
+  /**
+   * Opens the session.
+   *
+   * @returns When the session is ready.
+   */
+  connect(): Promise<void>;
+  /**
+   * Runs a query; with `name`, as a named prepared statement.
+   *
+   * @param config Text, values and optional statement name.
+   * @returns One result, or one per statement for several statements.
+   */
+  query(
+    config: { text: string; values?: unknown[]; name?: string },
+  ): Promise<NodePostgresResult | NodePostgresResult[]>;
+  /**
+   * Ends the session.
+   *
+   * @returns When the socket is closed.
+   */
+  end(): Promise<void>;
+  /**
+   * Subscribes to `end` (the session is over) and `error` (the socket failed).
+   *
+   * @param event The event.
+   * @param listener The listener.
+   */
+  on(event: "end" | "error" | "notice", listener: (arg?: unknown) => void): unknown;
+}
+
+/**
+ * The `pg` module (its default export), as far as this adapter uses it.
+ *
+ * @example Build a client from the module
+ * ```ts ignore
+ * import pg from "npm:pg@8";
+ * import type { NodePostgresModule } from "@x/pgdbpool/node-postgres";
+ *
+ * const module: NodePostgresModule = pg;
+ * const client = new module.Client({ host: "localhost", database: "app" });
+ * ```
+ */
+export interface NodePostgresModule {
+  /** `pg.Client`. */
+  Client: new (config: Record<string, unknown>) => NodePostgresClient;
+}
+
+/**
+ * pg's `DatabaseError`, as far as this adapter reads it: the SQLSTATE in
+ * `code`, the severity, and the other ErrorResponse fields. Socket errors
+ * carry Node codes such as `ECONNRESET` and no severity.
+ *
+ * Internal to the node-postgres adapter.
+ *
+ * @example Read a server error
+ * ```ts ignore
+ * import type { PgServerError } from "./types.ts";
+ *
+ * declare const err: PgServerError;
+ * console.log(err.code, err.severity, err.detail); // "23505" "ERROR" "Key (id)=(1) already exists."
+ * ```
+ */
+export interface PgServerError extends Error, ServerErrorFields {
+  /** SQLSTATE. */
+  code: string;
+  /** The severity: `ERROR`, `FATAL`, `PANIC`… */
+  severity?: string;
+  /** 1-based character position, as the decimal string the server sends. */
+  position?: string;
+}
+
+/**
+ * Internal state of pg's `Client`, read to tell a dead session from a
+ * refused query (pg marks the client before it rejects the queries of a dead
+ * socket).
+ *
+ * Internal to the node-postgres adapter.
+ *
+ * @example Check whether the client's socket is gone
+ * ```ts ignore
+ * import type { NodePostgresClient, PgClientState } from "./types.ts";
+ *
+ * declare const client: NodePostgresClient;
+ * const state = client as unknown as PgClientState;
+ * console.log(state._queryable === false || state.connection?.stream?.destroyed === true);
+ * ```
+ */
+export interface PgClientState {
+  /** `end()` has been called. */
+  _ending?: boolean;
+  /** The session has ended. */
+  _ended?: boolean;
+  /** `false` once the client can no longer send queries. */
+  _queryable?: boolean;
+  /** The protocol connection and its socket. */
+  connection?: { stream?: { destroyed?: boolean } };
+}

@@ -1,0 +1,274 @@
+/**
+ * The postgres.js adapter: runs the pool on postgres.js (npm `postgres`,
+ * github.com/porsager/postgres) on Deno, Bun and Node. Each pool connection is
+ * one postgres.js instance with `max: 1` over one socket: one server session.
+ *
+ * postgres.js reconnects by itself: an instance whose socket closed opens a
+ * new one for its next query (or for queries still queued), a new backend
+ * without the old session's `SET`s, temp tables or transaction. This adapter
+ * makes that impossible rather than unlikely: it hands postgres.js a socket
+ * factory that opens the TCP connection exactly once and refuses any second
+ * call, watches `onclose`, and refuses every query once the session is gone.
+ * It also passes every option postgres.js would otherwise read from `PG*`
+ * environment variables, so the pool's config decides; the one exception is
+ * `PGTARGETSESSIONATTRS`, which postgres.js reads whatever it is given (when
+ * set, connecting to a server of the other role fails). TLS is negotiated by
+ * that socket factory too (postgres.js gets a ready socket), so every `ssl`
+ * mode behaves as documented on {@linkcode postgresjs} and a server without
+ * TLS fails with a clear error.
+ *
+ * Protocol choices (per connection):
+ * - with parameters: a named prepared statement (`prepare: true`, the
+ *   default), cached by postgres.js for the session's life; with
+ *   `prepare: false`, an unnamed statement, which postgres.js sends in two
+ *   round trips (describe, then bind) and cannot pipeline;
+ * - without parameters, one statement: a named prepared statement too
+ *   (parsed once per session, then only bound and executed); with
+ *   `prepare: false`, the simple protocol;
+ * - without parameters, several statements (`;` other than at the end): the
+ *   simple protocol, the only one that accepts them. The result is the last
+ *   statement's.
+ *
+ * Every distinct text run with `prepare: true` stays prepared on the server
+ * until the session ends (postgres.js never evicts), so for many distinct
+ * ad-hoc texts set `prepare: false` or bound the connections' lifetime.
+ *
+ * @example Use postgres.js explicitly (it is the default outside Bun)
+ * ```ts ignore
+ * import { init, withHandler } from "@x/pgdbpool";
+ * import { postgresjs } from "@x/pgdbpool/postgresjs";
+ *
+ * init({
+ *   db: "postgres://app@db1,db2/app",
+ *   groups: { default: { connection_count: 10 } },
+ *   driver: postgresjs({ prepare: true }),
+ * });
+ * const { rows } = await withHandler("default", (db) => db.query("SELECT now() AS t"));
+ * ```
+ *
+ * @module
+ */
+import type { ConnectParams, Driver, DriverConnection } from "../../driver.ts";
+import { endpointLabel, withConnectTimeout } from "../shared/normalize.ts";
+import { PostgresjsConnection } from "./connection.ts";
+import { PostgresjsSocket } from "./socket.ts";
+import type { PostgresjsFactory, PostgresjsSql } from "./types.ts";
+
+export type {
+  PostgresjsClientOptions,
+  PostgresjsFactory,
+  PostgresjsResult,
+  PostgresjsSql,
+} from "./types.ts";
+// The driver interface that postgresjs() returns, so that this entry point documents it fully.
+export type {
+  ConnectParams,
+  Driver,
+  DriverConnection,
+  DriverResult,
+  SslMode,
+} from "../../driver.ts";
+
+/**
+ * Options of {@linkcode postgresjs}.
+ *
+ * @example postgres.js imported by the application (Deno)
+ * ```ts ignore
+ * import postgres from "npm:postgres@3";
+ * import { postgresjs } from "@x/pgdbpool/postgresjs";
+ * const driver = postgresjs({ postgres, prepare: false, fetchTypes: false });
+ * ```
+ */
+export interface PostgresjsOptions {
+  /**
+   * Use named prepared statements: parameterised queries and single
+   * parameterless statements are parsed once per session and then only bound
+   * and executed. `false` sends parameterless text with the simple protocol
+   * and parameterised text as unnamed statements (postgres.js then needs two
+   * round trips per query and cannot pipeline them: use it only when
+   * something between you and the server, such as PgBouncer in transaction
+   * mode, cannot keep prepared statements).
+   *
+   * @default {true}
+   */
+  prepare?: boolean;
+  /**
+   * Fetch the array types (postgres.js's `fetch_types`): one extra catalog
+   * query on the driver's first connection; later connections reuse the
+   * result. Without it,
+   * array columns come back as strings such as `"{1,2}"` and JavaScript arrays
+   * cannot be sent as parameters.
+   *
+   * @default {true}
+   */
+  fetchTypes?: boolean;
+  /**
+   * postgres.js's default export, when you import it yourself (on Deno:
+   * `import postgres from "npm:postgres"`). When omitted, the bare specifier
+   * `"postgres"` is imported on the first connect, so importing this module
+   * loads nothing.
+   *
+   * @default {undefined}
+   */
+  postgres?: PostgresjsFactory;
+}
+
+/**
+ * Builds a {@linkcode Driver} on postgres.js.
+ *
+ * Connect-parameter mapping: `settings` become startup parameters (session
+ * defaults, so `RESET ALL` returns to them; `application_name` defaults to
+ * `"pgdbpool"`). TLS (`ssl`): `disable` none; `allow` and `prefer` try TLS
+ * without verifying and fall back to plaintext when the server has no TLS
+ * (`allow` thus tries TLS first, unlike libpq); `require` insists on TLS
+ * without verifying, unless `sslRootCert` is given, which makes it `verify-ca`
+ * (as in libpq); `verify-ca` verifies the chain against `sslRootCert` (or the
+ * system roots) but not the host name; `verify-full` verifies both.
+ * `NODE_TLS_REJECT_UNAUTHORIZED` does not weaken the verifying modes. A host
+ * starting with `/` is a Unix socket directory (TLS is not used there, as in
+ * libpq). `undefined` parameters are sent as `NULL`.
+ *
+ * @param options Prepared statements, type fetching, and the `postgres` factory.
+ * @returns A driver that opens one postgres.js instance (one session) per connection.
+ * @throws {TypeError} When `options.postgres` is given but is not a function.
+ *
+ * @example Open one session directly
+ * ```ts ignore
+ * import { postgresjs } from "@x/pgdbpool/postgresjs";
+ *
+ * const conn = await postgresjs().connect({
+ *   host: "localhost",
+ *   port: 5432,
+ *   database: "app",
+ *   user: "app",
+ *   password: "secret",
+ *   ssl: "prefer",
+ *   sslRootCert: undefined,
+ *   connectTimeoutMs: 10_000,
+ *   settings: { application_name: "demo", statement_timeout: "5000" },
+ * });
+ * const { rows, command } = await conn.query("SELECT $1::int + 1 AS n", [41]);
+ * console.log(rows[0].n, command); // 42 "SELECT"
+ * await conn.close();
+ * ```
+ */
+export function postgresjs(options: PostgresjsOptions = {}): Driver {
+  const given = options.postgres;
+  if (given !== undefined && typeof given !== "function") {
+    throw new TypeError(
+      `Cannot build the postgres.js driver: "postgres" must be postgres.js's default export (a function), received ${typeof given}`,
+    );
+  }
+  const prepare = options.prepare ?? true;
+  const fetchTypes = options.fetchTypes ?? true;
+  let loading: Promise<PostgresjsFactory> | undefined;
+  const types: ArrayTypes = {};
+  return {
+    name: "postgresjs",
+    async connect(params: ConnectParams): Promise<DriverConnection> {
+      const factory = given ?? await (loading ??= loadPostgres());
+      loading?.catch(() => (loading = undefined));
+      return open(factory, params, prepare, fetchTypes ? types : undefined);
+    },
+  };
+}
+
+async function loadPostgres(): Promise<PostgresjsFactory> {
+  let mod: { default?: unknown };
+  try {
+    mod = await import("postgres");
+  } catch (err) {
+    throw new Error(
+      'Cannot load postgres.js: install the npm package "postgres" or pass it as postgresjs({ postgres })',
+      { cause: err },
+    );
+  }
+  if (typeof mod.default !== "function") {
+    throw new TypeError('Cannot load postgres.js: the module "postgres" has no default export');
+  }
+  return mod.default as PostgresjsFactory;
+}
+
+/**
+ * Array types, fetched by the driver's first session and copied into every
+ * later one. postgres.js fetches them with a query whose failure it leaves
+ * unhandled (a session lost during that fetch ends a Deno or Node process),
+ * so it is run once per driver, not once per session.
+ */
+interface ArrayTypes {
+  from?: PostgresjsSql["options"];
+}
+
+async function open(
+  postgres: PostgresjsFactory,
+  params: ConnectParams,
+  prepare: boolean,
+  types: ArrayTypes | undefined,
+): Promise<DriverConnection> {
+  const label = endpointLabel(params.host, params.port);
+  const sockets = await PostgresjsSocket.load(params, label);
+  const password = params.password ?? "";
+  const conn = new PostgresjsConnection(prepare, label, () => sockets.current);
+
+  const sql = postgres({
+    host: params.host,
+    port: params.port,
+    user: params.user,
+    database: params.database,
+    pass: () => password,
+    max: 1,
+    max_lifetime: 0,
+    idle_timeout: 0,
+    connect_timeout: 0,
+    fetch_types: types !== undefined && types.from === undefined,
+    prepare,
+    ssl: false,
+    connection: { application_name: "pgdbpool", ...params.settings },
+    onnotice: dropNotice,
+    onclose: () => conn.lost(undefined),
+    socket: () => sockets.open(),
+    transform: { undefined: null },
+    target_session_attrs: undefined,
+    sslnegotiation: null,
+    keep_alive: 60,
+    backoff: () => 0,
+    max_pipeline: 100,
+    debug: false,
+    publications: "alltables",
+    no_subscribe: true,
+  });
+  conn.attach(sql);
+
+  // An empty simple query: one round trip that proves the session is up
+  // (after the array-type fetch, when enabled) without touching a table.
+  const ready = Promise.resolve(sql.unsafe("", [], { simple: true }));
+  try {
+    await withConnectTimeout(ready, params.connectTimeoutMs, label, () => {
+      conn.lost(undefined);
+    });
+  } catch (err) {
+    conn.lost(err);
+    throw err;
+  }
+  sockets.markEstablished();
+  if (types) shareArrayTypes(types, sql.options);
+  return conn;
+}
+
+function shareArrayTypes(types: ArrayTypes, options: PostgresjsSql["options"]): void {
+  const from = types.from;
+  if (!from) {
+    types.from = options;
+    return;
+  }
+  Object.assign(options.parsers, from.parsers);
+  Object.assign(options.serializers, from.serializers);
+  // Which array type to send a JavaScript array as (not in postgres.js's typings).
+  const map = (o: unknown) => (o as { shared?: { typeArrayMap?: object } }).shared?.typeArrayMap;
+  Object.assign(map(options) ?? {}, map(from));
+}
+
+// postgres.js would print notices; a library must not.
+function dropNotice(): undefined {
+  return undefined;
+}

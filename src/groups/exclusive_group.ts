@@ -1,0 +1,164 @@
+/**
+ * One group: its resource pool, autocommit mode and endpoint rotation, and
+ * the PostgreSQL side of leasing (skip dead sessions, ping after idle).
+ *
+ * @module
+ */
+import type { Clock } from "../core/clock.ts";
+import {
+  type AcquireOptions,
+  type PoolEntry,
+  ResourcePool,
+  type ResourcePoolStats,
+} from "../core/resource_pool.ts";
+import type { DriverConnection } from "../driver.ts";
+import type { EndpointSet } from "../endpoints/endpoint_set.ts";
+import type { GroupConfig } from "../config/normalize.ts";
+import { AcquireTimeoutError, PoolClosedError } from "../errors.ts";
+import type { HandlerOwner } from "../handler/pool_handler.ts";
+
+/** What a group needs from its pool. */
+export interface GroupOptions {
+  /** The pool's endpoints (shared by all groups). */
+  endpoints: EndpointSet;
+  /** The clock. */
+  clock: Clock;
+  /** Ping a session idle longer than this before handing it out. */
+  pingAfterIdleMs: number;
+  /** Closes a session; the pool tracks the promise so `end()` can wait for it. */
+  close(connection: DriverConnection): void;
+}
+
+type Entry = PoolEntry<DriverConnection>;
+
+/** A named group of sessions. */
+export class Group implements HandlerOwner {
+  /** The group's name. */
+  readonly name: string;
+  /** `false`: each lease runs in a transaction. */
+  readonly autocommit: boolean;
+  /** `"auto"`, `"none"` or SQL run on release. */
+  readonly reset: string;
+  readonly #pool: ResourcePool<DriverConnection>;
+  readonly #endpoints: EndpointSet;
+  readonly #clock: Clock;
+  readonly #pingAfterIdleMs: number;
+  #cursor = 0;
+
+  /**
+   * Builds the group; no I/O.
+   *
+   * @param name Group name.
+   * @param config Its size and autocommit mode.
+   * @param opts Shared pool parts.
+   */
+  constructor(name: string, config: GroupConfig, opts: GroupOptions) {
+    this.name = name;
+    this.autocommit = config.autocommit;
+    this.reset = config.reset;
+    this.#endpoints = opts.endpoints;
+    this.#clock = opts.clock;
+    this.#pingAfterIdleMs = opts.pingAfterIdleMs;
+    const endpoints = opts.endpoints;
+    this.#pool = new ResourcePool<DriverConnection>({
+      max: config.connectionCount,
+      partitions: endpoints.size,
+      clock: opts.clock,
+      nextPartition: () => {
+        const i = endpoints.available(this.#cursor);
+        if (i >= 0) this.#cursor = i + 1 === endpoints.size ? 0 : i + 1;
+        return i;
+      },
+      create: async (preferred) => {
+        const { connection, endpoint } = await endpoints.connect(preferred);
+        return { resource: connection, partition: endpoint };
+      },
+      destroy: (connection, partition) => {
+        endpoints.disconnected(partition);
+        opts.close(connection);
+      },
+      timeoutError: (ms) => {
+        const s = this.#pool.stats();
+        return new AcquireTimeoutError(
+          `Cannot lease from group "${name}": no connection became free within ${ms} ms (total=${s.total}, leased=${s.leased}, idle=${s.idle}, waiting=${s.waiting})`,
+        );
+      },
+      closedError: () => new PoolClosedError(),
+    });
+  }
+
+  /**
+   * Leases a live session: dead idle sessions are dropped and one that sat
+   * idle past the ping window is pinged first (and replaced if the ping fails).
+   *
+   * @param options Timeout and signal.
+   * @returns The entry, synchronously on the fast path.
+   */
+  acquire(options: AcquireOptions): Entry | Promise<Entry> {
+    const got = this.#pool.acquire(options);
+    if (got instanceof Promise) return got.then((entry) => this.#vet(entry, options));
+    return this.#vet(got, options);
+  }
+
+  #vet(entry: Entry, options: AcquireOptions): Entry | Promise<Entry> {
+    if (entry.resource.closed) return this.#replace(entry, options);
+    // One clock read per lease: "idle" counts from when it was last handed
+    // out, so a lease held longer than the window is pinged once more, harmlessly.
+    const now = this.#clock.now();
+    const idleMs = now - entry.lastUsed;
+    entry.lastUsed = now;
+    if (idleMs > this.#pingAfterIdleMs) return this.#ping(entry, options);
+    return entry;
+  }
+
+  async #ping(entry: Entry, options: AcquireOptions): Promise<Entry> {
+    try {
+      await entry.resource.query("SELECT 1");
+      return entry;
+    } catch {
+      // A killed backend or restarted server: the caller never sees it.
+      return await this.#replace(entry, options);
+    }
+  }
+
+  // The caller keeps its place in line: it is served before later callers.
+  #replace(entry: Entry, options: AcquireOptions): Entry | Promise<Entry> {
+    const got = this.#pool.replace(entry, options);
+    if (got instanceof Promise) return got.then((next) => this.#vet(next, options));
+    return this.#vet(got, options);
+  }
+
+  endpointOf(entry: Entry): { readonly host: string; readonly port: number } {
+    return this.#endpoints.config(entry.partition);
+  }
+
+  labelOf(entry: Entry): string {
+    return this.#endpoints.label(entry.partition);
+  }
+
+  release(entry: Entry): void {
+    this.#pool.release(entry);
+  }
+
+  destroy(entry: Entry): void {
+    this.#pool.destroy(entry);
+  }
+
+  /**
+   * Gauges and counters.
+   *
+   * @returns A fresh snapshot.
+   */
+  stats(): ResourcePoolStats {
+    return this.#pool.stats();
+  }
+
+  /**
+   * Stops leasing and closes every session (see `ResourcePool.close`).
+   *
+   * @param graceMs How long to wait for leased sessions.
+   */
+  close(graceMs: number): Promise<void> {
+    return this.#pool.close(graceMs);
+  }
+}

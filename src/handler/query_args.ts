@@ -1,0 +1,34 @@
+/**
+ * Checks of a query's arguments, made before anything is sent, so a bad call
+ * never reaches (and never disturbs) the session.
+ *
+ * @module
+ */
+import { QueryError } from "../errors.ts";
+
+// The protocol counts parameters in 16 bits; postgres.js stops one short of that.
+const MAX_PARAMS = 65534;
+
+/**
+ * Checks a query's arguments.
+ *
+ * @param text SQL text.
+ * @param params Values for `$1`, `$2`…
+ * @returns The error to reject with, or `undefined` when the call is fine.
+ */
+export function invalidQuery(text: unknown, params: unknown): Error | undefined {
+  if (typeof text !== "string") {
+    return new TypeError(`Invalid query text: expected a string, received ${typeof text}`);
+  }
+  if (params === undefined) return undefined;
+  if (!Array.isArray(params)) {
+    return new TypeError(`Invalid query params: expected an array, received ${typeof params}`);
+  }
+  if (params.length > MAX_PARAMS) {
+    return new QueryError(
+      `Cannot send ${params.length} parameters in one query: at most ${MAX_PARAMS} are allowed`,
+      { code: "54023" },
+    );
+  }
+  return undefined;
+}
