@@ -9,6 +9,7 @@ import type { GroupConfig } from "./types.ts";
 import { DEFAULTS } from "./defaults.ts";
 import { fail, isRecord, pick, rejectUnknownKeys, render } from "./fields.ts";
 import { integer } from "./validators.ts";
+import { resetField } from "./reset.ts";
 
 const GROUP_KEYS = [
   "connection_count",
@@ -64,9 +65,6 @@ export function groupsOf(groups: unknown): Readonly<Record<string, GroupConfig>>
     const autocommit = pick(group, at, ["autocommit"]);
     if (autocommit && typeof autocommit.value !== "boolean") fail(autocommit, "true or false");
     const reset = pick(group, at, ["reset"]);
-    if (reset && (typeof reset.value !== "string" || reset.value.trim() === "")) {
-      fail(reset, '"auto", "none" or the SQL to run on release');
-    }
     const pipeline = pick(group, at, ["pipeline"]);
     if (pipeline && typeof pipeline.value !== "boolean") fail(pipeline, "true or false");
     if (pipeline?.value === true && autocommit?.value === false) {
@@ -78,7 +76,7 @@ export function groupsOf(groups: unknown): Readonly<Record<string, GroupConfig>>
     out[name] = Object.freeze({
       connectionCount: integer(count, 1, Number.MAX_SAFE_INTEGER),
       autocommit: autocommit ? autocommit.value as boolean : DEFAULTS.autocommit,
-      reset: reset ? reset.value as string : DEFAULTS.reset,
+      reset: reset ? resetField(reset) : DEFAULTS.reset,
       pipeline: pipeline ? pipeline.value as boolean : DEFAULTS.pipeline,
     });
   }

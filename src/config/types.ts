@@ -70,7 +70,8 @@ export interface GroupInput {
    * tables, prepared statements, advisory locks, `LISTEN`, held cursors):
    * `"auto"` undoes what the handler changed, and costs nothing when it
    * changed nothing; `"none"` trusts the callers; any other string is SQL run
-   * on every release. @default {"auto"}
+   * on every release. The keywords are matched exactly: a lone word that is
+   * no SQL statement (`"Auto"`, `"none "`) is a `ConfigError`. @default {"auto"}
    */
   reset?: string;
   /**

@@ -929,3 +929,49 @@ describe("configFromEnv()", () => {
     }
   });
 });
+
+describe("normalizeConfig() groups.<g>.reset", () => {
+  /** The reset of group `g` configured with the given value. */
+  function resetOf(reset: unknown): string {
+    return normalizeConfig({ db: { host: "db1" }, groups: { g: { connection_count: 1, reset } } })
+      .groups.g.reset;
+  }
+
+  it("normalizeConfig() takes the keywords auto and none exactly", () => {
+    assert.equal(resetOf("auto"), "auto");
+    assert.equal(resetOf("none"), "none");
+  });
+
+  it("normalizeConfig() rejects a misspelt reset keyword naming groups.<g>.reset", () => {
+    for (const word of ["Auto", "AUTO", "none ", " auto", "autp", "None", "nnoe", "auto;", "off"]) {
+      assertConfigError(() => resetOf(word), "groups.g.reset", JSON.stringify(word), '"auto"');
+    }
+  });
+
+  it("normalizeConfig() suggests the keyword a misspelling is close to", () => {
+    assertConfigError(() => resetOf("AUTO"), "groups.g.reset", 'did you mean "auto"');
+    assertConfigError(() => resetOf("none "), "groups.g.reset", 'did you mean "none"');
+    assertConfigError(() => resetOf("autp"), "groups.g.reset", 'did you mean "auto"');
+  });
+
+  it("normalizeConfig() accepts real SQL as reset, one-word statements included", () => {
+    for (
+      const sql of [
+        "DISCARD ALL",
+        "RESET ALL; SELECT pg_advisory_unlock_all()",
+        "reset all",
+        "ROLLBACK",
+        "  CHECKPOINT  ",
+        "select 1",
+      ]
+    ) {
+      assert.equal(resetOf(sql), sql);
+    }
+  });
+
+  it("normalizeConfig() rejects an empty or non-string reset", () => {
+    for (const value of ["", "   ", 1, true, null]) {
+      assertConfigError(() => resetOf(value), "groups.g.reset", '"auto", "none"');
+    }
+  });
+});
