@@ -8,6 +8,10 @@
  * new session would silently lose `SET`s, temp tables and the open transaction.
  * The pool decides what happens next.
  *
+ * Every error of a driver reaches the pool through a promise it returned: a
+ * bundled adapter never lets one escape as an unhandled rejection or an
+ * uncaught exception.
+ *
  * @module
  */
 
@@ -41,6 +45,25 @@ export interface ConnectParams {
    * `temp_buffers`.
    */
   readonly settings: Readonly<Record<string, string>>;
+  /**
+   * Called with each notice (`NOTICE`, `WARNING`, `INFO`…) the server sends
+   * on this session, from connect to close. A throwing callback is ignored.
+   */
+  readonly onNotice?: (notice: DriverNotice) => void;
+}
+
+/** A notice the server sent on a session (NoticeResponse). */
+export interface DriverNotice {
+  /** Non-localised severity: `"NOTICE"`, `"WARNING"`, `"INFO"`, `"DEBUG"`, `"LOG"`. */
+  readonly severity: string;
+  /** SQLSTATE, e.g. `"01000"`. */
+  readonly code: string;
+  /** The primary message. */
+  readonly message: string;
+  /** The DETAIL field, if any. */
+  readonly detail?: string;
+  /** The HINT field, if any. */
+  readonly hint?: string;
 }
 
 /** What a query returns at the driver level. */
@@ -72,6 +95,16 @@ export interface DriverConnection {
   query(text: string, params?: readonly unknown[]): Promise<DriverResult>;
   /** `true` once the session is gone. It never becomes `false` again. */
   readonly closed: boolean;
+  /**
+   * The session's parameters as the server reported them (ParameterStatus),
+   * kept current as the server reports changes (PostgreSQL 14+ reports
+   * `in_hot_standby` and `default_transaction_read_only` again after
+   * `pg_promote()`, with the reply to the next query). Always present keys on
+   * servers that report them: `server_version`, `in_hot_standby` (14+),
+   * `default_transaction_read_only` (14+). A driver that cannot see them gives
+   * `{}` (Bun.SQL and deno-postgres: read the role with a query instead).
+   */
+  readonly parameters: Readonly<Record<string, string>>;
   /** Ends the session. Never rejects. */
   close(): Promise<void>;
 }
@@ -94,8 +127,12 @@ export interface Driver {
   /** Short name for stats and messages, e.g. `"postgresjs"`. */
   readonly name: string;
   /**
-   * Opens one session. Rejects (with any error) when the endpoint cannot be
-   * reached or refuses the login; the pool wraps it in a `ConnectionError`.
+   * Opens one session. The bundled adapters reject with a `ConnectionError`
+   * whose `reached` says whether the server answered at all and whose `code`
+   * holds the SQLSTATE when the server refused the login (`28P01` wrong
+   * password, `28000` no such role, `3D000` no such database: see
+   * `isLoginRefused`). Other drivers may reject with any error, which the
+   * pool treats as an unreachable endpoint.
    *
    * @param params Where and how to connect.
    * @returns The open session.

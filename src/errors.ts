@@ -108,17 +108,42 @@ export class ConnectionError extends PoolError {
   /** `host:port` of the endpoint, never with credentials. */
   readonly endpoint: string;
   /**
+   * The SQLSTATE when the server refused or ended the session (`28P01`,
+   * `3D000`, `57P01`…), else the driver's own code when it has one
+   * (`ECONNREFUSED`, `CONNECT_TIMEOUT`), else `undefined`.
+   */
+  readonly code: string | undefined;
+  /**
+   * `true` when the server answered (the connection was accepted, then the
+   * login was refused or the session cut), `false` when it could not be
+   * reached at all (refused TCP connection, timeout, no such host) or when
+   * it is not known.
+   */
+  readonly reached: boolean;
+  /**
    * Builds the error.
    *
    * @param message What failed.
    * @param endpoint `host:port` of the endpoint.
-   * @param options The driver's error as `cause`.
+   * @param options The driver's error as `cause`, the `code`, and whether the server was `reached`.
    */
-  constructor(message: string, endpoint: string, options?: ErrorOptions) {
-    super(message, options);
+  constructor(message: string, endpoint: string, options?: ConnectionErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "ConnectionError";
     this.endpoint = endpoint;
+    this.code = options?.code;
+    this.reached = options?.reached ?? false;
   }
+}
+
+/** Options of a {@linkcode ConnectionError}. */
+export interface ConnectionErrorOptions {
+  /** The driver's error. */
+  cause?: unknown;
+  /** SQLSTATE or the driver's code. */
+  code?: string;
+  /** Whether the server answered. @default {false} */
+  reached?: boolean;
 }
 
 /**
@@ -164,6 +189,16 @@ export interface QueryErrorDetails {
   hint?: string;
   /** 1-based character position of the error in the query text. */
   position?: number;
+  /** The schema of the object concerned. */
+  schema?: string;
+  /** The table concerned. */
+  table?: string;
+  /** The column concerned. */
+  column?: string;
+  /** The constraint that was violated. */
+  constraint?: string;
+  /** The data type concerned. */
+  dataType?: string;
   /** The driver's original error. */
   cause?: unknown;
 }
@@ -191,6 +226,16 @@ export class QueryError extends PoolError {
   readonly hint: string | undefined;
   /** 1-based character position of the error in the query text. */
   readonly position: number | undefined;
+  /** The schema of the object concerned (the server's SCHEMA field). */
+  readonly schema: string | undefined;
+  /** The table concerned (TABLE field). */
+  readonly table: string | undefined;
+  /** The column concerned (COLUMN field). */
+  readonly column: string | undefined;
+  /** The constraint that was violated (CONSTRAINT field), e.g. for `23505`. */
+  readonly constraint: string | undefined;
+  /** The data type concerned (DATA TYPE field). */
+  readonly dataType: string | undefined;
   /**
    * Builds the error.
    *
@@ -204,6 +249,11 @@ export class QueryError extends PoolError {
     this.detail = details.detail;
     this.hint = details.hint;
     this.position = details.position;
+    this.schema = details.schema;
+    this.table = details.table;
+    this.column = details.column;
+    this.constraint = details.constraint;
+    this.dataType = details.dataType;
   }
 }
 
@@ -315,6 +365,30 @@ export function isConnectionBroken(err: unknown): boolean {
   return err instanceof ConnectionError;
 }
 
+/**
+ * Whether the server answered and refused the login: a wrong password
+ * (`28P01`), a role or authorisation problem (class `28`), or a missing
+ * database (`3D000`). Not an outage, and retrying cannot help.
+ *
+ * @param err Any thrown value.
+ * @returns `true` for a {@linkcode ConnectionError} whose `code` is such a SQLSTATE.
+ *
+ * @example Tell a wrong password from an outage
+ * ```ts
+ * import { ConnectionError, isLoginRefused } from "@x/pgdbpool";
+ * const err = new ConnectionError("password authentication failed", "db1:5432", {
+ *   code: "28P01",
+ *   reached: true,
+ * });
+ * console.log(isLoginRefused(err)); // true
+ * ```
+ */
+export function isLoginRefused(err: unknown): boolean {
+  if (!(err instanceof ConnectionError)) return false;
+  const code = err.code;
+  return code !== undefined && (code.startsWith("28") || code === "3D000") && code.length === 5;
+}
+
 // SQLSTATEs worth retrying: serialization failure, deadlock, and admin shutdown classes.
 const RETRYABLE_SQLSTATES = new Set(["40001", "40P01", "57P01", "57P02", "57P03"]);
 
@@ -340,7 +414,7 @@ const RETRYABLE_SQLSTATES = new Set(["40001", "40P01", "57P01", "57P02", "57P03"
  * ```
  */
 export function isRetryable(err: unknown): boolean {
-  if (err instanceof CommitUnknownError) return false;
+  if (err instanceof CommitUnknownError || isLoginRefused(err)) return false;
   if (err instanceof ConnectionError || err instanceof OfflineError) return true;
   if (err instanceof AcquireTimeoutError) return true;
   return err instanceof QueryError && err.code !== undefined && RETRYABLE_SQLSTATES.has(err.code);

@@ -18,6 +18,8 @@ export class FakeSession implements DriverConnection {
   readonly endpoint: string;
   readonly params: ConnectParams;
   readonly log: string[] = [];
+  /** ParameterStatus values, as a server reports them; tests may change them. */
+  parameters: Record<string, string> = {};
   #closed = false;
   #driver: FakeDriver;
   /** Server-side transaction state, as PostgreSQL keeps it. */

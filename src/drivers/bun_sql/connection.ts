@@ -31,6 +31,7 @@ import {
   taggedResult,
   toQueryError,
 } from "../shared/normalize.ts";
+import { NO_PARAMETERS } from "../shared/notice.ts";
 import type { BunSqlClient, BunSqlResult } from "./types.ts";
 
 const TEMPLATE_CACHE_MAX = 1024;
@@ -121,6 +122,11 @@ export class BunSqlConnection implements DriverConnection {
   /** Whether the session has ended (closed, or lost). */
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Always empty: Bun.SQL does not expose the server's ParameterStatus values. */
+  get parameters(): Readonly<Record<string, string>> {
+    return NO_PARAMETERS;
   }
 
   /**

@@ -24,6 +24,7 @@
 import type { DriverConnection, DriverResult } from "../../driver.ts";
 import { QueryError } from "../../errors.ts";
 import { endsSession, toQueryError } from "../shared/normalize.ts";
+import { NO_PARAMETERS } from "../shared/notice.ts";
 import type { DenoPostgresArrayResult, DenoPostgresClient } from "./types.ts";
 
 // Errors after which the session is still usable: the server's (non-fatal)
@@ -83,6 +84,11 @@ export class DenoPostgresConnection implements DriverConnection {
   /** @param client A client whose `connect()` has resolved. */
   constructor(client: DenoPostgresClient) {
     this.#client = client;
+  }
+
+  /** Always empty: deno-postgres does not expose the server's ParameterStatus values. */
+  get parameters(): Readonly<Record<string, string>> {
+    return NO_PARAMETERS;
   }
 
   /** Whether the session has ended (closed, or lost: the client no longer connected). */

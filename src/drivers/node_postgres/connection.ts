@@ -20,7 +20,7 @@
  *
  * @module
  */
-import type { DriverConnection, DriverResult } from "../../driver.ts";
+import type { DriverConnection, DriverNotice, DriverResult } from "../../driver.ts";
 import { QueryError } from "../../errors.ts";
 import {
   commandVerb,
@@ -29,6 +29,7 @@ import {
   sessionEnded,
   toQueryError,
 } from "../shared/normalize.ts";
+import { noticeForwarder } from "../shared/notice.ts";
 import type {
   NodePostgresClient,
   NodePostgresResult,
@@ -107,6 +108,7 @@ export class NodePostgresConnection implements DriverConnection {
   readonly #client: NodePostgresClient;
   readonly #label: string;
   readonly #names: StatementNames | undefined;
+  readonly #parameters: Record<string, string> = {};
   #closed = false;
   #cause: unknown;
   #ending: Promise<void> | undefined;
@@ -118,19 +120,36 @@ export class NodePostgresConnection implements DriverConnection {
    * @param label `host:port`, for messages.
    * @param names Statement names, or `undefined` to leave the protocol to `pg`.
    */
-  constructor(client: NodePostgresClient, label: string, names: StatementNames | undefined) {
+  constructor(
+    client: NodePostgresClient,
+    label: string,
+    names: StatementNames | undefined,
+    onNotice?: (notice: DriverNotice) => void,
+  ) {
     this.#client = client;
     this.#label = label;
     this.#names = names;
     client.on("end", () => this.lost(undefined));
     // Without a listener, pg's `error` event would crash the process.
     client.on("error", (err) => this.lost(err));
-    client.on("notice", () => {});
+    client.on("notice", noticeForwarder(onNotice));
+    const parameters = this.#parameters;
+    client.connection?.on("parameterStatus", (msg) => {
+      const m = msg as { parameterName?: unknown; parameterValue?: unknown };
+      if (typeof m.parameterName === "string" && typeof m.parameterValue === "string") {
+        parameters[m.parameterName] = m.parameterValue;
+      }
+    });
   }
 
   /** Whether the session has ended (closed, or lost). */
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** ParameterStatus values as the server reported them, kept current. */
+  get parameters(): Readonly<Record<string, string>> {
+    return this.#parameters;
   }
 
   /**

@@ -199,12 +199,26 @@ async function open(
   const ssl = viaSocketFile ? false : sslConfig(params.ssl, params.sslRootCert);
   const fallback = !viaSocketFile && (params.ssl === "prefer" || params.ssl === "allow");
   try {
-    return await connectOnce(pg, { ...base, ssl }, label, params.connectTimeoutMs, names);
+    return await connectOnce(
+      pg,
+      { ...base, ssl },
+      label,
+      params.connectTimeoutMs,
+      names,
+      params.onNotice,
+    );
   } catch (err) {
     // prefer/allow: the server has no TLS: go on in plaintext, as libpq does.
     if (!fallback || !/does not support SSL/i.test(String((err as Error)?.message))) throw err;
   }
-  return await connectOnce(pg, { ...base, ssl: false }, label, params.connectTimeoutMs, names);
+  return await connectOnce(
+    pg,
+    { ...base, ssl: false },
+    label,
+    params.connectTimeoutMs,
+    names,
+    params.onNotice,
+  );
 }
 
 async function connectOnce(
@@ -213,9 +227,10 @@ async function connectOnce(
   label: string,
   timeoutMs: number,
   names: StatementNames | undefined,
+  onNotice: ConnectParams["onNotice"],
 ): Promise<DriverConnection> {
   const client = new pg.Client(config);
-  const conn = new NodePostgresConnection(client, label, names);
+  const conn = new NodePostgresConnection(client, label, names, onNotice);
   try {
     await withConnectTimeout(client.connect(), timeoutMs, label, () => conn.lost(undefined));
   } catch (err) {

@@ -84,6 +84,10 @@ export interface NodePostgresClient {
    * @param listener The listener.
    */
   on(event: "end" | "error" | "notice", listener: (arg?: unknown) => void): unknown;
+  /** The protocol connection: its `parameterStatus` events carry the ParameterStatus messages. */
+  readonly connection?: {
+    on(event: "parameterStatus", listener: (msg: unknown) => void): unknown;
+  };
 }
 
 /**

@@ -104,6 +104,11 @@ export class PostgresjsConnection implements DriverConnection {
     return this.#closed;
   }
 
+  /** ParameterStatus values, kept current by postgres.js. */
+  get parameters(): Readonly<Record<string, string>> {
+    return this.#sql.parameters;
+  }
+
   /**
    * Runs one query (several statements only without parameters).
    *

@@ -50,6 +50,7 @@
  */
 import type { ConnectParams, Driver, DriverConnection } from "../../driver.ts";
 import { endpointLabel, withConnectTimeout } from "../shared/normalize.ts";
+import { noticeForwarder } from "../shared/notice.ts";
 import { PostgresjsConnection } from "./connection.ts";
 import { PostgresjsSocket } from "./socket.ts";
 import type { PostgresjsFactory, PostgresjsSql } from "./types.ts";
@@ -224,7 +225,7 @@ async function open(
     prepare,
     ssl: false,
     connection: { application_name: "pgdbpool", ...params.settings },
-    onnotice: dropNotice,
+    onnotice: noticeForwarder(params.onNotice),
     onclose: () => conn.lost(undefined),
     socket: () => sockets.open(),
     transform: { undefined: null },
@@ -266,9 +267,4 @@ function shareArrayTypes(types: ArrayTypes, options: PostgresjsSql["options"]): 
   // Which array type to send a JavaScript array as (not in postgres.js's typings).
   const map = (o: unknown) => (o as { shared?: { typeArrayMap?: object } }).shared?.typeArrayMap;
   Object.assign(map(options) ?? {}, map(from));
-}
-
-// postgres.js would print notices; a library must not.
-function dropNotice(): undefined {
-  return undefined;
 }

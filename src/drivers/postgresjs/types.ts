@@ -69,6 +69,8 @@ export interface PostgresjsSql {
    * @returns When ended.
    */
   end(options?: { timeout?: number }): Promise<void>;
+  /** ParameterStatus values of the instance's (one) connection, updated in place by postgres.js. */
+  readonly parameters: Record<string, string>;
   /** The instance's resolved options; the adapter shares array types through them. */
   readonly options: {
     parsers: Record<number, unknown>;
@@ -117,8 +119,8 @@ export interface PostgresjsClientOptions {
   ssl: false;
   /** Startup parameters. */
   connection: Record<string, string>;
-  /** Notices are dropped (postgres.js would print them). */
-  onnotice: (notice: Record<string, unknown>) => void;
+  /** Notices go to the pool's `onNotice`, else nowhere (postgres.js would print them). */
+  onnotice: (notice: unknown) => void;
   /** Called when the socket closes. */
   onclose: (connectionId: number) => void;
   /** Opens the one socket of the instance (TLS negotiated); refuses a second. */
