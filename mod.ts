@@ -33,6 +33,7 @@ export type {
   ConnectParams,
   Driver,
   DriverConnection,
+  DriverNotice,
   DriverResult,
   SslMode,
 } from "./src/driver.ts";
@@ -43,6 +44,7 @@ export {
   ConnectionError,
   HandlerReleasedError,
   isConnectionBroken,
+  isLoginRefused,
   isRetryable,
   OfflineError,
   PoolClosedError,
@@ -50,4 +52,4 @@ export {
   QueryError,
   UnconfiguredGroupError,
 } from "./src/errors.ts";
-export type { QueryErrorDetails } from "./src/errors.ts";
+export type { ConnectionErrorOptions, QueryErrorDetails } from "./src/errors.ts";
