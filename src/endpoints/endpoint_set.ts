@@ -6,7 +6,7 @@
  */
 import { backoffDelay } from "../core/backoff.ts";
 import type { Clock } from "../core/clock.ts";
-import type { Driver, DriverConnection } from "../driver.ts";
+import type { Driver, DriverConnection, DriverNotice } from "../driver.ts";
 import { describeEndpoint, type EndpointConfig, passwordOf } from "../config/normalize.ts";
 import { OfflineError } from "../errors.ts";
 
@@ -54,6 +54,8 @@ export interface EndpointSetOptions {
   reconnectBaseMs: number;
   /** Longest back-off, in ms. */
   reconnectMaxMs: number;
+  /** Receives every session's notices. */
+  onNotice?: (notice: DriverNotice) => void;
 }
 
 /** The endpoints of a pool and their health. */
@@ -128,7 +130,10 @@ export class EndpointSet {
       if (!this.#isAvailable(i)) continue;
       const s = this.#states[i];
       try {
-        const connection = await this.#opts.driver.connect(connectParams(s));
+        const connection = await this.#opts.driver.connect({
+          ...connectParams(s),
+          onNotice: this.#opts.onNotice,
+        });
         s.failures = 0;
         s.lastError = undefined;
         s.connections++;
