@@ -99,6 +99,8 @@ export class Pool extends EventTarget {
       clock,
       reconnectBaseMs: config.reconnectBaseMs,
       reconnectMaxMs: config.reconnectMaxMs,
+      // Server notices (RAISE NOTICE, warnings) as a `notice` event; detail: DriverNotice.
+      onNotice: (notice) => this.dispatchEvent(new CustomEvent("notice", { detail: notice })),
     });
     const close = (connection: DriverConnection) => {
       const closing: Promise<void> = connection.close().catch(() => {}).finally(() =>
