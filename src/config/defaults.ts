@@ -40,6 +40,8 @@ export const DEFAULTS: {
   readonly reset: "auto";
   /** Group `pipeline`. */
   readonly pipeline: boolean;
+  /** Group `target_session_attrs` (unless a URL gives one). */
+  readonly targetSessionAttrs: "any";
   /** How long a lease waits for a free connection, in ms. */
   readonly acquireTimeoutMs: number;
   /** Idle time after which a connection is pinged before use, in ms. */
@@ -64,6 +66,7 @@ export const DEFAULTS: {
   autocommit: true,
   reset: "auto",
   pipeline: false,
+  targetSessionAttrs: "any",
   acquireTimeoutMs: 10_000,
   pingAfterIdleMs: 1000,
   endTimeoutMs: 5000,

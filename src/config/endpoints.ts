@@ -29,7 +29,7 @@ import {
   sslMode,
 } from "./validators.ts";
 import { parseUrl } from "./url.ts";
-import { renderSecret } from "../redact.ts";
+import { describeEndpoint, renderSecret } from "../redact.ts";
 
 // PostgreSQL limits: statement_timeout is an int of ms; temp_buffers at most
 // 1073741823 blocks of 8 kB.
@@ -43,10 +43,11 @@ const MAX_TMP_BUFFER_MB = 8_388_607;
  *
  * @param db The `db` key as the user wrote it.
  * @returns The endpoints (frozen, without passwords); each endpoint's password,
- *   if it has one; and `connection_retry_sleep` in ms with the field that gave
- *   it, if any endpoint did.
- * @throws {ConfigError} When `db` is missing, empty or invalid, or when two
- *   endpoints give different `connection_retry_sleep` values.
+ *   if it has one; `connection_retry_sleep` in ms with the field that gave
+ *   it, if any endpoint did; and a URL's `?target_session_attrs=`, if any.
+ * @throws {ConfigError} When `db` is missing, empty or invalid, when two
+ *   endpoints share an id, or when two endpoints give different
+ *   `connection_retry_sleep` (or two URLs different `target_session_attrs`) values.
  *
  * @example Two hosts from one URL
  * ```ts
@@ -62,6 +63,7 @@ export function endpointsOf(
   endpoints: EndpointConfig[];
   passwords: Map<EndpointConfig, string>;
   retrySleep?: { ms: number; field: Field };
+  targetSessionAttrs?: Field;
 } {
   const expected = "an endpoint object, a postgres:// URL, or a list of them";
   if (db === undefined) throw new ConfigError("db", `is required: expected ${expected}`);
@@ -69,17 +71,37 @@ export function endpointsOf(
   if (list.length === 0) throw new ConfigError("db", `expected ${expected}, got an empty array`);
   const endpoints: EndpointConfig[] = [];
   const passwords = new Map<EndpointConfig, string>();
+  const ids = new Map<string, string>();
   const add = (fields: EndpointFields, password: string | undefined, at: string): void => {
     const endpoint = buildEndpoint(fields, at);
+    const seen = ids.get(endpoint.id);
+    if (seen !== undefined) {
+      throw new ConfigError(
+        fields.id?.path ?? at,
+        `expected a unique endpoint id, got ${
+          JSON.stringify(endpoint.id)
+        } again (first at "${seen}"): give the endpoints distinct "id"s`,
+      );
+    }
+    ids.set(endpoint.id, fields.id?.path ?? at);
     endpoints.push(endpoint);
     if (password !== undefined) passwords.set(endpoint, password);
   };
   let retrySleep: { ms: number; field: Field } | undefined;
+  let targetSessionAttrs: Field | undefined;
   list.forEach((item: unknown, i) => {
     const at = Array.isArray(db) ? `db[${i}]` : "db";
     if (typeof item === "string") {
-      const { hosts, password } = parseUrl(item, at);
-      for (const fields of hosts) add(fields, password, at);
+      const url = parseUrl(item, at);
+      for (const fields of url.hosts) add(fields, url.password, at);
+      const target = url.targetSessionAttrs;
+      if (target && targetSessionAttrs && target.value !== targetSessionAttrs.value) {
+        throw new ConfigError(
+          target.path,
+          `expected the same value in every URL (it sets every group's default), got ${target.got} here and ${targetSessionAttrs.got} at "${targetSessionAttrs.path}"`,
+        );
+      }
+      targetSessionAttrs ??= target;
       return;
     }
     if (!isRecord(item)) throw new ConfigError(at, `expected ${expected}, got ${render(item)}`);
@@ -103,7 +125,7 @@ export function endpointsOf(
       retrySleep ??= { ms, field: fields.retrySleep };
     }
   });
-  return { endpoints, passwords, retrySleep };
+  return { endpoints, passwords, retrySleep, targetSessionAttrs };
 }
 
 function buildEndpoint(f: EndpointFields, at: string): EndpointConfig {
@@ -114,9 +136,12 @@ function buildEndpoint(f: EndpointFields, at: string): EndpointConfig {
     );
   }
   const user = f.user ? nonEmptyString(f.user, "a user name") : DEFAULTS.user;
+  const host = hostField(f.host);
+  const port = f.port ? integer(f.port, 1, 65535, true) : DEFAULTS.port;
   return Object.freeze({
-    host: hostField(f.host),
-    port: f.port ? integer(f.port, 1, 65535, true) : DEFAULTS.port,
+    id: f.id ? nonEmptyString(f.id, "an endpoint id") : describeEndpoint({ host, port }),
+    host,
+    port,
     database: f.database ? nonEmptyString(f.database, "a database name") : user,
     user,
     ssl: f.ssl ? sslMode(f.ssl) : DEFAULTS.ssl,

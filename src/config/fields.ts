@@ -42,6 +42,7 @@ export interface Field {
  * ```
  */
 export const ENDPOINT_KEYS = {
+  id: ["id"],
   host: ["host"],
   port: ["port"],
   database: ["name", "database"],

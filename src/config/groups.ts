@@ -9,6 +9,8 @@ import type { GroupConfig } from "./types.ts";
 import { DEFAULTS } from "./defaults.ts";
 import { fail, isRecord, pick, rejectUnknownKeys, render } from "./fields.ts";
 import { integer } from "./validators.ts";
+import { endpointBinding, targetSessionAttrs } from "./targets.ts";
+import type { TargetSessionAttrs } from "./types.ts";
 import { resetField } from "./reset.ts";
 
 const GROUP_KEYS = [
@@ -17,13 +19,25 @@ const GROUP_KEYS = [
   "autocommit",
   "reset",
   "pipeline",
+  "endpoints",
+  "target_session_attrs",
+  "targetSessionAttrs",
 ] as const;
+
+/** What the `db` key decides for the groups. */
+export interface GroupContext {
+  /** The endpoint ids, in order. */
+  readonly endpointIds: readonly string[];
+  /** The default `target_session_attrs` (a URL's `?target_session_attrs=`). */
+  readonly targetSessionAttrs: TargetSessionAttrs;
+}
 
 /**
  * Normalises the `groups` key. A group name that is not an identifier is
  * quoted in paths (`groups["read only"]`).
  *
  * @param groups The `groups` key as the user wrote it.
+ * @param context The endpoint ids (for `endpoints`) and the default `target_session_attrs`.
  * @returns The groups by name, frozen, in a record with a `null` prototype, so
  *   that `groups[name]` finds configured groups only, never `"toString"`.
  * @throws {ConfigError} When `groups` is missing or empty, or a group is invalid.
@@ -31,12 +45,18 @@ const GROUP_KEYS = [
  * @example
  * ```ts
  * import { groupsOf } from "./groups.ts";
- * const groups = groupsOf({ reports: { connection_count: 2, autocommit: false } });
- * console.log(groups.reports); // { connectionCount: 2, autocommit: false, reset: "auto", pipeline: false }
+ * const groups = groupsOf({ reports: { connection_count: 2, autocommit: false } }, {
+ *   endpointIds: ["db1:5432"],
+ *   targetSessionAttrs: "any",
+ * });
+ * console.log(groups.reports.connectionCount, groups.reports.targetSessionAttrs); // 2 "any"
  * console.log(groups.toString); // undefined
  * ```
  */
-export function groupsOf(groups: unknown): Readonly<Record<string, GroupConfig>> {
+export function groupsOf(
+  groups: unknown,
+  context: GroupContext,
+): Readonly<Record<string, GroupConfig>> {
   const example = "e.g. { default: { connection_count: 10 } }";
   if (groups === undefined) {
     throw new ConfigError("groups", `is required: expected groups by name, ${example}`);
@@ -73,11 +93,15 @@ export function groupsOf(groups: unknown): Readonly<Record<string, GroupConfig>>
         "a pipelined group shares its sessions, so it cannot run transactions: expected autocommit true (or no pipeline)",
       );
     }
+    const bound = pick(group, at, ["endpoints"]);
+    const target = pick(group, at, ["target_session_attrs", "targetSessionAttrs"]);
     out[name] = Object.freeze({
       connectionCount: integer(count, 1, Number.MAX_SAFE_INTEGER),
       autocommit: autocommit ? autocommit.value as boolean : DEFAULTS.autocommit,
       reset: reset ? resetField(reset) : DEFAULTS.reset,
       pipeline: pipeline ? pipeline.value as boolean : DEFAULTS.pipeline,
+      endpoints: bound ? endpointBinding(bound, context.endpointIds) : undefined,
+      targetSessionAttrs: target ? targetSessionAttrs(target) : context.targetSessionAttrs,
     });
   }
   return Object.freeze(out);

@@ -21,6 +21,7 @@ import { type Field, isRecord, pick, rejectUnknownKeys, render } from "./fields.
 import { duration, oneOf } from "./validators.ts";
 import { endpointsOf } from "./endpoints.ts";
 import { groupsOf } from "./groups.ts";
+import { targetSessionAttrs } from "./targets.ts";
 
 export type {
   EndpointConfig,
@@ -29,6 +30,7 @@ export type {
   GroupInput,
   PoolConfig,
   PoolConfigInput,
+  TargetSessionAttrs,
 } from "./types.ts";
 export { DEFAULTS } from "./defaults.ts";
 export { describeEndpoint, redactUrl } from "../redact.ts";
@@ -94,9 +96,12 @@ export function normalizeConfig(input: unknown): PoolConfig {
     );
   }
   rejectUnknownKeys(input, "", TOP_KEYS);
-  const { endpoints, passwords, retrySleep } = endpointsOf(input.db);
+  const { endpoints, passwords, retrySleep, targetSessionAttrs: target } = endpointsOf(input.db);
   for (const [endpoint, password] of passwords) PASSWORDS.set(endpoint, password);
-  const groups = groupsOf(input.groups);
+  const groups = groupsOf(input.groups, {
+    endpointIds: endpoints.map((e) => e.id),
+    targetSessionAttrs: target ? targetSessionAttrs(target) : DEFAULTS.targetSessionAttrs,
+  });
   const type = pick(input, "", ["type"]);
   const durations = {} as Record<DurationKey, number>;
   const given = {} as Record<DurationKey, Field | undefined>;

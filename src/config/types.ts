@@ -9,8 +9,26 @@
  */
 import type { Driver, SslMode } from "../driver.ts";
 
+/**
+ * libpq's `target_session_attrs`: which servers a group's sessions may use.
+ * `"read-write"`: accepts writes by default (not in recovery and
+ * `default_transaction_read_only` off); `"read-only"`: the opposite;
+ * `"primary"` / `"standby"`: not in recovery / in recovery;
+ * `"prefer-standby"`: a standby while one is reachable, else a primary;
+ * `"any"`: every server.
+ */
+export type TargetSessionAttrs =
+  | "any"
+  | "read-write"
+  | "read-only"
+  | "primary"
+  | "standby"
+  | "prefer-standby";
+
 /** One endpoint as the user may write it (seed-style keys or camelCase aliases). */
 export interface EndpointInput {
+  /** Names the endpoint in `groups.<g>.endpoints`, stats and `db.endpoint`; unique. @default {"host:port"} */
+  id?: string;
   /** Host name, IP, or Unix socket directory. */
   host?: string;
   /** TCP port. @default {5432} */
@@ -81,6 +99,16 @@ export interface GroupInput {
    * queries in flight. @default {false}
    */
   pipeline?: boolean;
+  /** Ids of the endpoints this group may use (see `EndpointInput.id`). @default {all endpoints} */
+  endpoints?: readonly string[];
+  /**
+   * Which servers the group's sessions may use, with libpq's values and
+   * meaning (alias `targetSessionAttrs`). A URL's `?target_session_attrs=`
+   * sets the default of every group. @default {"any"}
+   */
+  target_session_attrs?: TargetSessionAttrs;
+  /** Alias of `target_session_attrs`. */
+  targetSessionAttrs?: TargetSessionAttrs;
 }
 
 /** The pool configuration as the user writes it. */
@@ -116,6 +144,8 @@ export interface PoolConfigInput {
  * so that printing or serialising a config never shows it.
  */
 export interface EndpointConfig {
+  /** Unique id; `"host:port"` (IPv6 `"[::1]:5432"`) unless one was given. */
+  readonly id: string;
   /** Host name, IP address (IPv6 without brackets) or Unix socket directory. */
   readonly host: string;
   /** TCP port, 1..65535. */
@@ -148,6 +178,10 @@ export interface GroupConfig {
   readonly reset: string;
   /** Sessions shared by concurrent handlers. */
   readonly pipeline: boolean;
+  /** Ids of the endpoints the group may use, in the pool's order; `undefined`: all. */
+  readonly endpoints: readonly string[] | undefined;
+  /** Which servers the group's sessions may use. */
+  readonly targetSessionAttrs: TargetSessionAttrs;
 }
 
 /**

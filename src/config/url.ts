@@ -20,6 +20,9 @@ const URL_PARAMS: Readonly<Record<string, EndpointField>> = {
   session_tmp_buffer: "sessionTmpBuffer",
 };
 
+/** A URL parameter that sets the groups' default, not an endpoint field. */
+const TARGET_PARAM = "target_session_attrs";
+
 /**
  * Parses a libpq connection URL by hand: the URL class cannot read a
  * multi-host authority (`h1:5432,h2:5433`). Every message quotes the URL
@@ -29,7 +32,8 @@ const URL_PARAMS: Readonly<Record<string, EndpointField>> = {
  * @param url The URL as the user wrote it.
  * @param at The dotted path of the URL in the config, e.g. `db[1]`.
  * @returns One set of fields per host, sharing user, database and parameters
- *   (to be validated and defaulted), and the password, kept apart.
+ *   (to be validated and defaulted); the password, kept apart; and
+ *   `?target_session_attrs=` (a pool-wide setting, not an endpoint's), unvalidated.
  * @throws {ConfigError} When the URL is malformed or has an unknown parameter;
  *   the message quotes the URL redacted.
  *
@@ -41,7 +45,10 @@ const URL_PARAMS: Readonly<Record<string, EndpointField>> = {
  * console.log(password); // "s3cret"
  * ```
  */
-export function parseUrl(url: string, at: string): { hosts: EndpointFields[]; password?: string } {
+export function parseUrl(
+  url: string,
+  at: string,
+): { hosts: EndpointFields[]; password?: string; targetSessionAttrs?: Field } {
   const where = ` (in ${JSON.stringify(redactUrl(url))})`;
   const scheme = /^postgres(?:ql)?:\/\//.exec(url);
   if (!scheme) {
@@ -112,6 +119,7 @@ export function parseUrl(url: string, at: string): { hosts: EndpointFields[]; pa
   }
 
   let hostParam: Field | undefined;
+  let targetSessionAttrs: Field | undefined;
   if (queryStart >= 0) {
     let start = queryStart + 1;
     while (start <= url.length) {
@@ -123,13 +131,19 @@ export function parseUrl(url: string, at: string): { hosts: EndpointFields[]; pa
           fail("", `expected name=value parameters, got ${shown(start, end)}`);
         }
         const name = decode(start, eq, "");
+        if (name === TARGET_PARAM) {
+          if (targetSessionAttrs) fail(name, "is given twice");
+          targetSessionAttrs = field(name, decode(eq + 1, end, name), eq + 1, end);
+          start = end + 1;
+          continue;
+        }
         const target = URL_PARAMS[name];
         if (!Object.hasOwn(URL_PARAMS, name) || !target) {
           // The name may be a piece of a mistyped password: then it stays out of the path too.
           fail(
             hidden(start, eq) ? "" : name,
             `unknown URL parameter ${shown(start, eq)}: expected one of ${
-              Object.keys(URL_PARAMS).join(", ")
+              [...Object.keys(URL_PARAMS), TARGET_PARAM].join(", ")
             }`,
           );
         }
@@ -157,10 +171,11 @@ export function parseUrl(url: string, at: string): { hosts: EndpointFields[]; pa
         port,
       })),
       password,
+      targetSessionAttrs,
     };
   }
   if (hosts.length === 0) fail("host", "is required: expected a host after the //");
-  return { hosts: hosts.map((h) => ({ ...shared, ...h })), password };
+  return { hosts: hosts.map((h) => ({ ...shared, ...h })), password, targetSessionAttrs };
 }
 
 interface UrlTools {

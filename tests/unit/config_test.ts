@@ -88,6 +88,7 @@ describe("DEFAULTS", () => {
       autocommit: true,
       reset: "auto",
       pipeline: false,
+      targetSessionAttrs: "any",
       acquireTimeoutMs: 10000,
       pingAfterIdleMs: 1000,
       endTimeoutMs: 5000,
@@ -101,6 +102,7 @@ describe("DEFAULTS", () => {
 describe("normalizeConfig() defaults", () => {
   it("normalizeConfig() fills every endpoint default from a bare host", () => {
     assert.deepEqual({ ...endpointOf({ host: "db1" }) }, {
+      id: "db1:5432",
       host: "db1",
       port: 5432,
       database: "postgres",
@@ -136,6 +138,8 @@ describe("normalizeConfig() defaults", () => {
       autocommit: true,
       reset: "auto",
       pipeline: false,
+      endpoints: undefined,
+      targetSessionAttrs: "any",
     });
   });
 });
@@ -156,6 +160,7 @@ describe("normalizeConfig() endpoint keys", () => {
       application_name: "billing",
     });
     assert.deepEqual({ ...e }, {
+      id: "db1:5433",
       host: "db1",
       port: 5433,
       database: "appdb",
@@ -276,6 +281,8 @@ describe("normalizeConfig() pool keys", () => {
       autocommit: false,
       reset: "auto",
       pipeline: false,
+      endpoints: undefined,
+      targetSessionAttrs: "any",
     });
     assert.deepEqual(Object.keys(config.groups), ["tx", "ro"]);
   });
@@ -302,6 +309,7 @@ describe("normalizeConfig() URLs", () => {
         "&application_name=api&query_timeout=250&session_tmp_buffer=16&sslrootcert=PEM",
     );
     assert.deepEqual({ ...e }, {
+      id: "db1:5433",
       host: "db1",
       port: 5433,
       database: "appdb",
@@ -665,8 +673,8 @@ describe("normalizeConfig() URL errors", () => {
 
   it("normalizeConfig() rejects an unknown URL parameter naming it", () => {
     assertConfigError(
-      () => withDb(`postgres://u:${SECRET}@h/db?target_session_attrs=any`),
-      "db.target_session_attrs",
+      () => withDb(`postgres://u:${SECRET}@h/db?target_session_attr=any`),
+      "db.target_session_attr",
       "unknown URL parameter",
       "sslmode",
     );

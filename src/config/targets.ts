@@ -1,0 +1,85 @@
+/**
+ * The keys of issue-10 groups that choose endpoints: `groups.<g>.endpoints`
+ * (ids of `db` entries) and `target_session_attrs` (libpq's values).
+ *
+ * @module
+ */
+import { ConfigError } from "../errors.ts";
+import type { Field } from "./fields.ts";
+import { fail, render } from "./fields.ts";
+import { oneOf } from "./validators.ts";
+import type { TargetSessionAttrs } from "./types.ts";
+
+/**
+ * libpq's `target_session_attrs` values, in libpq's order.
+ *
+ * @example
+ * ```ts
+ * import { TARGET_SESSION_ATTRS } from "./targets.ts";
+ * console.log(TARGET_SESSION_ATTRS.includes("prefer-standby")); // true
+ * ```
+ */
+export const TARGET_SESSION_ATTRS: readonly TargetSessionAttrs[] = Object.freeze([
+  "any",
+  "read-write",
+  "read-only",
+  "primary",
+  "standby",
+  "prefer-standby",
+]);
+
+/**
+ * Validates a `target_session_attrs` value (from a group or a URL).
+ *
+ * @param f The field to check.
+ * @returns The value.
+ * @throws {ConfigError} When it is not one of {@linkcode TARGET_SESSION_ATTRS}, naming the key.
+ *
+ * @example
+ * ```ts
+ * import { targetSessionAttrs } from "./targets.ts";
+ * const f = { path: "groups.w.target_session_attrs", value: "primary", got: '"primary"', text: false, where: "" };
+ * console.log(targetSessionAttrs(f)); // "primary"
+ * ```
+ */
+export function targetSessionAttrs(f: Field): TargetSessionAttrs {
+  return oneOf(f, TARGET_SESSION_ATTRS);
+}
+
+/**
+ * Validates `groups.<g>.endpoints`: a non-empty list of known endpoint ids,
+ * each once. The result keeps the pool's endpoint order.
+ *
+ * @param f The field to check.
+ * @param ids The ids of the pool's endpoints, in order.
+ * @returns The ids, frozen, in the pool's order.
+ * @throws {ConfigError} When the value is not a non-empty list of strings
+ *   (path: the key), or an id is unknown or repeated (path: `groups.<g>.endpoints[i]`).
+ *
+ * @example
+ * ```ts
+ * import { endpointBinding } from "./targets.ts";
+ * const f = { path: "groups.w.endpoints", value: ["b"], got: "an array", text: false, where: "" };
+ * console.log(endpointBinding(f, ["a", "b"])); // ["b"]
+ * ```
+ */
+export function endpointBinding(f: Field, ids: readonly string[]): readonly string[] {
+  const list = f.value;
+  if (!Array.isArray(list) || list.length === 0) {
+    fail(f, "a non-empty list of endpoint ids");
+  }
+  const known = ids.map((id) => JSON.stringify(id)).join(", ");
+  list.forEach((id: unknown, i) => {
+    const path = `${f.path}[${i}]`;
+    if (typeof id !== "string" || !ids.includes(id)) {
+      throw new ConfigError(
+        path,
+        `expected the id of an endpoint of "db" (${known}), got ${render(id)}`,
+      );
+    }
+    if (list.indexOf(id) !== i) {
+      throw new ConfigError(path, `expected each endpoint id once, got ${render(id)} again`);
+    }
+  });
+  return Object.freeze(ids.filter((id) => list.includes(id)));
+}
