@@ -8,8 +8,12 @@ import type { PoolConfigInput } from "./config/normalize.ts";
 import { configFromEnv } from "./config/env.ts";
 import type { Handler } from "./handler/handler.ts";
 import { createPool, type LeaseOptions, type Pool } from "./pool.ts";
+import { PoolClosedError } from "./errors.ts";
 
 let current: Pool | undefined;
+// Set by end(), cleared by init(): an ended default pool stays ended, so that a
+// late call cannot build a new one from DATABASE_URL (possibly another database).
+let ended = false;
 
 /**
  * Sets up the default pool used by the top-level {@linkcode withHandler} and
@@ -31,16 +35,19 @@ let current: Pool | undefined;
 export function init(config: PoolConfigInput): Pool {
   const previous = current;
   current = createPool(config);
+  ended = false;
   previous?.end();
   return current;
 }
 
 /**
  * The default pool; built from `DATABASE_URL` or the `PG*` variables when
- * {@linkcode init} was never called.
+ * {@linkcode init} was never called. After {@linkcode end}, there is none until
+ * {@linkcode init} is called again.
  *
  * @returns The default pool.
  * @throws {ConfigError} When nothing configures it.
+ * @throws {PoolClosedError} After {@linkcode end}, until {@linkcode init}.
  *
  * @example
  * ```ts
@@ -49,7 +56,9 @@ export function init(config: PoolConfigInput): Pool {
  * ```
  */
 export function defaultPool(): Pool {
-  return current ??= createPool(configFromEnv());
+  if (current) return current;
+  if (ended) throw new PoolClosedError();
+  return current = createPool(configFromEnv());
 }
 
 /**
@@ -62,6 +71,7 @@ export function defaultPool(): Pool {
  * @param options Abort signal and acquire timeout.
  * @returns What `fn` returned.
  * @throws {ConfigError} When no pool is configured (see {@linkcode init}).
+ * @throws {PoolClosedError} After {@linkcode end}, until {@linkcode init}.
  * @throws See `Pool.withHandler`.
  *
  * @example
@@ -79,8 +89,9 @@ export async function withHandler<T>(
 }
 
 /**
- * Ends the default pool (if one was set up); a later call to
- * {@linkcode withHandler} builds a new one from the environment.
+ * Ends the default pool (if one was set up). Until {@linkcode init} is called
+ * again, {@linkcode withHandler} rejects with `PoolClosedError`: no new pool is
+ * built from the environment.
  *
  * @returns When every session is closed.
  *
@@ -93,5 +104,6 @@ export async function withHandler<T>(
 export async function end(): Promise<void> {
   const pool = current;
   current = undefined;
+  ended = true;
   await pool?.end();
 }
