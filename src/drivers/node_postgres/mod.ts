@@ -43,6 +43,7 @@
  * @module
  */
 import type { ConnectParams, Driver, DriverConnection, SslMode } from "../../driver.ts";
+import { denialsAsUnset } from "../shared/env_guard.ts";
 import { endpointLabel, withConnectTimeout } from "../shared/normalize.ts";
 import { NodePostgresConnection, StatementNames } from "./connection.ts";
 import type { NodePostgresModule } from "./types.ts";
@@ -229,7 +230,8 @@ async function connectOnce(
   names: StatementNames | undefined,
   onNotice: ConnectParams["onNotice"],
 ): Promise<DriverConnection> {
-  const client = new pg.Client(config);
+  // pg reads PGBINARY (and more) from the environment whatever the config says.
+  const client = await denialsAsUnset((c) => new pg.Client(c), config);
   const conn = new NodePostgresConnection(client, label, names, onNotice);
   try {
     await withConnectTimeout(client.connect(), timeoutMs, label, () => conn.lost(undefined));

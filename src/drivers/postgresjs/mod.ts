@@ -49,6 +49,7 @@
  * @module
  */
 import type { ConnectParams, Driver, DriverConnection } from "../../driver.ts";
+import { denialsAsUnset } from "../shared/env_guard.ts";
 import { endpointLabel, withConnectTimeout } from "../shared/normalize.ts";
 import { noticeForwarder } from "../shared/notice.ts";
 import { PostgresjsConnection } from "./connection.ts";
@@ -211,7 +212,8 @@ async function open(
   const password = params.password ?? "";
   const conn = new PostgresjsConnection(prepare, label, () => sockets.current);
 
-  const sql = postgres({
+  // postgres.js reads PGAPPNAME (and more) from the environment whatever the options say.
+  const sql = await denialsAsUnset(postgres, {
     host: params.host,
     port: params.port,
     user: params.user,
