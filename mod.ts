@@ -24,8 +24,14 @@ export { createPool, Pool } from "./src/pool.ts";
 export type { LeaseOptions, PoolOptions, PoolStats } from "./src/pool.ts";
 export { defaultPool, end, init, withHandler } from "./src/default_pool.ts";
 export type { Handler, QueryResult } from "./src/handler/handler.ts";
-export type { EndpointInput, GroupInput, PoolConfigInput } from "./src/config/normalize.ts";
-export type { EndpointStats } from "./src/endpoints/endpoint_set.ts";
+export type {
+  EndpointInput,
+  GroupInput,
+  PoolConfigInput,
+  TargetSessionAttrs,
+} from "./src/config/normalize.ts";
+export type { EndpointInfo, EndpointStats } from "./src/endpoints/endpoint_set.ts";
+export type { EndpointRole } from "./src/endpoints/roles.ts";
 export type { ResourcePoolStats as GroupStats } from "./src/core/resource_pool.ts";
 export type { Clock, TimerHandle } from "./src/core/clock.ts";
 export type { LeakDetail, UnreleasedDetail } from "./src/handler/lease_watch.ts";

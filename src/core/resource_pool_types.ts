@@ -67,6 +67,12 @@ export interface ResourcePoolOptions<R> {
   nextPartition(): number;
   /** Opens a resource, preferably on `partition` (`-1`: any). Rejections reach the caller. */
   create(partition: number): Promise<Created<R>>;
+  /**
+   * After a failed create, whether queued callers keep waiting for a release
+   * (until their own timeout) rather than take the error, while the pool
+   * still holds live resources. Default: never.
+   */
+  keepsWaiting?(err: unknown): boolean;
   /** Disposes of a resource of `partition`. Must not throw. */
   destroy(resource: R, partition: number): void;
   /** The clock. */

@@ -1,47 +1,48 @@
 /**
- * The endpoint set: health and back-off per endpoint, shared by every group
- * of a pool, and connection with failover to the next endpoint.
+ * The endpoint set: the pool's endpoints, shared by every group, each with its
+ * health (back-off), its learned role and its session count. Groups reach it
+ * through an {@linkcode EndpointScope} ({@linkcode EndpointSet.scope}): the
+ * endpoints they are bound to, filtered by their `target_session_attrs`.
  *
  * @module
  */
-import { backoffDelay } from "../core/backoff.ts";
 import type { Clock } from "../core/clock.ts";
 import type { Driver, DriverConnection, DriverNotice } from "../driver.ts";
-import { describeEndpoint, type EndpointConfig, passwordOf } from "../config/normalize.ts";
-import { OfflineError } from "../errors.ts";
+import {
+  describeEndpoint,
+  type EndpointConfig,
+  passwordOf,
+  type TargetSessionAttrs,
+} from "../config/normalize.ts";
+import { classifyConnectFailure, type ConnectFailure, Health } from "./health.ts";
+import { type EndpointRole, learnRole, roleName, type ServerRole } from "./roles.ts";
+import { type EndpointConnection, EndpointScope } from "./endpoint_scope.ts";
+
+export type { EndpointConnection } from "./endpoint_scope.ts";
+export { EndpointScope } from "./endpoint_scope.ts";
+
+/** Where a session is connected: `db.endpoint`. */
+export interface EndpointInfo {
+  /** The endpoint's id (`"host:port"` unless configured). */
+  readonly id: string;
+  /** Host name or address. */
+  readonly host: string;
+  /** TCP port. */
+  readonly port: number;
+  /** The role last learned: `"primary"`, `"standby"` or `"unknown"`. */
+  readonly role: EndpointRole;
+}
 
 /** What `stats()` shows of one endpoint. */
-export interface EndpointStats {
-  /** Host name or address. */
-  host: string;
-  /** TCP port. */
-  port: number;
+export interface EndpointStats extends EndpointInfo {
   /** Open sessions to it, over all groups. */
   connections: number;
-  /** `false` while it is backed off after a failed connect. */
+  /** `false` while it is backed off after failed connects. */
   up: boolean;
-  /** Connect failures in a row. */
+  /** Failed attempt windows in a row (concurrent failures count once). */
   failures: number;
   /** The last connect error's message, if it is down. */
   lastError: string | undefined;
-}
-
-interface EndpointState {
-  readonly config: EndpointConfig;
-  readonly label: string;
-  readonly settings: Readonly<Record<string, string>>;
-  connections: number;
-  failures: number;
-  retryAt: number;
-  lastError: string | undefined;
-}
-
-/** A session opened by {@linkcode EndpointSet.connect}, with where it went. */
-export interface EndpointConnection {
-  /** The session. */
-  connection: DriverConnection;
-  /** Index of its endpoint. */
-  endpoint: number;
 }
 
 /** Options of an {@linkcode EndpointSet}. */
@@ -58,10 +59,33 @@ export interface EndpointSetOptions {
   onNotice?: (notice: DriverNotice) => void;
 }
 
-/** The endpoints of a pool and their health. */
+/** One attempt's outcome: a session, or why there is none. */
+export type Attempt =
+  | { readonly connection: DriverConnection; readonly error?: undefined }
+  | { readonly connection?: undefined; readonly error: unknown; readonly kind: ConnectFailure };
+
+interface EndpointState {
+  readonly config: EndpointConfig;
+  readonly label: string;
+  readonly settings: Readonly<Record<string, string>>;
+  readonly health: Health;
+  connections: number;
+  role: ServerRole | undefined;
+  /** Bumped whenever the role changes: sessions of an older epoch are not trusted with a role. */
+  roleEpoch: number;
+  roleCheckedAt: number;
+  info: EndpointInfo;
+}
+
+// A role that does not match is checked again at most this often per endpoint.
+const ROLE_RECHECK_MS = 250;
+
+/** The endpoints of a pool, their health and roles. */
 export class EndpointSet {
   readonly #states: EndpointState[];
   readonly #opts: EndpointSetOptions;
+  readonly #epochs = new WeakMap<DriverConnection, number>();
+  #all: EndpointScope | undefined;
 
   /**
    * Builds the set; no I/O.
@@ -75,16 +99,39 @@ export class EndpointSet {
       config,
       label: describeEndpoint(config),
       settings: Object.freeze(sessionSettings(config)),
+      health: new Health(),
       connections: 0,
-      failures: 0,
-      retryAt: 0,
-      lastError: undefined,
+      role: undefined,
+      roleEpoch: 0,
+      roleCheckedAt: -Infinity,
+      info: infoOf(config, undefined),
     }));
   }
 
   /** Number of endpoints. */
   get size(): number {
     return this.#states.length;
+  }
+
+  /**
+   * The endpoints a group may use, seen through its target.
+   *
+   * @param group The group's name (for messages).
+   * @param binding The ids it is bound to (`undefined`: all) and its `target_session_attrs`.
+   * @returns The group's view of the set.
+   */
+  scope(
+    group: string | undefined,
+    binding: {
+      readonly endpoints?: readonly string[] | undefined;
+      readonly targetSessionAttrs?: TargetSessionAttrs;
+    },
+  ): EndpointScope {
+    const ids = binding.endpoints;
+    const indexes = this.#states.map((_, i) => i).filter((i) =>
+      ids === undefined || ids.includes(this.#states[i].config.id)
+    );
+    return new EndpointScope(this, group, indexes, binding.targetSessionAttrs ?? "any");
   }
 
   /**
@@ -98,67 +145,13 @@ export class EndpointSet {
   }
 
   /**
-   * The first endpoint at or after `from` (cyclically) that may be connected
-   * to now: up, or backed off with its retry time passed (then it is probed).
-   *
-   * @param from Index to start from.
-   * @returns An index, or `-1` when every endpoint is backed off.
-   */
-  available(from: number): number {
-    const n = this.#states.length;
-    for (let k = 0; k < n; k++) {
-      const i = (from + k) % n;
-      if (this.#isAvailable(i)) return i;
-    }
-    return -1;
-  }
-
-  /**
-   * Opens one session, on `preferred` if it can be reached, else on the next
-   * endpoints in turn. Failed endpoints are backed off.
-   *
-   * @param preferred Index to try first (`-1`: the first available).
-   * @returns The session and its endpoint.
-   * @throws {OfflineError} When no endpoint could be reached.
-   */
-  async connect(preferred: number): Promise<EndpointConnection> {
-    const n = this.#states.length;
-    const start = preferred >= 0 ? preferred : 0;
-    let lastError: unknown;
-    for (let k = 0; k < n; k++) {
-      const i = (start + k) % n;
-      if (!this.#isAvailable(i)) continue;
-      const s = this.#states[i];
-      try {
-        const connection = await this.#opts.driver.connect({
-          ...connectParams(s),
-          onNotice: this.#opts.onNotice,
-        });
-        s.failures = 0;
-        s.lastError = undefined;
-        s.connections++;
-        return { connection, endpoint: i };
-      } catch (err) {
-        lastError = err;
-        s.failures++;
-        s.lastError = redact(errorMessage(err), passwordOf(s.config));
-        s.retryAt = this.#opts.clock.now() +
-          backoffDelay(s.failures, this.#opts.reconnectBaseMs, this.#opts.reconnectMaxMs);
-      }
-    }
-    throw new OfflineError(
-      `Cannot connect: no endpoint can be reached: ${this.#describeDown()}`,
-      lastError === undefined ? undefined : { cause: lastError },
-    );
-  }
-
-  /**
-   * Records that a session of `index` was closed.
+   * Where a session of `index` is connected: id, host, port, role.
    *
    * @param index Endpoint index.
+   * @returns A frozen object, replaced when the role changes.
    */
-  disconnected(index: number): void {
-    this.#states[index].connections--;
+  info(index: number): EndpointInfo {
+    return this.#states[index].info;
   }
 
   /**
@@ -172,33 +165,173 @@ export class EndpointSet {
   }
 
   /**
+   * The first endpoint at or after `from` (cyclically) that may be connected
+   * to now, for groups that take any server.
+   *
+   * @param from Index to start from.
+   * @returns An index, or `-1` when every endpoint is backed off.
+   */
+  available(from: number): number {
+    const n = this.#states.length;
+    for (let k = 0; k < n; k++) {
+      const i = (from + k) % n;
+      if (this.usable(i)) return i;
+    }
+    return -1;
+  }
+
+  /**
+   * Opens one session on any server, `preferred` first.
+   *
+   * @param preferred Index to try first (`-1`: the first available).
+   * @returns The session and its endpoint.
+   * @throws {OfflineError} When no endpoint could be reached.
+   * @throws {ConnectionError} When the server refused the login, or cut every handshake.
+   */
+  connect(preferred: number): Promise<EndpointConnection> {
+    this.#all ??= this.scope(undefined, {});
+    return this.#all.connect(preferred);
+  }
+
+  /**
+   * Records that a session of `index` was closed.
+   *
+   * @param index Endpoint index.
+   */
+  disconnected(index: number): void {
+    this.#states[index].connections--;
+  }
+
+  /**
    * Per-endpoint stats.
    *
    * @returns A fresh snapshot.
    */
   stats(): EndpointStats[] {
     return this.#states.map((s) => ({
-      host: s.config.host,
-      port: s.config.port,
+      ...s.info,
       connections: s.connections,
-      up: s.failures === 0,
-      failures: s.failures,
-      lastError: s.lastError,
+      up: s.health.up,
+      failures: s.health.failures,
+      lastError: s.health.lastError,
     }));
   }
 
-  #isAvailable(i: number): boolean {
-    const s = this.#states[i];
-    return s.failures === 0 || s.retryAt <= this.#opts.clock.now();
+  /** @internal Whether an attempt may go out to `index` now (not backed off). */
+  usable(index: number): boolean {
+    const h = this.#states[index].health;
+    return h.failures === 0 || h.available(this.#opts.clock.now());
   }
 
-  #describeDown(): string {
-    const now = this.#opts.clock.now();
-    return this.#states.map((s) => {
-      const wait = Math.max(0, Math.ceil(s.retryAt - now));
-      return `${s.label} (${s.lastError ?? "down"}; next try in ${wait} ms)`;
-    }).join(", ");
+  /** @internal The role learned for `index`, if any. */
+  roleOf(index: number): ServerRole | undefined {
+    return this.#states[index].role;
   }
+
+  /** @internal Whether a session still carries its endpoint's current role. */
+  current(index: number, connection: DriverConnection): boolean {
+    return this.#epochs.get(connection) === this.#states[index].roleEpoch;
+  }
+
+  /**
+   * @internal Whether a role that did not match may be checked again now; if
+   * so, the check is booked (rate limit).
+   */
+  recheckDue(index: number): boolean {
+    const s = this.#states[index];
+    const now = this.#opts.clock.now();
+    if (now - s.roleCheckedAt < ROLE_RECHECK_MS) return false;
+    s.roleCheckedAt = now;
+    return true;
+  }
+
+  /** @internal Records a role seen by a session (parameters, a query, or 25006). */
+  noteRole(index: number, role: ServerRole | undefined): void {
+    const s = this.#states[index];
+    const old = s.role;
+    s.roleCheckedAt = this.#opts.clock.now();
+    if (
+      old === role ||
+      (old && role && old.inRecovery === role.inRecovery && old.readOnly === role.readOnly)
+    ) {
+      return;
+    }
+    s.role = role;
+    s.roleEpoch++;
+    s.info = infoOf(s.config, role);
+    // Unknown again (a write refused, 25006): the next attempt learns it at once.
+    if (role === undefined) s.roleCheckedAt = -Infinity;
+  }
+
+  /** @internal The message part describing `index`, for `OfflineError`. */
+  describe(index: number, why: string | undefined): string {
+    const s = this.#states[index];
+    const h = s.health;
+    if (!h.up) {
+      const wait = Math.max(0, Math.ceil(h.retryAt - this.#opts.clock.now()));
+      return `${s.label} (${h.lastError ?? "down"}; next try in ${wait} ms)`;
+    }
+    return `${s.label} (${why ?? "up"})`;
+  }
+
+  /**
+   * @internal Opens one session on `index`, counting the outcome in its health
+   * and learning its role (from its parameters, else with a query when `learn`).
+   */
+  async attempt(index: number, learn: boolean): Promise<Attempt> {
+    const s = this.#states[index];
+    const clock = this.#opts.clock;
+    const ticket = s.health.begin(clock.now());
+    let connection: DriverConnection;
+    try {
+      connection = await this.#opts.driver.connect({
+        ...connectParams(s),
+        onNotice: this.#opts.onNotice,
+      });
+    } catch (error) {
+      const kind = classifyConnectFailure(error);
+      const message = redact(errorMessage(error), passwordOf(s.config));
+      const backoff = { baseMs: this.#opts.reconnectBaseMs, maxMs: this.#opts.reconnectMaxMs };
+      if (s.health.failed(ticket, kind, clock.now(), backoff, message)) this.#othersStale(index);
+      return { error, kind };
+    }
+    s.health.succeeded(ticket);
+    s.connections++;
+    if (learn || connection.parameters?.in_hot_standby !== undefined) {
+      try {
+        this.noteRole(index, await learnRole(connection));
+      } catch (error) {
+        // The session died before its role was known: a cut handshake.
+        this.close(index, connection);
+        return { error, kind: "handshake" };
+      }
+    }
+    this.#epochs.set(connection, s.roleEpoch);
+    return { connection };
+  }
+
+  /** @internal Closes a session the pool will not use. */
+  close(index: number, connection: DriverConnection): void {
+    this.#states[index].connections--;
+    connection.close().catch(() => {});
+  }
+
+  // After an endpoint fails, the others may have changed role (a failover):
+  // their roles may be checked again at once.
+  #othersStale(failed: number): void {
+    this.#states.forEach((s, i) => {
+      if (i !== failed) s.roleCheckedAt = -Infinity;
+    });
+  }
+}
+
+function infoOf(config: EndpointConfig, role: ServerRole | undefined): EndpointInfo {
+  return Object.freeze({
+    id: config.id,
+    host: config.host,
+    port: config.port,
+    role: roleName(role),
+  });
 }
 
 function sessionSettings(e: EndpointConfig): Record<string, string> {

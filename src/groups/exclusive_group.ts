@@ -12,9 +12,9 @@ import {
   type ResourcePoolStats,
 } from "../core/resource_pool.ts";
 import type { DriverConnection } from "../driver.ts";
-import type { EndpointSet } from "../endpoints/endpoint_set.ts";
+import type { EndpointInfo, EndpointScope, EndpointSet } from "../endpoints/endpoint_set.ts";
 import type { GroupConfig } from "../config/normalize.ts";
-import { AcquireTimeoutError, PoolClosedError } from "../errors.ts";
+import { AcquireTimeoutError, isLoginRefused, PoolClosedError } from "../errors.ts";
 import type { HandlerOwner } from "../handler/pool_handler.ts";
 
 /** What a group needs from its pool. */
@@ -41,9 +41,9 @@ export class Group implements HandlerOwner {
   readonly reset: string;
   readonly #pool: ResourcePool<DriverConnection>;
   readonly #endpoints: EndpointSet;
+  readonly #scope: EndpointScope;
   readonly #clock: Clock;
   readonly #pingAfterIdleMs: number;
-  #cursor = 0;
 
   /**
    * Builds the group; no I/O.
@@ -59,22 +59,23 @@ export class Group implements HandlerOwner {
     this.#endpoints = opts.endpoints;
     this.#clock = opts.clock;
     this.#pingAfterIdleMs = opts.pingAfterIdleMs;
-    const endpoints = opts.endpoints;
+    // The group's endpoints and target: which endpoint next, connect, does a session still fit.
+    const scope = opts.endpoints.scope(name, config);
+    this.#scope = scope;
     this.#pool = new ResourcePool<DriverConnection>({
       max: config.connectionCount,
-      partitions: endpoints.size,
+      partitions: opts.endpoints.size,
       clock: opts.clock,
-      nextPartition: () => {
-        const i = endpoints.available(this.#cursor);
-        if (i >= 0) this.#cursor = i + 1 === endpoints.size ? 0 : i + 1;
-        return i;
-      },
+      nextPartition: () => scope.next(),
       create: async (preferred) => {
-        const { connection, endpoint } = await endpoints.connect(preferred);
+        const { connection, endpoint } = await scope.connect(preferred);
         return { resource: connection, partition: endpoint };
       },
+      // A failed handshake or an outage does not fail a queued caller while
+      // the group has sessions that will come back; a refused login does.
+      keepsWaiting: (err) => !isLoginRefused(err),
       destroy: (connection, partition) => {
-        endpoints.disconnected(partition);
+        scope.disconnected(partition);
         opts.close(connection);
       },
       timeoutError: (ms) => {
@@ -101,7 +102,13 @@ export class Group implements HandlerOwner {
   }
 
   #vet(entry: Entry, options: AcquireOptions): Entry | Promise<Entry> {
-    if (entry.resource.closed) return this.#replace(entry, options);
+    // A session whose server changed role no longer serves a group with a target.
+    if (
+      entry.resource.closed ||
+      (this.#scope.checksRole && !this.#scope.fits(entry.partition, entry.resource))
+    ) {
+      return this.#replace(entry, options);
+    }
     // One clock read per lease: "idle" counts from when it was last handed
     // out, so a lease held longer than the window is pinged once more, harmlessly.
     const now = this.#clock.now();
@@ -128,8 +135,12 @@ export class Group implements HandlerOwner {
     return this.#vet(got, options);
   }
 
-  endpointOf(entry: Entry): { readonly host: string; readonly port: number } {
-    return this.#endpoints.config(entry.partition);
+  endpointOf(entry: Entry): EndpointInfo {
+    return this.#endpoints.info(entry.partition);
+  }
+
+  statementFailed(entry: Entry, code: string | undefined): void {
+    this.#scope.statementFailed(entry.partition, code);
   }
 
   labelOf(entry: Entry): string {

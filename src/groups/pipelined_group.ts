@@ -11,7 +11,7 @@
 import type { Clock, TimerHandle } from "../core/clock.ts";
 import type { ResourcePoolStats } from "../core/resource_pool.ts";
 import type { DriverConnection } from "../driver.ts";
-import type { EndpointSet } from "../endpoints/endpoint_set.ts";
+import type { EndpointInfo, EndpointScope, EndpointSet } from "../endpoints/endpoint_set.ts";
 import type { GroupConfig } from "../config/normalize.ts";
 import {
   ConnectionError,
@@ -39,6 +39,7 @@ export class PipelinedGroup {
   readonly name: string;
   readonly #max: number;
   readonly #endpoints: EndpointSet;
+  readonly #scope: EndpointScope;
   readonly #close: (connection: DriverConnection) => void;
   readonly #clock: Clock;
   readonly #shared: Shared[] = [];
@@ -69,6 +70,7 @@ export class PipelinedGroup {
     this.#clock = clock;
     this.#max = config.connectionCount;
     this.#endpoints = endpoints;
+    this.#scope = endpoints.scope(name, config);
     this.#close = close;
   }
 
@@ -159,8 +161,8 @@ export class PipelinedGroup {
   }
 
   /** @internal Host and port of an endpoint. */
-  endpointOf(endpoint: number): { readonly host: string; readonly port: number } {
-    return this.#endpoints.config(endpoint);
+  endpointOf(endpoint: number): EndpointInfo {
+    return this.#endpoints.info(endpoint);
   }
 
   #handOut(shared: Shared): SharedHandler {
@@ -178,6 +180,7 @@ export class PipelinedGroup {
     for (let k = 0; k < n; k++) {
       const s = list[(this.#cursor + k) % n];
       if (s.connection.closed) continue;
+      if (this.#scope.checksRole && !this.#scope.fits(s.endpoint, s.connection)) continue;
       if (!best || s.holders < best.holders) best = s;
       if (best.holders === 0) break;
     }
@@ -192,11 +195,10 @@ export class PipelinedGroup {
   #open(): Promise<void> {
     this.#opening ??= (async () => {
       try {
-        const preferred = this.#endpoints.available(this.#shared.length);
-        const { connection, endpoint } = await this.#endpoints.connect(preferred);
+        const { connection, endpoint } = await this.#scope.connect(this.#scope.next());
         this.#counts.created++;
         if (this.#closed) {
-          this.#endpoints.disconnected(endpoint);
+          this.#scope.disconnected(endpoint);
           this.#close(connection);
           return;
         }
@@ -213,7 +215,7 @@ export class PipelinedGroup {
 
   #drop(shared: Shared): void {
     this.#counts.destroyed++;
-    this.#endpoints.disconnected(shared.endpoint);
+    this.#scope.disconnected(shared.endpoint);
     this.#close(shared.connection);
   }
 }
@@ -235,7 +237,7 @@ export class SharedHandler implements Handler {
     this.#shared = shared;
   }
 
-  get endpoint(): { readonly host: string; readonly port: number } {
+  get endpoint(): EndpointInfo {
     return this.#group.endpointOf(this.#shared.endpoint);
   }
 

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { EndpointInfo } from "../endpoints/endpoint_set.ts";
 
 /** Rows and counts of one query. */
 export interface QueryResult<R = Record<string, unknown>> {
@@ -63,8 +64,8 @@ export interface Handler {
    * advisory locks, `LISTEN`, cursors `WITH HOLD`) need no call.
    */
   markDirty(): void;
-  /** The endpoint this session is connected to. */
-  readonly endpoint: { readonly host: string; readonly port: number };
+  /** The endpoint this session is connected to: its id, host, port and role as last learned. */
+  readonly endpoint: EndpointInfo;
   /** The group it was leased from. */
   readonly group: string;
   /**

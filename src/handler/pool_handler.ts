@@ -19,6 +19,7 @@ import { invalidQuery } from "./query_args.ts";
 import { releaseSql, TxState } from "./release.ts";
 import { SessionChange, sessionChanges } from "../sql/session_changes.ts";
 import type { LeaseWatch, WatchRecord } from "./lease_watch.ts";
+import type { EndpointInfo } from "../endpoints/endpoint_set.ts";
 
 /** What a handler needs from its group. */
 export interface HandlerOwner {
@@ -26,7 +27,9 @@ export interface HandlerOwner {
   readonly autocommit: boolean;
   /** The group's `reset`: `"auto"`, `"none"` or SQL. */
   readonly reset: string;
-  endpointOf(entry: PoolEntry<DriverConnection>): { readonly host: string; readonly port: number };
+  endpointOf(entry: PoolEntry<DriverConnection>): EndpointInfo;
+  /** A statement failed with this SQLSTATE (25006 may mean the server's role changed). */
+  statementFailed?(entry: PoolEntry<DriverConnection>, code: string | undefined): void;
   labelOf(entry: PoolEntry<DriverConnection>): string;
   release(entry: PoolEntry<DriverConnection>): void;
   destroy(entry: PoolEntry<DriverConnection>): void;
@@ -79,7 +82,7 @@ export class PoolHandler implements Handler {
     this.#watchRecord = watch.watch(this, owner.name, () => owner.destroy(entry));
   }
 
-  get endpoint(): { readonly host: string; readonly port: number } {
+  get endpoint(): EndpointInfo {
     return this.#owner.endpointOf(this.#entry);
   }
 
@@ -254,7 +257,9 @@ export class PoolHandler implements Handler {
       );
     }
     if (this.#tx === TxState.Open) this.#tx = TxState.Failed;
-    return err instanceof PoolError ? err : new QueryError(messageOf(err), { cause: err });
+    const failure = err instanceof PoolError ? err : new QueryError(messageOf(err), { cause: err });
+    if (failure instanceof QueryError) this.#owner.statementFailed?.(this.#entry, failure.code);
+    return failure;
   }
 
   async #commit(): Promise<void> {

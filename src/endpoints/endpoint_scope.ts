@@ -1,0 +1,268 @@
+/**
+ * One group's view of the endpoint set: the endpoints it is bound to, matched
+ * against its `target_session_attrs`. The group asks it for the next endpoint
+ * index it may use, to connect, and whether a session still fits.
+ *
+ * @module
+ */
+import type { DriverConnection } from "../driver.ts";
+import type { TargetSessionAttrs } from "../config/normalize.ts";
+import { ConnectionError, OfflineError } from "../errors.ts";
+import type { Attempt, EndpointSet } from "./endpoint_set.ts";
+import { roleName, serves } from "./roles.ts";
+import { codeOf } from "./health.ts";
+
+/** A session opened by {@linkcode EndpointScope.connect}, with where it went. */
+export interface EndpointConnection {
+  /** The session. */
+  connection: DriverConnection;
+  /** Index of its endpoint. */
+  endpoint: number;
+}
+
+// A cut handshake (the server is up) is tried once more on the same endpoint.
+const HANDSHAKE_TRIES = 2;
+
+/** The endpoints one group may use. */
+export class EndpointScope {
+  /** The group's target. */
+  readonly target: TargetSessionAttrs;
+  /** Whether sessions must be checked against a role (`target` is not `"any"`). */
+  readonly checksRole: boolean;
+  readonly #set: EndpointSet;
+  readonly #group: string | undefined;
+  readonly #indexes: readonly number[];
+  readonly #counts: number[];
+  #cursor = 0;
+
+  /**
+   * Builds the view; use `EndpointSet.scope`.
+   *
+   * @param set The pool's endpoints.
+   * @param group The group's name, for messages.
+   * @param indexes The endpoints it may use, in order (never empty).
+   * @param target Its `target_session_attrs`.
+   */
+  constructor(
+    set: EndpointSet,
+    group: string | undefined,
+    indexes: readonly number[],
+    target: TargetSessionAttrs,
+  ) {
+    this.#set = set;
+    this.#group = group;
+    this.#indexes = indexes;
+    this.target = target;
+    this.checksRole = target !== "any";
+    this.#counts = new Array(set.size).fill(0);
+  }
+
+  /** The endpoint indexes this group may use. */
+  get indexes(): readonly number[] {
+    return this.#indexes;
+  }
+
+  /**
+   * The next endpoint, in rotation, that this group may open a session on now:
+   * not backed off, and of a matching (or not yet known) role.
+   *
+   * @returns An endpoint index, or `-1` when none fits now (a connect then
+   *   re-checks roles and reports why).
+   */
+  next(): number {
+    const list = this.#indexes;
+    const n = list.length;
+    let fallback = -1;
+    for (let k = 0; k < n; k++) {
+      const at = (this.#cursor + k) % n;
+      const i = list[at];
+      if (!this.#set.usable(i)) continue;
+      const role = this.checksRole ? this.#set.roleOf(i) : undefined;
+      if (role === undefined || serves(role, this.target, false)) {
+        this.#cursor = at + 1 === n ? 0 : at + 1;
+        return i;
+      }
+      if (fallback < 0 && serves(role, this.target, true)) fallback = i;
+    }
+    return fallback;
+  }
+
+  /**
+   * Whether a session of `index` may be handed to this group: its server's
+   * role (as last seen) still matches the target. Always `true` for `"any"`.
+   *
+   * @param index The session's endpoint.
+   * @param connection The session.
+   * @returns `false` when the session must be retired.
+   */
+  fits(index: number, connection: DriverConnection): boolean {
+    if (!this.checksRole) return true;
+    const set = this.#set;
+    const p = connection.parameters;
+    const standby = p?.in_hot_standby;
+    let role = set.roleOf(index);
+    if (standby !== undefined) {
+      // The server reports changes itself (PostgreSQL 14+): trust the session.
+      const inRecovery = standby === "on";
+      const readOnly = p.default_transaction_read_only === "on";
+      if (role === undefined || role.inRecovery !== inRecovery || role.readOnly !== readOnly) {
+        role = { inRecovery, readOnly };
+        set.noteRole(index, role);
+      }
+    } else if (!set.current(index, connection)) return false;
+    return role !== undefined && serves(role, this.target, this.#fallbackAllowed());
+  }
+
+  /**
+   * Opens a session for this group: `preferred` first, then the others in
+   * rotation; endpoints whose role does not match are skipped, and checked
+   * again (rate-limited) when no endpoint matches.
+   *
+   * @param preferred Index to try first (`-1`: any).
+   * @returns The session and its endpoint.
+   * @throws {OfflineError} No endpoint could be reached, or none has the role
+   *   the group asks for; the message names the group, its target and each endpoint.
+   * @throws {ConnectionError} The server refused the login (`code` holds the
+   *   SQLSTATE), or every reachable server cut the handshake.
+   */
+  async connect(preferred: number): Promise<EndpointConnection> {
+    const set = this.#set;
+    const list = this.#indexes;
+    const start = Math.max(0, list.indexOf(preferred));
+    const why = new Map<number, string>();
+    let cut: { error: unknown; at: number } | undefined;
+    let fallback: EndpointConnection | undefined;
+    const mismatched: number[] = [];
+    // First pass: endpoints of a matching or unknown role; second: those
+    // whose role did not match, if their role may be checked again.
+    for (let pass = 0; pass < 2 && !fallback; pass++) {
+      const order = pass === 0 ? rotate(list, start) : mismatched;
+      for (const i of order) {
+        if (!set.usable(i)) continue;
+        const known = this.checksRole ? set.roleOf(i) : undefined;
+        if (pass === 0 && known !== undefined && !serves(known, this.target, false)) {
+          mismatched.push(i);
+          why.set(i, roleName(known));
+          continue;
+        }
+        if (
+          pass === 1 && known !== undefined && !serves(known, this.target, true) &&
+          !set.recheckDue(i)
+        ) continue;
+        const got = await this.#open(i);
+        if (got.connection === undefined) {
+          if (got.kind === "login") throw asConnectionError(got.error, set.label(i), true);
+          if (got.kind === "handshake") cut = { error: got.error, at: i };
+          why.set(i, got.kind === "handshake" ? "the server cut the handshake" : "unreachable");
+          continue;
+        }
+        const role = set.roleOf(i);
+        if (!this.checksRole || (role !== undefined && serves(role, this.target, false))) {
+          if (fallback) this.#drop(fallback);
+          return this.#adopt(i, got.connection);
+        }
+        why.set(i, roleName(role));
+        if (role !== undefined && !fallback && serves(role, this.target, true)) {
+          fallback = { connection: got.connection, endpoint: i };
+        } else set.close(i, got.connection);
+      }
+    }
+    if (fallback) return this.#adopt(fallback.endpoint, fallback.connection);
+    if (cut !== undefined) throw asConnectionError(cut.error, set.label(cut.at), false);
+    throw this.#offline(why);
+  }
+
+  /**
+   * Records that a session of this group on `index` was closed.
+   *
+   * @param index Endpoint index.
+   */
+  disconnected(index: number): void {
+    this.#counts[index]--;
+    this.#set.disconnected(index);
+  }
+
+  /**
+   * A statement failed with SQLSTATE `code` on a session of `index`: for 25006
+   * in a group that needs a writable server, the endpoint's role is learned again.
+   *
+   * @param index Endpoint index.
+   * @param code The SQLSTATE.
+   */
+  statementFailed(index: number, code: string | undefined): void {
+    if (code === "25006" && (this.target === "read-write" || this.target === "primary")) {
+      this.#set.noteRole(index, undefined);
+    }
+  }
+
+  /**
+   * This group's open sessions per endpoint index.
+   *
+   * @returns A live array; do not change it.
+   */
+  counts(): readonly number[] {
+    return this.#counts;
+  }
+
+  async #open(i: number): Promise<Attempt> {
+    let got = await this.#set.attempt(i, this.checksRole);
+    for (
+      let t = 1;
+      t < HANDSHAKE_TRIES && got.connection === undefined && got.kind === "handshake";
+      t++
+    ) {
+      got = await this.#set.attempt(i, this.checksRole);
+    }
+    return got;
+  }
+
+  #adopt(i: number, connection: DriverConnection): EndpointConnection {
+    this.#counts[i]++;
+    return { connection, endpoint: i };
+  }
+
+  #drop(c: EndpointConnection): void {
+    this.#set.close(c.endpoint, c.connection);
+  }
+
+  // prefer-standby: a primary's session serves only while no standby is usable.
+  #fallbackAllowed(): boolean {
+    if (this.target !== "prefer-standby") return false;
+    for (const i of this.#indexes) {
+      const role = this.#set.roleOf(i);
+      if (role?.inRecovery && this.#set.usable(i)) return false;
+    }
+    return true;
+  }
+
+  #offline(why: Map<number, string>): OfflineError {
+    const who = this.#group === undefined ? "" : ` for group "${this.#group}"`;
+    const target = this.checksRole ? ` (target_session_attrs "${this.target}")` : "";
+    const reachedSome = [...why.values()].some((w) => ROLES.has(w));
+    const detail = this.#indexes.map((i) => this.#set.describe(i, why.get(i))).join(", ");
+    return new OfflineError(
+      `Cannot connect${who}${target}: ${
+        reachedSome ? "no reachable endpoint has the role asked for" : "no endpoint can be reached"
+      }: ${detail}`,
+    );
+  }
+}
+
+const ROLES = new Set(["primary", "standby", "unknown"]);
+
+function rotate(list: readonly number[], start: number): number[] {
+  return [...list.slice(start), ...list.slice(0, start)];
+}
+
+function asConnectionError(err: unknown, label: string, login: boolean): ConnectionError {
+  if (err instanceof ConnectionError) return err;
+  const e = err as { message?: unknown };
+  const message = typeof e?.message === "string" ? e.message : String(err);
+  return new ConnectionError(
+    login
+      ? `Cannot connect to ${label}: the server refused the login: ${message}`
+      : `Cannot connect to ${label}: the server cut the session during startup: ${message}`,
+    label,
+    { cause: err, code: codeOf(err), reached: true },
+  );
+}

@@ -1,0 +1,192 @@
+/**
+ * One endpoint's health: which connect failures are outages, and the
+ * back-off that counts one failure per attempt window.
+ *
+ * @module
+ */
+import { backoffDelay } from "../core/backoff.ts";
+import { ConnectionError, isLoginRefused } from "../errors.ts";
+
+/**
+ * What a failed connect says about its endpoint:
+ * - `"outage"`: the server could not be reached (refused, no route, no
+ *   answer within `connect_timeout`, or "cannot connect now", 57P03);
+ * - `"handshake"`: the server answered, then the session was cut during
+ *   startup (a backend terminated, a reset): the server is up;
+ * - `"login"`: the server refused the login (28xxx, 3D000): up, and
+ *   retrying cannot help.
+ */
+export type ConnectFailure = "outage" | "handshake" | "login";
+
+// Codes of drivers that do not report `reached`: the session was cut after the server answered.
+const CUT_CODES = new Set([
+  "ECONNRESET",
+  "EPIPE",
+  "CONNECTION_CLOSED",
+  "CONNECTION_DESTROYED",
+  "CONNECTION_ENDED",
+  "ERR_POSTGRES_CONNECTION_CLOSED",
+]);
+
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+
+// After this many cut handshakes in a row without a success, the endpoint is
+// treated as down: a proxy in front of a dead server accepts and cuts every time.
+const CUTS_BEFORE_OUTAGE = 3;
+
+/**
+ * Classifies a connect failure. Bundled adapters reject with a
+ * `ConnectionError` carrying `reached` and `code`; other drivers are read by
+ * their error's `code` (or Bun's `errno`), and an error the pool cannot read
+ * counts as an outage.
+ *
+ * @param err What the driver's `connect` rejected with.
+ * @returns The kind of failure.
+ *
+ * @example
+ * ```ts
+ * import { classifyConnectFailure } from "./health.ts";
+ * const refused = Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
+ * console.log(classifyConnectFailure(refused)); // "outage"
+ * ```
+ */
+export function classifyConnectFailure(err: unknown): ConnectFailure {
+  if (isLoginRefused(err)) return "login";
+  const code = codeOf(err);
+  if (code === "57P03") return "outage";
+  if (err instanceof ConnectionError) return err.reached ? "handshake" : "outage";
+  if (code === undefined) return "outage";
+  if (SQLSTATE.test(code)) return code.startsWith("28") || code === "3D000" ? "login" : "handshake";
+  return CUT_CODES.has(code) ? "handshake" : "outage";
+}
+
+/**
+ * The SQLSTATE or driver code of an error: `code`, else Bun's `errno` when it
+ * is a SQLSTATE, else the same of its `cause`.
+ *
+ * @param err Any thrown value.
+ * @returns The code, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import { codeOf } from "./health.ts";
+ * console.log(codeOf({ code: "ERR_POSTGRES_SERVER_ERROR", errno: "28P01" })); // "28P01"
+ * ```
+ */
+export function codeOf(err: unknown): string | undefined {
+  for (let e = err as Record<string, unknown> | undefined, depth = 0; e && depth < 3; depth++) {
+    const { code, errno } = e;
+    if (typeof errno === "string" && SQLSTATE.test(errno)) return errno;
+    if (typeof code === "string") return code;
+    e = typeof e === "object" ? e.cause as Record<string, unknown> | undefined : undefined;
+  }
+  return undefined;
+}
+
+/** Back-off settings. */
+export interface BackoffOptions {
+  /** First delay, in ms. */
+  baseMs: number;
+  /** Longest delay, in ms. */
+  maxMs: number;
+}
+
+/**
+ * Health of one endpoint. Every connect attempt takes a ticket
+ * ({@linkcode Health.begin}); a failure counts only if nothing was counted
+ * since its ticket was taken, so 50 concurrent attempts that fail together
+ * are one failure, not 50.
+ *
+ * @example One failure per attempt window
+ * ```ts
+ * import { Health } from "./health.ts";
+ * const h = new Health();
+ * const a = h.begin(0), b = h.begin(0);
+ * h.failed(a, "outage", 0, { baseMs: 100, maxMs: 1000 });
+ * h.failed(b, "outage", 0, { baseMs: 100, maxMs: 1000 });
+ * console.log(h.failures); // 1
+ * ```
+ */
+export class Health {
+  /** Outage failures in a row (windows, not attempts). */
+  failures = 0;
+  /** Clock time from which the next attempt may go out. */
+  retryAt = 0;
+  /** The last failure's message (redacted by the caller). */
+  lastError: string | undefined;
+  #window = 0;
+  #probing = false;
+  #cuts = 0;
+
+  /** `false` while backed off. */
+  get up(): boolean {
+    return this.failures === 0;
+  }
+
+  /**
+   * Whether an attempt may go out now: the endpoint is up, or its back-off
+   * has passed and no other probe is out.
+   *
+   * @param now Clock time.
+   * @returns Whether to try it.
+   */
+  available(now: number): boolean {
+    return this.failures === 0 || (this.retryAt <= now && !this.#probing);
+  }
+
+  /**
+   * Starts an attempt.
+   *
+   * @param now Clock time.
+   * @returns The ticket to pass to {@linkcode Health.succeeded} or {@linkcode Health.failed}.
+   */
+  begin(now: number): number {
+    // A backed-off endpoint gets one probe at a time.
+    if (this.failures > 0 && this.retryAt <= now) this.#probing = true;
+    return this.#window;
+  }
+
+  /**
+   * An attempt succeeded: the endpoint is up.
+   *
+   * @param _ticket The attempt's ticket.
+   */
+  succeeded(_ticket: number): void {
+    if (this.failures > 0 || this.#cuts > 0) this.#window++;
+    this.failures = 0;
+    this.#cuts = 0;
+    this.#probing = false;
+    this.lastError = undefined;
+  }
+
+  /**
+   * An attempt failed. Outages back the endpoint off (once per window);
+   * cut handshakes do not, unless {@linkcode CUTS_BEFORE_OUTAGE} come in a row;
+   * refused logins never do.
+   *
+   * @param ticket The attempt's ticket.
+   * @param kind What the failure says.
+   * @param now Clock time.
+   * @param backoff Back-off settings.
+   * @param message The failure, for stats (already redacted).
+   * @returns Whether the endpoint is now backed off.
+   */
+  failed(
+    ticket: number,
+    kind: ConnectFailure,
+    now: number,
+    backoff: BackoffOptions,
+    message?: string,
+  ): boolean {
+    this.#probing = false;
+    if (kind === "login") return false;
+    if (kind === "handshake" && ++this.#cuts < CUTS_BEFORE_OUTAGE) return false;
+    if (ticket !== this.#window) return this.failures > 0;
+    this.#window++;
+    this.#cuts = 0;
+    this.failures++;
+    this.lastError = message;
+    this.retryAt = now + backoffDelay(this.failures, backoff.baseMs, backoff.maxMs);
+    return true;
+  }
+}
