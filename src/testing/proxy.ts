@@ -1,0 +1,256 @@
+/**
+ * A TCP proxy that injects network faults between an app and a server: it
+ * passes traffic, stalls it, refuses new connections, delays every chunk,
+ * resets what is open, or silences only what is open. Built on `node:net`, so
+ * it runs on Deno, Bun and Node alike.
+ *
+ * @module
+ */
+
+import net from "node:net";
+
+/** Where a {@linkcode TestProxy} forwards to. */
+export interface ProxyTarget {
+  /** Host of the server behind the proxy. */
+  readonly host: string;
+  /** Its TCP port. */
+  readonly port: number;
+}
+
+/** Options of {@linkcode startProxy}. */
+export interface ProxyOptions {
+  /** The server to forward to. */
+  target: ProxyTarget;
+  /**
+   * The port to listen on (on 127.0.0.1).
+   *
+   * @default {0} (a free port chosen by the system)
+   */
+  port?: number;
+}
+
+/** What a {@linkcode TestProxy} does with traffic at the moment. */
+export type ProxyMode = "pass" | "stall" | "refuse" | "delay";
+
+/** A running proxy: {@linkcode startProxy}. Mode changes take effect at once. */
+export interface TestProxy {
+  /** Always `"127.0.0.1"`. */
+  readonly host: string;
+  /** The port it listens on. */
+  readonly port: number;
+  /** The current mode (`silenceOpen()` leaves it `"pass"`: new connections pass). */
+  readonly mode: ProxyMode;
+  /** How many client connections are open through the proxy now. */
+  readonly connectionCount: number;
+  /** Forwards everything, also what was held back while stalled or silenced. */
+  pass(): void;
+  /** Accepts connections but forwards nothing, on new and already open connections alike. */
+  stall(): void;
+  /** Resets every new connection at once; open connections keep passing. */
+  refuse(): void;
+  /** Forwards every chunk `ms` milliseconds late, in both directions, in order. */
+  delay(ms: number): void;
+  /** Resets every open connection (both sides); the mode stays as it is. */
+  drop(): void;
+  /** Stalls the connections open now, for good until `pass()`; new connections pass. */
+  silenceOpen(): void;
+  /** Stops listening and destroys every connection; resolves once no socket is left. */
+  close(): Promise<void>;
+}
+
+/** One client connection and its upstream twin. */
+interface Link {
+  readonly client: net.Socket;
+  readonly upstream: net.Socket;
+  /** Set by `silenceOpen()`: this link holds its traffic whatever the mode. */
+  silenced: boolean;
+  /** Chunks held back while the link was stalled, in arrival order. */
+  readonly held: { to: net.Socket; chunk: Uint8Array }[];
+  /** When the last delayed chunk of each direction is due (keeps chunks in order). */
+  readonly due: Map<net.Socket, number>;
+}
+
+/**
+ * Starts a fault-injecting TCP proxy on 127.0.0.1 in front of `target`, in
+ * mode `pass`. Point the app (or one endpoint of its pool) at `host`:`port`
+ * and switch modes while it runs; `close()` it after the test.
+ *
+ * @example Stall the network under a running query
+ * ```ts
+ * import { startProxy } from "@x/pgdbpool/testing";
+ *
+ * const proxy = await startProxy({ target: { host: "127.0.0.1", port: 5432 } });
+ * try {
+ *   // connect the app to `postgres://...@${proxy.host}:${proxy.port}/app`, then:
+ *   proxy.stall(); // no byte moves, the sockets stay open: a network gone silent
+ *   proxy.pass(); // everything held back is delivered
+ *   proxy.drop(); // every open connection is reset
+ * } finally {
+ *   await proxy.close();
+ * }
+ * ```
+ *
+ * @param options The target, and optionally the port to listen on.
+ * @returns The running proxy.
+ * @throws {TypeError} When `target` has no host or a port outside 1-65535.
+ * @throws {Error} When the port cannot be listened on (e.g. `EADDRINUSE`).
+ */
+export async function startProxy(options: ProxyOptions): Promise<TestProxy> {
+  const { target } = options;
+  if (!target || typeof target.host !== "string" || target.host === "") {
+    throw new TypeError(`startProxy(): target.host must be a host name, got ${target?.host}`);
+  }
+  if (!Number.isInteger(target.port) || target.port < 1 || target.port > 65535) {
+    throw new TypeError(`startProxy(): target.port must be 1-65535, got ${target.port}`);
+  }
+  const proxy = new Proxy(target);
+  await proxy.listen(options.port ?? 0);
+  return proxy;
+}
+
+class Proxy implements TestProxy {
+  readonly host = "127.0.0.1";
+  #port = 0;
+  #mode: ProxyMode = "pass";
+  #delayMs = 0;
+  readonly #target: ProxyTarget;
+  readonly #links = new Set<Link>();
+  readonly #server: net.Server;
+
+  constructor(target: ProxyTarget) {
+    this.#target = target;
+    this.#server = net.createServer((client) => this.#accept(client));
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  get mode(): ProxyMode {
+    return this.#mode;
+  }
+
+  get connectionCount(): number {
+    return this.#links.size;
+  }
+
+  listen(port: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#server.once("error", reject);
+      this.#server.listen({ host: this.host, port }, () => {
+        this.#server.off("error", reject);
+        this.#port = (this.#server.address() as net.AddressInfo).port;
+        resolve();
+      });
+    });
+  }
+
+  pass(): void {
+    this.#mode = "pass";
+    this.#delayMs = 0;
+    for (const link of this.#links) {
+      link.silenced = false;
+      this.#flush(link);
+    }
+  }
+
+  stall(): void {
+    this.#mode = "stall";
+  }
+
+  refuse(): void {
+    this.#mode = "refuse";
+    this.#delayMs = 0;
+    // Whatever a stall held back flows again on the open connections.
+    for (const link of this.#links) this.#flush(link);
+  }
+
+  delay(ms: number): void {
+    if (!Number.isFinite(ms) || ms < 0) {
+      throw new RangeError(`delay(): ms must be a finite number >= 0, got ${ms}`);
+    }
+    this.#mode = "delay";
+    this.#delayMs = ms;
+    for (const link of this.#links) this.#flush(link);
+  }
+
+  drop(): void {
+    for (const link of [...this.#links]) this.#end(link);
+  }
+
+  silenceOpen(): void {
+    for (const link of this.#links) link.silenced = true;
+    if (this.#mode === "stall") this.#mode = "pass";
+  }
+
+  close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.drop();
+    return closed;
+  }
+
+  #accept(client: net.Socket): void {
+    if (this.#mode === "refuse") return reset(client);
+    const upstream = net.connect({ host: this.#target.host, port: this.#target.port });
+    const link: Link = { client, upstream, silenced: false, held: [], due: new Map() };
+    this.#links.add(link);
+    client.setNoDelay(true);
+    upstream.setNoDelay(true);
+    client.on("data", (chunk: Uint8Array) => this.#forward(link, upstream, chunk));
+    upstream.on("data", (chunk: Uint8Array) => this.#forward(link, client, chunk));
+    // Either side ending, failing or closing ends both: the proxy never half-opens a link.
+    for (const socket of [client, upstream]) {
+      socket.on("error", () => this.#end(link));
+      socket.on("end", () => this.#end(link));
+      socket.on("close", () => this.#end(link));
+    }
+  }
+
+  #forward(link: Link, to: net.Socket, chunk: Uint8Array): void {
+    if (link.silenced || this.#mode === "stall" || link.held.length > 0) {
+      // Later chunks queue behind held ones, so order survives a pass().
+      link.held.push({ to, chunk });
+      if (!link.silenced && this.#mode !== "stall") this.#flush(link);
+      return;
+    }
+    this.#send(link, to, chunk);
+  }
+
+  #flush(link: Link): void {
+    if (link.silenced || this.#mode === "stall") return;
+    for (const { to, chunk } of link.held.splice(0)) this.#send(link, to, chunk);
+  }
+
+  #send(link: Link, to: net.Socket, chunk: Uint8Array): void {
+    if (this.#mode !== "delay" || this.#delayMs === 0) {
+      if (!to.destroyed) to.write(chunk);
+      return;
+    }
+    const now = Date.now();
+    const due = Math.max(now + this.#delayMs, link.due.get(to) ?? 0);
+    link.due.set(to, due);
+    setTimeout(() => {
+      if (this.#links.has(link) && !to.destroyed) to.write(chunk);
+    }, due - now);
+  }
+
+  #end(link: Link): void {
+    if (!this.#links.delete(link)) return;
+    link.held.length = 0;
+    reset(link.client);
+    reset(link.upstream);
+  }
+}
+
+/** Closes a socket with a TCP RST where the runtime can, else at once. */
+function reset(socket: net.Socket): void {
+  if (socket.destroyed) return;
+  const withReset = socket as net.Socket & { resetAndDestroy?: () => void };
+  try {
+    if (typeof withReset.resetAndDestroy === "function") withReset.resetAndDestroy();
+    else socket.destroy();
+  } catch {
+    // resetAndDestroy throws on a socket that is still connecting on some runtimes.
+    socket.destroy();
+  }
+}
