@@ -2,8 +2,14 @@
  * The one place that renders endpoints, URLs and passwords for messages:
  * {@linkcode describeEndpoint} never shows credentials, {@linkcode redactUrl}
  * masks a URL's password, {@linkcode secretRange} says which part of a URL to
- * keep out of messages, and {@linkcode renderSecret} describes a password
+ * keep out of messages, {@linkcode redactCredentials} masks the credentials a
+ * driver's message may quote, and {@linkcode renderSecret} describes a password
  * without quoting it.
+ *
+ * Masking looks only where a credential can appear (a URL's user info, a
+ * conninfo's `password=`), never for the password's text anywhere: a password
+ * that is a common word (`postgres`) would garble every name holding it
+ * (`database "****_app"`). Passwords are kept out of messages at the source.
  *
  * @module
  */
@@ -88,4 +94,80 @@ export function secretRange(url: string): [number, number] | undefined {
  */
 export function renderSecret(value: unknown): string {
   return typeof value === "string" ? "a string (not shown)" : `a value of type ${typeof value}`;
+}
+
+/**
+ * Masks the credentials a message may quote: the password of every URL in it
+ * (`postgres://app:****@db1/app`) and the value of `password=` in libpq
+ * key=value conninfo, quoted or not. Nothing else is touched.
+ *
+ * @param text A message, say a driver's error.
+ * @returns The text with those credentials replaced by `****`.
+ *
+ * @example A driver's message quoting its connection string
+ * ```ts
+ * import { redactCredentials } from "./redact.ts";
+ * console.log(redactCredentials("bad URL postgres://app:s3cret@db1/app")); // "bad URL postgres://app:****@db1/app"
+ * console.log(redactCredentials("host=db1 password=s3cret")); // "host=db1 password=****"
+ * ```
+ */
+export function redactCredentials(text: string): string {
+  return maskConninfoPasswords(maskUrlPasswords(text));
+}
+
+function maskUrlPasswords(text: string): string {
+  let out = "";
+  let from = 0;
+  for (let at = text.indexOf("://"); at >= 0; at = text.indexOf("://", from)) {
+    let start = at;
+    while (start > 0 && isSchemeChar(text[start - 1])) start--;
+    let end = at + 3;
+    while (end < text.length && !isUrlEnd(text[end])) end++;
+    out += text.slice(from, start) + redactUrl(text.slice(start, end));
+    from = end;
+  }
+  return out + text.slice(from);
+}
+
+function maskConninfoPasswords(text: string): string {
+  const lower = text.toLowerCase();
+  let out = "";
+  let from = 0;
+  for (let at = lower.indexOf("password", from); at >= 0; at = lower.indexOf("password", from)) {
+    let i = at + "password".length;
+    while (text[i] === " ") i++;
+    if (text[i] !== "=") {
+      out += text.slice(from, at + 1);
+      from = at + 1;
+      continue;
+    }
+    i++;
+    while (text[i] === " ") i++;
+    let end = i;
+    if (text[i] === "'") {
+      // libpq quoting: a backslash escapes the next character.
+      end = i + 1;
+      while (end < text.length && text[end] !== "'") end += text[end] === "\\" ? 2 : 1;
+      out += `${text.slice(from, i)}'****'`;
+      from = Math.min(end + 1, text.length);
+    } else {
+      while (end < text.length && !isSpace(text[end])) end++;
+      out += `${text.slice(from, i)}****`;
+      from = end;
+    }
+  }
+  return out + text.slice(from);
+}
+
+function isSchemeChar(ch: string): boolean {
+  return /[A-Za-z0-9+.-]/.test(ch);
+}
+
+// Where a URL quoted in free text ends; a comma does not end it (multi-host URLs).
+function isUrlEnd(ch: string): boolean {
+  return isSpace(ch) || ch === '"' || ch === "'" || ch === "`" || ch === ">" || ch === ")";
+}
+
+function isSpace(ch: string): boolean {
+  return ch === " " || ch === "\t" || ch === "\n" || ch === "\r";
 }

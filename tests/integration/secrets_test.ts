@@ -37,6 +37,7 @@ import { normalizeConfig, passwordOf } from "../../src/config/normalize.ts";
 import { configFromEnv } from "../../src/config/env.ts";
 import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
 import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
+import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
 import {
   denoPostgres,
   type DenoPostgresClientConstructor,
@@ -61,7 +62,10 @@ interface DriverCase {
   readonly make: () => Driver;
 }
 
-const drivers: DriverCase[] = [{ name: "postgresjs", make: () => postgresjs() }];
+const drivers: DriverCase[] = [
+  { name: "postgresjs", make: () => postgresjs() },
+  { name: "node-postgres", make: () => nodePostgres() },
+];
 if (runtime.Bun !== undefined) drivers.push({ name: "bun-sql", make: () => bunSql() });
 const denoPostgresPath = runtime.Deno?.env.get("PGDBPOOL_DENO_POSTGRES");
 if (runtime.Deno !== undefined && denoPostgresPath) {
@@ -413,7 +417,7 @@ for (const driver of drivers) {
       assertHidden(`${p}`, `String(pool) ${when}`);
     }
 
-    it("a wrong password: OfflineError, its causes, stats and logs never show it", async () => {
+    it("a wrong password: the refused login's ConnectionError, its causes, stats and logs never show it", async () => {
       await withConsoleWatched(async () => {
         const p = pool({
           host: server.host,
@@ -424,30 +428,81 @@ for (const driver of drivers) {
           connect_timeout: 5,
         });
         const err = await rejection(p.withHandler("g", (db) => db.query("SELECT 1")));
-        assert.ok(err instanceof OfflineError, `expected OfflineError, got ${inspect(err)}`);
+        // A refused login is no outage: a ConnectionError carrying the SQLSTATE.
+        assert.ok(err instanceof ConnectionError, `expected ConnectionError, got ${inspect(err)}`);
+        assert.equal((err as ConnectionError & { code?: string }).code, "28P01");
         assert.match(messages(err), /password|authentication|28P01/i, "says why");
-        assertHidden(err, "the OfflineError of a wrong password");
-        // Backed off now: the next lease fails at once, from the recorded error.
+        assertHidden(err, "the ConnectionError of a wrong password");
         const again = await rejection(p.lease("g"));
-        assert.ok(again instanceof OfflineError);
-        assertHidden(again, "the OfflineError of a backed-off endpoint");
-        const [endpoint] = p.stats().endpoints;
-        assert.equal(endpoint.up, false);
-        assert.ok(endpoint.lastError, "lastError is recorded");
+        assert.ok(
+          again instanceof ConnectionError,
+          `expected ConnectionError, got ${inspect(again)}`,
+        );
+        assertHidden(again, "the ConnectionError of a second try");
         assertPoolHidden(p, "after a failed login");
       });
     });
 
-    it("unreachable endpoints and a wrong password in one URL: OfflineError and stats never show it", async () => {
+    it("a common-word password garbles no message: names and addresses that hold it stay whole", async () => {
+      // The password is a word that also starts the role, database and user names
+      // ("postgres"), or a part of the endpoint's address ("127").
+      const common = `postgres_common_${randomBytes(4).toString("hex")}`;
+      const missing = `postgres_app_${randomBytes(4).toString("hex")}`;
+      const down = await freePort();
+      await adminQuery(server, `CREATE ROLE ${common} LOGIN PASSWORD 'postgres'`);
+      try {
+        const at = { host: server.host, port: server.port, connect_timeout: 5 };
+        const cases = [
+          // Right password, missing database: 3D000 names the database.
+          { db: { ...at, name: missing, user: common, pass: "postgres" }, shows: `"${missing}"` },
+          // Wrong password for the server's own user, "postgres": 28P01 names the user.
+          {
+            db: { ...at, name: server.database, user: server.user, pass: "postgres" },
+            shows: `"${server.user}"`,
+          },
+          // Nothing listens: the driver's message and stats quote the address.
+          { db: { ...at, host: "127.0.0.1", port: down, pass: "127" }, shows: `127.0.0.1:${down}` },
+        ];
+        for (const { db, shows } of cases) {
+          const p = pool(db);
+          const err = await rejection(p.withHandler("g", (h) => h.query("SELECT 1")));
+          const text = messages(err);
+          assert.ok(text.includes(shows), `the message names ${shows}: ${text}`);
+          assert.ok(!text.includes("****"), `nothing masked in: ${text}`);
+          const lastError = p.stats().endpoints[0].lastError ?? "";
+          assert.ok(!lastError.includes("****"), `nothing masked in lastError: ${lastError}`);
+          await p.end();
+        }
+      } finally {
+        await adminQuery(server, `DROP ROLE IF EXISTS ${common}`).catch(() => {});
+      }
+    });
+
+    it("unreachable endpoints in a URL with a password: OfflineError and stats never show it", async () => {
       await withConsoleWatched(async () => {
-        const down = await freePort();
+        const [a, b] = [await freePort(), await freePort()];
         const url =
-          `postgres://${server.user}:${SECRET_URL}@127.0.0.1:${down},${server.host}:${server.port}/${server.database}?connect_timeout=3`;
+          `postgres://${server.user}:${SECRET_URL}@127.0.0.1:${a},127.0.0.1:${b}/${server.database}?connect_timeout=3`;
         const p = pool(url);
         const err = await rejection(p.withHandler("g", (db) => db.query("SELECT 1")));
         assert.ok(err instanceof OfflineError, `expected OfflineError, got ${inspect(err)}`);
         assertHidden(err, "the OfflineError of two failing endpoints");
         assert.equal(p.stats().endpoints.filter((e) => !e.up).length, 2);
+        assertPoolHidden(p, "after every endpoint failed");
+      });
+    });
+
+    it("an unreachable endpoint and a wrong password in one URL: the errors and stats never show it", async () => {
+      await withConsoleWatched(async () => {
+        const down = await freePort();
+        const url =
+          `postgres://${server.user}:${SECRET_URL}@127.0.0.1:${down},${server.host}:${server.port}/${server.database}?connect_timeout=3`;
+        const p = pool(url);
+        for (let i = 0; i < 2; i++) {
+          const err = await rejection(p.withHandler("g", (db) => db.query("SELECT 1")));
+          assert.ok(err instanceof PoolError, `expected a PoolError, got ${inspect(err)}`);
+          assertHidden(err, "the error of a down endpoint and a refused login");
+        }
         assertPoolHidden(p, "after every endpoint failed");
       });
     });

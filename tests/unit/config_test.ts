@@ -10,6 +10,7 @@ import {
   redactUrl,
 } from "../../src/config/normalize.ts";
 import { configFromEnv } from "../../src/config/env.ts";
+import { redactCredentials } from "../../src/redact.ts";
 import { ConfigError } from "../../src/errors.ts";
 import type { Driver } from "../../src/driver.ts";
 
@@ -835,6 +836,39 @@ describe("redactUrl()", () => {
 
   it("redactUrl() masks a password holding raw /, ? or @", () => {
     assert.equal(redactUrl("postgres://u:a/b?c@d@h/db"), "postgres://u:****@h/db");
+  });
+});
+
+describe("redactCredentials()", () => {
+  it("redactCredentials() masks the password of every URL in a text", () => {
+    assert.equal(
+      redactCredentials(`connect to postgres://u:${SECRET}@h1,h2/db failed; also "pg://a:b@c/d".`),
+      'connect to postgres://u:****@h1,h2/db failed; also "pg://a:****@c/d".',
+    );
+  });
+
+  it("redactCredentials() masks password= in key=value conninfo, quoted or not", () => {
+    assert.equal(
+      redactCredentials(`host=db1 password=${SECRET} user=app`),
+      "host=db1 password=**** user=app",
+    );
+    assert.equal(
+      redactCredentials("host=db1 PASSWORD = 'it\\'s secret' dbname=app"),
+      "host=db1 PASSWORD = '****' dbname=app",
+    );
+  });
+
+  it("redactCredentials() leaves a common-word password's other uses alone", () => {
+    for (
+      const text of [
+        'database "postgres_app" does not exist',
+        'password authentication failed for user "postgres"',
+        "db1:5432: connect ECONNREFUSED 127.0.0.1:5432",
+        "postgres://app@db1/app",
+      ]
+    ) {
+      assert.equal(redactCredentials(text), text);
+    }
   });
 });
 
