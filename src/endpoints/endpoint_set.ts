@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { redactCredentials } from "../redact.ts";
 import type { Clock } from "../core/clock.ts";
 import type { Driver, DriverConnection, DriverNotice } from "../driver.ts";
 import {
@@ -14,8 +15,17 @@ import {
   passwordOf,
   type TargetSessionAttrs,
 } from "../config/normalize.ts";
-import { classifyConnectFailure, type ConnectFailure, Health } from "./health.ts";
-import { type EndpointRole, learnRole, roleName, type ServerRole } from "./roles.ts";
+import {
+  classifyConnectFailure,
+  type ConnectFailure,
+  Health,
+} from "./health.ts";
+import {
+  type EndpointRole,
+  learnRole,
+  roleName,
+  type ServerRole,
+} from "./roles.ts";
 import { type EndpointConnection, EndpointScope } from "./endpoint_scope.ts";
 
 export type { EndpointConnection } from "./endpoint_scope.ts";
@@ -62,7 +72,11 @@ export interface EndpointSetOptions {
 /** One attempt's outcome: a session, or why there is none. */
 export type Attempt =
   | { readonly connection: DriverConnection; readonly error?: undefined }
-  | { readonly connection?: undefined; readonly error: unknown; readonly kind: ConnectFailure };
+  | {
+    readonly connection?: undefined;
+    readonly error: unknown;
+    readonly kind: ConnectFailure;
+  };
 
 interface EndpointState {
   readonly config: EndpointConfig;
@@ -131,7 +145,12 @@ export class EndpointSet {
     const indexes = this.#states.map((_, i) => i).filter((i) =>
       ids === undefined || ids.includes(this.#states[i].config.id)
     );
-    return new EndpointScope(this, group, indexes, binding.targetSessionAttrs ?? "any");
+    return new EndpointScope(
+      this,
+      group,
+      indexes,
+      binding.targetSessionAttrs ?? "any",
+    );
   }
 
   /**
@@ -252,7 +271,8 @@ export class EndpointSet {
     s.roleCheckedAt = this.#opts.clock.now();
     if (
       old === role ||
-      (old && role && old.inRecovery === role.inRecovery && old.readOnly === role.readOnly)
+      (old && role && old.inRecovery === role.inRecovery &&
+        old.readOnly === role.readOnly)
     ) {
       return;
     }
@@ -290,9 +310,14 @@ export class EndpointSet {
       });
     } catch (error) {
       const kind = classifyConnectFailure(error);
-      const message = redact(errorMessage(error), passwordOf(s.config));
-      const backoff = { baseMs: this.#opts.reconnectBaseMs, maxMs: this.#opts.reconnectMaxMs };
-      if (s.health.failed(ticket, kind, clock.now(), backoff, message)) this.#othersStale(index);
+      const message = redactCredentials(errorMessage(error));
+      const backoff = {
+        baseMs: this.#opts.reconnectBaseMs,
+        maxMs: this.#opts.reconnectMaxMs,
+      };
+      if (s.health.failed(ticket, kind, clock.now(), backoff, message)) {
+        this.#othersStale(index);
+      }
       return { error, kind };
     }
     s.health.succeeded(ticket);
@@ -325,7 +350,10 @@ export class EndpointSet {
   }
 }
 
-function infoOf(config: EndpointConfig, role: ServerRole | undefined): EndpointInfo {
+function infoOf(
+  config: EndpointConfig,
+  role: ServerRole | undefined,
+): EndpointInfo {
   return Object.freeze({
     id: config.id,
     host: config.host,
@@ -360,10 +388,7 @@ function connectParams(s: EndpointState) {
 function errorMessage(err: unknown): string {
   const e = err as { code?: unknown; message?: unknown };
   const msg = typeof e?.message === "string" ? e.message : String(err);
-  return typeof e?.code === "string" && !msg.includes(e.code) ? `${e.code}: ${msg}` : msg;
-}
-
-// Belt and braces: a driver message should never quote the password, but if one does, mask it.
-function redact(message: string, password: string | undefined): string {
-  return password ? message.split(password).join("****") : message;
+  return typeof e?.code === "string" && !msg.includes(e.code)
+    ? `${e.code}: ${msg}`
+    : msg;
 }
