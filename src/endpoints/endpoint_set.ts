@@ -15,17 +15,8 @@ import {
   passwordOf,
   type TargetSessionAttrs,
 } from "../config/normalize.ts";
-import {
-  classifyConnectFailure,
-  type ConnectFailure,
-  Health,
-} from "./health.ts";
-import {
-  type EndpointRole,
-  learnRole,
-  roleName,
-  type ServerRole,
-} from "./roles.ts";
+import { classifyConnectFailure, type ConnectFailure, Health } from "./health.ts";
+import { type EndpointRole, learnRole, roleName, type ServerRole } from "./roles.ts";
 import { type EndpointConnection, EndpointScope } from "./endpoint_scope.ts";
 
 export type { EndpointConnection } from "./endpoint_scope.ts";
@@ -72,11 +63,7 @@ export interface EndpointSetOptions {
 /** One attempt's outcome: a session, or why there is none. */
 export type Attempt =
   | { readonly connection: DriverConnection; readonly error?: undefined }
-  | {
-    readonly connection?: undefined;
-    readonly error: unknown;
-    readonly kind: ConnectFailure;
-  };
+  | { readonly connection?: undefined; readonly error: unknown; readonly kind: ConnectFailure };
 
 interface EndpointState {
   readonly config: EndpointConfig;
@@ -145,12 +132,7 @@ export class EndpointSet {
     const indexes = this.#states.map((_, i) => i).filter((i) =>
       ids === undefined || ids.includes(this.#states[i].config.id)
     );
-    return new EndpointScope(
-      this,
-      group,
-      indexes,
-      binding.targetSessionAttrs ?? "any",
-    );
+    return new EndpointScope(this, group, indexes, binding.targetSessionAttrs ?? "any");
   }
 
   /**
@@ -271,8 +253,7 @@ export class EndpointSet {
     s.roleCheckedAt = this.#opts.clock.now();
     if (
       old === role ||
-      (old && role && old.inRecovery === role.inRecovery &&
-        old.readOnly === role.readOnly)
+      (old && role && old.inRecovery === role.inRecovery && old.readOnly === role.readOnly)
     ) {
       return;
     }
@@ -311,13 +292,8 @@ export class EndpointSet {
     } catch (error) {
       const kind = classifyConnectFailure(error);
       const message = redactCredentials(errorMessage(error));
-      const backoff = {
-        baseMs: this.#opts.reconnectBaseMs,
-        maxMs: this.#opts.reconnectMaxMs,
-      };
-      if (s.health.failed(ticket, kind, clock.now(), backoff, message)) {
-        this.#othersStale(index);
-      }
+      const backoff = { baseMs: this.#opts.reconnectBaseMs, maxMs: this.#opts.reconnectMaxMs };
+      if (s.health.failed(ticket, kind, clock.now(), backoff, message)) this.#othersStale(index);
       return { error, kind };
     }
     s.health.succeeded(ticket);
@@ -350,10 +326,7 @@ export class EndpointSet {
   }
 }
 
-function infoOf(
-  config: EndpointConfig,
-  role: ServerRole | undefined,
-): EndpointInfo {
+function infoOf(config: EndpointConfig, role: ServerRole | undefined): EndpointInfo {
   return Object.freeze({
     id: config.id,
     host: config.host,
@@ -388,7 +361,5 @@ function connectParams(s: EndpointState) {
 function errorMessage(err: unknown): string {
   const e = err as { code?: unknown; message?: unknown };
   const msg = typeof e?.message === "string" ? e.message : String(err);
-  return typeof e?.code === "string" && !msg.includes(e.code)
-    ? `${e.code}: ${msg}`
-    : msg;
+  return typeof e?.code === "string" && !msg.includes(e.code) ? `${e.code}: ${msg}` : msg;
 }
