@@ -64,3 +64,34 @@ export function unrefTimer(handle: TimerHandle): void {
     (globalThis as { Deno?: { unrefTimer?(id: number): void } }).Deno?.unrefTimer?.(handle);
   }
 }
+
+/**
+ * Waits until `arm`'s callback is called or `ms` pass, whichever comes first
+ * (a grace period: `end()` waiting for leases to come back).
+ *
+ * @example Wait for a drain, at most a second
+ * ```ts
+ * import { systemClock, waitAtMost } from "./clock.ts";
+ * let drained = () => {};
+ * const waiting = waitAtMost(systemClock, 1000, (done) => (drained = done));
+ * drained();
+ * await waiting;
+ * ```
+ *
+ * @param clock The clock.
+ * @param ms The longest wait.
+ * @param arm Receives the function that ends the wait early.
+ * @returns When either happened; the timer is cleared.
+ */
+export async function waitAtMost(
+  clock: Clock,
+  ms: number,
+  arm: (done: () => void) => void,
+): Promise<void> {
+  let timer: TimerHandle;
+  await new Promise<void>((resolve) => {
+    arm(resolve);
+    timer = clock.setTimeout(resolve, ms);
+  });
+  clock.clearTimeout(timer);
+}

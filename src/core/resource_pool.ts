@@ -7,7 +7,9 @@
  *
  * @module
  */
-import type { TimerHandle } from "./clock.ts";
+import { waitAtMost } from "./clock.ts";
+import { IdleSet } from "./idle_set.ts";
+import { Ledger } from "./ledger.ts";
 import { WaitList, type WaitOptions } from "./wait_list.ts";
 import type {
   Created,
@@ -16,18 +18,15 @@ import type {
   ResourcePoolStats,
 } from "./resource_pool_types.ts";
 
-export type {
-  Created,
-  PoolEntry,
-  ResourcePoolOptions,
-  ResourcePoolStats,
-} from "./resource_pool_types.ts";
+export type { Created, PoolEntry, ResourcePoolOptions, ResourcePoolStats };
 
 /** Per-acquire options: the timeout and abort signal of the wait. */
 export type AcquireOptions = WaitOptions;
 
 /**
- * The pool.
+ * The pool. A resource being opened belongs to no caller (puddle's way): it
+ * goes to whoever is first in line when it is ready, and a caller takes
+ * whichever comes first, a new resource or a released one.
  *
  * @example Lease and give back
  * ```ts
@@ -51,22 +50,12 @@ export type AcquireOptions = WaitOptions;
  */
 export class ResourcePool<R> {
   readonly #opts: ResourcePoolOptions<R>;
-  readonly #idle: PoolEntry<R>[][] = [];
+  readonly #idle: IdleSet<R>;
   // FIFO of callers, with one timer for the whole queue.
   readonly #waiters: WaitList<PoolEntry<R>>;
-  // Every live entry (changes only on create and drop, never per lease), so
-  // close() can find the leased ones; per lease only the flag and a count move.
-  readonly #live = new Set<PoolEntry<R>>();
-  #leasedCount = 0;
-  #idleCount = 0;
-  #total = 0;
-  #pending = 0;
+  readonly #books = new Ledger<R>();
   #closed = false;
   #drained: (() => void) | undefined;
-  #acquired = 0;
-  #created = 0;
-  #createFailed = 0;
-  #destroyed = 0;
 
   /**
    * Builds an empty pool; it opens resources lazily.
@@ -75,9 +64,9 @@ export class ResourcePool<R> {
    */
   constructor(opts: ResourcePoolOptions<R>) {
     this.#opts = opts;
-    // Through `opts`, as before: the owner's hook may use `this`.
+    // Through `opts`: the owner's hook may use `this`.
     this.#waiters = new WaitList(opts.clock, (ms) => opts.timeoutError(ms));
-    for (let i = 0; i < opts.partitions; i++) this.#idle.push([]);
+    this.#idle = new IdleSet(opts.partitions);
   }
 
   /** Whether {@linkcode ResourcePool.close} was called. */
@@ -86,29 +75,31 @@ export class ResourcePool<R> {
   }
 
   /**
-   * Leases a resource: an idle one on the next partition in rotation; else a
-   * new one there while under `max`; else any idle one; else waits in FIFO order.
+   * Leases a resource: an idle one on the next partition in rotation; else
+   * any idle one (opening one more on that partition in the background while
+   * under `max`); else waits in FIFO order for a new or a released one.
    *
    * @param options Timeout and abort signal for the wait.
+   * @param front Whether to wait ahead of every queued caller.
    * @returns The entry, synchronously when one was idle.
    * @throws The closed error when the pool is closed.
    */
   acquire(options: AcquireOptions, front = false): PoolEntry<R> | Promise<PoolEntry<R>> {
     if (this.#closed) throw this.#opts.closedError();
     const partition = this.#opts.nextPartition();
-    const underMax = this.#total < this.#opts.max;
+    const underMax = this.#books.total < this.#opts.max;
     if (partition >= 0) {
-      const entry = this.#idle[partition].pop();
-      if (entry) return this.#lease(entry);
+      const entry = this.#idle.pop(partition);
+      if (entry) return this.#books.lease(entry);
     }
-    if (!underMax || partition < 0) {
-      const entry = this.#popAnyIdle(partition);
-      if (entry) return this.#lease(entry);
+    const other = this.#idle.popAny(partition);
+    if (other) {
+      // Serve now from another partition; the rotation's one opens meanwhile.
+      if (underMax && partition >= 0 && this.#books.pending === 0) this.#open(partition);
+      return this.#books.lease(other);
     }
-    // Opening a resource is waiting too: the caller's timeout, signal and
-    // close() apply, and whoever is first in line gets the result.
     const waiting = this.#waiters.wait(options, front, !underMax);
-    if (underMax) this.#refill(partition);
+    if (underMax) this.#open(partition);
     return waiting;
   }
 
@@ -122,20 +113,22 @@ export class ResourcePool<R> {
    */
   replace(entry: PoolEntry<R>, options: AcquireOptions): PoolEntry<R> | Promise<PoolEntry<R>> {
     if (entry.leased) {
-      this.#unlease(entry);
+      this.#books.unlease(entry);
       this.#drop(entry);
     }
     return this.acquire(options, true);
   }
 
   /**
-   * Returns a healthy resource to the pool (or straight to the oldest waiter).
+   * Returns a healthy resource to the pool (or straight to the oldest
+   * waiter); one past its lifetime is destroyed instead.
    *
    * @param entry An entry from {@linkcode ResourcePool.acquire}.
    */
   release(entry: PoolEntry<R>): void {
     if (!entry.leased) return;
-    this.#unlease(entry);
+    if (entry.retire) return this.destroy(entry);
+    this.#books.unlease(entry);
     if (this.#closed) {
       this.#drop(entry);
       this.#checkDrained();
@@ -151,27 +144,20 @@ export class ResourcePool<R> {
    * @param entry An entry from {@linkcode ResourcePool.acquire} or the idle set.
    */
   destroy(entry: PoolEntry<R>): void {
-    if (entry.leased) {
-      this.#unlease(entry);
-    } else {
-      const idle = this.#idle[entry.partition];
-      const at = idle.indexOf(entry);
-      if (at < 0) return;
-      idle.splice(at, 1);
-      this.#idleCount--;
-    }
+    if (entry.leased) this.#books.unlease(entry);
+    else if (!this.#idle.remove(entry)) return;
     this.#drop(entry);
     if (this.#closed) this.#checkDrained();
-    else this.#refill();
+    else if (this.#waiters.size > 0) this.#open(this.#opts.nextPartition());
   }
 
   /**
-   * The entries of the idle set, oldest first per partition (for sweeps).
+   * Every live entry, idle or leased (a snapshot, for the owner's sweeps).
    *
-   * @returns A snapshot array.
+   * @returns A new array.
    */
-  idleEntries(): PoolEntry<R>[] {
-    return this.#idle.flat();
+  entries(): PoolEntry<R>[] {
+    return [...this.#books.live];
   }
 
   /**
@@ -180,19 +166,9 @@ export class ResourcePool<R> {
    * @returns A fresh snapshot.
    */
   stats(): ResourcePoolStats {
-    return {
-      total: this.#total,
-      idle: this.#idleCount,
-      leased: this.#leasedCount,
-      waiting: this.#waiters.size,
-      pending: this.#pending,
-      acquired: this.#acquired,
-      waited: this.#waiters.waited,
-      timedOut: this.#waiters.timedOut,
-      created: this.#created,
-      createFailed: this.#createFailed,
-      destroyed: this.#destroyed,
-    };
+    const { total, leased, pending, counts } = this.#books;
+    const { size: waiting, waited, timedOut } = this.#waiters;
+    return { total, idle: this.#idle.size, leased, waiting, pending, waited, timedOut, ...counts };
   }
 
   /**
@@ -206,110 +182,55 @@ export class ResourcePool<R> {
     if (!this.#closed) {
       this.#closed = true;
       this.#waiters.rejectAll(this.#opts.closedError());
-      for (const list of this.#idle) {
-        for (const entry of list.splice(0)) this.#drop(entry);
-      }
-      this.#idleCount = 0;
+      for (const entry of this.#idle.clear()) this.#drop(entry);
     }
-    if (this.#leasedCount > 0 || this.#pending > 0) {
-      let timer: TimerHandle;
-      await new Promise<void>((resolve) => {
-        this.#drained = resolve;
-        timer = this.#opts.clock.setTimeout(resolve, graceMs);
-      });
-      this.#opts.clock.clearTimeout(timer);
+    if (this.#books.leased > 0 || this.#books.pending > 0) {
+      await waitAtMost(this.#opts.clock, graceMs, (done) => (this.#drained = done));
       this.#drained = undefined;
       // Holders that did not come back in time lose their resources.
-      for (const entry of [...this.#live]) {
+      for (const entry of [...this.#books.live]) {
         if (!entry.leased) continue;
-        this.#unlease(entry);
+        this.#books.unlease(entry);
         this.#drop(entry);
       }
     }
   }
 
-  #lease(entry: PoolEntry<R>): PoolEntry<R> {
-    this.#idleCount--;
-    entry.leased = true;
-    this.#leasedCount++;
-    this.#acquired++;
-    return entry;
-  }
-
-  #unlease(entry: PoolEntry<R>): void {
-    entry.leased = false;
-    this.#leasedCount--;
-  }
-
-  #popAnyIdle(skip: number): PoolEntry<R> | undefined {
-    if (this.#idleCount === 0) return undefined;
-    const lists = this.#idle;
-    for (let i = 0; i < lists.length; i++) {
-      if (i !== skip && lists[i].length > 0) return lists[i].pop();
-    }
-    return undefined;
-  }
-
-  #adopt(created: Created<R>): PoolEntry<R> {
-    this.#created++;
-    const now = this.#opts.clock.now();
-    const entry: PoolEntry<R> = {
-      resource: created.resource,
-      partition: created.partition,
-      createdAt: now,
-      lastUsed: now,
-      leased: false,
-    };
-    this.#live.add(entry);
-    return entry;
-  }
-
   // Hands an available entry to the oldest waiter, or parks it as idle.
   #offer(entry: PoolEntry<R>): void {
-    if (this.#waiters.size > 0) {
-      entry.leased = true;
-      this.#leasedCount++;
-      this.#acquired++;
-      this.#waiters.resolveNext(entry);
-      return;
-    }
-    this.#idle[entry.partition].push(entry);
-    this.#idleCount++;
+    if (this.#waiters.size > 0) this.#waiters.resolveNext(this.#books.lease(entry));
+    else this.#idle.push(entry);
   }
 
-  // A slot came free while callers queue: open a resource for the oldest one.
-  #refill(partition = this.#opts.nextPartition()): void {
-    if (this.#waiters.size === 0 || this.#total >= this.#opts.max) return;
-    this.#total++;
-    this.#pending++;
-    this.#opts.create(partition).then(
-      (created) => {
-        this.#pending--;
-        const entry = this.#adopt(created);
-        if (this.#closed) {
-          this.#drop(entry);
-          this.#checkDrained();
-        } else this.#offer(entry);
-      },
-      (err) => {
-        this.#pending--;
-        this.#total--;
-        this.#createFailed++;
-        if (this.#closed) return this.#checkDrained();
-        this.#waiters.rejectNext(err);
-        this.#refill();
-      },
-    );
+  // Opens one resource for whoever is first in line when it is ready.
+  #open(partition: number): void {
+    const books = this.#books;
+    if (books.total >= this.#opts.max) return;
+    books.opening();
+    this.#opts.create(partition).then((created) => {
+      const entry = books.opened(created, this.#opts.clock.now());
+      if (!this.#closed) return this.#offer(entry);
+      this.#drop(entry);
+      this.#checkDrained();
+    }, (err) => {
+      books.failed();
+      if (this.#closed) return this.#checkDrained();
+      if (this.#waiters.size === 0) return;
+      // Waiters may stay in line while a leased or opening resource can still
+      // serve them; else the oldest learns why, and the next one tries again.
+      const live = books.leased > 0 || books.pending > 0;
+      if (live && this.#opts.keepsWaiting?.(err)) return;
+      this.#waiters.rejectNext(err);
+      if (this.#waiters.size > 0) this.#open(this.#opts.nextPartition());
+    });
   }
 
   #drop(entry: PoolEntry<R>): void {
-    this.#live.delete(entry);
-    this.#total--;
-    this.#destroyed++;
+    this.#books.drop(entry);
     this.#opts.destroy(entry.resource, entry.partition);
   }
 
   #checkDrained(): void {
-    if (this.#leasedCount === 0 && this.#pending === 0) this.#drained?.();
+    if (this.#books.leased === 0 && this.#books.pending === 0) this.#drained?.();
   }
 }

@@ -21,6 +21,8 @@ export interface PoolEntry<R> {
   lastUsed: number;
   /** Whether a holder has it. */
   leased: boolean;
+  /** Set when it is past its lifetime: destroyed at release instead of reused. */
+  retire: boolean;
 }
 
 /** A freshly created resource and the partition it ended up on. */

@@ -67,7 +67,9 @@ describe("withHandler()", () => {
         seen.push(db.endpoint.host);
       });
     }
-    assert.deepEqual(seen, ["a", "b", "a", "b", "a", "b", "a", "b"]);
+    // The first calls are served by a's idle session while b's opens in the
+    // background (no caller waits on a new connection when one is idle).
+    assert.deepEqual(seen.slice(4), ["a", "b", "a", "b"]);
     assert.deepEqual(p.stats().endpoints.map((e) => e.connections), [1, 1]);
   });
 
@@ -75,6 +77,33 @@ describe("withHandler()", () => {
     const p = pool({ g: { connection_count: 4 } });
     await Promise.all([1, 2, 3, 4].map(() => p.withHandler("g", () => tick())));
     assert.deepEqual(p.stats().endpoints.map((e) => e.connections), [2, 2]);
+  });
+
+  it("serves a caller from an idle session of another endpoint, not after a connect that hangs", async () => {
+    const p = pool({ g: { connection_count: 2 } });
+    await p.withHandler("g", () => 1); // a's session, idle now
+    driver.hanging.set("b:5433", []);
+    const host = await p.withHandler("g", (db) => db.endpoint.host);
+    assert.equal(host, "a");
+    assert.equal(p.stats().groups.g.pending, 1, "b's connect goes on in the background");
+    for (const go of driver.hanging.get("b:5433")!) go();
+    driver.hanging.delete("b:5433");
+    await tick();
+    assert.deepEqual([p.stats().groups.g.idle, p.stats().groups.g.pending], [2, 0]);
+  });
+
+  it("hands a caller waiting on a hanging connect the first session released", async () => {
+    const p = pool({ g: { connection_count: 2 } });
+    const held = await p.lease("g");
+    driver.hanging.set("b:5433", []);
+    const waiting = p.withHandler("g", (db) => db.endpoint.host);
+    await tick();
+    await held.release();
+    assert.equal(await waiting, "a");
+    for (const go of driver.hanging.get("b:5433")!) go();
+    driver.hanging.delete("b:5433");
+    await tick();
+    assert.equal(p.stats().groups.g.idle, 2, "the late session joined the idle set");
   });
 
   it("runs fn in a transaction for autocommit: false and commits on return", async () => {
