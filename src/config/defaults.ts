@@ -46,6 +46,12 @@ export const DEFAULTS: {
   readonly acquireTimeoutMs: number;
   /** Idle time after which a connection is pinged before use, in ms. */
   readonly pingAfterIdleMs: number;
+  /** How long the ping before use may take, in ms. */
+  readonly pingTimeoutMs: number;
+  /** Close sessions idle longer than this, in ms; 0: keep them. */
+  readonly idleTimeoutMs: number;
+  /** Retire a session at its next release after this age (less up to 10% jitter), in ms; 0: off. */
+  readonly maxLifetimeMs: number;
   /** How long `end()` waits for leased handlers, in ms. */
   readonly endTimeoutMs: number;
   /** Report leases held longer than this, in ms; 0: off. */
@@ -69,6 +75,9 @@ export const DEFAULTS: {
   targetSessionAttrs: "any",
   acquireTimeoutMs: 10_000,
   pingAfterIdleMs: 1000,
+  pingTimeoutMs: 5000,
+  idleTimeoutMs: 600_000,
+  maxLifetimeMs: 1_800_000,
   endTimeoutMs: 5000,
   leakDetectionMs: 0,
   reconnectBaseMs: 250,

@@ -39,6 +39,9 @@ export { describeEndpoint, redactUrl } from "../redact.ts";
 const DURATIONS = [
   ["acquireTimeoutMs", "acquire_timeout_ms", false],
   ["pingAfterIdleMs", "ping_after_idle_ms", true],
+  ["pingTimeoutMs", "ping_timeout_ms", false],
+  ["idleTimeoutMs", "idle_timeout_ms", true],
+  ["maxLifetimeMs", "max_lifetime_ms", true],
   ["endTimeoutMs", "end_timeout_ms", true],
   ["reconnectBaseMs", "reconnect_base_ms", true],
   ["reconnectMaxMs", "reconnect_max_ms", true],

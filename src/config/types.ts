@@ -125,6 +125,12 @@ export interface PoolConfigInput {
   acquireTimeoutMs?: number;
   /** Ping a connection that sat idle longer than this before handing it out, in ms (alias `ping_after_idle_ms`). @default {1000} */
   pingAfterIdleMs?: number;
+  /** A ping before use unanswered this long breaks the session; the lease moves on (alias `ping_timeout_ms`). @default {5000} */
+  pingTimeoutMs?: number;
+  /** Close sessions idle longer than this, in ms; 0 keeps them (alias `idle_timeout_ms`). @default {600000} */
+  idleTimeoutMs?: number;
+  /** Retire a session at its next release after this age, less up to 10% jitter, in ms; 0: off (alias `max_lifetime_ms`). @default {1800000} */
+  maxLifetimeMs?: number;
   /** How long `end()` waits for leased handlers to come back, in ms (alias `end_timeout_ms`). @default {5000} */
   endTimeoutMs?: number;
   /**
@@ -201,6 +207,12 @@ export interface PoolConfig {
   readonly acquireTimeoutMs: number;
   /** Idle time after which a connection is pinged before use, in ms. */
   readonly pingAfterIdleMs: number;
+  /** How long the ping before use may take, in ms. */
+  readonly pingTimeoutMs: number;
+  /** Close sessions idle longer than this, in ms; 0: keep them. */
+  readonly idleTimeoutMs: number;
+  /** Retire a session at its next release after this age (less up to 10% jitter), in ms; 0: off. */
+  readonly maxLifetimeMs: number;
   /** How long `end()` waits for leased handlers, in ms. */
   readonly endTimeoutMs: number;
   /** Report leases held longer than this, in ms; 0: off. */
