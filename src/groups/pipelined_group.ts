@@ -22,7 +22,7 @@ import {
 } from "../errors.ts";
 import type { Handler, QueryResult } from "../handler/handler.ts";
 import { invalidQuery } from "../handler/query_args.ts";
-import { controlsTransaction, sessionChanges } from "../sql/session_changes.ts";
+import { readSql } from "../sql/read_sql.ts";
 
 interface Shared {
   readonly connection: DriverConnection;
@@ -30,8 +30,6 @@ interface Shared {
   /** Handlers holding a share of it. */
   holders: number;
 }
-
-const scratch: string[] = [];
 
 /** A group whose sessions are shared by concurrent handlers. */
 export class PipelinedGroup {
@@ -252,11 +250,12 @@ export class SharedHandler implements Handler {
     if (this.#released) throw new HandlerReleasedError("query");
     const invalid = invalidQuery(text, params);
     if (invalid) throw invalid;
-    if (controlsTransaction(text)) throw this.#refuse("run transaction statements");
-    if (sessionChanges(text, scratch) !== 0) {
-      scratch.length = 0;
-      throw this.#refuse("change session state");
+    const sql = readSql(text);
+    if (sql.unsure) {
+      throw this.#refuse("run SQL it cannot read (an unterminated comment or string)");
     }
+    if (sql.controls) throw this.#refuse("run transaction statements");
+    if (sql.changes !== 0) throw this.#refuse("change session state");
     const shared = this.#shared;
     try {
       return await shared.connection.query(text, params) as QueryResult<R>;

@@ -17,7 +17,9 @@ import {
 import type { Handler, QueryResult } from "./handler.ts";
 import { invalidQuery } from "./query_args.ts";
 import { releaseSql, TxState } from "./release.ts";
-import { SessionChange, sessionChanges } from "../sql/session_changes.ts";
+import { SessionChange } from "../sql/session_changes.ts";
+import { readSql, type SqlVerdict } from "../sql/read_sql.ts";
+import { TxEffect } from "../sql/transaction_effects.ts";
 import type { LeaseWatch, WatchRecord } from "./lease_watch.ts";
 import type { EndpointInfo } from "../endpoints/endpoint_set.ts";
 
@@ -36,12 +38,6 @@ export interface HandlerOwner {
 }
 
 const NONE: readonly string[] = Object.freeze([]);
-
-// Names found by sessionChanges(); emptied right after each (synchronous) call.
-const preparedScratch: string[] = [];
-
-// ROLLBACK TO SAVEPOINT answers with the tag ROLLBACK but leaves the transaction open.
-const ROLLBACK_TO = /^\s*rollback\s+(?:work\s+|transaction\s+)?to\b/i;
 
 /** The handler the pool hands out. */
 export class PoolHandler implements Handler {
@@ -97,12 +93,13 @@ export class PoolHandler implements Handler {
     if (this.#released) return Promise.reject(new HandlerReleasedError("query"));
     const invalid = invalidQuery(text, params);
     if (invalid) return Promise.reject(invalid);
-    const changes = sessionChanges(text, preparedScratch);
-    if (changes !== 0) this.#noteChanges(changes);
-    if (this.#tx === TxState.Idle && !this.#owner.autocommit) {
-      return this.#beginAndRun(text, params) as Promise<QueryResult<R>>;
+    const sql = readSql(text);
+    if (sql.changes !== 0) this.#noteChanges(sql);
+    // Unknown too: BEGIN inside an open transaction only warns, so it is safe either way.
+    if ((this.#tx === TxState.Idle || this.#tx === TxState.Unknown) && !this.#owner.autocommit) {
+      return this.#beginAndRun(text, params, sql) as Promise<QueryResult<R>>;
     }
-    return this.#run(text, params) as Promise<QueryResult<R>>;
+    return this.#run(text, params, sql) as Promise<QueryResult<R>>;
   }
 
   async commit(): Promise<void> {
@@ -188,26 +185,23 @@ export class PoolHandler implements Handler {
     }
   }
 
-  #noteChanges(changes: number): void {
-    this.#changes |= changes;
-    if (preparedScratch.length > 0) {
-      (this.#prepared ??= []).push(...preparedScratch);
-      preparedScratch.length = 0;
-    }
+  #noteChanges(sql: SqlVerdict): void {
+    this.#changes |= sql.changes;
+    if (sql.prepared.length > 0) (this.#prepared ??= []).push(...sql.prepared);
   }
 
-  async #run(text: string, params: readonly unknown[] | undefined) {
+  async #run(text: string, params: readonly unknown[] | undefined, sql: SqlVerdict) {
     try {
       const result = await this.#conn.query(text, params);
-      this.#track(result.command, text);
+      this.#track(sql);
       return result;
     } catch (err) {
-      throw this.#failure(err);
+      throw this.#failure(err, sql);
     }
   }
 
   // BEGIN and the first statement go out back to back: one round trip, not two.
-  async #beginAndRun(text: string, params: readonly unknown[] | undefined) {
+  async #beginAndRun(text: string, params: readonly unknown[] | undefined, sql: SqlVerdict) {
     this.#tx = TxState.Open;
     const begin = this.#conn.query("BEGIN");
     const first = this.#conn.query(text, params);
@@ -219,32 +213,22 @@ export class PoolHandler implements Handler {
     }
     try {
       const result = await first;
-      this.#track(result.command, text);
+      this.#track(sql);
       return result;
     } catch (err) {
-      throw this.#failure(err);
+      throw this.#failure(err, sql);
     }
   }
 
-  #track(command: string, text: string): void {
-    switch (command) {
-      case "BEGIN":
-      case "START":
-        this.#tx = TxState.Open;
-        break;
-      case "COMMIT":
-        this.#tx = TxState.Idle;
-        break;
-      case "ROLLBACK":
-        if (!ROLLBACK_TO.test(text)) this.#tx = TxState.Idle;
-        break;
-    }
-    // With several statements in one text the last tag does not tell the whole story.
-    const semi = text.indexOf(";");
-    if (semi >= 0 && semi < text.trimEnd().length - 1) this.#tx = TxState.Unknown;
+  // From the text, not the command tag: COMMIT AND CHAIN answers COMMIT and leaves a
+  // transaction open, ROLLBACK TO answers ROLLBACK.
+  #track(sql: SqlVerdict): void {
+    if (sql.tx === TxEffect.Opens) this.#tx = TxState.Open;
+    else if (sql.tx === TxEffect.Ends) this.#tx = TxState.Idle;
+    else if (sql.tx === TxEffect.Unknown) this.#tx = TxState.Unknown;
   }
 
-  #failure(err: unknown): PoolError {
+  #failure(err: unknown, sql?: SqlVerdict): PoolError {
     if (this.#conn.closed) {
       if (this.#tx !== TxState.Idle) this.#txLost = true;
       this.#tx = TxState.Idle;
@@ -256,7 +240,9 @@ export class PoolHandler implements Handler {
         { cause: err },
       );
     }
-    if (this.#tx === TxState.Open) this.#tx = TxState.Failed;
+    // A failed text holding transaction control may have opened or ended one before failing.
+    if (sql?.controls) this.#tx = TxState.Unknown;
+    else if (this.#tx === TxState.Open) this.#tx = TxState.Failed;
     const failure = err instanceof PoolError ? err : new QueryError(messageOf(err), { cause: err });
     if (failure instanceof QueryError) this.#owner.statementFailed?.(this.#entry, failure.code);
     return failure;

@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { SessionChange, sessionChanges, undoSql } from "../../src/sql/session_changes.ts";
+import { SessionChange, undoSql } from "../../src/sql/session_changes.ts";
+import { sessionChanges } from "../../src/sql/read_sql.ts";
 import { releaseSql, TxState } from "../../src/handler/release.ts";
 
 const S = SessionChange;

@@ -1,0 +1,152 @@
+/**
+ * The pool's reading of a query text, in one verdict: does it control the
+ * transaction, where does it leave it, which session state does it change.
+ * Verdicts are cached per text (bounded), so the hot path pays one `Map`
+ * lookup; what cannot be read is assumed the worst (transaction control, a
+ * transaction possibly open, a dirty session).
+ *
+ * @module
+ */
+import { tokenize, type Tokens } from "./tokenizer.ts";
+import { splitStatements } from "./statements.ts";
+import { transactionEffect, TxEffect } from "./transaction_effects.ts";
+import { statementChanges } from "./statement_changes.ts";
+import { SessionChange } from "./session_changes.ts";
+
+/** What a query text does to its session. */
+export interface SqlVerdict {
+  /** A statement starts, ends or marks a transaction (or the text cannot be read). */
+  readonly controls: boolean;
+  /** Where the transaction stands once the text ran to its end. */
+  readonly tx: TxEffect;
+  /** {@linkcode SessionChange} bits to undo before the session is reused. */
+  readonly changes: number;
+  /** Names created with `PREPARE`, ready for `DEALLOCATE`. */
+  readonly prepared: readonly string[];
+  /** The text could not be read for sure (an unterminated string or comment, an odd character). */
+  readonly unsure: boolean;
+}
+
+const NONE: readonly string[] = Object.freeze([]);
+
+const CLEAN: SqlVerdict = Object.freeze({
+  controls: false,
+  tx: TxEffect.None,
+  changes: 0,
+  prepared: NONE,
+  unsure: false,
+});
+
+// Bounds on what is remembered: query texts are mostly literals, but not all.
+const CACHE_ENTRIES = 2000;
+const CACHE_TEXT_CHARS = 16_384;
+const cache = new Map<string, SqlVerdict>();
+
+/**
+ * Reads a query text (cached).
+ *
+ * @param text SQL text, possibly several statements.
+ * @returns Its verdict; the same frozen object for every clean text.
+ *
+ * @example COMMIT AND CHAIN behind a comment
+ * ```ts
+ * import { readSql } from "./read_sql.ts";
+ * import { TxEffect } from "./transaction_effects.ts";
+ * const verdict = readSql("/* a; b *\/ COMMIT AND CHAIN");
+ * console.log(verdict.controls, verdict.tx === TxEffect.Opens); // true true
+ * ```
+ */
+export function readSql(text: string): SqlVerdict {
+  const hit = cache.get(text);
+  if (hit !== undefined) return hit;
+  const verdict = analyze(text);
+  if (text.length <= CACHE_TEXT_CHARS) {
+    if (cache.size >= CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
+    cache.set(text, verdict);
+  }
+  return verdict;
+}
+
+/**
+ * Whether any statement of the text starts, ends or marks a transaction;
+ * `true` too when the text cannot be read.
+ *
+ * @param text SQL text, possibly several statements.
+ * @returns `true` for `BEGIN`, `COMMIT`, `SAVEPOINT`… behind any comment.
+ *
+ * @example Nested comments hide nothing
+ * ```ts
+ * import { controlsTransaction } from "./read_sql.ts";
+ * console.log(controlsTransaction("/* /* ; *\/ *\/ BEGIN")); // true
+ * ```
+ */
+export function controlsTransaction(text: string): boolean {
+  return readSql(text).controls;
+}
+
+/**
+ * What a text changes in the session.
+ *
+ * @param text SQL text, possibly several statements.
+ * @param prepared Collects the names of statements created with `PREPARE`.
+ * @returns A mask of {@linkcode SessionChange} bits; 0 for most queries.
+ *
+ * @example SET behind a comment holding a semicolon
+ * ```ts
+ * import { sessionChanges } from "./read_sql.ts";
+ * console.log(sessionChanges("/* ; *\/ SET search_path = x", [])); // 1
+ * ```
+ */
+export function sessionChanges(text: string, prepared: string[]): number {
+  const verdict = readSql(text);
+  if (verdict.prepared.length > 0) prepared.push(...verdict.prepared);
+  return verdict.changes;
+}
+
+function analyze(text: string): SqlVerdict {
+  const plain = tokenize(text);
+  const verdict = verdictOf(plain);
+  if (!plain.backslashInString) return verdict;
+  // With standard_conforming_strings off a backslash escapes a quote: read it that way too.
+  // Where that reading cannot close a string, such a server rejects the whole text: it adds nothing.
+  const other = tokenize(text, true);
+  return other.unsure ? verdict : merge(verdict, verdictOf(other));
+}
+
+function verdictOf(read: Tokens): SqlVerdict {
+  const { statements, unsure } = splitStatements(read.tokens);
+  if (read.unsure || unsure) {
+    return {
+      controls: true,
+      tx: TxEffect.Unknown,
+      changes: SessionChange.Unknown,
+      prepared: NONE,
+      unsure: true,
+    };
+  }
+  let controls = false;
+  let tx: TxEffect = TxEffect.None;
+  let changes = 0;
+  const prepared: string[] = [];
+  for (const stmt of statements) {
+    const effect = transactionEffect(stmt);
+    if (effect !== undefined) {
+      controls = true;
+      if (effect !== TxEffect.None) tx = effect;
+    }
+    changes |= statementChanges(stmt, prepared);
+  }
+  if (!controls && changes === 0) return CLEAN;
+  return { controls, tx, changes, prepared: Object.freeze(prepared), unsure: false };
+}
+
+function merge(a: SqlVerdict, b: SqlVerdict): SqlVerdict {
+  if (a === b) return a;
+  return {
+    controls: a.controls || b.controls,
+    tx: a.tx === b.tx ? a.tx : TxEffect.Unknown,
+    changes: a.changes | b.changes,
+    prepared: Object.freeze([...new Set([...a.prepared, ...b.prepared])]),
+    unsure: a.unsure || b.unsure,
+  };
+}

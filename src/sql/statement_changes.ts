@@ -1,0 +1,208 @@
+/**
+ * Which session state a statement changes, read from its tokens: leading
+ * keywords (`SET`, `RESET`, `PREPARE`, `LISTEN`) and words that matter
+ * anywhere (`set_config`, advisory locks, `CREATE TEMP`, `INTO TEMP`,
+ * `pg_temp`, `WITH HOLD`, an `UPDATE` of `pg_settings`). The body of a `DO`
+ * block, and strings run as SQL (`EXECUTE '...'` inside it,
+ * `query_to_xml('...')`), are read the same way.
+ *
+ * @module
+ */
+import { type Token, tokenize, TokenKind } from "./tokenizer.ts";
+import { nameAt, splitStatements, wordAt } from "./statements.ts";
+import { SessionChange } from "./session_changes.ts";
+
+const S = SessionChange;
+
+// Strings inside strings inside strings: deeper than that is not read.
+const MAX_DEPTH = 3;
+
+const ADVISORY_LOCKS = new Set([
+  "pg_advisory_lock",
+  "pg_advisory_lock_shared",
+  "pg_try_advisory_lock",
+  "pg_try_advisory_lock_shared",
+]);
+
+// Functions that run SQL handed to them as a string.
+const SQL_RUNNERS = new Set(["query_to_xml", "query_to_xmlschema", "query_to_xml_and_xmlschema"]);
+
+// In a PL/pgSQL body a statement may follow these words without a `;`.
+const BLOCK_WORDS = new Set(["begin", "then", "else", "loop"]);
+
+// SET LOCAL / TRANSACTION / CONSTRAINTS end with the transaction.
+const SET_HARMLESS = new Set(["local", "transaction", "constraints"]);
+
+// After `INTO temp`, these make `temp` a table's name (`INSERT INTO temp VALUES`).
+const AFTER_TABLE_NAME = new Set([
+  "values",
+  "select",
+  "default",
+  "overriding",
+  "using",
+  "as",
+  "from",
+  "where",
+  "on",
+  "with",
+  "returning",
+]);
+
+/**
+ * The {@linkcode SessionChange} bits of one statement.
+ *
+ * @param stmt The statement's tokens.
+ * @param prepared Collects names created with `PREPARE`, ready for `DEALLOCATE`.
+ * @param depth 0 for a statement of the query text; more inside a `DO` body or a string run as SQL.
+ * @returns The bits; 0 for most statements.
+ *
+ * @example A SET after a comment
+ * ```ts
+ * import { tokenize } from "./tokenizer.ts";
+ * import { statementChanges } from "./statement_changes.ts";
+ * console.log(statementChanges(tokenize("/* x *\/ SET work_mem = '8MB'").tokens, [])); // 1
+ * ```
+ */
+export function statementChanges(stmt: readonly Token[], prepared: string[], depth = 0): number {
+  let mask = leadingChanges(stmt, 0, prepared);
+  if (depth > 0) {
+    for (let i = 1; i < stmt.length; i++) {
+      const before = wordAt(stmt, i - 1);
+      if (before !== undefined && BLOCK_WORDS.has(before)) {
+        mask |= leadingChanges(stmt, i, prepared);
+      }
+    }
+  }
+  let runsStrings = wordAt(stmt, 0) === "do";
+  let updates = false;
+  let namesSettings = false;
+  let namesTempSchema = false;
+  for (let i = 0; i < stmt.length; i++) {
+    const name = nameAt(stmt, i);
+    if (name === undefined) continue;
+    if (name === "set_config") mask |= S.Settings;
+    else if (ADVISORY_LOCKS.has(name)) mask |= S.Locks;
+    else if (name.startsWith("pg_temp")) {
+      namesTempSchema = true;
+      // pg_temp.t, pg_temp_3.f(): an object in the session's temporary schema.
+      if (stmt[i + 1]?.value === ".") mask |= S.Temp;
+    } else if (name === "pg_settings") namesSettings = true;
+    else if (SQL_RUNNERS.has(name) || (depth > 0 && name === "execute")) runsStrings = true;
+    else if (stmt[i].kind !== TokenKind.Word) continue;
+    else if (name === "update") updates = true;
+    else if (name === "temp" || name === "temporary") {
+      if (isTempKeyword(stmt, i)) mask |= S.Temp;
+    } else if (name === "hold") {
+      if (wordAt(stmt, i - 1) === "with" && wordAt(stmt, i + 1) === "for") mask |= S.Cursors;
+    }
+  }
+  if (updates && namesSettings) mask |= S.Settings;
+  if (runsStrings) {
+    for (const token of stmt) {
+      if (token.kind === TokenKind.String) mask |= stringChanges(token, prepared, depth + 1);
+    }
+  }
+  // A search_path that starts with pg_temp puts the next CREATE TABLE there.
+  if (
+    (mask & S.Settings) !== 0 && (mask & S.Temp) === 0 &&
+    (namesTempSchema || mentionsTempSchema(stmt))
+  ) {
+    mask |= S.Temp;
+  }
+  return mask;
+}
+
+/**
+ * The {@linkcode SessionChange} bits of a text run as SQL inside another
+ * statement (a `DO` body, a string given to `EXECUTE`).
+ *
+ * @param text The SQL or PL/pgSQL text.
+ * @param prepared Collects names created with `PREPARE`.
+ * @param depth How deep it sits (1 for a `DO` body).
+ * @returns The bits; `Unknown` when the text cannot be read.
+ *
+ * @example A SET run by EXECUTE in a DO block
+ * ```ts
+ * import { textChanges } from "./statement_changes.ts";
+ * console.log(textChanges("BEGIN EXECUTE 'SET search_path = x'; END", [], 1)); // 1
+ * ```
+ */
+export function textChanges(text: string, prepared: string[], depth: number): number {
+  if (depth > MAX_DEPTH) return S.Unknown;
+  const read = tokenize(text);
+  if (read.unsure) return S.Unknown;
+  const { statements, unsure } = splitStatements(read.tokens);
+  let mask = unsure ? S.Unknown : 0;
+  for (const stmt of statements) mask |= statementChanges(stmt, prepared, depth);
+  return mask;
+}
+
+function stringChanges(token: Token, prepared: string[], depth: number): number {
+  // Backslash escapes would have to be decoded first: treat as unreadable.
+  if (token.escaped) return S.Unknown;
+  return textChanges(token.value, prepared, depth);
+}
+
+// What a statement starting at `at` changes by its leading keywords.
+function leadingChanges(stmt: readonly Token[], at: number, prepared: string[]): number {
+  switch (wordAt(stmt, at)) {
+    case "set": {
+      let i = at + 1;
+      const modifier = wordAt(stmt, i);
+      if (modifier !== undefined && SET_HARMLESS.has(modifier)) return 0;
+      if (modifier === "session") {
+        if (wordAt(stmt, i + 1) === "authorization") return S.Role;
+        i++;
+      }
+      const what = wordAt(stmt, i);
+      if (what === "role" || (what === "session" && wordAt(stmt, i + 1) === "authorization")) {
+        return S.Role;
+      }
+      return S.Settings;
+    }
+    case "reset": {
+      const what = wordAt(stmt, at + 1);
+      return what === "role" || what === "session" ? S.Role : S.Settings;
+    }
+    case "listen":
+      return S.Listen;
+    case "prepare": {
+      const name = stmt[at + 1];
+      if (name === undefined) return S.Unknown;
+      if (name.kind === TokenKind.Word) {
+        // PREPARE TRANSACTION 'id' is transaction control; PREPARE transaction AS ... is not.
+        const next = stmt[at + 2]?.value;
+        if (name.value === "transaction" && next !== "as" && next !== "(") return 0;
+        prepared.push(name.value);
+      } else if (name.kind === TokenKind.Ident) {
+        prepared.push(`"${name.value.replaceAll('"', '""')}"`);
+      } else return S.Unknown;
+      return S.Prepared;
+    }
+    default:
+      return 0;
+  }
+}
+
+// `temp` as the TEMP keyword: CREATE [OR REPLACE] [GLOBAL|LOCAL] TEMP, INTO TEMP [TABLE] name.
+function isTempKeyword(stmt: readonly Token[], i: number): boolean {
+  const before = wordAt(stmt, i - 1);
+  if (before === "create" || before === "replace" || before === "global" || before === "local") {
+    return true;
+  }
+  if (before !== "into") return false;
+  const next = stmt[i + 1];
+  if (next === undefined) return false;
+  return next.kind === TokenKind.Ident ||
+    (next.kind === TokenKind.Word && !AFTER_TABLE_NAME.has(next.value));
+}
+
+// `pg_temp` in a value: SET search_path = 'pg_temp, public', set_config('search_path', 'pg_temp', ...).
+function mentionsTempSchema(stmt: readonly Token[]): boolean {
+  for (const token of stmt) {
+    if (token.kind === TokenKind.String && token.value.toLowerCase().includes("pg_temp")) {
+      return true;
+    }
+  }
+  return false;
+}

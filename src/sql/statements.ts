@@ -1,0 +1,103 @@
+/**
+ * Statements of a tokenized text, and their leading keywords.
+ *
+ * A `;` ends a statement only outside parentheses and outside the
+ * `BEGIN ATOMIC ... END` body of `CREATE FUNCTION` / `CREATE PROCEDURE`
+ * (where `;` separates the body's statements), as psql splits them.
+ *
+ * @module
+ */
+import { type Token, TokenKind } from "./tokenizer.ts";
+
+/** Statements split from tokens. */
+export interface Statements {
+  /** Each statement's tokens, without the `;`; empty statements left out. */
+  readonly statements: Token[][];
+  /** Parentheses or an atomic body did not balance. */
+  readonly unsure: boolean;
+}
+
+/**
+ * The keyword at `index` of a statement: an unquoted word, lower-cased.
+ *
+ * @param stmt A statement's tokens.
+ * @param index Position in it.
+ * @returns The word, or `undefined` when that token is not an unquoted word.
+ *
+ * @example Leading keyword
+ * ```ts
+ * import { tokenize } from "./tokenizer.ts";
+ * import { wordAt } from "./statements.ts";
+ * console.log(wordAt(tokenize("Commit AND chain").tokens, 0)); // "commit"
+ * ```
+ */
+export function wordAt(stmt: readonly Token[], index: number): string | undefined {
+  const token = stmt[index];
+  return token !== undefined && token.kind === TokenKind.Word ? token.value : undefined;
+}
+
+/**
+ * A name at `index`: an unquoted word (lower-cased) or a quoted identifier
+ * (exact), as the server resolves names of functions, schemas and tables.
+ *
+ * @param stmt A statement's tokens.
+ * @param index Position in it.
+ * @returns The name, or `undefined` for any other token.
+ *
+ * @example A quoted function name
+ * ```ts
+ * import { tokenize } from "./tokenizer.ts";
+ * import { nameAt } from "./statements.ts";
+ * console.log(nameAt(tokenize('SELECT "set_config"').tokens, 1)); // "set_config"
+ * ```
+ */
+export function nameAt(stmt: readonly Token[], index: number): string | undefined {
+  const token = stmt[index];
+  return token !== undefined && token.kind <= TokenKind.Ident ? token.value : undefined;
+}
+
+/**
+ * Splits tokens into statements.
+ *
+ * @param tokens Tokens of a whole text.
+ * @returns The statements and whether the split is unsure.
+ *
+ * @example Two statements, the `;` of the comment ignored
+ * ```ts
+ * import { tokenize } from "./tokenizer.ts";
+ * import { splitStatements } from "./statements.ts";
+ * const { statements } = splitStatements(tokenize("/* a; *\/ SELECT 1; BEGIN").tokens);
+ * console.log(statements.length); // 2
+ * ```
+ */
+export function splitStatements(tokens: readonly Token[]): Statements {
+  const statements: Token[][] = [];
+  let unsure = false;
+  let current: Token[] = [];
+  let parens = 0;
+  let atomic = 0;
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i];
+    if (token.kind === TokenKind.Punct) {
+      const c = token.value;
+      if (c === ";" && parens === 0 && atomic === 0) {
+        if (current.length > 0) statements.push(current);
+        current = [];
+        continue;
+      }
+      if (c === "(" || c === "[") parens++;
+      else if (c === ")" || c === "]") {
+        if (--parens < 0) (unsure = true, parens = 0);
+      }
+    } else if (token.kind === TokenKind.Word && parens === 0 && wordAt(current, 0) === "create") {
+      const w = token.value;
+      if (w === "begin" && wordAt(tokens, i + 1) === "atomic") atomic++;
+      else if (w === "case" && atomic > 0) atomic++;
+      else if (w === "end" && atomic > 0) atomic--;
+    }
+    current.push(token);
+  }
+  if (current.length > 0) statements.push(current);
+  if (parens !== 0 || atomic !== 0) unsure = true;
+  return { statements, unsure };
+}

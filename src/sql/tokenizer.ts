@@ -1,0 +1,255 @@
+/**
+ * A small SQL tokenizer, one character loop, following PostgreSQL's lexer
+ * where it matters for reading statements: comments (`--` to the end of the
+ * line, nested `/* *\/`), quoted identifiers, strings (`''`, `E''` with
+ * backslash escapes, `U&''`), dollar quotes, positional parameters, numbers,
+ * operators and punctuation. Anything it cannot close or place makes the
+ * result `unsure`: its readers then assume the worst.
+ *
+ * @module
+ */
+
+/** Kinds of token. */
+export const TokenKind = {
+  /** An unquoted identifier or keyword; `value` is lower-cased (ASCII only, as the server does). */
+  Word: 0,
+  /** A quoted identifier; `value` is the name, exact case. */
+  Ident: 1,
+  /** A string constant (any quoting); `value` is its body, `''` undone. */
+  String: 2,
+  /** A number, a positional parameter (`$1`) or an operator; `value` is its text. */
+  Other: 3,
+  /** One of `( ) [ ] , . : ;`. */
+  Punct: 4,
+} as const;
+
+/** A kind of token. */
+export type TokenKind = typeof TokenKind[keyof typeof TokenKind];
+
+/** One token. */
+export interface Token {
+  /** Its kind. */
+  readonly kind: TokenKind;
+  /** Its text, see {@linkcode TokenKind}. */
+  readonly value: string;
+  /** A string whose body holds backslash escapes (`E''`) or a `U&` constant: `value` is raw. */
+  readonly escaped?: boolean;
+}
+
+/** What {@linkcode tokenize} read. */
+export interface Tokens {
+  /** The tokens, comments and whitespace left out. */
+  readonly tokens: Token[];
+  /** Something was left open (comment, string, quoted identifier, dollar quote) or unknown. */
+  readonly unsure: boolean;
+  /** A plain `'...'` string held a backslash: with `standard_conforming_strings` off it reads otherwise. */
+  readonly backslashInString: boolean;
+}
+
+// Character codes.
+const TAB = 9, LF = 10, CR = 13, SPACE = 32;
+const QUOTE = 39, DQUOTE = 34, DOLLAR = 36, BACKSLASH = 92, AMP = 38;
+const STAR = 42, SLASH = 47, DASH = 45, DOT = 46, PLUS = 43;
+
+// Space, \t, \n, \v, \f, \r.
+function isSpace(c: number): boolean {
+  return c === SPACE || (c >= TAB && c <= CR);
+}
+
+function isLetter(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c >= 128;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+// PostgreSQL's operator characters: ~ ! @ # ^ & | ` ? + - * / % < > =
+function isOperatorChar(c: number): boolean {
+  return c === 126 || c === 33 || c === 64 || c === 35 || c === 94 || c === AMP || c === 124 ||
+    c === 96 || c === 63 || c === PLUS || c === DASH || c === STAR || c === SLASH || c === 37 ||
+    c === 60 || c === 62 || c === 61;
+}
+
+// ( ) [ ] , . : ;
+function isPunct(c: number): boolean {
+  return c === 40 || c === 41 || c === 91 || c === 93 || c === 44 || c === DOT || c === 58 ||
+    c === 59;
+}
+
+// Lower-cases ASCII letters only: the server folds unquoted identifiers that way.
+function foldWord(text: string, start: number, end: number): string {
+  let word = "";
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    word += c >= 65 && c <= 90 ? String.fromCharCode(c + 32) : text[i];
+  }
+  return word;
+}
+
+/**
+ * Splits SQL text into tokens.
+ *
+ * @param text SQL text, possibly several statements.
+ * @param backslashQuotes Read plain `'...'` strings as `standard_conforming_strings = off` does.
+ * @returns The tokens and whether the reading is unsure.
+ *
+ * @example Tokens of a statement behind a comment
+ * ```ts
+ * import { tokenize } from "./tokenizer.ts";
+ * const { tokens } = tokenize("/* a; b *\/ BEGIN");
+ * console.log(tokens.map((t) => t.value)); // ["begin"]
+ * ```
+ */
+export function tokenize(text: string, backslashQuotes = false): Tokens {
+  const tokens: Token[] = [];
+  const n = text.length;
+  let unsure = false;
+  let backslashInString = false;
+  let i = 0;
+  // Reads a '...' string whose opening quote is at `i`; returns the index after it, or -1.
+  const readString = (backslashes: boolean, escaped: boolean): number => {
+    let body = "";
+    let j = i + 1;
+    let from = j;
+    while (j < n) {
+      const c = text.charCodeAt(j);
+      if (c === BACKSLASH) {
+        if (!backslashes) backslashInString = true;
+        else {
+          j += 2;
+          escaped = true;
+          continue;
+        }
+      } else if (c === QUOTE) {
+        if (text.charCodeAt(j + 1) !== QUOTE) {
+          tokens.push({ kind: TokenKind.String, value: body + text.slice(from, j), escaped });
+          return j + 1;
+        }
+        body += text.slice(from, j + 1);
+        j += 2;
+        from = j;
+        continue;
+      }
+      j++;
+    }
+    return -1;
+  };
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    const d = text.charCodeAt(i + 1);
+    if (isSpace(c)) {
+      i++;
+    } else if (c === DASH && d === DASH) {
+      while (i < n && text.charCodeAt(i) !== LF && text.charCodeAt(i) !== CR) i++;
+    } else if (c === SLASH && d === STAR) {
+      let depth = 1;
+      i += 2;
+      while (i < n && depth > 0) {
+        const a = text.charCodeAt(i);
+        const b = text.charCodeAt(i + 1);
+        if (a === SLASH && b === STAR) (depth++, i += 2);
+        else if (a === STAR && b === SLASH) (depth--, i += 2);
+        else i++;
+      }
+      if (depth > 0) unsure = true;
+    } else if (isLetter(c)) {
+      let j = i + 1;
+      while (j < n) {
+        const a = text.charCodeAt(j);
+        if (!isLetter(a) && !isDigit(a) && a !== DOLLAR) break;
+        j++;
+      }
+      const next = text.charCodeAt(j);
+      const single = j === i + 1 ? c | 32 : 0;
+      if (single === 101 && next === QUOTE) {
+        // E'...': backslash escapes.
+        i = j;
+        i = readString(true, false);
+      } else if (single === 117 && next === AMP && text.charCodeAt(j + 1) === QUOTE) {
+        // U&'...': escapes decoded by the server; the body is kept raw.
+        i = j + 1;
+        i = readString(backslashQuotes, true);
+      } else if (single === 117 && next === AMP && text.charCodeAt(j + 1) === DQUOTE) {
+        // U&"...": a name in escapes nobody reads here.
+        unsure = true;
+        i = j + 1;
+      } else {
+        tokens.push({ kind: TokenKind.Word, value: foldWord(text, i, j) });
+        i = j;
+      }
+      if (i < 0) return { tokens, unsure: true, backslashInString };
+    } else if (c === QUOTE) {
+      i = readString(backslashQuotes, false);
+      if (i < 0) return { tokens, unsure: true, backslashInString };
+    } else if (c === DQUOTE) {
+      let name = "";
+      let j = i + 1;
+      for (;;) {
+        const end = text.indexOf('"', j);
+        if (end < 0) return { tokens, unsure: true, backslashInString };
+        name += text.slice(j, end);
+        if (text.charCodeAt(end + 1) !== DQUOTE) {
+          i = end + 1;
+          break;
+        }
+        name += '"';
+        j = end + 2;
+      }
+      tokens.push({ kind: TokenKind.Ident, value: name });
+    } else if (c === DOLLAR) {
+      if (isDigit(d)) {
+        let j = i + 1;
+        while (j < n && isDigit(text.charCodeAt(j))) j++;
+        tokens.push({ kind: TokenKind.Other, value: text.slice(i, j) });
+        i = j;
+        continue;
+      }
+      let j = i + 1;
+      if (isLetter(d)) {
+        while (j < n && (isLetter(text.charCodeAt(j)) || isDigit(text.charCodeAt(j)))) j++;
+      }
+      if (text.charCodeAt(j) !== DOLLAR) {
+        unsure = true;
+        i++;
+        continue;
+      }
+      const tag = text.slice(i, j + 1);
+      const end = text.indexOf(tag, j + 1);
+      if (end < 0) return { tokens, unsure: true, backslashInString };
+      tokens.push({ kind: TokenKind.String, value: text.slice(j + 1, end) });
+      i = end + tag.length;
+    } else if (isDigit(c) || (c === DOT && isDigit(d))) {
+      let j = i + 1;
+      for (; j < n; j++) {
+        const a = text.charCodeAt(j);
+        if (isDigit(a) || isLetter(a) || a === DOT) continue;
+        // An exponent's sign: 1e-5.
+        const prev = text.charCodeAt(j - 1) | 32;
+        if ((a === PLUS || a === DASH) && prev === 101 && isDigit(text.charCodeAt(j + 1))) continue;
+        break;
+      }
+      tokens.push({ kind: TokenKind.Other, value: text.slice(i, j) });
+      i = j;
+    } else if (isPunct(c)) {
+      tokens.push({ kind: TokenKind.Punct, value: text[i] });
+      i++;
+    } else if (isOperatorChar(c)) {
+      // An operator ends where a comment begins: `+--x` is `+` and a comment.
+      let j = i + 1;
+      while (j < n && isOperatorChar(text.charCodeAt(j))) {
+        const a = text.charCodeAt(j);
+        const b = text.charCodeAt(j + 1);
+        if ((a === DASH && b === DASH) || (a === SLASH && b === STAR)) break;
+        j++;
+      }
+      tokens.push({ kind: TokenKind.Other, value: text.slice(i, j) });
+      i = j;
+    } else {
+      // A backslash, a brace, a control character: nothing the server reads as SQL.
+      unsure = true;
+      i++;
+    }
+  }
+  return { tokens, unsure, backslashInString };
+}
