@@ -1,0 +1,360 @@
+/**
+ * The import directions, guarded so the layering cannot rot quietly. Every
+ * import in `src/` and `mod.ts` is read with a small TypeScript scanner (not a
+ * regular expression over raw text: comments, strings, template literals and
+ * regular-expression literals are skipped as such), static and dynamic alike:
+ *
+ * - `src/core/` imports nothing outside `src/core/`;
+ * - the core layer (`src/` minus `src/drivers/` and `src/testing/`) imports no
+ *   `npm:`, `jsr:`, `node:` or bare specifier: web-standard APIs only;
+ * - an adapter (`src/drivers/<adapter>/`) imports only `src/driver.ts`,
+ *   `src/drivers/shared/`, `src/errors.ts`, its own folder, and the packages
+ *   of its own client (listed below);
+ * - `mod.ts` never reaches `src/testing/`, not even indirectly.
+ *
+ * @module
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const repo = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
+
+/**
+ * What each adapter's client needs beyond the pool: postgres.js runs over the
+ * sockets the adapter opens itself (`node:net`, `node:tls`); Bun.SQL is a Bun
+ * global; deno-postgres's `Client` class is passed in by the user.
+ */
+const ADAPTER_PACKAGES: Record<string, readonly string[]> = {
+  postgresjs: ["postgres", "node:net", "node:tls"],
+  node_postgres: ["pg"],
+  bun_sql: [],
+  deno_postgres: [],
+};
+
+// ---------------------------------------------------------------------------
+// The scanner
+// ---------------------------------------------------------------------------
+
+type Token =
+  | { kind: "ident"; text: string }
+  | { kind: "string"; text: string }
+  | { kind: "punct"; text: string }
+  | { kind: "other"; text: string };
+
+/** An import found in a file: the specifier, or `undefined` for `import(expression)`. */
+interface Found {
+  specifier: string | undefined;
+  dynamic: boolean;
+}
+
+// After these, a "/" starts a regular expression, not a division.
+const REGEX_AFTER_WORDS = new Set([
+  "return",
+  "typeof",
+  "case",
+  "do",
+  "else",
+  "in",
+  "of",
+  "new",
+  "delete",
+  "void",
+  "throw",
+  "instanceof",
+  "yield",
+  "await",
+]);
+
+function isIdentStart(ch: string): boolean {
+  return (ch >= "a" && ch <= "z") || (ch >= "A" && ch <= "Z") || ch === "_" || ch === "$" ||
+    ch > "\u007f";
+}
+
+function isIdentPart(ch: string): boolean {
+  return isIdentStart(ch) || (ch >= "0" && ch <= "9");
+}
+
+/** Splits TypeScript source into tokens, dropping comments and whitespace. */
+function tokenize(src: string): Token[] {
+  const tokens: Token[] = [];
+  // One entry per open `${` of a template literal: the brace depth inside it.
+  const templates: number[] = [];
+  let i = 0;
+  const regexAllowed = (): boolean => {
+    const prev = tokens[tokens.length - 1];
+    if (!prev) return true;
+    if (prev.kind === "ident") return REGEX_AFTER_WORDS.has(prev.text);
+    if (prev.kind === "string" || prev.kind === "other") return false;
+    return !(prev.text === ")" || prev.text === "]" || prev.text === "}");
+  };
+  const readString = (quote: string): string => {
+    let out = "";
+    i++;
+    while (i < src.length && src[i] !== quote) {
+      if (src[i] === "\\") {
+        out += src[i + 1] ?? "";
+        i += 2;
+      } else out += src[i++];
+    }
+    i++;
+    return out;
+  };
+  // Reads template text up to the closing backtick or the next `${`.
+  const readTemplate = (): void => {
+    while (i < src.length) {
+      if (src[i] === "\\") i += 2;
+      else if (src[i] === "`") {
+        i++;
+        tokens.push({ kind: "other", text: "`template`" });
+        return;
+      } else if (src[i] === "$" && src[i + 1] === "{") {
+        i += 2;
+        templates.push(0);
+        tokens.push({ kind: "punct", text: "(" }); // a `${` opens an expression
+        return;
+      } else i++;
+    }
+  };
+  while (i < src.length) {
+    const ch = src[i];
+    if (ch === " " || ch === "\t" || ch === "\n" || ch === "\r") i++;
+    else if (ch === "/" && src[i + 1] === "/") {
+      while (i < src.length && src[i] !== "\n") i++;
+    } else if (ch === "/" && src[i + 1] === "*") {
+      const end = src.indexOf("*/", i + 2);
+      i = end < 0 ? src.length : end + 2;
+    } else if (ch === "'" || ch === '"') {
+      tokens.push({ kind: "string", text: readString(ch) });
+    } else if (ch === "`") {
+      i++;
+      readTemplate();
+    } else if (ch === "/" && regexAllowed()) {
+      let inClass = false;
+      i++;
+      while (i < src.length && (inClass || src[i] !== "/")) {
+        if (src[i] === "\\") i++;
+        else if (src[i] === "[") inClass = true;
+        else if (src[i] === "]") inClass = false;
+        i++;
+      }
+      i++;
+      while (i < src.length && isIdentPart(src[i])) i++; // flags
+      tokens.push({ kind: "other", text: "/regex/" });
+    } else if (isIdentStart(ch)) {
+      const start = i;
+      while (i < src.length && isIdentPart(src[i])) i++;
+      tokens.push({ kind: "ident", text: src.slice(start, i) });
+    } else if (ch >= "0" && ch <= "9") {
+      while (i < src.length && (isIdentPart(src[i]) || src[i] === ".")) i++;
+      tokens.push({ kind: "other", text: "0" });
+    } else if (templates.length > 0 && ch === "{") {
+      templates[templates.length - 1]++;
+      tokens.push({ kind: "punct", text: ch });
+      i++;
+    } else if (templates.length > 0 && ch === "}") {
+      i++;
+      if (templates[templates.length - 1]-- === 0) {
+        templates.pop();
+        tokens.push({ kind: "punct", text: ")" });
+        readTemplate();
+      } else tokens.push({ kind: "punct", text: ch });
+    } else {
+      tokens.push({ kind: "punct", text: ch });
+      i++;
+    }
+  }
+  return tokens;
+}
+
+/** Every import of a source text: `import ... "x"`, `export ... from "x"`, `import("x")`. */
+function importsOf(src: string): Found[] {
+  const tokens = tokenize(src);
+  const found: Found[] = [];
+  const at = (k: number): Token | undefined => tokens[k];
+  for (let k = 0; k < tokens.length; k++) {
+    const t = tokens[k];
+    if (t.kind !== "ident" || at(k - 1)?.text === ".") continue;
+    if (t.text === "import" && at(k + 1)?.text === "(") {
+      const arg = at(k + 2);
+      const literal = arg?.kind === "string" &&
+        (at(k + 3)?.text === ")" || at(k + 3)?.text === ",");
+      found.push({ specifier: literal ? arg.text : undefined, dynamic: true });
+    } else if (t.text === "import" && at(k + 1)?.text !== ".") {
+      // A static import: its first string is the specifier (attributes come after it).
+      let j = k + 1;
+      while (j < tokens.length && tokens[j].kind !== "string" && tokens[j].text !== ";") j++;
+      if (at(j)?.kind === "string") found.push({ specifier: tokens[j].text, dynamic: false });
+    } else if (t.text === "export") {
+      // A re-export: `export [type] { ... } from "x"` or `export [type] * [as y] from "x"`.
+      let j = k + 1;
+      if (at(j)?.text === "type") j++;
+      if (at(j)?.text === "{") {
+        while (j < tokens.length && tokens[j].text !== "}") j++;
+        j++;
+      } else if (at(j)?.text === "*") {
+        j++;
+        if (at(j)?.text === "as") j += 2;
+      } else continue;
+      if (at(j)?.text === "from" && at(j + 1)?.kind === "string") {
+        found.push({ specifier: tokens[j + 1].text, dynamic: false });
+      }
+    }
+  }
+  return found;
+}
+
+// ---------------------------------------------------------------------------
+// The repository's imports
+// ---------------------------------------------------------------------------
+
+interface Edge {
+  /** The importing file, repo-relative (`src/pool.ts`). */
+  from: string;
+  /** The specifier as written; `import(<expression>)` for a computed one. */
+  specifier: string;
+  /** For a relative specifier, the file it names, repo-relative. */
+  target: string | undefined;
+  dynamic: boolean;
+}
+
+function sourceFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of fs.readdirSync(path.join(repo, dir), { withFileTypes: true })) {
+    const rel = `${dir}/${entry.name}`;
+    if (entry.isDirectory()) out.push(...sourceFiles(rel));
+    else if (/\.(ts|tsx|js|mjs)$/.test(entry.name)) out.push(rel);
+  }
+  return out;
+}
+
+function edgesOf(file: string): Edge[] {
+  const src = fs.readFileSync(path.join(repo, file), "utf8");
+  return importsOf(src).map(({ specifier, dynamic }) => {
+    const relative = specifier !== undefined && /^\.\.?\//.test(specifier);
+    const target = relative
+      ? path.posix.normalize(path.posix.join(path.posix.dirname(file), specifier!))
+      : undefined;
+    return { from: file, specifier: specifier ?? "import(<expression>)", target, dynamic };
+  });
+}
+
+const FILES = ["mod.ts", ...sourceFiles("src")];
+const EDGES = FILES.flatMap(edgesOf);
+
+const under = (file: string | undefined, dir: string): boolean =>
+  file !== undefined && file.startsWith(`${dir}/`);
+const show = (e: Edge): string => `${e.from} → ${e.specifier}${e.dynamic ? " (dynamic)" : ""}`;
+
+// ---------------------------------------------------------------------------
+// The rules
+// ---------------------------------------------------------------------------
+
+describe("layering: import directions", () => {
+  it("the import scanner skips comments, strings, templates and regular expressions", () => {
+    const sample = [
+      `import a from "./a.ts";`,
+      `import type { B } from './b.ts' with { type: "json" };`,
+      `import "./side.ts";`,
+      `export { c } from "./c.ts";`,
+      `export type * as d from "./d.ts";`,
+      `export const e = 1; export function f() { return 2 / 1; }`,
+      `// import x from "./commented.ts";`,
+      `/* export * from "./block.ts"; */`,
+      `const s = 'import y from "./string.ts"';`,
+      'const t = `import("./template.ts") ${await import("./in_template.ts")} end`;',
+      `const r = /["'\`]import("x")/; const half = 4 / 2;`,
+      `type N = import("node:net").Socket;`,
+      `const m = await import(name);`,
+      `obj.import("./method.ts");`,
+    ].join("\n");
+    assert.deepEqual(importsOf(sample).map((f) => f.specifier), [
+      "./a.ts",
+      "./b.ts",
+      "./side.ts",
+      "./c.ts",
+      "./d.ts",
+      "./in_template.ts",
+      "node:net",
+      undefined,
+    ]);
+  });
+
+  it("the scanner finds the imports of src/ (mod.ts reaches the pool, adapters reach the contract)", () => {
+    assert.ok(FILES.length > 20, `only ${FILES.length} files found`);
+    const targets = new Set(EDGES.map((e) => `${e.from} → ${e.target ?? e.specifier}`));
+    assert.ok(targets.has("mod.ts → src/pool.ts"), "mod.ts imports src/pool.ts");
+    for (const adapter of Object.keys(ADAPTER_PACKAGES)) {
+      assert.ok(
+        EDGES.some((e) => under(e.from, `src/drivers/${adapter}`) && e.target === "src/driver.ts"),
+        `src/drivers/${adapter}/ imports the driver contract`,
+      );
+    }
+  });
+
+  it("src/core/ imports nothing outside src/core/", () => {
+    const bad = EDGES.filter((e) => under(e.from, "src/core") && !under(e.target, "src/core"));
+    assert.deepEqual(bad.map(show), []);
+  });
+
+  it("the core layer (src/ minus drivers/ and testing/) imports no npm:, jsr:, node: or bare specifier", () => {
+    const bad = EDGES.filter((e) =>
+      (e.from === "mod.ts" ||
+        (under(e.from, "src") && !under(e.from, "src/drivers") && !under(e.from, "src/testing"))) &&
+      e.target === undefined
+    );
+    assert.deepEqual(bad.map(show), []);
+  });
+
+  it("a computed import() appears only in src/testing/", () => {
+    const bad = EDGES.filter((e) => e.specifier === "import(<expression>)");
+    assert.deepEqual(bad.filter((e) => !under(e.from, "src/testing")).map(show), []);
+  });
+
+  for (const [adapter, packages] of Object.entries(ADAPTER_PACKAGES)) {
+    it(
+      `src/drivers/${adapter}/ imports only the driver contract, drivers/shared/, errors.ts, itself and ${
+        packages.length ? packages.join(", ") : "no package"
+      }`,
+      () => {
+        const own = `src/drivers/${adapter}`;
+        const bad = EDGES.filter((e) => {
+          if (!under(e.from, own)) return false;
+          if (e.target === undefined) return !packages.includes(e.specifier);
+          return !(e.target === "src/driver.ts" || e.target === "src/errors.ts" ||
+            under(e.target, "src/drivers/shared") || under(e.target, own));
+        });
+        assert.deepEqual(bad.map(show), []);
+      },
+    );
+  }
+
+  it("src/drivers/shared/ imports only the driver contract, errors.ts and itself", () => {
+    const bad = EDGES.filter((e) =>
+      under(e.from, "src/drivers/shared") &&
+      !(e.target === "src/driver.ts" || e.target === "src/errors.ts" ||
+        under(e.target, "src/drivers/shared"))
+    );
+    assert.deepEqual(bad.map(show), []);
+  });
+
+  it("mod.ts never reaches src/testing/, directly or through other modules", () => {
+    const byFile = new Map<string, Edge[]>();
+    for (const e of EDGES) byFile.set(e.from, [...(byFile.get(e.from) ?? []), e]);
+    const seen = new Set<string>(["mod.ts"]);
+    const queue = ["mod.ts"];
+    const bad: string[] = [];
+    while (queue.length > 0) {
+      const file = queue.shift()!;
+      for (const e of byFile.get(file) ?? []) {
+        if (e.target === undefined || seen.has(e.target)) continue;
+        if (under(e.target, "src/testing")) bad.push(show(e));
+        seen.add(e.target);
+        queue.push(e.target);
+      }
+    }
+    assert.deepEqual(bad, []);
+  });
+});
