@@ -131,6 +131,7 @@ export class EndpointScope {
     const start = Math.max(0, list.indexOf(preferred));
     const why = new Map<number, string>();
     let cut: { error: unknown; at: number } | undefined;
+    let outage: unknown;
     let fallback: EndpointConnection | undefined;
     const mismatched: number[] = [];
     // First pass: endpoints of a matching or unknown role; second: those
@@ -153,6 +154,7 @@ export class EndpointScope {
         if (got.connection === undefined) {
           if (got.kind === "login") throw asConnectionError(got.error, set.label(i), true);
           if (got.kind === "handshake") cut = { error: got.error, at: i };
+          else outage = got.error;
           why.set(i, got.kind === "handshake" ? "the server cut the handshake" : "unreachable");
           continue;
         }
@@ -169,7 +171,7 @@ export class EndpointScope {
     }
     if (fallback) return this.#adopt(fallback.endpoint, fallback.connection);
     if (cut !== undefined) throw asConnectionError(cut.error, set.label(cut.at), false);
-    throw this.#offline(why);
+    throw this.#offline(why, outage);
   }
 
   /**
@@ -225,17 +227,18 @@ export class EndpointScope {
     this.#set.close(c.endpoint, c.connection);
   }
 
-  // prefer-standby: a primary's session serves only while no standby is usable.
+  // prefer-standby: a primary's session serves only while no endpoint that is
+  // (or may be) a standby can be tried.
   #fallbackAllowed(): boolean {
     if (this.target !== "prefer-standby") return false;
     for (const i of this.#indexes) {
       const role = this.#set.roleOf(i);
-      if (role?.inRecovery && this.#set.usable(i)) return false;
+      if ((role === undefined || role.inRecovery) && this.#set.usable(i)) return false;
     }
     return true;
   }
 
-  #offline(why: Map<number, string>): OfflineError {
+  #offline(why: Map<number, string>, cause: unknown): OfflineError {
     const who = this.#group === undefined ? "" : ` for group "${this.#group}"`;
     const target = this.checksRole ? ` (target_session_attrs "${this.target}")` : "";
     const reachedSome = [...why.values()].some((w) => ROLES.has(w));
@@ -244,6 +247,7 @@ export class EndpointScope {
       `Cannot connect${who}${target}: ${
         reachedSome ? "no reachable endpoint has the role asked for" : "no endpoint can be reached"
       }: ${detail}`,
+      cause === undefined ? undefined : { cause },
     );
   }
 }
