@@ -98,19 +98,10 @@ export class EndpointScope {
   fits(index: number, connection: DriverConnection): boolean {
     if (!this.checksRole) return true;
     const set = this.#set;
-    const p = connection.parameters;
-    const standby = p?.in_hot_standby;
-    let role = set.roleOf(index);
-    if (standby !== undefined) {
-      // The server reports changes itself (PostgreSQL 14+): trust the session.
-      const inRecovery = standby === "on";
-      const readOnly = p.default_transaction_read_only === "on";
-      if (role === undefined || role.inRecovery !== inRecovery || role.readOnly !== readOnly) {
-        role = { inRecovery, readOnly };
-        set.noteRole(index, role);
-      }
-    } else if (!set.current(index, connection)) return false;
-    return role !== undefined && serves(role, this.target, this.#fallbackAllowed());
+    set.observe(index, connection);
+    const role = set.roleOf(index);
+    return role !== undefined && set.current(index, connection) &&
+      serves(role, this.target, this.#fallbackAllowed());
   }
 
   /**

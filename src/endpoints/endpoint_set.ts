@@ -85,7 +85,9 @@ const ROLE_RECHECK_MS = 250;
 export class EndpointSet {
   readonly #states: EndpointState[];
   readonly #opts: EndpointSetOptions;
-  readonly #epochs = new WeakMap<DriverConnection, number>();
+  // Per session: the role epoch it was opened (or last confirmed) in, and the
+  // role parameters it reported then.
+  readonly #stamps = new WeakMap<DriverConnection, Stamp>();
   #all: EndpointScope | undefined;
 
   /**
@@ -231,7 +233,7 @@ export class EndpointSet {
 
   /** @internal Whether a session still carries its endpoint's current role. */
   current(index: number, connection: DriverConnection): boolean {
-    return this.#epochs.get(connection) === this.#states[index].roleEpoch;
+    return this.#stamps.get(connection)?.epoch === this.#states[index].roleEpoch;
   }
 
   /**
@@ -244,6 +246,27 @@ export class EndpointSet {
     if (now - s.roleCheckedAt < ROLE_RECHECK_MS) return false;
     s.roleCheckedAt = now;
     return true;
+  }
+
+  /**
+   * @internal Reads a session's reported role (PostgreSQL 14+ reports a change
+   * with the reply to the next query). Only a change since the session last
+   * reported counts: an idle session's stale report must not undo what a
+   * fresher session learned. The reporting session stays current.
+   */
+  observe(index: number, connection: DriverConnection): void {
+    const p = connection.parameters;
+    const standby = p?.in_hot_standby;
+    if (standby === undefined) return;
+    const stamp = this.#stamps.get(connection);
+    const reported = reportedOf(connection);
+    if (stamp === undefined || stamp.reported === reported) return;
+    this.noteRole(index, {
+      inRecovery: standby === "on",
+      readOnly: p.default_transaction_read_only === "on",
+    });
+    stamp.reported = reported;
+    stamp.epoch = this.#states[index].roleEpoch;
   }
 
   /** @internal Records a role seen by a session (parameters, a query, or 25006). */
@@ -307,7 +330,7 @@ export class EndpointSet {
         return { error, kind: "handshake" };
       }
     }
-    this.#epochs.set(connection, s.roleEpoch);
+    this.#stamps.set(connection, { epoch: s.roleEpoch, reported: reportedOf(connection) });
     return { connection };
   }
 
@@ -324,6 +347,18 @@ export class EndpointSet {
       if (i !== failed) s.roleCheckedAt = -Infinity;
     });
   }
+}
+
+interface Stamp {
+  epoch: number;
+  reported: string | undefined;
+}
+
+// The role parameters a session reports, as one comparable value.
+function reportedOf(connection: DriverConnection): string | undefined {
+  const p = connection.parameters;
+  const standby = p?.in_hot_standby;
+  return standby === undefined ? undefined : `${standby}/${p.default_transaction_read_only}`;
 }
 
 function infoOf(config: EndpointConfig, role: ServerRole | undefined): EndpointInfo {

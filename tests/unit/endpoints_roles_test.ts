@@ -208,6 +208,22 @@ for (const reports of [true, false]) {
       assert.equal(insert.command, "INSERT");
     });
 
+    it("an idle session that has not yet heard of a promotion is not handed to the standby group", async () => {
+      const { pool, driver, clock } = setup({
+        w: { connection_count: 1, target_session_attrs: "primary" },
+        r: { connection_count: 1, target_session_attrs: "standby" },
+      }, { reports, db: [B] });
+      assert.equal(await whereFrom(pool, "r"), "b:5432");
+      // Promoted; the idle session's parameters still say standby (the server
+      // reports the change only with the reply to its next query).
+      driver.roles.set("b:5432", { standby: false });
+      clock.advance(300);
+      assert.equal(await whereFrom(pool, "w"), "b:5432");
+      assert.equal(pool.stats().endpoints[0].role, "primary");
+      await assert.rejects(pool.withHandler("r", () => 1), OfflineError);
+      assert.equal(pool.stats().endpoints[0].role, "primary", "a stale report does not undo it");
+    });
+
     it("a role that did not match is checked again after the rate limit, without a failure", async () => {
       const { pool, driver, clock } = setup(
         { w: { connection_count: 2, target_session_attrs: "primary" } },

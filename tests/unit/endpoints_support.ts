@@ -5,7 +5,7 @@
  */
 import { QueryError } from "../../mod.ts";
 import type { ConnectParams, Driver, DriverConnection } from "../../mod.ts";
-import { defaultResponder, FakeDriver, FakeSession } from "../support/fake_driver.ts";
+import { defaultResponder, FakeDriver, type FakeSession } from "../support/fake_driver.ts";
 import { ROLE_QUERY } from "../../src/endpoints/roles.ts";
 
 export interface FakeRole {
