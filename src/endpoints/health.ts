@@ -18,7 +18,7 @@ import { ConnectionError, isLoginRefused } from "../errors.ts";
  */
 export type ConnectFailure = "outage" | "handshake" | "login";
 
-// Codes of drivers that do not report `reached`: the session was cut after the server answered.
+// Codes of a socket cut after the server accepted it (whatever the adapter says of `reached`).
 const CUT_CODES = new Set([
   "ECONNRESET",
   "EPIPE",
@@ -54,10 +54,12 @@ export function classifyConnectFailure(err: unknown): ConnectFailure {
   if (isLoginRefused(err)) return "login";
   const code = codeOf(err);
   if (code === "57P03") return "outage";
+  // A socket that was cut had been accepted: something answers on that port.
+  if (code !== undefined && CUT_CODES.has(code)) return "handshake";
   if (err instanceof ConnectionError) return err.reached ? "handshake" : "outage";
   if (code === undefined) return "outage";
   if (SQLSTATE.test(code)) return code.startsWith("28") || code === "3D000" ? "login" : "handshake";
-  return CUT_CODES.has(code) ? "handshake" : "outage";
+  return "outage";
 }
 
 /**

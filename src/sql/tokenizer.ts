@@ -77,21 +77,14 @@ function isPunct(c: number): boolean {
     c === 59;
 }
 
-// Lower-cases ASCII letters only: the server folds unquoted identifiers that way
-// (String#toLowerCase would also fold the Kelvin sign into "k").
+// Lower-cases ASCII letters only: the server folds unquoted identifiers that way.
 function foldWord(text: string, start: number, end: number): string {
-  const raw = text.slice(start, end);
+  let word = "";
   for (let i = start; i < end; i++) {
-    if (text.charCodeAt(i) >= 128) {
-      const codes: number[] = [];
-      for (let j = start; j < end; j++) {
-        const c = text.charCodeAt(j);
-        codes.push(c >= 65 && c <= 90 ? c + 32 : c);
-      }
-      return String.fromCharCode(...codes);
-    }
+    const c = text.charCodeAt(i);
+    word += c >= 65 && c <= 90 ? String.fromCharCode(c + 32) : text[i];
   }
-  return raw.toLowerCase();
+  return word;
 }
 
 /**

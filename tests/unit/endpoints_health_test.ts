@@ -71,6 +71,10 @@ describe("classifyConnectFailure()", () => {
       "outage",
     );
     assert.equal(
+      classifyConnectFailure(new ConnectionError("x", "a:1", { code: "CONNECTION_CLOSED" })),
+      "handshake",
+    );
+    assert.equal(
       classifyConnectFailure(new ConnectionError("x", "a:1", { reached: true, code: "28000" })),
       "login",
     );

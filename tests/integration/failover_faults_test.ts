@@ -1,0 +1,156 @@
+/**
+ * Connect failures against real PostgreSQL, per driver: a refused login is no
+ * outage; sessions terminated while they are being established do not make a
+ * running server "unreachable"; after an outage, service resumes within about
+ * a second of the server's return.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import {
+  ConnectionError,
+  createPool,
+  type Driver,
+  isRetryable,
+  OfflineError,
+  type Pool,
+} from "../../mod.ts";
+import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
+import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
+import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
+import { adminQuery, type PrivateTestServer, startPrivateServer } from "../support/servers.ts";
+import { endpointOf } from "../support/params.ts";
+
+const onBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
+const drivers: [string, () => Driver][] = [
+  ["postgresjs", () => postgresjs()],
+  ["node-postgres", () => nodePostgres()],
+  ...(onBun ? [["bun-sql", () => bunSql()] as [string, () => Driver]] : []),
+];
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+for (const [name, makeDriver] of drivers) {
+  describe(`endpoint health over ${name} against real PostgreSQL`, () => {
+    let server: PrivateTestServer;
+    const pools: Pool[] = [];
+    let seq = 0;
+
+    function pool(extra: Record<string, unknown> = {}, count = 5): { pool: Pool; app: string } {
+      const app = `fo_${name.replace(/\W/g, "_")}_${++seq}`;
+      const p = createPool({
+        db: [endpointOf(server, { application_name: app, connect_timeout: 2, ...extra })],
+        groups: { g: { connection_count: count } },
+        driver: makeDriver(),
+        reconnectBaseMs: 100,
+        reconnectMaxMs: 1000,
+      });
+      pools.push(p);
+      return { pool: p, app };
+    }
+
+    before(async () => {
+      server = await startPrivateServer();
+    });
+
+    after(async () => {
+      await Promise.all(pools.map((p) => p.end()));
+      await server?.dispose();
+    });
+
+    it("a wrong password is a ConnectionError with code 28P01, not retryable, endpoint not marked down", async () => {
+      const { pool: p } = pool({ pass: "wrong-password" });
+      for (let i = 0; i < 3; i++) {
+        await assert.rejects(p.withHandler("g", () => 1), (err) => {
+          assert.ok(err instanceof ConnectionError && !(err instanceof OfflineError), String(err));
+          assert.equal(err.code, "28P01");
+          assert.equal(isRetryable(err), false);
+          assert.ok(!err.message.includes("wrong-password"));
+          return true;
+        });
+      }
+      const [e] = p.stats().endpoints;
+      assert.equal(e.up, true);
+      assert.equal(e.failures, 0);
+    });
+
+    it("a missing database is a ConnectionError with code 3D000, endpoint not marked down", async () => {
+      const { pool: p } = pool({ name: "no_such_db" });
+      await assert.rejects(p.withHandler("g", () => 1), (err) => {
+        assert.ok(err instanceof ConnectionError && !(err instanceof OfflineError), String(err));
+        assert.equal(err.code, "3D000");
+        assert.equal(isRetryable(err), false);
+        return true;
+      });
+      assert.equal(p.stats().endpoints[0].up, true);
+    });
+
+    it("sessions terminated every 200 ms on the only endpoint: no caller gets OfflineError", async () => {
+      const { pool: p, app } = pool({}, 5);
+      let stop = false;
+      const killer = (async () => {
+        while (!stop) {
+          await adminQuery(
+            server,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            [app],
+          ).catch(() => {});
+          await sleep(200);
+        }
+      })();
+      const outcomes = new Map<string, number>();
+      const deadline = Date.now() + 2000;
+      await Promise.all(Array.from({ length: 20 }, async () => {
+        while (Date.now() < deadline) {
+          let outcome = "ok";
+          try {
+            await p.withHandler("g", (db) => db.query("select pg_sleep(0.005)"), {
+              timeoutMs: 5000,
+            });
+          } catch (err) {
+            outcome = (err as Error).name;
+          }
+          outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+        }
+      }));
+      stop = true;
+      await killer;
+      const summary = [...outcomes].map(([k, v]) => `${k}=${v}`).join(", ");
+      console.log(`[${name}] 20 callers for 2 s, sessions killed every 200 ms: ${summary}`);
+      assert.equal(outcomes.get("OfflineError") ?? 0, 0, summary);
+      assert.ok((outcomes.get("ok") ?? 0) > 20, summary);
+      assert.equal(p.stats().endpoints[0].up, true);
+    });
+
+    it("serves again within about a second of the server's return after an outage under 50 callers", async () => {
+      const { pool: p } = pool({}, 10);
+      await p.withHandler("g", () => 1);
+      await server.stop();
+      let stop = false;
+      let firstOkAt = 0;
+      const callers = Array.from({ length: 50 }, async () => {
+        while (!stop) {
+          try {
+            await p.withHandler("g", (db) => db.query("select 1"), { timeoutMs: 2000 });
+            firstOkAt ||= Date.now();
+          } catch {
+            await sleep(20);
+          }
+        }
+      });
+      await sleep(1000);
+      assert.equal(p.stats().endpoints[0].up, false);
+      assert.ok(
+        p.stats().endpoints[0].failures < 10,
+        `failures ${p.stats().endpoints[0].failures}`,
+      );
+      await server.start();
+      const backAt = Date.now();
+      while (!firstOkAt && Date.now() - backAt < 10_000) await sleep(10);
+      stop = true;
+      await Promise.all(callers);
+      const ms = firstOkAt - backAt;
+      console.log(`[${name}] server back to first served call: ${ms} ms`);
+      assert.ok(firstOkAt > 0 && ms < 1500, `service resumed ${ms} ms after the server's return`);
+    });
+  });
+}
