@@ -12,19 +12,14 @@ import type { DriverConnection } from "./driver.ts";
 import { EndpointSet, type EndpointStats } from "./endpoints/endpoint_set.ts";
 import { PoolClosedError, UnconfiguredGroupError } from "./errors.ts";
 import { Group } from "./groups/exclusive_group.ts";
+import type { LeaseGroup } from "./groups/group.ts";
 import type { Handler } from "./handler/handler.ts";
-import { PoolHandler } from "./handler/pool_handler.ts";
 import { LeaseWatch } from "./handler/lease_watch.ts";
 import { PipelinedGroup } from "./groups/pipelined_group.ts";
 import { raceAbort } from "./handler/race_abort.ts";
+import { acquireOptions, type LeaseOptions } from "./handler/lease_options.ts";
 
-/** Options of one `withHandler` or `lease` call. */
-export interface LeaseOptions {
-  /** Cancels the wait for a connection (and, for `withHandler`, the wait for `fn`). */
-  signal?: AbortSignal;
-  /** Longest wait for a free connection, in ms; defaults to the pool's `acquireTimeoutMs`. */
-  timeoutMs?: number;
-}
+export type { LeaseOptions };
 
 /** What `pool.stats()` returns. */
 export interface PoolStats {
@@ -65,7 +60,7 @@ export interface PoolOptions {
  * ```
  */
 export class Pool extends EventTarget {
-  readonly #groups = new Map<string, Group | PipelinedGroup>();
+  readonly #groups = new Map<string, LeaseGroup>();
   readonly #endpoints: EndpointSet;
   readonly #defaultAcquire: AcquireOptions;
   readonly #endTimeoutMs: number;
@@ -108,17 +103,14 @@ export class Pool extends EventTarget {
       );
       this.#closing.add(closing);
     };
+    const { pingAfterIdleMs, pingTimeoutMs } = config;
+    const shared = { endpoints: this.#endpoints, clock, close, pingAfterIdleMs, pingTimeoutMs };
     for (const [name, group] of Object.entries(config.groups)) {
       this.#groups.set(
         name,
         group.pipeline
           ? new PipelinedGroup(name, group, this.#endpoints, close, clock)
-          : new Group(name, group, {
-            endpoints: this.#endpoints,
-            clock,
-            pingAfterIdleMs: config.pingAfterIdleMs,
-            close,
-          }),
+          : new Group(name, group, shared),
       );
     }
   }
@@ -157,14 +149,20 @@ export class Pool extends EventTarget {
     options?: LeaseOptions,
   ): Promise<T> {
     const g = this.#group(group);
-    const acquireOptions = this.#acquireOptions(options);
-    if (g instanceof PipelinedGroup) return this.#withShared(g, fn, acquireOptions.signal);
-    const got = g.acquire(acquireOptions);
-    const handler = new PoolHandler(g, got instanceof Promise ? await got : got);
-    if (this.#watch.detectsLeaks) handler.watchWith(this.#watch);
+    const opts = acquireOptions(options, this.#defaultAcquire);
+    // Taken before the first await, while the caller's frames are on the stack.
+    const stack = this.#watch.stackHere();
+    const got = g.lease(opts);
+    const handler = got instanceof Promise ? await got : got;
+    if (stack !== undefined) handler.watchWith(this.#watch, stack);
+    const signal = opts.signal;
+    if (signal?.aborted) {
+      // The caller gave up while the lease completed: fn never runs.
+      await handler.finish(false);
+      throw signal.reason;
+    }
     let result: T;
     try {
-      const signal = acquireOptions.signal;
       result = signal ? await raceAbort(fn(handler), signal, handler) : await fn(handler);
     } catch (err) {
       await handler.finish(false);
@@ -199,10 +197,10 @@ export class Pool extends EventTarget {
    */
   async lease(group: string, options?: LeaseOptions): Promise<Handler> {
     const g = this.#group(group);
-    const acquireOptions = this.#acquireOptions(options);
-    if (g instanceof PipelinedGroup) return await g.lease();
-    const handler = new PoolHandler(g, await g.acquire(acquireOptions));
-    handler.watchWith(this.#watch);
+    const opts = acquireOptions(options, this.#defaultAcquire);
+    const stack = this.#watch.stackHere();
+    const handler = await g.lease(opts);
+    handler.watchWith(this.#watch, stack);
     return handler;
   }
 
@@ -253,42 +251,11 @@ export class Pool extends EventTarget {
     return this.end();
   }
 
-  async #withShared<T>(
-    g: PipelinedGroup,
-    fn: (db: Handler) => T | Promise<T>,
-    signal: AbortSignal | undefined,
-  ): Promise<T> {
-    const got = g.lease();
-    const handler = got instanceof Promise ? await got : got;
-    try {
-      return signal ? await raceAbort(fn(handler), signal, handler) : await fn(handler);
-    } finally {
-      handler.finish();
-    }
-  }
-
-  #group(name: string): Group | PipelinedGroup {
+  #group(name: string): LeaseGroup {
     const g = this.#groups.get(name);
     if (g) return g;
     if (this.#closed) throw new PoolClosedError();
     throw new UnconfiguredGroupError(name, [...this.#groups.keys()]);
-  }
-
-  #acquireOptions(options: LeaseOptions | undefined): AcquireOptions {
-    if (!options) return this.#defaultAcquire;
-    const { signal, timeoutMs } = options;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      throw new TypeError(`Invalid signal: expected an AbortSignal, received ${typeof signal}`);
-    }
-    signal?.throwIfAborted();
-    if (timeoutMs !== undefined && !(typeof timeoutMs === "number" && timeoutMs >= 0)) {
-      throw new RangeError(
-        `Invalid timeoutMs: expected a number of milliseconds ≥ 0 (Infinity: no limit), received ${
-          typeof timeoutMs === "number" ? timeoutMs : typeof timeoutMs
-        }`,
-      );
-    }
-    return { signal, timeoutMs: timeoutMs ?? this.#defaultAcquire.timeoutMs };
   }
 }
 

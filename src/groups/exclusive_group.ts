@@ -15,7 +15,9 @@ import type { DriverConnection } from "../driver.ts";
 import type { EndpointInfo, EndpointScope, EndpointSet } from "../endpoints/endpoint_set.ts";
 import type { GroupConfig } from "../config/normalize.ts";
 import { AcquireTimeoutError, isLoginRefused, PoolClosedError } from "../errors.ts";
-import type { HandlerOwner } from "../handler/pool_handler.ts";
+import { type HandlerOwner, PoolHandler } from "../handler/pool_handler.ts";
+import type { LeaseGroup } from "./group.ts";
+import { pingWithin } from "./ping.ts";
 
 /** What a group needs from its pool. */
 export interface GroupOptions {
@@ -25,6 +27,8 @@ export interface GroupOptions {
   clock: Clock;
   /** Ping a session idle longer than this before handing it out. */
   pingAfterIdleMs: number;
+  /** A ping unanswered this long breaks the session. */
+  pingTimeoutMs: number;
   /** Closes a session; the pool tracks the promise so `end()` can wait for it. */
   close(connection: DriverConnection): void;
 }
@@ -32,7 +36,7 @@ export interface GroupOptions {
 type Entry = PoolEntry<DriverConnection>;
 
 /** A named group of sessions. */
-export class Group implements HandlerOwner {
+export class Group implements HandlerOwner, LeaseGroup {
   /** The group's name. */
   readonly name: string;
   /** `false`: each lease runs in a transaction. */
@@ -44,6 +48,7 @@ export class Group implements HandlerOwner {
   readonly #scope: EndpointScope;
   readonly #clock: Clock;
   readonly #pingAfterIdleMs: number;
+  readonly #pingTimeoutMs: number;
 
   /**
    * Builds the group; no I/O.
@@ -59,6 +64,7 @@ export class Group implements HandlerOwner {
     this.#endpoints = opts.endpoints;
     this.#clock = opts.clock;
     this.#pingAfterIdleMs = opts.pingAfterIdleMs;
+    this.#pingTimeoutMs = opts.pingTimeoutMs;
     // The group's endpoints and target: which endpoint next, connect, does a session still fit.
     const scope = opts.endpoints.scope(name, config);
     this.#scope = scope;
@@ -78,12 +84,7 @@ export class Group implements HandlerOwner {
         scope.disconnected(partition);
         opts.close(connection);
       },
-      timeoutError: (ms) => {
-        const s = this.#pool.stats();
-        return new AcquireTimeoutError(
-          `Cannot lease from group "${name}": no connection became free within ${ms} ms (total=${s.total}, leased=${s.leased}, idle=${s.idle}, waiting=${s.waiting})`,
-        );
-      },
+      timeoutError: (ms) => this.#timeoutError(ms, ""),
       closedError: () => new PoolClosedError(),
     });
   }
@@ -97,42 +98,72 @@ export class Group implements HandlerOwner {
    */
   acquire(options: AcquireOptions): Entry | Promise<Entry> {
     const got = this.#pool.acquire(options);
-    if (got instanceof Promise) return got.then((entry) => this.#vet(entry, options));
-    return this.#vet(got, options);
+    if (!(got instanceof Promise)) return this.#vet(got, options, -1);
+    // Only a caller that waited reads the clock here: its ping gets what is left of its timeout.
+    const start = this.#clock.now();
+    return got.then((entry) => this.#vet(entry, options, start));
   }
 
-  #vet(entry: Entry, options: AcquireOptions): Entry | Promise<Entry> {
+  /**
+   * Leases a handler of a live session (see {@linkcode Group.acquire}).
+   *
+   * @param options Timeout and signal.
+   * @returns The handler, synchronously on the fast path.
+   */
+  lease(options: AcquireOptions): PoolHandler | Promise<PoolHandler> {
+    const got = this.acquire(options);
+    if (got instanceof Promise) return got.then((entry) => new PoolHandler(this, entry));
+    return new PoolHandler(this, got);
+  }
+
+  #vet(entry: Entry, options: AcquireOptions, start: number): Entry | Promise<Entry> {
     // A session whose server changed role no longer serves a group with a target.
     if (
       entry.resource.closed ||
       (this.#scope.checksRole && !this.#scope.fits(entry.partition, entry.resource))
     ) {
-      return this.#replace(entry, options);
+      return this.#replace(entry, options, start);
     }
     // One clock read per lease: "idle" counts from when it was last handed
     // out, so a lease held longer than the window is pinged once more, harmlessly.
     const now = this.#clock.now();
     const idleMs = now - entry.lastUsed;
     entry.lastUsed = now;
-    if (idleMs > this.#pingAfterIdleMs) return this.#ping(entry, options);
+    if (idleMs > this.#pingAfterIdleMs) return this.#ping(entry, options, start < 0 ? now : start);
     return entry;
   }
 
-  async #ping(entry: Entry, options: AcquireOptions): Promise<Entry> {
-    try {
-      await entry.resource.query("SELECT 1");
-      return entry;
-    } catch {
-      // A killed backend or restarted server: the caller never sees it.
-      return await this.#replace(entry, options);
+  // The caller's timeout and signal win over the ping's own deadline.
+  async #ping(entry: Entry, options: AcquireOptions, start: number): Promise<Entry> {
+    const left = start + options.timeoutMs - this.#clock.now();
+    const budget = Math.max(0, Math.min(this.#pingTimeoutMs, left));
+    const outcome = await pingWithin(entry.resource, this.#clock, budget, options.signal, (ok) => {
+      // The session goes back only once its ping answered.
+      if (ok) this.release(entry);
+      else this.destroy(entry);
+    });
+    if (outcome === "ok") return entry;
+    if (outcome === "aborted") throw options.signal!.reason;
+    // Failed or unanswered: the session is broken; the caller moves on, unless its own time is up.
+    if (outcome === "late" && budget >= left) {
+      this.destroy(entry);
+      throw this.#timeoutError(options.timeoutMs, "; an idle session's ping went unanswered");
     }
+    return await this.#replace(entry, options, start);
   }
 
   // The caller keeps its place in line: it is served before later callers.
-  #replace(entry: Entry, options: AcquireOptions): Entry | Promise<Entry> {
+  #replace(entry: Entry, options: AcquireOptions, start: number): Entry | Promise<Entry> {
     const got = this.#pool.replace(entry, options);
-    if (got instanceof Promise) return got.then((next) => this.#vet(next, options));
-    return this.#vet(got, options);
+    if (got instanceof Promise) return got.then((next) => this.#vet(next, options, start));
+    return this.#vet(got, options, start);
+  }
+
+  #timeoutError(ms: number, why: string): AcquireTimeoutError {
+    const s = this.#pool.stats();
+    return new AcquireTimeoutError(
+      `Cannot lease from group "${this.name}": no connection became free within ${ms} ms${why} (total=${s.total}, leased=${s.leased}, idle=${s.idle}, waiting=${s.waiting})`,
+    );
   }
 
   endpointOf(entry: Entry): EndpointInfo {

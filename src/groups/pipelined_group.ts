@@ -1,38 +1,24 @@
 /**
  * A pipelined group (`pipeline: true`, autocommit only): several handlers use
  * one session at once, so the driver pipelines their queries. Each lease takes
- * the session with the fewest handlers on it (each holding at most a few
- * queries in flight). Anything that would make one
+ * the session with the fewest handlers on it. Anything that would make one
  * caller's state visible to another — transactions, session-changing
- * statements — is refused.
+ * statements — is refused (see `SharedHandler`).
  *
  * @module
  */
-import type { Clock, TimerHandle } from "../core/clock.ts";
-import type { ResourcePoolStats } from "../core/resource_pool.ts";
+import { type Clock, waitAtMost } from "../core/clock.ts";
+import type { AcquireOptions, ResourcePoolStats } from "../core/resource_pool.ts";
+import { WaitList } from "../core/wait_list.ts";
 import type { DriverConnection } from "../driver.ts";
 import type { EndpointInfo, EndpointScope, EndpointSet } from "../endpoints/endpoint_set.ts";
 import type { GroupConfig } from "../config/normalize.ts";
-import {
-  ConnectionError,
-  HandlerReleasedError,
-  PoolClosedError,
-  PoolError,
-  QueryError,
-} from "../errors.ts";
-import type { Handler, QueryResult } from "../handler/handler.ts";
-import { invalidQuery } from "../handler/query_args.ts";
-import { readSql } from "../sql/read_sql.ts";
-
-interface Shared {
-  readonly connection: DriverConnection;
-  readonly endpoint: number;
-  /** Handlers holding a share of it. */
-  holders: number;
-}
+import { AcquireTimeoutError, PoolClosedError } from "../errors.ts";
+import { type Shared, SharedHandler, type SharedOwner } from "../handler/shared_handler.ts";
+import type { LeaseGroup } from "./group.ts";
 
 /** A group whose sessions are shared by concurrent handlers. */
-export class PipelinedGroup {
+export class PipelinedGroup implements LeaseGroup, SharedOwner {
   /** The group's name. */
   readonly name: string;
   readonly #max: number;
@@ -41,6 +27,8 @@ export class PipelinedGroup {
   readonly #close: (connection: DriverConnection) => void;
   readonly #clock: Clock;
   readonly #shared: Shared[] = [];
+  // Callers waiting for the first session to open, with their timeouts and signals.
+  readonly #waiters: WaitList<Shared>;
   #opening: Promise<void> | undefined;
   #cursor = 0;
   #leased = 0;
@@ -70,17 +58,24 @@ export class PipelinedGroup {
     this.#endpoints = endpoints;
     this.#scope = endpoints.scope(name, config);
     this.#close = close;
+    this.#waiters = new WaitList(clock, (ms) =>
+      new AcquireTimeoutError(
+        `Cannot lease from group "${name}": no session opened within ${ms} ms (total=${this.#shared.length}, leased=${this.#leased}, waiting=${this.#waiters.size})`,
+      ));
   }
 
   /**
    * Leases a share of the least busy session; opens sessions up to
-   * `connection_count` while every open one is busy.
+   * `connection_count` while every open one is busy. Only a caller that finds
+   * no session at all waits, within its timeout and signal.
    *
+   * @param options Timeout and abort signal of the wait.
    * @returns The handler.
    * @throws {PoolClosedError} The pool was ended.
    * @throws {OfflineError} No session is open and no endpoint can be reached.
+   * @throws {AcquireTimeoutError} No session opened within the timeout.
    */
-  lease(): SharedHandler | Promise<SharedHandler> {
+  lease(options: AcquireOptions): SharedHandler | Promise<SharedHandler> {
     if (this.#closed) throw new PoolClosedError();
     const best = this.#leastBusy();
     if (
@@ -89,33 +84,28 @@ export class PipelinedGroup {
       return this.#handOut(best);
     }
     // Every session is busy: open one more, but do not make the caller wait for it.
-    const opening = this.#open();
-    if (best) {
-      opening.catch(() => {});
-      return this.#handOut(best);
-    }
-    return opening.then(() => this.lease());
+    this.#open();
+    if (best) return this.#handOut(best);
+    return this.#waiters.wait(options, false, true).then((s) => this.#handOut(s));
   }
 
   /**
-   * Gauges and counters, in the shape of an exclusive group's.
+   * Gauges and counters, in the shape of an exclusive group's: `total` are the
+   * sessions, `leased` the handlers out, `acquired` the leases.
    *
    * @returns A fresh snapshot.
    */
   stats(): ResourcePoolStats {
-    const idle = this.#shared.filter((s) => s.holders === 0).length;
+    const w = this.#waiters;
     return {
-      total: this.#shared.length,
-      idle,
+      total: this.#shared.length + (this.#opening ? 1 : 0),
+      idle: this.#shared.filter((s) => s.holders === 0).length,
       leased: this.#leased,
-      waiting: 0,
+      waiting: w.size,
       pending: this.#opening ? 1 : 0,
-      acquired: this.#counts.acquired,
-      waited: 0,
-      timedOut: 0,
-      created: this.#counts.created,
-      createFailed: this.#counts.createFailed,
-      destroyed: this.#counts.destroyed,
+      waited: w.waited,
+      timedOut: w.timedOut,
+      ...this.#counts,
     };
   }
 
@@ -126,15 +116,11 @@ export class PipelinedGroup {
    */
   async close(graceMs: number): Promise<void> {
     this.#closed = true;
-    if (this.#leased > 0) {
-      let timer: TimerHandle;
-      await new Promise<void>((resolve) => {
-        this.#drained = resolve;
-        timer = this.#clock.setTimeout(resolve, graceMs);
-      });
-      this.#clock.clearTimeout(timer);
-    }
-    await this.#opening?.catch(() => {});
+    this.#waiters.rejectAll(new PoolClosedError());
+    if (this.#leased > 0) await waitAtMost(this.#clock, graceMs, (done) => (this.#drained = done));
+    // A session still opening is closed as soon as it opens; wait for that, within the grace.
+    const opening = this.#opening;
+    if (opening) await waitAtMost(this.#clock, graceMs, (done) => opening.then(done));
     for (const s of this.#shared.splice(0)) this.#drop(s);
   }
 
@@ -158,7 +144,7 @@ export class PipelinedGroup {
     return this.#endpoints.label(endpoint);
   }
 
-  /** @internal Host and port of an endpoint. */
+  /** @internal Id, host, port and role of an endpoint. */
   endpointOf(endpoint: number): EndpointInfo {
     return this.#endpoints.info(endpoint);
   }
@@ -190,8 +176,10 @@ export class PipelinedGroup {
     return best;
   }
 
-  #open(): Promise<void> {
-    this.#opening ??= (async () => {
+  // Settles on its own (never rejects): waiters learn the outcome.
+  #open(): void {
+    if (this.#opening || this.#shared.length >= this.#max) return;
+    this.#opening = (async () => {
       try {
         const { connection, endpoint } = await this.#scope.connect(this.#scope.next());
         this.#counts.created++;
@@ -200,113 +188,22 @@ export class PipelinedGroup {
           this.#close(connection);
           return;
         }
-        this.#shared.push({ connection, endpoint, holders: 0 });
+        const shared: Shared = { connection, endpoint, holders: 0 };
+        this.#shared.push(shared);
+        // Every waiter shares the new session: that is what pipelining is for.
+        while (this.#waiters.resolveNext(shared));
       } catch (err) {
         this.#counts.createFailed++;
-        throw err;
+        if (this.#shared.length === 0) this.#waiters.rejectAll(err);
       } finally {
         this.#opening = undefined;
       }
     })();
-    return this.#opening;
   }
 
   #drop(shared: Shared): void {
     this.#counts.destroyed++;
     this.#scope.disconnected(shared.endpoint);
     this.#close(shared.connection);
-  }
-}
-
-/** A handler of a pipelined group: queries only, no transactions, no session state. */
-export class SharedHandler implements Handler {
-  readonly #group: PipelinedGroup;
-  readonly #shared: Shared;
-  #released = false;
-
-  /**
-   * Wraps a share of a session.
-   *
-   * @param group The group.
-   * @param shared The session.
-   */
-  constructor(group: PipelinedGroup, shared: Shared) {
-    this.#group = group;
-    this.#shared = shared;
-  }
-
-  get endpoint(): EndpointInfo {
-    return this.#group.endpointOf(this.#shared.endpoint);
-  }
-
-  get group(): string {
-    return this.#group.name;
-  }
-
-  async query<R = Record<string, unknown>>(
-    text: string,
-    params?: readonly unknown[],
-  ): Promise<QueryResult<R>> {
-    if (this.#released) throw new HandlerReleasedError("query");
-    const invalid = invalidQuery(text, params);
-    if (invalid) throw invalid;
-    const sql = readSql(text);
-    if (sql.unsure) {
-      throw this.#refuse("run SQL it cannot read (an unterminated comment or string)");
-    }
-    if (sql.controls) throw this.#refuse("run transaction statements");
-    if (sql.changes !== 0) throw this.#refuse("change session state");
-    const shared = this.#shared;
-    try {
-      return await shared.connection.query(text, params) as QueryResult<R>;
-    } catch (err) {
-      if (!shared.connection.closed) {
-        throw err instanceof PoolError ? err : new QueryError(String(err), { cause: err });
-      }
-      this.#group.broken(shared);
-      const label = this.#group.label(shared.endpoint);
-      throw new ConnectionError(`Query failed on ${label}: the connection was lost`, label, {
-        cause: err,
-      });
-    }
-  }
-
-  commit(): Promise<void> {
-    return Promise.reject(this.#refuse("commit()"));
-  }
-
-  rollback(): Promise<void> {
-    return Promise.reject(this.#refuse("rollback()"));
-  }
-
-  markDirty(): void {
-    throw this.#refuse("markDirty()");
-  }
-
-  release(): Promise<void> {
-    this.finish();
-    return Promise.resolve();
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.release();
-  }
-
-  /** The caller gave up on `fn`: the share is returned (the session is others' too). */
-  abandon(): void {
-    this.finish();
-  }
-
-  /** Returns the share; later calls do nothing. */
-  finish(): void {
-    if (this.#released) return;
-    this.#released = true;
-    this.#group.returned(this.#shared);
-  }
-
-  #refuse(what: string): PoolError {
-    return new PoolError(
-      `Cannot ${what} in group "${this.#group.name}": it is pipelined (pipeline: true), so its sessions are shared by concurrent callers; use a group without pipeline for that`,
-    );
   }
 }

@@ -79,20 +79,36 @@ export class LeaseWatch {
   }
 
   /**
+   * The caller's stack, when leak detection is on. Taken by the pool before
+   * its first `await`, so that the caller's own frames are still on it.
+   *
+   * @returns The stack without the pool's frames, or `undefined` when detection is off.
+   */
+  stackHere(): string | undefined {
+    return this.detectsLeaks ? leaseStack() : undefined;
+  }
+
+  /**
    * Starts watching a lease.
    *
    * @param handler The handler given out (watched for collection only).
    * @param group Its group.
    * @param reclaim Drops its connection if the handler is collected unreleased.
+   * @param stack From {@linkcode LeaseWatch.stackHere}, taken when the lease began.
    * @returns The record to pass to {@linkcode LeaseWatch.unwatch}.
    */
-  watch(handler: object, group: string, reclaim: () => void): WatchRecord {
+  watch(
+    handler: object,
+    group: string,
+    reclaim: () => void,
+    stack: string | undefined,
+  ): WatchRecord {
     // Without leak detection only collection is watched: no clock, no stack, no sweep.
     const detects = this.detectsLeaks;
     const record: WatchRecord = {
       group,
       since: detects ? this.#opts.clock.now() : 0,
-      stack: detects ? leaseStack() : undefined,
+      stack,
       reported: false,
       released: false,
       reclaim,
@@ -142,9 +158,15 @@ export class LeaseWatch {
   }
 }
 
+// The package's own source folder, as stack frames name it: a URL on Deno
+// (file: or https: when served from JSR), a path on Bun and Node.
+const SRC = new URL("../", import.meta.url);
+const OWN_FRAMES = [SRC.href, decodeURIComponent(SRC.pathname)];
+
 function leaseStack(): string {
   const stack = new Error("leased here").stack ?? "";
-  // Drop the frames inside the pool: the caller's frames are what matter.
-  return stack.split("\n").filter((line) => !/\/src\/(?:pool|lease_watch)\.ts/.test(line))
+  // Drop every frame inside the pool (whichever file the lease went through):
+  // the caller's frames are what matter.
+  return stack.split("\n").filter((line) => !OWN_FRAMES.some((own) => line.includes(own)))
     .join("\n");
 }

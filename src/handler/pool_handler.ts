@@ -14,7 +14,8 @@ import {
   PoolError,
   QueryError,
 } from "../errors.ts";
-import type { Handler, QueryResult } from "./handler.ts";
+import type { QueryResult } from "./handler.ts";
+import type { GroupHandler } from "../groups/group.ts";
 import { invalidQuery } from "./query_args.ts";
 import { releaseSql, TxState } from "./release.ts";
 import { SessionChange } from "../sql/session_changes.ts";
@@ -40,7 +41,7 @@ export interface HandlerOwner {
 const NONE: readonly string[] = Object.freeze([]);
 
 /** The handler the pool hands out. */
-export class PoolHandler implements Handler {
+export class PoolHandler implements GroupHandler {
   readonly #owner: HandlerOwner;
   readonly #entry: PoolEntry<DriverConnection>;
   readonly #conn: DriverConnection;
@@ -70,12 +71,13 @@ export class PoolHandler implements Handler {
    * Reports this lease if it is held too long or collected unreleased.
    *
    * @param watch The pool's lease watch.
+   * @param stack The stack of the caller's lease call.
    */
-  watchWith(watch: LeaseWatch): void {
+  watchWith(watch: LeaseWatch, stack: string | undefined): void {
     const owner = this.#owner;
     const entry = this.#entry;
     this.#watch = watch;
-    this.#watchRecord = watch.watch(this, owner.name, () => owner.destroy(entry));
+    this.#watchRecord = watch.watch(this, owner.name, () => owner.destroy(entry), stack);
   }
 
   get endpoint(): EndpointInfo {

@@ -8,6 +8,19 @@ let pool: Pool;
 let driver: FakeDriver;
 let clock: FakeClock;
 
+// The pool's own source: no frame of it may show in a reported stack.
+const SRC = new URL("../../src/", import.meta.url);
+
+function assertCallerStack(stack: string): void {
+  assert.match(stack, /lease_watch_test\.ts/);
+  for (const line of stack.split("\n")) {
+    assert.ok(
+      !line.includes(SRC.href) && !line.includes(decodeURIComponent(SRC.pathname)),
+      `a frame of the pool is shown: ${line}`,
+    );
+  }
+}
+
 function setup(leakDetectionMs: number, real = false): { leaks: unknown[]; unreleased: unknown[] } {
   driver = new FakeDriver();
   clock = new FakeClock();
@@ -39,7 +52,7 @@ describe("leak detection", () => {
     const leak = leaks[0] as { group: string; heldMs: number; stack: string };
     assert.equal(leak.group, "g");
     assert.ok(leak.heldMs >= 100);
-    assert.match(leak.stack, /lease_watch_test\.ts/);
+    assertCallerStack(leak.stack);
     clock.advance(1000);
     assert.equal(leaks.length, 1, "reported once");
     await db.release();
@@ -53,6 +66,7 @@ describe("leak detection", () => {
     await new Promise((r) => setTimeout(r, 0));
     clock.advance(100);
     assert.equal(leaks.length, 1);
+    assertCallerStack((leaks[0] as { stack: string }).stack);
     finish();
     await call;
   });

@@ -1,6 +1,7 @@
 import { afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
+  AcquireTimeoutError,
   ConfigError,
   ConnectionError,
   createPool,
@@ -9,6 +10,7 @@ import {
   PoolError,
 } from "../../mod.ts";
 import { defaultResponder, FakeDriver } from "../support/fake_driver.ts";
+import { FakeClock } from "../support/fake_clock.ts";
 
 let pool: Pool;
 let driver: FakeDriver;
@@ -115,3 +117,95 @@ describe("pipelined group", () => {
     await assert.rejects(pool.withHandler("fast", () => 1), PoolClosedError);
   });
 });
+
+describe("pipelined group leases", () => {
+  let clock: FakeClock;
+
+  function setupClocked(extra: Record<string, unknown> = {}): void {
+    driver = new FakeDriver();
+    clock = new FakeClock();
+    pool = createPool({
+      db: [{ host: "a" }, { host: "b" }],
+      groups: { fast: { connection_count: 2, pipeline: true } },
+      driver,
+      ...extra,
+    }, { clock });
+  }
+
+  function openHangingConnects(): void {
+    for (const hang of driver.hanging.values()) for (const go of hang) go();
+    driver.hanging.clear();
+  }
+
+  it("withHandler() honours timeoutMs while the first session opens, and fn never runs", async () => {
+    setupClocked();
+    driver.hanging.set("a:5432", []);
+    driver.hanging.set("b:5432", []);
+    let ran = false;
+    const call = pool.withHandler("fast", () => (ran = true), { timeoutMs: 100 });
+    await tick();
+    assert.equal(pool.stats().groups.fast.waiting, 1);
+    clock.advance(100);
+    await assert.rejects(
+      call,
+      (err) => err instanceof AcquireTimeoutError && /"fast".*100 ms.*waiting=1/.test(err.message),
+    );
+    assert.equal(ran, false);
+    const s = pool.stats().groups.fast;
+    assert.deepEqual([s.waiting, s.waited, s.timedOut], [0, 1, 1]);
+    openHangingConnects();
+    await tick();
+    assert.equal(await pool.withHandler("fast", () => "served"), "served");
+    assert.equal(driver.sessions.length, 1, "the late session was kept and used");
+  });
+
+  it("withHandler() rejects with the signal's reason when it aborts during the wait", async () => {
+    setupClocked();
+    driver.hanging.set("a:5432", []);
+    driver.hanging.set("b:5432", []);
+    const ac = new AbortController();
+    let ran = false;
+    const call = pool.withHandler("fast", () => (ran = true), { signal: ac.signal });
+    await tick();
+    const reason = new Error("gave up");
+    ac.abort(reason);
+    await assert.rejects(call, (err) => err === reason);
+    assert.equal(ran, false);
+    assert.equal(pool.stats().groups.fast.waiting, 0);
+    openHangingConnects();
+    await tick();
+  });
+
+  it("reports a pipelined lease held past leakDetectionMs with the caller's stack", async () => {
+    setupClocked({ leakDetectionMs: 50 });
+    const leaks: { group: string; stack: string }[] = [];
+    pool.addEventListener("leak", (e) => leaks.push((e as CustomEvent).detail));
+    const db = await pool.lease("fast");
+    clock.advance(100);
+    assert.equal(leaks.length, 1);
+    assert.equal(leaks[0].group, "fast");
+    assert.match(leaks[0].stack, /pipelined_group_test\.ts/);
+    await db.release();
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  it("stats() counts sessions, handlers in flight and leases", async () => {
+    setupClocked();
+    // Callers that find no session share the first one to open.
+    const held = await Promise.all([1, 2, 3].map(() => pool.lease("fast")));
+    let s = pool.stats().groups.fast;
+    assert.deepEqual([s.leased, s.acquired, s.total, s.waited], [3, 3, 1, 3]);
+    // All busy: one more opens in the background while this caller shares.
+    held.push(await pool.lease("fast"));
+    await tick();
+    s = pool.stats().groups.fast;
+    assert.deepEqual([s.leased, s.acquired, s.total, s.created], [4, 4, 2, 2]);
+    await Promise.all(held.map((db) => db.release()));
+    s = pool.stats().groups.fast;
+    assert.deepEqual([s.leased, s.idle, s.total], [0, 2, 2]);
+  });
+});
+
+function tick(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}

@@ -1,0 +1,75 @@
+/**
+ * The one interface of a group, whatever its kind (exclusive sessions or
+ * pipelined shared ones): the pool leases, reads stats and closes through it
+ * and never asks which kind it holds.
+ *
+ * @module
+ */
+import type { AcquireOptions, ResourcePoolStats } from "../core/resource_pool.ts";
+import type { Handler } from "../handler/handler.ts";
+import type { LeaseWatch } from "../handler/lease_watch.ts";
+
+/** A handler as the pool holds it: what `fn` sees, plus the end of the lease. */
+export interface GroupHandler extends Handler {
+  /**
+   * Ends the lease: commits (when `commit` and a transaction is open) or
+   * rolls back, then gives the session back. Later calls do nothing.
+   *
+   * @param commit Whether `fn` succeeded.
+   * @returns A promise only when a round trip is needed.
+   */
+  finish(commit: boolean): Promise<void> | undefined;
+  /** The caller gave up on `fn`: the session is dropped (or its share returned) at once. */
+  abandon(): void;
+  /**
+   * Reports this lease if it is held too long or collected unreleased.
+   *
+   * @param watch The pool's lease watch.
+   * @param stack The stack of the caller's lease call, taken before any await.
+   */
+  watchWith(watch: LeaseWatch, stack: string | undefined): void;
+}
+
+/**
+ * A named group of sessions.
+ *
+ * @example A pool's view of a group
+ * ```ts
+ * import type { LeaseGroup } from "./group.ts";
+ * async function ping(group: LeaseGroup): Promise<void> {
+ *   const got = group.lease({ timeoutMs: 1000 });
+ *   const db = got instanceof Promise ? await got : got;
+ *   try {
+ *     await db.query("SELECT 1");
+ *   } finally {
+ *     await db.finish(true);
+ *   }
+ * }
+ * ```
+ */
+export interface LeaseGroup {
+  /** The group's name. */
+  readonly name: string;
+  /**
+   * Leases a handler, honouring the caller's timeout and signal.
+   *
+   * @param options Timeout and abort signal of the wait.
+   * @returns The handler, synchronously on the fast path.
+   * @throws {AcquireTimeoutError} Nothing became free in time.
+   * @throws {OfflineError} No endpoint can be reached.
+   * @throws {PoolClosedError} The pool was ended.
+   */
+  lease(options: AcquireOptions): GroupHandler | Promise<GroupHandler>;
+  /**
+   * Gauges and counters.
+   *
+   * @returns A fresh snapshot.
+   */
+  stats(): ResourcePoolStats;
+  /**
+   * Stops leasing, waits up to `graceMs` for handlers out, closes every session.
+   *
+   * @param graceMs How long to wait for handlers.
+   */
+  close(graceMs: number): Promise<void>;
+}

@@ -1,0 +1,69 @@
+/**
+ * The ping before use, with a deadline: a session that sat idle is asked
+ * `SELECT 1`, and one that does not answer in time is as good as broken (a
+ * silent network, a frozen server). The caller's signal wins over the ping.
+ *
+ * @module
+ */
+import type { Clock } from "../core/clock.ts";
+import type { DriverConnection } from "../driver.ts";
+
+/** How a ping ended for the caller: answered, failed, unanswered in time, or the caller gave up. */
+export type PingOutcome = "ok" | "failed" | "late" | "aborted";
+
+/**
+ * Pings `connection`, waiting at most `ms` and no longer than `signal` allows.
+ * The ping's promise is always handled, whatever comes first.
+ *
+ * @example A ping on a session that answers
+ * ```ts
+ * import { systemClock } from "../core/clock.ts";
+ * import { pingWithin } from "./ping.ts";
+ * const session = {
+ *   closed: false,
+ *   parameters: {},
+ *   query: () => Promise.resolve({ rows: [], rowCount: 0, command: "SELECT" }),
+ *   close: () => Promise.resolve(),
+ * };
+ * console.log(await pingWithin(session, systemClock, 1000, undefined, () => {})); // "ok"
+ * ```
+ *
+ * @param connection The session.
+ * @param clock The clock for the deadline.
+ * @param ms The deadline.
+ * @param signal The caller's signal.
+ * @param afterAbort Told, after the caller gave up, whether the ping answered within `ms`.
+ * @returns The outcome; never rejects.
+ */
+export function pingWithin(
+  connection: DriverConnection,
+  clock: Clock,
+  ms: number,
+  signal: AbortSignal | undefined,
+  afterAbort: (ok: boolean) => void,
+): Promise<PingOutcome> {
+  if (signal?.aborted) return Promise.resolve("aborted");
+  const ping = connection.query("SELECT 1");
+  return new Promise((resolve) => {
+    let outcome: PingOutcome | undefined;
+    let over = false;
+    const end = (how: PingOutcome) => {
+      if (outcome) return;
+      outcome = how;
+      signal?.removeEventListener("abort", onAbort);
+      resolve(how);
+    };
+    // After an abort the deadline still runs: the session's fate stays bounded.
+    const settle = (how: PingOutcome) => {
+      if (over) return;
+      over = true;
+      clock.clearTimeout(timer);
+      if (outcome === "aborted") afterAbort(how === "ok");
+      end(how);
+    };
+    const onAbort = () => end("aborted");
+    const timer = clock.setTimeout(() => settle("late"), ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    ping.then(() => settle("ok"), () => settle("failed"));
+  });
+}

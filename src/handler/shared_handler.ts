@@ -1,0 +1,142 @@
+/**
+ * The handler of a pipelined group: queries only, on a session other
+ * handlers use at the same time, so no transactions and no session state.
+ *
+ * @module
+ */
+import type { DriverConnection } from "../driver.ts";
+import type { EndpointInfo } from "../endpoints/endpoint_set.ts";
+import { HandlerReleasedError, PoolError } from "../errors.ts";
+import type { QueryResult } from "./handler.ts";
+import type { GroupHandler } from "../groups/group.ts";
+import { invalidQuery } from "./query_args.ts";
+import type { LeaseWatch, WatchRecord } from "./lease_watch.ts";
+import { connectionLost, queryFailure } from "./failures.ts";
+import { readSql } from "../sql/read_sql.ts";
+
+/** One shared session of a pipelined group. */
+export interface Shared {
+  readonly connection: DriverConnection;
+  readonly endpoint: number;
+  /** Handlers holding a share of it. */
+  holders: number;
+}
+
+/** What a shared handler needs from its group. */
+export interface SharedOwner {
+  readonly name: string;
+  endpointOf(endpoint: number): EndpointInfo;
+  label(endpoint: number): string;
+  /** A handler gave its share back. */
+  returned(shared: Shared): void;
+  /** The session broke: out of rotation. */
+  broken(shared: Shared): void;
+}
+
+/** A handler of a pipelined group. */
+export class SharedHandler implements GroupHandler {
+  readonly #group: SharedOwner;
+  readonly #shared: Shared;
+  #released = false;
+  #watch: LeaseWatch | undefined;
+  #watchRecord: WatchRecord | undefined;
+
+  /**
+   * Wraps a share of a session.
+   *
+   * @param group The group.
+   * @param shared The session.
+   */
+  constructor(group: SharedOwner, shared: Shared) {
+    this.#group = group;
+    this.#shared = shared;
+  }
+
+  get endpoint(): EndpointInfo {
+    return this.#group.endpointOf(this.#shared.endpoint);
+  }
+
+  get group(): string {
+    return this.#group.name;
+  }
+
+  watchWith(watch: LeaseWatch, stack: string | undefined): void {
+    const group = this.#group;
+    const shared = this.#shared;
+    this.#watch = watch;
+    // The reclaim closure must not hold the handler, or it could never be collected.
+    this.#watchRecord = watch.watch(this, group.name, () => group.returned(shared), stack);
+  }
+
+  async query<R = Record<string, unknown>>(
+    text: string,
+    params?: readonly unknown[],
+  ): Promise<QueryResult<R>> {
+    if (this.#released) throw new HandlerReleasedError("query");
+    const invalid = invalidQuery(text, params);
+    if (invalid) throw invalid;
+    const sql = readSql(text);
+    if (sql.unsure) {
+      throw this.#refuse("run SQL it cannot read (an unterminated comment or string)");
+    }
+    if (sql.controls) throw this.#refuse("run transaction statements");
+    if (sql.changes !== 0) throw this.#refuse("change session state");
+    const shared = this.#shared;
+    try {
+      return await shared.connection.query(text, params) as QueryResult<R>;
+    } catch (err) {
+      if (!shared.connection.closed) throw queryFailure(err);
+      this.#group.broken(shared);
+      throw connectionLost(this.#group.label(shared.endpoint), err);
+    }
+  }
+
+  commit(): Promise<void> {
+    return Promise.reject(this.#refuse("commit()"));
+  }
+
+  rollback(): Promise<void> {
+    return Promise.reject(this.#refuse("rollback()"));
+  }
+
+  markDirty(): void {
+    throw this.#refuse("markDirty()");
+  }
+
+  release(): Promise<void> {
+    this.finish();
+    return Promise.resolve();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.release();
+  }
+
+  /** The caller gave up on `fn`: the share is returned (the session is others' too). */
+  abandon(): void {
+    this.finish();
+  }
+
+  /**
+   * Returns the share; later calls do nothing.
+   *
+   * @returns Nothing: no round trip is ever needed.
+   */
+  finish(): undefined {
+    if (this.#released) return;
+    if (this.#watchRecord) this.#watch!.unwatch(this.#watchRecord);
+    this.#giveBack();
+  }
+
+  #giveBack(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#group.returned(this.#shared);
+  }
+
+  #refuse(what: string): PoolError {
+    return new PoolError(
+      `Cannot ${what} in group "${this.#group.name}": it is pipelined (pipeline: true), so its sessions are shared by concurrent callers; use a group without pipeline for that`,
+    );
+  }
+}
