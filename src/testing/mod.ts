@@ -25,3 +25,5 @@
 
 export { startProxy } from "./proxy.ts";
 export type { ProxyMode, ProxyOptions, ProxyTarget, TestProxy } from "./proxy.ts";
+export { startCluster } from "./cluster.ts";
+export type { BackendInfo, ClusterOptions, ClusterServer, TestCluster } from "./cluster.ts";

