@@ -4,36 +4,21 @@
  *
  * @module
  */
-import { type Clock, systemClock } from "./core/clock.ts";
+import { systemClock } from "./core/clock.ts";
 import type { AcquireOptions, ResourcePoolStats } from "./core/resource_pool.ts";
-import { normalizeConfig, type PoolConfig, type PoolConfigInput } from "./config/normalize.ts";
+import { normalizeConfig, type PoolConfigInput } from "./config/normalize.ts";
 import { defaultDriver } from "./default_driver.ts";
-import type { DriverConnection } from "./driver.ts";
-import { EndpointSet, type EndpointStats } from "./endpoints/endpoint_set.ts";
+import { EndpointSet } from "./endpoints/endpoint_set.ts";
 import { PoolClosedError, UnconfiguredGroupError } from "./errors.ts";
-import { Group } from "./groups/exclusive_group.ts";
+import { buildGroups, type Groups } from "./groups/build.ts";
 import type { LeaseGroup } from "./groups/group.ts";
 import type { Handler } from "./handler/handler.ts";
 import { LeaseWatch } from "./handler/lease_watch.ts";
-import { PipelinedGroup } from "./groups/pipelined_group.ts";
 import { raceAbort } from "./handler/race_abort.ts";
 import { acquireOptions, type LeaseOptions } from "./handler/lease_options.ts";
+import type { PoolOptions, PoolStats } from "./pool_types.ts";
 
-export type { LeaseOptions };
-
-/** What `pool.stats()` returns. */
-export interface PoolStats {
-  /** Per group: `total`, `idle`, `leased`, `waiting`, `pending` and counters. */
-  groups: Record<string, ResourcePoolStats>;
-  /** Per endpoint: `host`, `port`, `connections`, `up` and failure detail. */
-  endpoints: EndpointStats[];
-}
-
-/** Options for tests and embedders. */
-export interface PoolOptions {
-  /** The time source. @default {systemClock} */
-  clock?: Clock;
-}
+export type { LeaseOptions, PoolOptions, PoolStats };
 
 /**
  * A connection pool over one or more PostgreSQL endpoints, with named groups.
@@ -60,11 +45,10 @@ export interface PoolOptions {
  * ```
  */
 export class Pool extends EventTarget {
-  readonly #groups = new Map<string, LeaseGroup>();
+  readonly #groups: Groups;
   readonly #endpoints: EndpointSet;
   readonly #defaultAcquire: AcquireOptions;
   readonly #endTimeoutMs: number;
-  readonly #closing = new Set<Promise<void>>();
   readonly #watch: LeaseWatch;
   #closed = false;
   #ended: Promise<void> | undefined;
@@ -78,16 +62,15 @@ export class Pool extends EventTarget {
    */
   constructor(input: PoolConfigInput, options: PoolOptions = {}) {
     super();
-    const config: PoolConfig = normalizeConfig(input);
+    const config = normalizeConfig(input);
     const clock = options.clock ?? systemClock;
     this.#endTimeoutMs = config.endTimeoutMs;
     this.#defaultAcquire = { timeoutMs: config.acquireTimeoutMs };
     this.#watch = new LeaseWatch({
       thresholdMs: config.leakDetectionMs,
       clock,
-      report: (type: string, detail: unknown) => {
-        this.dispatchEvent(new CustomEvent(type, { detail }));
-      },
+      report: (type: string, detail: unknown) =>
+        this.dispatchEvent(new CustomEvent(type, { detail })),
     });
     this.#endpoints = new EndpointSet(config.endpoints, {
       driver: config.driver ?? defaultDriver(),
@@ -97,22 +80,7 @@ export class Pool extends EventTarget {
       // Server notices (RAISE NOTICE, warnings) as a `notice` event; detail: DriverNotice.
       onNotice: (notice) => this.dispatchEvent(new CustomEvent("notice", { detail: notice })),
     });
-    const close = (connection: DriverConnection) => {
-      const closing: Promise<void> = connection.close().catch(() => {}).finally(() =>
-        this.#closing.delete(closing)
-      );
-      this.#closing.add(closing);
-    };
-    const { pingAfterIdleMs, pingTimeoutMs } = config;
-    const shared = { endpoints: this.#endpoints, clock, close, pingAfterIdleMs, pingTimeoutMs };
-    for (const [name, group] of Object.entries(config.groups)) {
-      this.#groups.set(
-        name,
-        group.pipeline
-          ? new PipelinedGroup(name, group, this.#endpoints, close, clock)
-          : new Group(name, group, shared),
-      );
-    }
+    this.#groups = buildGroups(config, this.#endpoints, clock);
   }
 
   /**
@@ -218,7 +186,7 @@ export class Pool extends EventTarget {
    */
   stats(): PoolStats {
     const groups: Record<string, ResourcePoolStats> = {};
-    for (const [name, g] of this.#groups) groups[name] = g.stats();
+    for (const [name, g] of this.#groups.byName) groups[name] = g.stats();
     return { groups, endpoints: this.#endpoints.stats() };
   }
 
@@ -240,8 +208,9 @@ export class Pool extends EventTarget {
     this.#closed = true;
     this.#watch.stop();
     this.#ended ??= (async () => {
-      await Promise.all([...this.#groups.values()].map((g) => g.close(this.#endTimeoutMs)));
-      await Promise.all(this.#closing);
+      const { byName, closing } = this.#groups;
+      await Promise.all([...byName.values()].map((g) => g.close(this.#endTimeoutMs)));
+      await Promise.all(closing);
     })();
     return this.#ended;
   }
@@ -252,10 +221,10 @@ export class Pool extends EventTarget {
   }
 
   #group(name: string): LeaseGroup {
-    const g = this.#groups.get(name);
+    const g = this.#groups.byName.get(name);
     if (g) return g;
     if (this.#closed) throw new PoolClosedError();
-    throw new UnconfiguredGroupError(name, [...this.#groups.keys()]);
+    throw new UnconfiguredGroupError(name, [...this.#groups.byName.keys()]);
   }
 }
 

@@ -1,0 +1,63 @@
+/**
+ * The groups of a pool, each of the kind its config asks for, and the one
+ * place that closes their sessions (so `end()` can wait for every close).
+ *
+ * @module
+ */
+import type { Clock } from "../core/clock.ts";
+import type { PoolConfig } from "../config/normalize.ts";
+import type { DriverConnection } from "../driver.ts";
+import type { EndpointSet } from "../endpoints/endpoint_set.ts";
+import { Group } from "./exclusive_group.ts";
+import type { LeaseGroup } from "./group.ts";
+import { PipelinedGroup } from "./pipelined_group.ts";
+
+/** A pool's groups and the closes still in flight. */
+export interface Groups {
+  /** The groups by name. */
+  readonly byName: Map<string, LeaseGroup>;
+  /** Session closes not yet settled (they never reject). */
+  readonly closing: Set<Promise<void>>;
+}
+
+/**
+ * Builds every group of `config`; no I/O.
+ *
+ * @example Groups of a one-endpoint pool
+ * ```ts
+ * import { systemClock } from "../core/clock.ts";
+ * import { normalizeConfig } from "../config/normalize.ts";
+ * import { EndpointSet } from "../endpoints/endpoint_set.ts";
+ * import { buildGroups } from "./build.ts";
+ * const driver = { name: "none", connect: () => Promise.reject(new Error("offline")) };
+ * const config = normalizeConfig({ db: { host: "db1" }, groups: { g: { connection_count: 2 } }, driver });
+ * const endpoints = new EndpointSet(config.endpoints, { driver, clock: systemClock, reconnectBaseMs: 250, reconnectMaxMs: 1000 });
+ * console.log([...buildGroups(config, endpoints, systemClock).byName.keys()]); // ["g"]
+ * ```
+ *
+ * @param config The pool's config.
+ * @param endpoints The pool's endpoints.
+ * @param clock The clock.
+ * @returns The groups and the set of closes in flight.
+ */
+export function buildGroups(config: PoolConfig, endpoints: EndpointSet, clock: Clock): Groups {
+  const closing = new Set<Promise<void>>();
+  const close = (connection: DriverConnection) => {
+    const closed: Promise<void> = connection.close().catch(() => {}).finally(() =>
+      closing.delete(closed)
+    );
+    closing.add(closed);
+  };
+  const { pingAfterIdleMs, pingTimeoutMs } = config;
+  const shared = { endpoints, clock, close, pingAfterIdleMs, pingTimeoutMs };
+  const byName = new Map<string, LeaseGroup>();
+  for (const [name, group] of Object.entries(config.groups)) {
+    byName.set(
+      name,
+      group.pipeline
+        ? new PipelinedGroup(name, group, endpoints, close, clock)
+        : new Group(name, group, shared),
+    );
+  }
+  return { byName, closing };
+}
