@@ -12,6 +12,7 @@ import { splitStatements } from "./statements.ts";
 import { transactionEffect, TxEffect } from "./transaction_effects.ts";
 import { statementChanges } from "./statement_changes.ts";
 import { SessionChange } from "./session_changes.ts";
+import { mayMatter } from "./quick_scan.ts";
 
 /** What a query text does to its session. */
 export interface SqlVerdict {
@@ -59,9 +60,11 @@ const cache = new Map<string, SqlVerdict>();
 export function readSql(text: string): SqlVerdict {
   const hit = cache.get(text);
   if (hit !== undefined) return hit;
-  const verdict = analyze(text);
+  const verdict = mayMatter(text) ? analyzeSql(text) : CLEAN;
   if (text.length <= CACHE_TEXT_CHARS) {
-    if (cache.size >= CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
+    // Clear rather than evict the oldest: deleting from a Map's front leaves holes that
+    // every later keys().next() walks over. The hot texts come back at once.
+    if (cache.size >= CACHE_ENTRIES) cache.clear();
     cache.set(text, verdict);
   }
   return verdict;
@@ -103,7 +106,19 @@ export function sessionChanges(text: string, prepared: string[]): number {
   return verdict.changes;
 }
 
-function analyze(text: string): SqlVerdict {
+/**
+ * Reads a text in full: no cache, no quick pre-check (tests compare the two).
+ *
+ * @param text SQL text, possibly several statements.
+ * @returns Its verdict.
+ *
+ * @example
+ * ```ts
+ * import { analyzeSql } from "./read_sql.ts";
+ * console.log(analyzeSql("SELECT 'open").unsure); // true
+ * ```
+ */
+export function analyzeSql(text: string): SqlVerdict {
   const plain = tokenize(text);
   const verdict = verdictOf(plain);
   if (!plain.backslashInString) return verdict;

@@ -80,7 +80,8 @@ export function statementChanges(stmt: readonly Token[], prepared: string[], dep
   for (let i = 0; i < stmt.length; i++) {
     const name = nameAt(stmt, i);
     if (name === undefined) continue;
-    if (name === "set_config") mask |= S.Settings;
+    // set_config() may name role or session_authorization, which RESET ALL leaves alone.
+    if (name === "set_config") mask |= S.Settings | S.Role;
     else if (ADVISORY_LOCKS.has(name)) mask |= S.Locks;
     else if (name.startsWith("pg_temp")) {
       namesTempSchema = true;
@@ -96,7 +97,7 @@ export function statementChanges(stmt: readonly Token[], prepared: string[], dep
       if (wordAt(stmt, i - 1) === "with" && wordAt(stmt, i + 1) === "for") mask |= S.Cursors;
     }
   }
-  if (updates && namesSettings) mask |= S.Settings;
+  if (updates && namesSettings) mask |= S.Settings | S.Role;
   if (runsStrings) {
     for (const token of stmt) {
       if (token.kind === TokenKind.String) mask |= stringChanges(token, prepared, depth + 1);
@@ -154,15 +155,19 @@ function leadingChanges(stmt: readonly Token[], at: number, prepared: string[]):
         if (wordAt(stmt, i + 1) === "authorization") return S.Role;
         i++;
       }
-      const what = wordAt(stmt, i);
-      if (what === "role" || (what === "session" && wordAt(stmt, i + 1) === "authorization")) {
-        return S.Role;
-      }
+      // The setting's name may be quoted: SET "role" = app.
+      const what = nameAt(stmt, i);
+      if (
+        what === "role" || what === "session_authorization" ||
+        (what === "session" && wordAt(stmt, i + 1) === "authorization")
+      ) return S.Role;
       return S.Settings;
     }
     case "reset": {
-      const what = wordAt(stmt, at + 1);
-      return what === "role" || what === "session" ? S.Role : S.Settings;
+      const what = nameAt(stmt, at + 1);
+      return what === "role" || what === "session" || what === "session_authorization"
+        ? S.Role
+        : S.Settings;
     }
     case "listen":
       return S.Listen;

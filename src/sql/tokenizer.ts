@@ -77,14 +77,21 @@ function isPunct(c: number): boolean {
     c === 59;
 }
 
-// Lower-cases ASCII letters only: the server folds unquoted identifiers that way.
+// Lower-cases ASCII letters only: the server folds unquoted identifiers that way
+// (String#toLowerCase would also fold the Kelvin sign into "k").
 function foldWord(text: string, start: number, end: number): string {
-  let word = "";
+  const raw = text.slice(start, end);
   for (let i = start; i < end; i++) {
-    const c = text.charCodeAt(i);
-    word += c >= 65 && c <= 90 ? String.fromCharCode(c + 32) : text[i];
+    if (text.charCodeAt(i) >= 128) {
+      const codes: number[] = [];
+      for (let j = start; j < end; j++) {
+        const c = text.charCodeAt(j);
+        codes.push(c >= 65 && c <= 90 ? c + 32 : c);
+      }
+      return String.fromCharCode(...codes);
+    }
   }
-  return word;
+  return raw.toLowerCase();
 }
 
 /**

@@ -33,7 +33,7 @@ describe("sessionChanges()", () => {
     assert.equal(changes("  -- why\n /* c */ set work_mem = '1MB'")[0], S.Settings);
     assert.equal(changes("SET ROLE app")[0], S.Role);
     assert.equal(changes("SET SESSION AUTHORIZATION app")[0], S.Role);
-    assert.equal(changes("SELECT set_config('a.b', '1', false)")[0], S.Settings);
+    assert.equal(changes("SELECT set_config('a.b', '1', false)")[0], S.Settings | S.Role);
     assert.equal(changes("CREATE TEMP TABLE t (x int)")[0], S.Temp);
     assert.equal(changes("create temporary view v as select 1")[0], S.Temp);
     assert.equal(changes("SELECT 1 INTO TEMP t")[0], S.Temp);

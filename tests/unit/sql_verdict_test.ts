@@ -7,7 +7,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { readSql } from "../../src/sql/read_sql.ts";
+import { analyzeSql, readSql } from "../../src/sql/read_sql.ts";
+import { mayMatter } from "../../src/sql/quick_scan.ts";
 import { SessionChange as S } from "../../src/sql/session_changes.ts";
 import { TxEffect } from "../../src/sql/transaction_effects.ts";
 import { disguised, type Part, parts } from "../support/sql_disguise.ts";
@@ -55,7 +56,17 @@ describe("readSql(): transaction control", () => {
   });
 
   it("counts an unreadable text as transaction control", () => {
-    for (const text of ["SELECT 'open", "/* open BEGIN", "SELECT \\x", 'SELECT "open']) {
+    // Unreadable and without any word of interest, a text is refused by the server as a whole.
+    assert.equal(readSql("SELECT 'open").controls, false);
+    assert.equal(analyzeSql("SELECT 'open").unsure, true);
+    for (
+      const text of [
+        "SELECT 'open; begin",
+        "/* open BEGIN",
+        "SELECT \\x; SET a = 1",
+        'SELECT "open; commit',
+      ]
+    ) {
       const v = readSql(text);
       assert.equal(v.controls && v.unsure && v.tx === TxEffect.Unknown, true, text);
       assert.equal(v.changes, S.Unknown, text);
@@ -101,11 +112,15 @@ describe("readSql(): session changes", () => {
       ["SET SESSION ROLE app", S.Role],
       ["SET SESSION AUTHORIZATION app", S.Role],
       ["RESET ROLE", S.Role],
-      ["SELECT set_config('a.b', '1', false)", S.Settings],
-      ["SELECT pg_catalog.\"set_config\"('a.b', '1', false)", S.Settings],
-      ["WITH x AS (SELECT set_config('a.b', '1', false)) SELECT * FROM x", S.Settings],
-      ["UPDATE pg_settings SET setting = '1' WHERE name = 'work_mem'", S.Settings],
-      ["update pg_catalog.pg_settings set setting = '1'", S.Settings],
+      ['SET "role" = app', S.Role],
+      ["SET session_authorization = app", S.Role],
+      ["RESET session_authorization", S.Role],
+      ["SELECT set_config($1, $2, false)", S.Settings | S.Role],
+      ["SELECT set_config('a.b', '1', false)", S.Settings | S.Role],
+      ["SELECT pg_catalog.\"set_config\"('a.b', '1', false)", S.Settings | S.Role],
+      ["WITH x AS (SELECT set_config('a.b', '1', false)) SELECT * FROM x", S.Settings | S.Role],
+      ["UPDATE pg_settings SET setting = '1' WHERE name = 'work_mem'", S.Settings | S.Role],
+      ["update pg_catalog.pg_settings set setting = '1'", S.Settings | S.Role],
       ["CREATE TEMP TABLE t (x int)", S.Temp],
       ["CREATE GLOBAL TEMPORARY TABLE t (x int)", S.Temp],
       ["create or replace temp view v as select 1", S.Temp],
@@ -116,13 +131,13 @@ describe("readSql(): session changes", () => {
       ['CREATE TABLE "pg_temp".t (x int)', S.Temp],
       ["SET search_path = pg_temp, public", S.Settings | S.Temp],
       ["SET search_path TO 'pg_temp', public", S.Settings | S.Temp],
-      ["SELECT set_config('search_path', 'PG_TEMP,public', false)", S.Settings | S.Temp],
+      ["SELECT set_config('search_path', 'PG_TEMP,public', false)", S.Settings | S.Role | S.Temp],
       ["PREPARE q1 (int) AS SELECT $1", S.Prepared],
       ["SELECT pg_advisory_lock(1)", S.Locks],
       ["SELECT pg_try_advisory_lock_shared(1, 2)", S.Locks],
       ["LISTEN jobs", S.Listen],
       ["DECLARE c CURSOR WITH HOLD FOR SELECT 1", S.Cursors],
-      ["DO $$ BEGIN PERFORM set_config('a.b', '1', false); END $$", S.Settings],
+      ["DO $$ BEGIN PERFORM set_config('a.b', '1', false); END $$", S.Settings | S.Role],
       ["DO $$ BEGIN EXECUTE 'SET search_path = x'; END $$", S.Settings],
       ["DO $$ BEGIN IF true THEN SET work_mem = '1MB'; END IF; END $$", S.Settings],
       ["DO $$ BEGIN CREATE TEMP TABLE t (x int); END $$", S.Temp],
@@ -130,7 +145,7 @@ describe("readSql(): session changes", () => {
       ["DO E'BEGIN EXECUTE \\'SET a.b = 1\\'; END'", S.Unknown],
       [
         "SELECT query_to_xml('SELECT set_config(''a.b'', ''1'', false)', true, false, '')",
-        S.Settings,
+        S.Settings | S.Role,
       ],
       ["SELECT 1; SET a.b = 1; LISTEN x", S.Settings | S.Listen],
     ];
@@ -263,6 +278,67 @@ describe("readSql() properties (fast-check)", () => {
         assert.deepEqual([text, v.controls, v.changes], [text, false, 0]);
       }),
       { numRuns: 1000 },
+    );
+  });
+
+  it("the quick pre-check is sound: what it passes as clean, a full read finds clean (or unreadable)", () => {
+    const fragment = fc.constantFrom(
+      "SELECT",
+      "begin",
+      "Commit",
+      " ",
+      ";",
+      "'",
+      "''",
+      '"',
+      "$$",
+      "$1",
+      "$a$",
+      "--",
+      "\n",
+      "\r",
+      "/*",
+      "*/",
+      "E'",
+      "U&",
+      "\\",
+      "(",
+      ")",
+      "set",
+      "x",
+      "pg_temp",
+      ".",
+      "temp",
+      "into",
+      "do",
+      "execute",
+      "update",
+      "pg_settings",
+      "1",
+      "and",
+      "chain",
+      "to",
+      "\u212A",
+      "é",
+    );
+    fc.assert(
+      fc.property(fc.array(fragment, { maxLength: 12 }), (pieces) => {
+        const text = pieces.join("");
+        if (mayMatter(text)) return;
+        const v = analyzeSql(text);
+        assert.ok(v.unsure || (!v.controls && v.changes === 0 && v.tx === TxEffect.None), text);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("the quick pre-check passes every disguised statement of interest on to the full read", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...INTERESTING).chain(([stmt]) => disguised(stmt)),
+        (text) => assert.ok(mayMatter(text), text),
+      ),
+      { numRuns: 500 },
     );
   });
 });
