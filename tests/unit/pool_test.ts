@@ -18,7 +18,8 @@ import { FakeClock } from "../support/fake_clock.ts";
 const A = { host: "a", port: 5432, user: "u", pass: "hunter2-secret" };
 const B = { host: "b", port: 5433, user: "u", pass: "hunter2-secret" };
 
-let pools: Pool[] = [];
+// Every pool a test creates, with its own driver and clock: each is checked for leaks.
+let pools: { pool: Pool; driver: FakeDriver; clock: FakeClock }[] = [];
 let driver: FakeDriver;
 let clock: FakeClock;
 
@@ -30,7 +31,7 @@ function pool(
   driver = new FakeDriver();
   clock = new FakeClock();
   const p = createPool({ db, groups, driver, ...extra }, { clock });
-  pools.push(p);
+  pools.push({ pool: p, driver, clock });
   return p;
 }
 
@@ -39,7 +40,7 @@ function tick(): Promise<void> {
 }
 
 afterEach(async () => {
-  for (const p of pools) {
+  for (const { pool: p, driver, clock } of pools) {
     const ending = p.end();
     clock.advance(60_000);
     await ending;
