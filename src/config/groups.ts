@@ -41,17 +41,6 @@ export interface GroupContext {
  * @returns The groups by name, frozen, in a record with a `null` prototype, so
  *   that `groups[name]` finds configured groups only, never `"toString"`.
  * @throws {ConfigError} When `groups` is missing or empty, or a group is invalid.
- *
- * @example
- * ```ts
- * import { groupsOf } from "./groups.ts";
- * const groups = groupsOf({ reports: { connection_count: 2, autocommit: false } }, {
- *   endpointIds: ["db1:5432"],
- *   targetSessionAttrs: "any",
- * });
- * console.log(groups.reports.connectionCount, groups.reports.targetSessionAttrs); // 2 "any"
- * console.log(groups.toString); // undefined
- * ```
  */
 export function groupsOf(
   groups: unknown,
