@@ -48,14 +48,6 @@ const MAX_TMP_BUFFER_MB = 8_388_607;
  * @throws {ConfigError} When `db` is missing, empty or invalid, when two
  *   endpoints share an id, or when two endpoints give different
  *   `connection_retry_sleep` (or two URLs different `target_session_attrs`) values.
- *
- * @example Two hosts from one URL
- * ```ts
- * import { endpointsOf } from "./endpoints.ts";
- * const { endpoints, passwords } = endpointsOf("postgres://app:s3cret@db1,db2/app");
- * console.log(endpoints.map((e) => e.host)); // ["db1", "db2"]
- * console.log(passwords.get(endpoints[1])); // "s3cret"
- * ```
  */
 export function endpointsOf(
   db: unknown,
