@@ -36,14 +36,6 @@ const TARGET_PARAM = "target_session_attrs";
  *   `?target_session_attrs=` (a pool-wide setting, not an endpoint's), unvalidated.
  * @throws {ConfigError} When the URL is malformed or has an unknown parameter;
  *   the message quotes the URL redacted.
- *
- * @example A multi-host URL
- * ```ts
- * import { parseUrl } from "./url.ts";
- * const { hosts, password } = parseUrl("postgres://app:s3cret@db1,db2:5433/app", "db");
- * console.log(hosts.map((h) => [h.host?.value, h.port?.value])); // [["db1", undefined], ["db2", "5433"]]
- * console.log(password); // "s3cret"
- * ```
  */
 export function parseUrl(
   url: string,
