@@ -31,13 +31,6 @@ const UTF8 = new TextEncoder();
  * @param numericString Whether a string of digits stands for its number; by default when `f.text`.
  * @returns The integer.
  * @throws {ConfigError} When the value is not an integer in range.
- *
- * @example A port written as a string
- * ```ts
- * import { integer } from "./validators.ts";
- * const port = { path: "db.port", value: "5433", got: '"5433"', text: false, where: "" };
- * console.log(integer(port, 1, 65535, true)); // 5433
- * ```
  */
 export function integer(f: Field, min: number, max: number, numericString = f.text): number {
   const n = typeof f.value === "number"
@@ -58,13 +51,6 @@ export function integer(f: Field, min: number, max: number, numericString = f.te
  * @param zeroOk Whether `0` is allowed.
  * @returns The duration in milliseconds (not rounded).
  * @throws {ConfigError} When the value is not a number of seconds in range.
- *
- * @example
- * ```ts
- * import { seconds } from "./validators.ts";
- * const timeout = { path: "db.connect_timeout", value: 2.5, got: "2.5", text: false, where: "" };
- * console.log(seconds(timeout, false)); // 2500
- * ```
  */
 export function seconds(f: Field, zeroOk: boolean): number {
   const n = typeof f.value === "number"
@@ -85,13 +71,6 @@ export function seconds(f: Field, zeroOk: boolean): number {
  * @param zeroOk Whether `0` is allowed.
  * @returns The duration in milliseconds.
  * @throws {ConfigError} When the value is not a finite number in range.
- *
- * @example
- * ```ts
- * import { duration } from "./validators.ts";
- * const wait = { path: "acquireTimeoutMs", value: 500, got: "500", text: false, where: "" };
- * console.log(duration(wait, false)); // 500
- * ```
  */
 export function duration(f: Field, zeroOk: boolean): number {
   const n = f.value;
@@ -108,13 +87,6 @@ export function duration(f: Field, zeroOk: boolean): number {
  * @param what What the string names, for the message, e.g. `"a user name"`.
  * @returns The string.
  * @throws {ConfigError} When the value is not a string or is empty.
- *
- * @example
- * ```ts
- * import { nonEmptyString } from "./validators.ts";
- * const user = { path: "db.user", value: "app", got: '"app"', text: false, where: "" };
- * console.log(nonEmptyString(user, "a user name")); // "app"
- * ```
  */
 export function nonEmptyString(f: Field, what: string): string {
   if (typeof f.value !== "string" || f.value === "") fail(f, `${what} (a non-empty string)`);
@@ -129,13 +101,6 @@ export function nonEmptyString(f: Field, what: string): string {
  * @param f The field to check.
  * @returns The host.
  * @throws {ConfigError} When the value is not one host.
- *
- * @example
- * ```ts
- * import { hostField } from "./validators.ts";
- * const host = { path: "db.host", value: "::1", got: '"::1"', text: false, where: "" };
- * console.log(hostField(host)); // "::1"
- * ```
  */
 export function hostField(f: Field): string {
   const host = nonEmptyString(f, "a host name, IP address or socket directory");
@@ -155,13 +120,6 @@ export function hostField(f: Field): string {
  * @param f The field to check.
  * @returns The TLS mode.
  * @throws {ConfigError} When the value is not an `sslmode`.
- *
- * @example
- * ```ts
- * import { sslMode } from "./validators.ts";
- * const ssl = { path: "db.ssl", value: "require", got: '"require"', text: false, where: "" };
- * console.log(sslMode(ssl)); // "require"
- * ```
  */
 export function sslMode(f: Field): SslMode {
   const hint = typeof f.value === "boolean" ? ` (write "disable" or "require", not a boolean)` : "";
@@ -178,13 +136,6 @@ export function sslMode(f: Field): SslMode {
  * @param values The strings allowed.
  * @returns The value, typed as one of `values`.
  * @throws {ConfigError} When the value is not in `values`.
- *
- * @example
- * ```ts
- * import { oneOf } from "./validators.ts";
- * const type = { path: "type", value: "threaded", got: '"threaded"', text: false, where: "" };
- * console.log(oneOf(type, ["non-threaded", "threaded"])); // "threaded"
- * ```
  */
 export function oneOf<T extends string>(f: Field, values: readonly T[]): T {
   if (!values.includes(f.value as T)) fail(f, `one of ${values.map((v) => `"${v}"`).join(", ")}`);
@@ -197,13 +148,6 @@ export function oneOf<T extends string>(f: Field, values: readonly T[]): T {
  * @param f The field to check.
  * @returns The name.
  * @throws {ConfigError} When the value is not a string or is too long.
- *
- * @example
- * ```ts
- * import { applicationName } from "./validators.ts";
- * const name = { path: "db.application_name", value: "reports", got: '"reports"', text: false, where: "" };
- * console.log(applicationName(name)); // "reports"
- * ```
  */
 export function applicationName(f: Field): string {
   if (typeof f.value !== "string" || UTF8.encode(f.value).length > MAX_APPLICATION_NAME_BYTES) {
@@ -219,13 +163,6 @@ export function applicationName(f: Field): string {
  * @param f The field to check.
  * @returns The password, or `undefined` for `""`.
  * @throws {ConfigError} When the value is not a string.
- *
- * @example
- * ```ts
- * import { passwordField } from "./validators.ts";
- * const pass = { path: "db.pass", value: "", got: "a string (not shown)", text: false, where: "" };
- * console.log(passwordField(pass)); // undefined
- * ```
  */
 export function passwordField(f: Field): string | undefined {
   if (typeof f.value !== "string") fail(f, "a string");
