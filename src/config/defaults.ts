@@ -10,12 +10,6 @@ import type { SslMode } from "../driver.ts";
  * The value of every optional key, in the units of the normalised config
  * (milliseconds, megabytes). The Python module's seconds (`connect_timeout`)
  * are already converted.
- *
- * @example Reading a default
- * ```ts
- * import { DEFAULTS } from "./normalize.ts";
- * console.log(DEFAULTS.acquireTimeoutMs); // 10000
- * ```
  */
 export const DEFAULTS: {
   /** Threading model. */
