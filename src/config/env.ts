@@ -11,13 +11,6 @@ import { ConfigError } from "../errors.ts";
 
 /**
  * Reads one environment variable; `undefined` when it is unset.
- *
- * @example A fixed environment for tests
- * ```ts
- * import type { EnvReader } from "./env.ts";
- * const vars: Record<string, string> = { PGHOST: "db1" };
- * const env: EnvReader = (name) => vars[name];
- * ```
  */
 export type EnvReader = (name: string) => string | undefined;
 
@@ -48,14 +41,6 @@ const DEFAULT_CONNECTION_COUNT = 10;
  *   `PGCONNECT_TIMEOUT` or `PGDBPOOL_CONNECTION_COUNT` is not a number, or when
  *   `PGPORT` lists neither one port nor one per host (path: the variable's
  *   name). Other values are checked by `normalizeConfig()`.
- *
- * @example With an injected environment
- * ```ts
- * import { configFromEnv } from "./env.ts";
- * const vars: Record<string, string> = { DATABASE_URL: "postgres://app@db1/app" };
- * const input = configFromEnv((name) => vars[name]);
- * console.log(input.db); // "postgres://app@db1/app"
- * ```
  */
 export function configFromEnv(env: EnvReader = runtimeEnv): PoolConfigInput {
   const read = (name: string): string | undefined => env(name) || undefined;
