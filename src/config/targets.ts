@@ -12,12 +12,6 @@ import type { TargetSessionAttrs } from "./types.ts";
 
 /**
  * libpq's `target_session_attrs` values, in libpq's order.
- *
- * @example
- * ```ts
- * import { TARGET_SESSION_ATTRS } from "./targets.ts";
- * console.log(TARGET_SESSION_ATTRS.includes("prefer-standby")); // true
- * ```
  */
 export const TARGET_SESSION_ATTRS: readonly TargetSessionAttrs[] = Object.freeze([
   "any",
@@ -34,13 +28,6 @@ export const TARGET_SESSION_ATTRS: readonly TargetSessionAttrs[] = Object.freeze
  * @param f The field to check.
  * @returns The value.
  * @throws {ConfigError} When it is not one of {@linkcode TARGET_SESSION_ATTRS}, naming the key.
- *
- * @example
- * ```ts
- * import { targetSessionAttrs } from "./targets.ts";
- * const f = { path: "groups.w.target_session_attrs", value: "primary", got: '"primary"', text: false, where: "" };
- * console.log(targetSessionAttrs(f)); // "primary"
- * ```
  */
 export function targetSessionAttrs(f: Field): TargetSessionAttrs {
   return oneOf(f, TARGET_SESSION_ATTRS);
@@ -55,13 +42,6 @@ export function targetSessionAttrs(f: Field): TargetSessionAttrs {
  * @returns The ids, frozen, in the pool's order.
  * @throws {ConfigError} When the value is not a non-empty list of strings
  *   (path: the key), or an id is unknown or repeated (path: `groups.<g>.endpoints[i]`).
- *
- * @example
- * ```ts
- * import { endpointBinding } from "./targets.ts";
- * const f = { path: "groups.w.endpoints", value: ["b"], got: "an array", text: false, where: "" };
- * console.log(endpointBinding(f, ["a", "b"])); // ["b"]
- * ```
  */
 export function endpointBinding(f: Field, ids: readonly string[]): readonly string[] {
   const list = f.value;
