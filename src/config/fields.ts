@@ -11,13 +11,6 @@ import { redactUrl } from "../redact.ts";
 
 /**
  * One received value, ready to be validated and quoted in a message.
- *
- * @example A port read from a URL
- * ```ts
- * import type { Field } from "./fields.ts";
- * const port: Field = { path: "db.port", value: "5433", got: '"5433"', text: true, where: "" };
- * console.log(port.path); // "db.port"
- * ```
  */
 export interface Field {
   /** Dotted path of the key, e.g. `db[1].port`. */
@@ -34,12 +27,6 @@ export interface Field {
 
 /**
  * Each endpoint field with the keys that may spell it, seed-style first.
- *
- * @example
- * ```ts
- * import { ENDPOINT_KEYS } from "./fields.ts";
- * console.log(ENDPOINT_KEYS.database); // ["name", "database"]
- * ```
  */
 export const ENDPOINT_KEYS = {
   id: ["id"],
@@ -59,27 +46,11 @@ export const ENDPOINT_KEYS = {
 
 /**
  * The name of an endpoint field, as in {@linkcode ENDPOINT_KEYS}.
- *
- * @example
- * ```ts
- * import type { EndpointField } from "./fields.ts";
- * const field: EndpointField = "connectTimeout";
- * console.log(field); // "connectTimeout"
- * ```
  */
 export type EndpointField = keyof typeof ENDPOINT_KEYS;
 
 /**
  * The fields of one endpoint as received, before validation and defaults.
- *
- * @example
- * ```ts
- * import type { EndpointFields } from "./fields.ts";
- * const fields: EndpointFields = {
- *   host: { path: "db.host", value: "db1", got: '"db1"', text: false, where: "" },
- * };
- * console.log(Object.keys(fields)); // ["host"]
- * ```
  */
 export type EndpointFields = Partial<Record<EndpointField, Field>>;
 
@@ -93,13 +64,6 @@ export type EndpointFields = Partial<Record<EndpointField, Field>>;
  * @param show Quotes the value for messages; {@linkcode render} unless the value is secret.
  * @returns The field under the first spelling given, or `undefined` if none is.
  * @throws {ConfigError} When two spellings hold different values.
- *
- * @example
- * ```ts
- * import { pick } from "./fields.ts";
- * const field = pick({ connectionCount: 4 }, "groups.g", ["connection_count", "connectionCount"]);
- * console.log(field?.path, field?.value); // "groups.g.connectionCount" 4
- * ```
  */
 export function pick(
   obj: Record<string, unknown>,
@@ -138,16 +102,6 @@ export function pick(
  * @param at The dotted path of `obj` (`""` at the top level).
  * @param allowed Every key `obj` may hold.
  * @throws {ConfigError} Naming the first unknown key and the keys allowed.
- *
- * @example
- * ```ts
- * import { rejectUnknownKeys } from "./fields.ts";
- * try {
- *   rejectUnknownKeys({ autocomit: true }, "groups.g", ["autocommit"]);
- * } catch (err) {
- *   console.log((err as Error).message); // 'Invalid config "groups.g.autocomit": unknown key: expected one of autocommit'
- * }
- * ```
  */
 export function rejectUnknownKeys(
   obj: Record<string, unknown>,
@@ -172,16 +126,6 @@ export function rejectUnknownKeys(
  * @param expected What a valid value looks like, e.g. `"an integer ≥ 1"`.
  * @returns Never.
  * @throws {ConfigError} Always, with `f.path` as its path.
- *
- * @example
- * ```ts
- * import { fail } from "./fields.ts";
- * try {
- *   fail({ path: "db.port", value: 0, got: "0", text: false, where: "" }, "an integer 1..65535");
- * } catch (err) {
- *   console.log((err as Error).message); // 'Invalid config "db.port": expected an integer 1..65535, got 0'
- * }
- * ```
  */
 export function fail(f: Field, expected: string): never {
   throw new ConfigError(f.path, `expected ${expected}, got ${f.got}${f.where}`);
@@ -192,12 +136,6 @@ export function fail(f: Field, expected: string): never {
  *
  * @param value Any value.
  * @returns Whether `value` is an object whose keys can be read as settings.
- *
- * @example
- * ```ts
- * import { isRecord } from "./fields.ts";
- * console.log(isRecord({ host: "db1" }), isRecord([]), isRecord(null)); // true false false
- * ```
  */
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -209,12 +147,6 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
  *
  * @param value Any value but a password (see `renderSecret` in `redact.ts`).
  * @returns A JSON string, a description of an object, or the value as text.
- *
- * @example
- * ```ts
- * import { render } from "./fields.ts";
- * console.log(render("db1"), render([]), render(5)); // '"db1"' "an empty array" "5"
- * ```
  */
 export function render(value: unknown): string {
   if (typeof value === "string") {
