@@ -70,26 +70,6 @@ const PASSWORDS = new WeakMap<EndpointConfig, string>();
  * @returns The normalised configuration, deeply frozen (except the driver, the caller's object).
  * @throws {ConfigError} When a key is unknown, missing or invalid; `path` names it
  *   and the message quotes the value received, with passwords masked.
- *
- * @example Seed-style keys, as in the Python module
- * ```ts
- * import { normalizeConfig } from "./normalize.ts";
- * const config = normalizeConfig({
- *   db: { host: "db1", name: "app", user: "app", pass: "secret", connect_timeout: 3 },
- *   groups: { default: { connection_count: 10 } },
- * });
- * console.log(config.endpoints[0].connectTimeoutMs); // 3000
- * ```
- *
- * @example A multi-host URL
- * ```ts
- * import { normalizeConfig } from "./normalize.ts";
- * const config = normalizeConfig({
- *   db: "postgres://app@db1,db2:5433/app?sslmode=require",
- *   groups: { default: { connectionCount: 10 } },
- * });
- * console.log(config.endpoints.map((e) => `${e.host}:${e.port}`)); // ["db1:5432", "db2:5433"]
- * ```
  */
 export function normalizeConfig(input: unknown): PoolConfig {
   if (!isRecord(input)) {
@@ -140,13 +120,6 @@ export function normalizeConfig(input: unknown): PoolConfig {
  *
  * @param endpoint An endpoint of a config returned by {@linkcode normalizeConfig}.
  * @returns The password, or `undefined` if none was configured.
- *
- * @example
- * ```ts
- * import { normalizeConfig, passwordOf } from "./normalize.ts";
- * const config = normalizeConfig({ db: "postgres://app:s3cret@db1/app", groups: { g: { connection_count: 1 } } });
- * console.log(passwordOf(config.endpoints[0])); // "s3cret"
- * ```
  */
 export function passwordOf(endpoint: EndpointConfig): string | undefined {
   return PASSWORDS.get(endpoint);
