@@ -20,12 +20,6 @@
  *
  * @param endpoint Anything with a host and a port.
  * @returns `host:port`.
- *
- * @example
- * ```ts
- * import { describeEndpoint } from "./redact.ts";
- * console.log(describeEndpoint({ host: "::1", port: 5432 })); // "[::1]:5432"
- * ```
  */
 export function describeEndpoint(endpoint: { host: string; port: number }): string {
   const host = endpoint.host.includes(":") ? `[${endpoint.host}]` : endpoint.host;
@@ -39,12 +33,6 @@ export function describeEndpoint(endpoint: { host: string; port: number }): stri
  *
  * @param url A connection URL, well-formed or not.
  * @returns The URL with any password replaced by `****`.
- *
- * @example
- * ```ts
- * import { redactUrl } from "./redact.ts";
- * console.log(redactUrl("postgres://app:s3cret@db1/app")); // "postgres://app:****@db1/app"
- * ```
  */
 export function redactUrl(url: string): string {
   const secret = secretRange(url);
@@ -58,15 +46,6 @@ export function redactUrl(url: string): string {
  * @param url A connection URL, well-formed or not.
  * @returns `[start, end]` of the masked text (end exclusive), or `undefined` if
  *   the URL holds no password.
- *
- * @example A password with a raw "@"
- * ```ts
- * import { secretRange } from "./redact.ts";
- * const url = "postgres://app:p@ss@db1/app";
- * const range = secretRange(url);
- * console.log(range); // [15, 19]
- * console.log(range && url.slice(...range)); // "p@ss"
- * ```
  */
 export function secretRange(url: string): [number, number] | undefined {
   // Only a real scheme counts: a mistyped one ("postgres:/u:pw://@h") must not
@@ -84,13 +63,6 @@ export function secretRange(url: string): [number, number] | undefined {
  *
  * @param value The password as received.
  * @returns `"a string (not shown)"`, or the type of a non-string value.
- *
- * @example
- * ```ts
- * import { renderSecret } from "./redact.ts";
- * console.log(renderSecret("s3cret")); // "a string (not shown)"
- * console.log(renderSecret(42)); // "a value of type number"
- * ```
  */
 export function renderSecret(value: unknown): string {
   return typeof value === "string" ? "a string (not shown)" : `a value of type ${typeof value}`;
@@ -103,13 +75,6 @@ export function renderSecret(value: unknown): string {
  *
  * @param text A message, say a driver's error.
  * @returns The text with those credentials replaced by `****`.
- *
- * @example A driver's message quoting its connection string
- * ```ts
- * import { redactCredentials } from "./redact.ts";
- * console.log(redactCredentials("bad URL postgres://app:s3cret@db1/app")); // "bad URL postgres://app:****@db1/app"
- * console.log(redactCredentials("host=db1 password=s3cret")); // "host=db1 password=****"
- * ```
  */
 export function redactCredentials(text: string): string {
   return maskConninfoPasswords(maskUrlPasswords(text));
