@@ -102,7 +102,7 @@ function changeSuite(name: string, makeDriver: () => Driver): void {
             assert.deepEqual(seen, clean, `after ${JSON.stringify(batches)}`);
           },
         ),
-        { numRuns: 60 },
+        { numRuns: 150 },
       );
       // Most runs must have checked the same session, or the test proves nothing.
       assert.ok(samePid >= runs / 2, `${samePid} of ${runs} runs kept their session`);
