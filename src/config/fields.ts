@@ -141,7 +141,6 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** Quotes a received value for a message; long strings are cut. */
 /**
  * Quotes a received value for a message; long strings are cut.
  *
