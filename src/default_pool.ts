@@ -23,7 +23,7 @@ let ended = false;
  * @returns The default pool.
  * @throws {ConfigError} When the configuration is invalid.
  *
- * @example
+ * @example Set up the default pool once, at startup
  * ```ts
  * import { init } from "@x/pgdbpool";
  * init({
@@ -49,7 +49,7 @@ export function init(config: PoolConfigInput): Pool {
  * @throws {ConfigError} When nothing configures it.
  * @throws {PoolClosedError} After {@linkcode end}, until {@linkcode init}.
  *
- * @example
+ * @example Read the default pool's figures
  * ```ts
  * import { defaultPool } from "@x/pgdbpool";
  * console.log(defaultPool().stats());
@@ -74,7 +74,7 @@ export function defaultPool(): Pool {
  * @throws {PoolClosedError} After {@linkcode end}, until {@linkcode init}.
  * @throws See `Pool.withHandler`.
  *
- * @example
+ * @example One query on the default pool
  * ```ts
  * import { withHandler } from "@x/pgdbpool";
  * const one = await withHandler("default", async (db) => (await db.query("SELECT 1 AS one")).rows[0]);
@@ -95,7 +95,7 @@ export async function withHandler<T>(
  *
  * @returns When every session is closed.
  *
- * @example
+ * @example End the default pool before the process exits
  * ```ts
  * import { end } from "@x/pgdbpool";
  * await end();
