@@ -32,7 +32,7 @@ export class PoolError extends Error {
 /**
  * The configuration is invalid: the message names the key and what was expected.
  *
- * @example
+ * @example Read the path of the key that is wrong
  * ```ts
  * import { ConfigError, createPool } from "@x/pgdbpool";
  * try {
@@ -62,7 +62,7 @@ export class ConfigError extends PoolError {
 /**
  * A group name that the configuration does not define.
  *
- * @example
+ * @example A group the config does not define
  * ```ts
  * import { UnconfiguredGroupError } from "@x/pgdbpool";
  * const err = new UnconfiguredGroupError("reports", ["default"]);
@@ -94,7 +94,7 @@ export class UnconfiguredGroupError extends PoolError {
  * pool has dropped it. Retrying on another connection is safe unless the error
  * is a {@linkcode CommitUnknownError}.
  *
- * @example
+ * @example A session lost in the middle of a call
  * ```ts
  * import { ConnectionError, withHandler } from "@x/pgdbpool";
  * try {
@@ -150,7 +150,7 @@ export interface ConnectionErrorOptions {
  * The connection was lost while COMMIT was in flight: the server may or may
  * not have committed. Check the data before retrying.
  *
- * @example
+ * @example Check before retrying a write whose COMMIT was cut off
  * ```ts
  * import { CommitUnknownError, withHandler } from "@x/pgdbpool";
  * try {
@@ -207,7 +207,7 @@ export interface QueryErrorDetails {
  * The server (or the driver, before sending) rejected a query. The connection
  * itself is still good.
  *
- * @example
+ * @example Tell a missing table by its SQLSTATE
  * ```ts
  * import { QueryError, withHandler } from "@x/pgdbpool";
  * try {
@@ -260,7 +260,7 @@ export class QueryError extends PoolError {
 /**
  * No endpoint of the pool can be reached right now.
  *
- * @example
+ * @example No endpoint can be reached
  * ```ts
  * import { OfflineError, withHandler } from "@x/pgdbpool";
  * try {
@@ -287,7 +287,7 @@ export class OfflineError extends PoolError {
  * No connection became free within the acquire timeout. The message shows the
  * group's state (`total`, `leased`, `idle`, `waiting`).
  *
- * @example
+ * @example Give up waiting for a free connection after 100 ms
  * ```ts
  * import { AcquireTimeoutError, withHandler } from "@x/pgdbpool";
  * try {
@@ -312,7 +312,7 @@ export class AcquireTimeoutError extends PoolError {
 /**
  * The pool was ended: it takes no new leases.
  *
- * @example
+ * @example The message of a lease after end()
  * ```ts
  * import { PoolClosedError } from "@x/pgdbpool";
  * const err = new PoolClosedError();
@@ -330,7 +330,7 @@ export class PoolClosedError extends PoolError {
 /**
  * A handler was used after it was released (or after `withHandler` returned).
  *
- * @example
+ * @example The message of a query on a released handler
  * ```ts
  * import { HandlerReleasedError } from "@x/pgdbpool";
  * const err = new HandlerReleasedError("query");
@@ -355,7 +355,7 @@ export class HandlerReleasedError extends PoolError {
  * @param err Any thrown value.
  * @returns `true` for a {@linkcode ConnectionError} (including `CommitUnknownError`).
  *
- * @example
+ * @example An error that is not about the connection
  * ```ts
  * import { isConnectionBroken } from "@x/pgdbpool";
  * console.log(isConnectionBroken(new Error("x"))); // false
@@ -400,7 +400,7 @@ const RETRYABLE_SQLSTATES = new Set(["40001", "40P01", "57P01", "57P02", "57P03"
  * @param err Any thrown value.
  * @returns `true` when a retry is safe and may succeed.
  *
- * @example
+ * @example Retry a call up to three times when it may succeed
  * ```ts
  * import { isRetryable, withHandler } from "@x/pgdbpool";
  * for (let attempt = 0; ; attempt++) {
