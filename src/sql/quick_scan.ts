@@ -64,7 +64,7 @@ function isRunChar(c: number): boolean {
  * @param text SQL text.
  * @returns `false` only when no statement of it can control the transaction or change the session.
  *
- * @example
+ * @example Only texts with a word of interest are read in full
  * ```ts
  * import { mayMatter } from "./quick_scan.ts";
  * console.log(mayMatter("SELECT * FROM users WHERE id = $1")); // false

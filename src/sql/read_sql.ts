@@ -112,7 +112,7 @@ export function sessionChanges(text: string, prepared: string[]): number {
  * @param text SQL text, possibly several statements.
  * @returns Its verdict.
  *
- * @example
+ * @example An unterminated string is unsure
  * ```ts
  * import { analyzeSql } from "./read_sql.ts";
  * console.log(analyzeSql("SELECT 'open").unsure); // true
