@@ -31,7 +31,7 @@ export type { LeaseOptions, PoolOptions, PoolStats };
  *   being released; its connection was closed and its slot freed:
  *   `{ group, stack }` (the stack when `leakDetectionMs` is on).
  *
- * @example
+ * @example A pool over two endpoints, one query, then end()
  * ```ts
  * import { createPool } from "@x/pgdbpool";
  * const pool = createPool({
@@ -102,7 +102,7 @@ export class Pool extends EventTarget {
    * @throws The signal's reason, when it aborts before `fn` settles.
    * @throws Whatever `fn` throws, unchanged.
    *
-   * @example
+   * @example A transaction that commits when fn returns
    * ```ts
    * import { createPool } from "@x/pgdbpool";
    * const pool = createPool({ db: "postgres://localhost/app", groups: { tx: { connection_count: 4, autocommit: false } } });
@@ -153,7 +153,7 @@ export class Pool extends EventTarget {
    * @throws {OfflineError} No endpoint can be reached.
    * @throws {PoolClosedError} The pool was ended.
    *
-   * @example
+   * @example Hold a connection for a block with await using
    * ```ts
    * import { createPool } from "@x/pgdbpool";
    * const pool = createPool({ db: "postgres://localhost/app", groups: { default: { connection_count: 4 } } });
@@ -177,7 +177,7 @@ export class Pool extends EventTarget {
    *
    * @returns A fresh snapshot.
    *
-   * @example
+   * @example Read a group's idle count
    * ```ts
    * import { createPool } from "@x/pgdbpool";
    * const pool = createPool({ db: "postgres://localhost/app", groups: { default: { connection_count: 4 } } });
@@ -197,7 +197,7 @@ export class Pool extends EventTarget {
    *
    * @returns When every session is closed.
    *
-   * @example
+   * @example End the pool when the process shuts down
    * ```ts
    * import { createPool } from "@x/pgdbpool";
    * const pool = createPool({ db: "postgres://localhost/app", groups: { default: { connection_count: 4 } } });
@@ -236,7 +236,7 @@ export class Pool extends EventTarget {
  * @returns The pool.
  * @throws {ConfigError} When the configuration is invalid.
  *
- * @example
+ * @example Two endpoint objects and two groups
  * ```ts
  * import { createPool } from "@x/pgdbpool";
  * const pool = createPool({
