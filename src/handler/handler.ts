@@ -22,7 +22,7 @@ export interface QueryResult<R = Record<string, unknown>> {
  * It is valid until released; after that every method throws
  * {@linkcode HandlerReleasedError}.
  *
- * @example
+ * @example A typed row from a parameterised query
  * ```ts
  * import { withHandler } from "@x/pgdbpool";
  * const n = await withHandler("default", async (db) => {
