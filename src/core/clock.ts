@@ -69,15 +69,6 @@ export function unrefTimer(handle: TimerHandle): void {
  * Waits until `arm`'s callback is called or `ms` pass, whichever comes first
  * (a grace period: `end()` waiting for leases to come back).
  *
- * @example Wait for a drain, at most a second
- * ```ts
- * import { systemClock, waitAtMost } from "./clock.ts";
- * let drained = () => {};
- * const waiting = waitAtMost(systemClock, 1000, (done) => (drained = done));
- * drained();
- * await waiting;
- * ```
- *
  * @param clock The clock.
  * @param ms The longest wait.
  * @param arm Receives the function that ends the wait early.
