@@ -11,15 +11,6 @@ import type { PoolEntry } from "./resource_pool_types.ts";
  * nothing.
  *
  * @typeParam R The resource.
- *
- * @example Park and take back
- * ```ts
- * import { IdleSet } from "./idle_set.ts";
- *
- * const idle = new IdleSet<string>(2);
- * idle.push({ resource: "s", partition: 1, createdAt: 0, lastUsed: 0, leased: false, retire: false });
- * console.log(idle.pop(0), idle.popAny(0)?.resource); // undefined "s"
- * ```
  */
 export class IdleSet<R> {
   readonly #lists: PoolEntry<R>[][] = [];
