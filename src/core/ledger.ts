@@ -12,19 +12,6 @@ import type { Created, PoolEntry } from "./resource_pool_types.ts";
  * drop, never per lease: a lease moves a flag and a count.
  *
  * @typeParam R The resource.
- *
- * @example Open, lease, drop
- * ```ts
- * import { Ledger } from "./ledger.ts";
- *
- * const books = new Ledger<string>();
- * books.opening();
- * const entry = books.opened({ resource: "s", partition: 0 }, 0);
- * books.lease(entry);
- * books.unlease(entry);
- * books.drop(entry);
- * console.log(books.total, books.counts.destroyed); // 0 1
- * ```
  */
 export class Ledger<R> {
   /** Every entry open, idle or leased. */
