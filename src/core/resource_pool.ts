@@ -27,26 +27,6 @@ export type AcquireOptions = WaitOptions;
  * The pool. A resource being opened belongs to no caller (puddle's way): it
  * goes to whoever is first in line when it is ready, and a caller takes
  * whichever comes first, a new resource or a released one.
- *
- * @example Lease and give back
- * ```ts
- * import { systemClock } from "./clock.ts";
- * import { ResourcePool } from "./resource_pool.ts";
- *
- * const pool = new ResourcePool<object>({
- *   max: 2,
- *   partitions: 1,
- *   nextPartition: () => 0,
- *   create: (partition) => Promise.resolve({ resource: {}, partition }),
- *   destroy: () => {},
- *   clock: systemClock,
- *   timeoutError: (ms) => new Error(`no resource within ${ms} ms`),
- *   closedError: () => new Error("closed"),
- * });
- * const entry = await pool.acquire({ timeoutMs: 1000 });
- * pool.release(entry);
- * await pool.close(0);
- * ```
  */
 export class ResourcePool<R> {
   readonly #opts: ResourcePoolOptions<R>;
