@@ -41,17 +41,6 @@ interface Waiter<T> {
  * disarmed whenever the queue becomes empty.
  *
  * @typeParam T What a waiter is handed.
- *
- * @example A waiter served by the next hand-off
- * ```ts
- * import { systemClock } from "./clock.ts";
- * import { WaitList } from "./wait_list.ts";
- *
- * const waiters = new WaitList<string>(systemClock, (ms) => new Error(`waited ${ms} ms`));
- * const waiting = waiters.wait({ timeoutMs: 1000 }, false, true);
- * waiters.resolveNext("a resource");
- * console.log(await waiting); // "a resource"
- * ```
  */
 export class WaitList<T> {
   readonly #clock: Clock;
