@@ -9,17 +9,6 @@
  *
  * Internal to the Bun.SQL adapter; not part of the public surface.
  *
- * @example Wrap an instance
- * ```ts ignore
- * import { BunSqlConnection } from "./connection.ts";
- * import type { BunSqlClient } from "./types.ts";
- *
- * declare const sql: BunSqlClient;
- * const conn = new BunSqlConnection(true, "db1:5432", new Map());
- * conn.attach(sql);
- * const { rows, rowCount, command } = await conn.query("SELECT 1 AS n");
- * ```
- *
  * @module
  */
 import type { DriverConnection, DriverResult } from "../../driver.ts";
@@ -81,18 +70,6 @@ const EMPTY: unknown[] = [];
  * Parameterised text runs through `unsafe` (prepared or not, as the instance
  * was built); parameterless text as a prepared tagged template when it is one
  * statement and `prepare` is on, else with the simple protocol.
- *
- * @example Build, attach, query, close
- * ```ts ignore
- * import { BunSqlConnection } from "./connection.ts";
- * import type { BunSqlClient } from "./types.ts";
- *
- * declare const sql: BunSqlClient;
- * const conn = new BunSqlConnection(false, "db1:5432", new Map());
- * conn.attach(sql);
- * await conn.query("SELECT $1::int AS n", [1]);
- * await conn.close();
- * ```
  */
 export class BunSqlConnection implements DriverConnection {
   #sql!: BunSqlClient;
