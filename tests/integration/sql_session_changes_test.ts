@@ -11,6 +11,7 @@ import fc from "fast-check";
 import { createPool, type Driver, type Handler, type Pool } from "../../mod.ts";
 import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
 import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
+import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
 import { sharedServers, type TestServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
 import { disguised, type Part, parts } from "../support/sql_disguise.ts";
@@ -111,4 +112,5 @@ function changeSuite(name: string, makeDriver: () => Driver): void {
 }
 
 changeSuite("postgres.js", () => postgresjs());
+changeSuite("node-postgres", () => nodePostgres());
 if (isBun) changeSuite("Bun.SQL", () => bunSql());

@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { createPool, type Driver, type Pool } from "../../mod.ts";
 import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
 import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
+import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
 import { adminQuery, sharedServers, type TestServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
 
@@ -131,7 +132,7 @@ function transactionSuite(name: string, makeDriver: () => Driver): void {
         'SELECT 1 AS "a;b"; COMMIT AND CHAIN',
         "SELECT E'\\';'; BEGIN",
         "savepoint s",
-        "SELECT 'unterminated",
+        "SELECT 'unterminated; BEGIN",
       ];
       for (const text of disguises) {
         await assert.rejects(pool.withHandler("g", (db) => db.query(text)), /pipelined/, text);
@@ -144,4 +145,5 @@ function transactionSuite(name: string, makeDriver: () => Driver): void {
 }
 
 transactionSuite("postgres.js", () => postgresjs());
+transactionSuite("node-postgres", () => nodePostgres());
 if (isBun) transactionSuite("Bun.SQL", () => bunSql());
