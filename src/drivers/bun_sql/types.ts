@@ -6,29 +6,12 @@
  *
  * Internal to the Bun.SQL adapter; not part of the public surface.
  *
- * @example Find Bun.SQL at run time
- * ```ts ignore
- * import type { BunGlobal } from "./types.ts";
- *
- * const bun = (globalThis as { Bun?: BunGlobal }).Bun;
- * console.log(typeof bun?.SQL === "function"); // true on Bun only
- * ```
- *
  * @module
  */
 import type { SslMode } from "../../driver.ts";
 
 /**
  * A Bun.SQL result: the rows, plus the metadata this adapter reads.
- *
- * @example Read the rows and the command tag
- * ```ts ignore
- * import type { BunSqlClient, BunSqlResult } from "./types.ts";
- *
- * declare const sql: BunSqlClient;
- * const result: BunSqlResult = await sql.unsafe("SELECT 1 AS n");
- * console.log(result[0].n, result.count, result.command); // 1 1 "SELECT"
- * ```
  */
 export type BunSqlResult = Record<string, unknown>[] & {
   /** Rows returned, or rows written when the statement returns none. */
@@ -39,16 +22,6 @@ export type BunSqlResult = Record<string, unknown>[] & {
 
 /**
  * A `Bun.SQL` instance, as far as this adapter uses it.
- *
- * @example Connect, query, close
- * ```ts ignore
- * import type { BunSqlClient } from "./types.ts";
- *
- * declare const sql: BunSqlClient;
- * await sql.connect();
- * await sql.unsafe("SELECT $1::int AS n", [1]);
- * await sql.close({ timeout: 0 });
- * ```
  */
 export interface BunSqlClient {
   /**
@@ -83,17 +56,6 @@ export interface BunSqlClient {
 
 /**
  * The options this adapter passes to `new Bun.SQL()` (a subset of Bun's).
- *
- * @example The fields fixed by the adapter
- * ```ts ignore
- * import type { BunSqlClientOptions } from "./types.ts";
- *
- * const fixed: Pick<BunSqlClientOptions, "adapter" | "url" | "max"> = {
- *   adapter: "postgres",
- *   url: "postgres://",
- *   max: 1,
- * };
- * ```
  */
 export interface BunSqlClientOptions {
   /** Always `"postgres"`. */
@@ -130,15 +92,6 @@ export interface BunSqlClientOptions {
 
 /**
  * The `Bun` global, as far as this adapter uses it.
- *
- * @example Build one instance
- * ```ts ignore
- * import type { BunGlobal, BunSqlClientOptions } from "./types.ts";
- *
- * declare const options: BunSqlClientOptions;
- * const bun = (globalThis as { Bun?: BunGlobal }).Bun!;
- * const sql = new bun.SQL(options);
- * ```
  */
 export interface BunGlobal {
   /** The `Bun.SQL` class. */
