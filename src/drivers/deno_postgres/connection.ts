@@ -8,17 +8,6 @@
  *
  * Internal to the deno-postgres adapter; not part of the public surface.
  *
- * @example Wrap a connected client
- * ```ts ignore
- * import { DenoPostgresConnection } from "./connection.ts";
- * import type { DenoPostgresClient } from "./types.ts";
- *
- * declare const client: DenoPostgresClient;
- * await client.connect();
- * const conn = new DenoPostgresConnection(client);
- * const { rows, rowCount, command } = await conn.query("SELECT 1 AS n");
- * ```
- *
  * @module
  */
 import type { DriverConnection, DriverResult } from "../../driver.ts";
@@ -56,17 +45,6 @@ interface Pending {
 /**
  * A {@linkcode DriverConnection} over one connected deno-postgres `Client`
  * (one session). Rows come back as objects keyed by column name.
- *
- * @example Query, then close
- * ```ts ignore
- * import { DenoPostgresConnection } from "./connection.ts";
- * import type { DenoPostgresClient } from "./types.ts";
- *
- * declare const client: DenoPostgresClient;
- * const conn = new DenoPostgresConnection(client);
- * await conn.query("SELECT $1::int AS n", [1]);
- * await conn.close();
- * ```
  */
 export class DenoPostgresConnection implements DriverConnection {
   #client: DenoPostgresClient;
