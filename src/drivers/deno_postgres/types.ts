@@ -7,14 +7,6 @@
  *
  * Re-exported by the `@x/pgdbpool/deno-postgres` entry point.
  *
- * @example Type deno-postgres's `Client` class
- * ```ts ignore
- * import { Client } from "@db/postgres";
- * import type { DenoPostgresClientConstructor } from "@x/pgdbpool/deno-postgres";
- *
- * const ctor: DenoPostgresClientConstructor = Client;
- * ```
- *
  * @module
  */
 
