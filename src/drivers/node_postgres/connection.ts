@@ -7,17 +7,6 @@
  *
  * Internal to the node-postgres adapter; not part of the public surface.
  *
- * @example Wrap a client, then connect it
- * ```ts ignore
- * import { NodePostgresConnection, StatementNames } from "./connection.ts";
- * import type { NodePostgresClient } from "./types.ts";
- *
- * declare const client: NodePostgresClient;
- * const conn = new NodePostgresConnection(client, "db1:5432", new StatementNames(1000));
- * await client.connect();
- * const { rows, rowCount, command } = await conn.query("SELECT 1 AS n");
- * ```
- *
  * @module
  */
 import type { DriverConnection, DriverNotice, DriverResult } from "../../driver.ts";
@@ -50,15 +39,6 @@ function isServerError(err: unknown): err is PgServerError {
 /**
  * Stable statement names per text (`pgdbpool_1`, `pgdbpool_2`…), shared by a
  * driver's connections. Past `max` distinct texts, new texts get no name.
- *
- * @example Name two texts
- * ```ts ignore
- * import { StatementNames } from "./connection.ts";
- *
- * const names = new StatementNames(1);
- * console.log(names.of("SELECT 1"), names.of("SELECT 1")); // "pgdbpool_1" "pgdbpool_1"
- * console.log(names.of("SELECT 2")); // undefined: the limit is reached
- * ```
  */
 export class StatementNames {
   readonly #names = new Map<string, string>();
@@ -91,18 +71,6 @@ export class StatementNames {
  * statements; without, `pg` chooses (simple protocol without parameters, an
  * unnamed statement with). Several parameterless statements always use the
  * simple protocol; the result is the last statement's.
- *
- * @example Query, then close
- * ```ts ignore
- * import { NodePostgresConnection } from "./connection.ts";
- * import type { NodePostgresClient } from "./types.ts";
- *
- * declare const client: NodePostgresClient;
- * const conn = new NodePostgresConnection(client, "db1:5432", undefined);
- * await client.connect();
- * await conn.query("SELECT $1::int AS n", [1]);
- * await conn.close();
- * ```
  */
 export class NodePostgresConnection implements DriverConnection {
   readonly #client: NodePostgresClient;
