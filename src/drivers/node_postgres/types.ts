@@ -8,14 +8,6 @@
  * `@x/pgdbpool/node-postgres` entry point; the error and state shapes are
  * internal to the adapter.
  *
- * @example Type pg's default export
- * ```ts ignore
- * import pg from "npm:pg@8";
- * import type { NodePostgresModule } from "@x/pgdbpool/node-postgres";
- *
- * const module: NodePostgresModule = pg;
- * ```
- *
  * @module
  */
 import type { ServerErrorFields } from "../shared/normalize.ts";
@@ -113,14 +105,6 @@ export interface NodePostgresModule {
  * carry Node codes such as `ECONNRESET` and no severity.
  *
  * Internal to the node-postgres adapter.
- *
- * @example Read a server error
- * ```ts ignore
- * import type { PgServerError } from "./types.ts";
- *
- * declare const err: PgServerError;
- * console.log(err.code, err.severity, err.detail); // "23505" "ERROR" "Key (id)=(1) already exists."
- * ```
  */
 export interface PgServerError extends Error, ServerErrorFields {
   /** SQLSTATE. */
@@ -137,15 +121,6 @@ export interface PgServerError extends Error, ServerErrorFields {
  * socket).
  *
  * Internal to the node-postgres adapter.
- *
- * @example Check whether the client's socket is gone
- * ```ts ignore
- * import type { NodePostgresClient, PgClientState } from "./types.ts";
- *
- * declare const client: NodePostgresClient;
- * const state = client as unknown as PgClientState;
- * console.log(state._queryable === false || state.connection?.stream?.destroyed === true);
- * ```
  */
 export interface PgClientState {
   /** `end()` has been called. */
