@@ -7,17 +7,6 @@
  *
  * Internal to the postgres.js adapter; not part of the public surface.
  *
- * @example Wrap an instance that uses a one-shot socket
- * ```ts ignore
- * import { PostgresjsConnection } from "./connection.ts";
- * import type { PostgresjsSql } from "./types.ts";
- *
- * declare const sql: PostgresjsSql;
- * const conn = new PostgresjsConnection(true, "db1:5432", () => undefined);
- * conn.attach(sql);
- * const { rows, rowCount, command } = await conn.query("SELECT 1 AS n");
- * ```
- *
  * @module
  */
 import type { DriverConnection, DriverResult } from "../../driver.ts";
@@ -60,18 +49,6 @@ function isServerError(err: unknown): err is PostgresjsServerError {
  * Parameterised text runs as a named prepared statement (`prepare`) or an
  * unnamed one; parameterless text as a named statement when it is one
  * statement and `prepare` is on, else with the simple protocol.
- *
- * @example Build, attach, query, close
- * ```ts ignore
- * import { PostgresjsConnection } from "./connection.ts";
- * import type { PostgresjsSql } from "./types.ts";
- *
- * declare const sql: PostgresjsSql;
- * const conn = new PostgresjsConnection(false, "db1:5432", () => undefined);
- * conn.attach(sql);
- * await conn.query("SELECT $1::int AS n", [1]);
- * await conn.close();
- * ```
  */
 export class PostgresjsConnection implements DriverConnection {
   #sql!: PostgresjsSql;
