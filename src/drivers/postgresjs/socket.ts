@@ -9,15 +9,6 @@
  *
  * Internal to the postgres.js adapter; not part of the public surface.
  *
- * @example Hand postgres.js a socket that opens exactly once
- * ```ts ignore
- * import { PostgresjsSocket } from "./socket.ts";
- *
- * declare const params: import("../../driver.ts").ConnectParams;
- * const sockets = await PostgresjsSocket.load(params, "db1:5432");
- * const options = { socket: () => sockets.open() }; // part of postgres()'s options
- * ```
- *
  * @module
  */
 import type { ConnectParams, SslMode } from "../../driver.ts";
@@ -44,21 +35,6 @@ function loadTls(): Promise<TlsModule> {
  * `params.ssl` says; never over a Unix socket, as in libpq), every later call
  * throws an error coded `CONNECTION_CLOSED`, because postgres.js only asks
  * again to reconnect, and a pgdbpool connection never reconnects.
- *
- * @example Open, use, and refuse a second socket
- * ```ts ignore
- * import { PostgresjsSocket } from "./socket.ts";
- *
- * declare const params: import("../../driver.ts").ConnectParams;
- * const sockets = await PostgresjsSocket.load(params, "db1:5432");
- * const socket = await sockets.open(); // connected, TLS negotiated
- * sockets.markEstablished();
- * try {
- *   sockets.open();
- * } catch (err) {
- *   console.log((err as { code?: string }).code); // "CONNECTION_CLOSED"
- * }
- * ```
  */
 export class PostgresjsSocket {
   readonly #params: ConnectParams;
