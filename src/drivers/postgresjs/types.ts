@@ -6,14 +6,6 @@
  *
  * Re-exported by the `@x/pgdbpool/postgresjs` entry point.
  *
- * @example Type postgres.js's default export
- * ```ts ignore
- * import postgres from "npm:postgres@3";
- * import type { PostgresjsFactory } from "@x/pgdbpool/postgresjs";
- *
- * const factory: PostgresjsFactory = postgres;
- * ```
- *
  * @module
  */
 
