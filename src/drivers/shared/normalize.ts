@@ -5,18 +5,6 @@
  *
  * Internal to the adapters; not part of the public surface.
  *
- * @example Normalising one result and one error
- * ```ts
- * import { commandVerb, toQueryError } from "./normalize.ts";
- *
- * console.log(commandVerb("CREATE TABLE")); // "CREATE"
- * const err = toQueryError(new Error('relation "t" does not exist'), {
- *   code: "42P01",
- *   position: "15",
- * });
- * console.log(err.code, err.position); // "42P01" 15
- * ```
- *
  * @module
  */
 import type { DriverResult } from "../../driver.ts";
@@ -40,13 +28,6 @@ export interface ServerErrorFields {
  * @param err The driver's error; its message becomes the message and it becomes the `cause`.
  * @param fields SQLSTATE, DETAIL, HINT and POSITION as the driver exposes them.
  * @returns The normalised error; `position` is a number or `undefined`.
- *
- * @example
- * ```ts
- * import { toQueryError } from "./normalize.ts";
- * const err = toQueryError(new Error("boom"), { code: "23505", detail: "Key (id)=(1) already exists." });
- * console.log(err.detail);
- * ```
  */
 export function toQueryError(err: Error, fields: ServerErrorFields): QueryError {
   const position = fields.position === undefined || fields.position === ""
@@ -68,12 +49,6 @@ export function toQueryError(err: Error, fields: ServerErrorFields): QueryError 
  *
  * @param severity The non-localised severity (`V` field), or the localised one (`S`).
  * @returns `true` for `FATAL` and `PANIC`.
- *
- * @example
- * ```ts
- * import { endsSession } from "./normalize.ts";
- * console.log(endsSession("FATAL"), endsSession("ERROR")); // true false
- * ```
  */
 export function endsSession(severity: unknown): boolean {
   return severity === "FATAL" || severity === "PANIC";
@@ -86,12 +61,6 @@ export function endsSession(severity: unknown): boolean {
  *
  * @param tag The command tag without its row counts, as the driver reports it.
  * @returns The first word of the tag, or `""`.
- *
- * @example
- * ```ts
- * import { commandVerb } from "./normalize.ts";
- * console.log(commandVerb("START TRANSACTION")); // "START"
- * ```
  */
 export function commandVerb(tag: string | null | undefined): string {
   if (!tag) return "";
@@ -109,12 +78,6 @@ export function commandVerb(tag: string | null | undefined): string {
  *
  * @param text SQL text.
  * @returns `true` when the text can be sent as one prepared statement.
- *
- * @example
- * ```ts
- * import { isSingleStatement } from "./normalize.ts";
- * console.log(isSingleStatement("SELECT 1;"), isSingleStatement("BEGIN; SELECT 1")); // true false
- * ```
  */
 export function isSingleStatement(text: string): boolean {
   const semi = text.indexOf(";");
@@ -133,12 +96,6 @@ export function isSingleStatement(text: string): boolean {
  * @param host Host name, IP address or socket directory.
  * @param port TCP port.
  * @returns The label, never with credentials.
- *
- * @example
- * ```ts
- * import { endpointLabel } from "./normalize.ts";
- * console.log(endpointLabel("db1", 5432)); // "db1:5432"
- * ```
  */
 export function endpointLabel(host: string, port: number): string {
   return host.includes(":") && !host.startsWith("/") ? `[${host}]:${port}` : `${host}:${port}`;
@@ -154,13 +111,6 @@ export function endpointLabel(host: string, port: number): string {
  * @param label `host:port`, for the message.
  * @param onTimeout Called once when the deadline passes first.
  * @returns What `connecting` resolves to.
- *
- * @example
- * ```ts
- * import { withConnectTimeout } from "./normalize.ts";
- * const never = new Promise<void>(() => {});
- * await withConnectTimeout(never, 10, "db:5432", () => {}).catch((e) => console.log(e.code));
- * ```
  */
 export function withConnectTimeout<T>(
   connecting: Promise<T>,
@@ -204,13 +154,6 @@ export type TaggedRows = Record<string, unknown>[] & {
  *
  * @param result The driver's result.
  * @returns Rows, row count and command verb.
- *
- * @example
- * ```ts
- * import { taggedResult } from "./normalize.ts";
- * const rows = Object.assign([{ n: 1 }], { command: "SELECT", count: 1 });
- * console.log(taggedResult(rows).rowCount); // 1
- * ```
  */
 export function taggedResult(result: TaggedRows): DriverResult {
   let last = result;
@@ -236,12 +179,6 @@ export function taggedResult(result: TaggedRows): DriverResult {
  * @param cause Why the session ended, if known.
  * @param code The driver's own code for a closed connection.
  * @returns The error.
- *
- * @example
- * ```ts
- * import { sessionEnded } from "./normalize.ts";
- * console.log(sessionEnded("pg", "db1:5432", undefined, "CONNECTION_CLOSED").message);
- * ```
  */
 export function sessionEnded(driver: string, label: string, cause: unknown, code: string): Error {
   return Object.assign(
