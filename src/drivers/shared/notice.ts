@@ -31,13 +31,6 @@ export interface RawNotice {
  *
  * @param onNotice The pool's callback, if any.
  * @returns The client's callback (a no-op without `onNotice`, so no client prints notices).
- *
- * @example Forward a postgres.js notice
- * ```ts ignore
- * import { noticeForwarder } from "./notice.ts";
- * const forward = noticeForwarder((n) => console.log(n.severity, n.message));
- * forward({ severity: "NOTICE", code: "00000", message: "hello" });
- * ```
  */
 export function noticeForwarder(
   onNotice: ((notice: DriverNotice) => void) | undefined,
