@@ -42,13 +42,6 @@ const CUTS_BEFORE_OUTAGE = 3;
  *
  * @param err What the driver's `connect` rejected with.
  * @returns The kind of failure.
- *
- * @example
- * ```ts
- * import { classifyConnectFailure } from "./health.ts";
- * const refused = Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
- * console.log(classifyConnectFailure(refused)); // "outage"
- * ```
  */
 export function classifyConnectFailure(err: unknown): ConnectFailure {
   if (isLoginRefused(err)) return "login";
@@ -68,12 +61,6 @@ export function classifyConnectFailure(err: unknown): ConnectFailure {
  *
  * @param err Any thrown value.
  * @returns The code, or `undefined`.
- *
- * @example
- * ```ts
- * import { codeOf } from "./health.ts";
- * console.log(codeOf({ code: "ERR_POSTGRES_SERVER_ERROR", errno: "28P01" })); // "28P01"
- * ```
  */
 export function codeOf(err: unknown): string | undefined {
   for (let e = err as Record<string, unknown> | undefined, depth = 0; e && depth < 3; depth++) {
@@ -98,16 +85,6 @@ export interface BackoffOptions {
  * ({@linkcode Health.begin}); a failure counts only if nothing was counted
  * since its ticket was taken, so 50 concurrent attempts that fail together
  * are one failure, not 50.
- *
- * @example One failure per attempt window
- * ```ts
- * import { Health } from "./health.ts";
- * const h = new Health();
- * const a = h.begin(0), b = h.begin(0);
- * h.failed(a, "outage", 0, { baseMs: 100, maxMs: 1000 });
- * h.failed(b, "outage", 0, { baseMs: 100, maxMs: 1000 });
- * console.log(h.failures); // 1
- * ```
  */
 export class Health {
   /** Outage failures in a row (windows, not attempts). */
