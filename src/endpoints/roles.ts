@@ -30,13 +30,6 @@ export const ROLE_QUERY =
  *
  * @param parameters The session's ParameterStatus values, if the driver has them.
  * @returns The role, or `undefined` when the server did not report it.
- *
- * @example
- * ```ts
- * import { roleFromParameters } from "./roles.ts";
- * console.log(roleFromParameters({ in_hot_standby: "on", default_transaction_read_only: "off" }));
- * // { inRecovery: true, readOnly: false }
- * ```
  */
 export function roleFromParameters(
   parameters: Readonly<Record<string, string>> | undefined,
@@ -54,14 +47,6 @@ export function roleFromParameters(
  * @param connection The session.
  * @returns The role.
  * @throws Whatever the query throws (the session is then unusable for a role-bound group).
- *
- * @example
- * ```ts
- * import { learnRole } from "./roles.ts";
- * import type { DriverConnection } from "../driver.ts";
- * const standby = { parameters: { in_hot_standby: "on", default_transaction_read_only: "off" } };
- * console.log(await learnRole(standby as unknown as DriverConnection)); // { inRecovery: true, readOnly: false }
- * ```
  */
 export async function learnRole(connection: DriverConnection): Promise<ServerRole> {
   const reported = roleFromParameters(connection.parameters);
@@ -83,13 +68,6 @@ export async function learnRole(connection: DriverConnection): Promise<ServerRol
  * @param target The group's `target_session_attrs`.
  * @param fallback `true` for the second pass of `prefer-standby`.
  * @returns Whether the server matches.
- *
- * @example
- * ```ts
- * import { serves } from "./roles.ts";
- * const standby = { inRecovery: true, readOnly: false };
- * console.log(serves(standby, "read-only", false), serves(standby, "primary", false)); // true false
- * ```
  */
 export function serves(role: ServerRole, target: TargetSessionAttrs, fallback: boolean): boolean {
   switch (target) {
@@ -115,12 +93,6 @@ export function serves(role: ServerRole, target: TargetSessionAttrs, fallback: b
  * @param target The group's target.
  * @param code The SQLSTATE.
  * @returns `true` for 25006 in a group that needs a writable server.
- *
- * @example
- * ```ts
- * import { signalsDemotion } from "./roles.ts";
- * console.log(signalsDemotion("primary", "25006"), signalsDemotion("any", "25006")); // true false
- * ```
  */
 export function signalsDemotion(target: TargetSessionAttrs, code: string | undefined): boolean {
   return code === "25006" && (target === "read-write" || target === "primary");
@@ -131,12 +103,6 @@ export function signalsDemotion(target: TargetSessionAttrs, code: string | undef
  *
  * @param role The learned role, if any.
  * @returns `"primary"`, `"standby"` or `"unknown"`.
- *
- * @example
- * ```ts
- * import { roleName } from "./roles.ts";
- * console.log(roleName(undefined), roleName({ inRecovery: false, readOnly: true })); // "unknown" "primary"
- * ```
  */
 export function roleName(role: ServerRole | undefined): EndpointRole {
   return role === undefined ? "unknown" : role.inRecovery ? "standby" : "primary";
