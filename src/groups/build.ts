@@ -23,18 +23,6 @@ export interface Groups {
 /**
  * Builds every group of `config`; no I/O.
  *
- * @example Groups of a one-endpoint pool
- * ```ts
- * import { systemClock } from "../core/clock.ts";
- * import { normalizeConfig } from "../config/normalize.ts";
- * import { EndpointSet } from "../endpoints/endpoint_set.ts";
- * import { buildGroups } from "./build.ts";
- * const driver = { name: "none", connect: () => Promise.reject(new Error("offline")) };
- * const config = normalizeConfig({ db: { host: "db1" }, groups: { g: { connection_count: 2 } }, driver });
- * const endpoints = new EndpointSet(config.endpoints, { driver, clock: systemClock, reconnectBaseMs: 250, reconnectMaxMs: 1000 });
- * console.log([...buildGroups(config, endpoints, systemClock).byName.keys()]); // ["g"]
- * ```
- *
  * @param config The pool's config.
  * @param endpoints The pool's endpoints.
  * @param clock The clock.
