@@ -32,20 +32,6 @@ export interface GroupHandler extends Handler {
 
 /**
  * A named group of sessions.
- *
- * @example A pool's view of a group
- * ```ts
- * import type { LeaseGroup } from "./group.ts";
- * async function ping(group: LeaseGroup): Promise<void> {
- *   const got = group.lease({ timeoutMs: 1000 });
- *   const db = got instanceof Promise ? await got : got;
- *   try {
- *     await db.query("SELECT 1");
- *   } finally {
- *     await db.finish(true);
- *   }
- * }
- * ```
  */
 export interface LeaseGroup {
   /** The group's name. */
