@@ -15,19 +15,6 @@ export type PingOutcome = "ok" | "failed" | "late" | "aborted";
  * Pings `connection`, waiting at most `ms` and no longer than `signal` allows.
  * The ping's promise is always handled, whatever comes first.
  *
- * @example A ping on a session that answers
- * ```ts
- * import { systemClock } from "../core/clock.ts";
- * import { pingWithin } from "./ping.ts";
- * const session = {
- *   closed: false,
- *   parameters: {},
- *   query: () => Promise.resolve({ rows: [], rowCount: 0, command: "SELECT" }),
- *   close: () => Promise.resolve(),
- * };
- * console.log(await pingWithin(session, systemClock, 1000, undefined, () => {})); // "ok"
- * ```
- *
  * @param connection The session.
  * @param clock The clock for the deadline.
  * @param ms The deadline.
