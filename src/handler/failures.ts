@@ -10,13 +10,6 @@ import { ConnectionError, PoolError, QueryError } from "../errors.ts";
 /**
  * The error a caller sees for a query whose session was lost.
  *
- * @example A session gone mid-query
- * ```ts
- * import { connectionLost } from "./failures.ts";
- * const err = connectionLost("db1:5432", new Error("socket closed"));
- * console.log(err.message); // "Query failed on db1:5432: the connection was lost: socket closed"
- * ```
- *
  * @param label The endpoint's label.
  * @param err What the driver threw.
  * @returns A `ConnectionError` with `err` as its cause.
@@ -32,12 +25,6 @@ export function connectionLost(label: string, err: unknown): ConnectionError {
 /**
  * The error a caller sees for a query that failed on a live session.
  *
- * @example A driver error becomes a QueryError
- * ```ts
- * import { queryFailure } from "./failures.ts";
- * console.log(queryFailure(new Error("syntax error")).name); // "QueryError"
- * ```
- *
  * @param err What the driver threw.
  * @returns `err` itself when it is already a `PoolError`, else a `QueryError` with it as cause.
  */
@@ -47,12 +34,6 @@ export function queryFailure(err: unknown): PoolError {
 
 /**
  * The message of anything thrown.
- *
- * @example
- * ```ts
- * import { messageOf } from "./failures.ts";
- * console.log(messageOf("plain")); // "plain"
- * ```
  *
  * @param err What was thrown.
  * @returns Its message, or its string form.
