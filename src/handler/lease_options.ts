@@ -16,13 +16,6 @@ export interface LeaseOptions {
 /**
  * Checks a caller's options and fills in the pool's default timeout.
  *
- * @example No options: the pool's defaults, as they are
- * ```ts
- * import { acquireOptions } from "./lease_options.ts";
- * const defaults = { timeoutMs: 10_000 };
- * console.log(acquireOptions(undefined, defaults) === defaults); // true
- * ```
- *
  * @param options What the caller passed.
  * @param defaults The pool's options (returned as they are when the caller passed none).
  * @returns The options for the wait.
