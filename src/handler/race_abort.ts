@@ -14,15 +14,6 @@
  * @param signal The caller's signal.
  * @param handler What to abandon on abort.
  * @returns `work`'s outcome, or the signal's reason.
- *
- * @example
- * ```ts
- * import { raceAbort } from "./race_abort.ts";
- * const ac = new AbortController();
- * const p = raceAbort(new Promise(() => {}), ac.signal, { abandon() {} });
- * ac.abort(new Error("gave up"));
- * await p.catch((err) => console.log(err.message)); // "gave up"
- * ```
  */
 export function raceAbort<T>(
   work: T | Promise<T>,
