@@ -63,13 +63,6 @@ function isRunChar(c: number): boolean {
  *
  * @param text SQL text.
  * @returns `false` only when no statement of it can control the transaction or change the session.
- *
- * @example Only texts with a word of interest are read in full
- * ```ts
- * import { mayMatter } from "./quick_scan.ts";
- * console.log(mayMatter("SELECT * FROM users WHERE id = $1")); // false
- * console.log(mayMatter("/* x *\/ Begin")); // true
- * ```
  */
 export function mayMatter(text: string): boolean {
   const n = text.length;
