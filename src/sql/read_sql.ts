@@ -48,14 +48,6 @@ const cache = new Map<string, SqlVerdict>();
  *
  * @param text SQL text, possibly several statements.
  * @returns Its verdict; the same frozen object for every clean text.
- *
- * @example COMMIT AND CHAIN behind a comment
- * ```ts
- * import { readSql } from "./read_sql.ts";
- * import { TxEffect } from "./transaction_effects.ts";
- * const verdict = readSql("/* a; b *\/ COMMIT AND CHAIN");
- * console.log(verdict.controls, verdict.tx === TxEffect.Opens); // true true
- * ```
  */
 export function readSql(text: string): SqlVerdict {
   const hit = cache.get(text);
@@ -76,12 +68,6 @@ export function readSql(text: string): SqlVerdict {
  *
  * @param text SQL text, possibly several statements.
  * @returns `true` for `BEGIN`, `COMMIT`, `SAVEPOINT`… behind any comment.
- *
- * @example Nested comments hide nothing
- * ```ts
- * import { controlsTransaction } from "./read_sql.ts";
- * console.log(controlsTransaction("/* /* ; *\/ *\/ BEGIN")); // true
- * ```
  */
 export function controlsTransaction(text: string): boolean {
   return readSql(text).controls;
@@ -93,12 +79,6 @@ export function controlsTransaction(text: string): boolean {
  * @param text SQL text, possibly several statements.
  * @param prepared Collects the names of statements created with `PREPARE`.
  * @returns A mask of {@linkcode SessionChange} bits; 0 for most queries.
- *
- * @example SET behind a comment holding a semicolon
- * ```ts
- * import { sessionChanges } from "./read_sql.ts";
- * console.log(sessionChanges("/* ; *\/ SET search_path = x", [])); // 1
- * ```
  */
 export function sessionChanges(text: string, prepared: string[]): number {
   const verdict = readSql(text);
@@ -111,12 +91,6 @@ export function sessionChanges(text: string, prepared: string[]): number {
  *
  * @param text SQL text, possibly several statements.
  * @returns Its verdict.
- *
- * @example An unterminated string is unsure
- * ```ts
- * import { analyzeSql } from "./read_sql.ts";
- * console.log(analyzeSql("SELECT 'open").unsure); // true
- * ```
  */
 export function analyzeSql(text: string): SqlVerdict {
   const plain = tokenize(text);
