@@ -35,13 +35,6 @@ export const SessionChange = {
  * @param mask {@linkcode SessionChange} bits.
  * @param prepared Names of statements created with `PREPARE`.
  * @returns The SQL, or `undefined` when there is nothing to undo.
- *
- * @example Undoing a SET and a PREPARE
- * ```ts
- * import { SessionChange, undoSql } from "./session_changes.ts";
- * const sql = undoSql(SessionChange.Settings | SessionChange.Prepared, ["q1"]);
- * console.log(sql); // "RESET ALL; DEALLOCATE q1"
- * ```
  */
 export function undoSql(mask: number, prepared: readonly string[]): string | undefined {
   if (mask === 0) return undefined;
