@@ -55,13 +55,6 @@ const AFTER_TABLE_NAME = new Set([
  * @param prepared Collects names created with `PREPARE`, ready for `DEALLOCATE`.
  * @param depth 0 for a statement of the query text; more inside a `DO` body or a string run as SQL.
  * @returns The bits; 0 for most statements.
- *
- * @example A SET after a comment
- * ```ts
- * import { tokenize } from "./tokenizer.ts";
- * import { statementChanges } from "./statement_changes.ts";
- * console.log(statementChanges(tokenize("/* x *\/ SET work_mem = '8MB'").tokens, [])); // 1
- * ```
  */
 export function statementChanges(stmt: readonly Token[], prepared: string[], depth = 0): number {
   let mask = leadingChanges(stmt, 0, prepared);
@@ -121,12 +114,6 @@ export function statementChanges(stmt: readonly Token[], prepared: string[], dep
  * @param prepared Collects names created with `PREPARE`.
  * @param depth How deep it sits (1 for a `DO` body).
  * @returns The bits; `Unknown` when the text cannot be read.
- *
- * @example A SET run by EXECUTE in a DO block
- * ```ts
- * import { textChanges } from "./statement_changes.ts";
- * console.log(textChanges("BEGIN EXECUTE 'SET search_path = x'; END", [], 1)); // 1
- * ```
  */
 export function textChanges(text: string, prepared: string[], depth: number): number {
   if (depth > MAX_DEPTH) return S.Unknown;
