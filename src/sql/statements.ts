@@ -23,13 +23,6 @@ export interface Statements {
  * @param stmt A statement's tokens.
  * @param index Position in it.
  * @returns The word, or `undefined` when that token is not an unquoted word.
- *
- * @example Leading keyword
- * ```ts
- * import { tokenize } from "./tokenizer.ts";
- * import { wordAt } from "./statements.ts";
- * console.log(wordAt(tokenize("Commit AND chain").tokens, 0)); // "commit"
- * ```
  */
 export function wordAt(stmt: readonly Token[], index: number): string | undefined {
   const token = stmt[index];
@@ -43,13 +36,6 @@ export function wordAt(stmt: readonly Token[], index: number): string | undefine
  * @param stmt A statement's tokens.
  * @param index Position in it.
  * @returns The name, or `undefined` for any other token.
- *
- * @example A quoted function name
- * ```ts
- * import { tokenize } from "./tokenizer.ts";
- * import { nameAt } from "./statements.ts";
- * console.log(nameAt(tokenize('SELECT "set_config"').tokens, 1)); // "set_config"
- * ```
  */
 export function nameAt(stmt: readonly Token[], index: number): string | undefined {
   const token = stmt[index];
@@ -61,14 +47,6 @@ export function nameAt(stmt: readonly Token[], index: number): string | undefine
  *
  * @param tokens Tokens of a whole text.
  * @returns The statements and whether the split is unsure.
- *
- * @example Two statements, the `;` of the comment ignored
- * ```ts
- * import { tokenize } from "./tokenizer.ts";
- * import { splitStatements } from "./statements.ts";
- * const { statements } = splitStatements(tokenize("/* a; *\/ SELECT 1; BEGIN").tokens);
- * console.log(statements.length); // 2
- * ```
  */
 export function splitStatements(tokens: readonly Token[]): Statements {
   const statements: Token[][] = [];
