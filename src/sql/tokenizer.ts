@@ -100,13 +100,6 @@ function foldWord(text: string, start: number, end: number): string {
  * @param text SQL text, possibly several statements.
  * @param backslashQuotes Read plain `'...'` strings as `standard_conforming_strings = off` does.
  * @returns The tokens and whether the reading is unsure.
- *
- * @example Tokens of a statement behind a comment
- * ```ts
- * import { tokenize } from "./tokenizer.ts";
- * const { tokens } = tokenize("/* a; b *\/ BEGIN");
- * console.log(tokens.map((t) => t.value)); // ["begin"]
- * ```
  */
 export function tokenize(text: string, backslashQuotes = false): Tokens {
   const tokens: Token[] = [];
