@@ -30,14 +30,6 @@ export type TxEffect = typeof TxEffect[keyof typeof TxEffect];
  * @param stmt One statement's tokens.
  * @returns `undefined` when it is not transaction control; else its effect
  *   (`None` for `SAVEPOINT`, `RELEASE`, `COMMIT PREPARED`, `ROLLBACK PREPARED`).
- *
- * @example COMMIT AND CHAIN leaves a transaction open
- * ```ts
- * import { tokenize } from "./tokenizer.ts";
- * import { transactionEffect, TxEffect } from "./transaction_effects.ts";
- * const effect = transactionEffect(tokenize("commit work and chain").tokens);
- * console.log(effect === TxEffect.Opens); // true
- * ```
  */
 export function transactionEffect(stmt: readonly Token[]): TxEffect | undefined {
   const first = wordAt(stmt, 0);
