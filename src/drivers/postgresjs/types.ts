@@ -142,7 +142,7 @@ export interface PostgresjsClientOptions {
  * adapter passes and uses, declared as a method so that the real, overloaded
  * and generic `postgres` of any 3.x version fits.
  *
- * @example
+ * @example postgres.js's default export is a factory
  * ```ts ignore
  * import postgres from "npm:postgres@3";
  * import type { PostgresjsFactory } from "@x/pgdbpool/postgresjs";
