@@ -125,7 +125,7 @@ export interface DenoPostgresClient {
 /**
  * deno-postgres's `Client` class, typed by what this adapter uses.
  *
- * @example
+ * @example deno-postgres's Client class fits the constructor type
  * ```ts ignore
  * import { Client } from "@db/postgres";
  * import type { DenoPostgresClientConstructor } from "@x/pgdbpool/deno-postgres";
