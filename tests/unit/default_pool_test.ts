@@ -1,13 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import {
-  createPool,
-  defaultPool,
-  end,
-  init,
-  PoolClosedError,
-  withHandler,
-} from "../../mod.ts";
+import { createPool, defaultPool, end, init, PoolClosedError, withHandler } from "../../mod.ts";
 import { FakeDriver } from "../support/fake_driver.ts";
 
 const SECRET = "s3cr3t-Pa55word";
