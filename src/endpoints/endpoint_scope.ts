@@ -7,10 +7,12 @@
  */
 import type { DriverConnection } from "../driver.ts";
 import type { TargetSessionAttrs } from "../config/normalize.ts";
-import { ConnectionError, OfflineError } from "../errors.ts";
-import type { Attempt, EndpointSet } from "./endpoint_set.ts";
+import type { OfflineError } from "../errors.ts";
+import { asConnectionError, offlineError } from "./connect_errors.ts";
+import type { EndpointSet } from "./endpoint_set.ts";
+import type { Attempt } from "./open_session.ts";
 import { roleName, serves } from "./roles.ts";
-import { codeOf } from "./health.ts";
+import { type Candidate, planMoves, Rebalancer } from "./rebalance.ts";
 
 /** A session opened by {@linkcode EndpointScope.connect}, with where it went. */
 export interface EndpointConnection {
@@ -33,7 +35,9 @@ export class EndpointScope {
   readonly #group: string | undefined;
   readonly #indexes: readonly number[];
   readonly #counts: number[];
+  readonly #rebalancer: Rebalancer;
   #cursor = 0;
+  #opening = 0;
 
   /**
    * Builds the view; use `EndpointSet.scope`.
@@ -55,11 +59,11 @@ export class EndpointScope {
     this.target = target;
     this.checksRole = target !== "any";
     this.#counts = new Array(set.size).fill(0);
-  }
-
-  /** The endpoint indexes this group may use. */
-  get indexes(): readonly number[] {
-    return this.#indexes;
+    // Sessions being opened now will most likely fill a gap: they count as moved.
+    this.#rebalancer = new Rebalancer(() => {
+      const plan = planMoves(this.#counts, indexes, this.#candidates());
+      return { moves: Math.max(0, plan.moves - this.#opening), share: plan.share };
+    });
   }
 
   /**
@@ -77,7 +81,7 @@ export class EndpointScope {
       const at = (this.#cursor + k) % n;
       const i = list[at];
       if (!this.#set.usable(i)) continue;
-      const role = this.checksRole ? this.#set.roleOf(i) : undefined;
+      const role = this.checksRole ? this.#set.roles.roleOf(i) : undefined;
       if (role === undefined || serves(role, this.target, false)) {
         this.#cursor = at + 1 === n ? 0 : at + 1;
         return i;
@@ -98,9 +102,9 @@ export class EndpointScope {
   fits(index: number, connection: DriverConnection): boolean {
     if (!this.checksRole) return true;
     const set = this.#set;
-    set.observe(index, connection);
-    const role = set.roleOf(index);
-    return role !== undefined && set.current(index, connection) &&
+    set.roles.observe(index, connection);
+    const role = set.roles.roleOf(index);
+    return role !== undefined && set.roles.current(index, connection) &&
       serves(role, this.target, this.#fallbackAllowed());
   }
 
@@ -117,6 +121,15 @@ export class EndpointScope {
    *   SQLSTATE), or every reachable server cut the handshake.
    */
   async connect(preferred: number): Promise<EndpointConnection> {
+    this.#opening++;
+    try {
+      return await this.#connect(preferred);
+    } finally {
+      this.#opening--;
+    }
+  }
+
+  async #connect(preferred: number): Promise<EndpointConnection> {
     const set = this.#set;
     const list = this.#indexes;
     const start = Math.max(0, list.indexOf(preferred));
@@ -131,7 +144,7 @@ export class EndpointScope {
       const order = pass === 0 ? rotate(list, start) : mismatched;
       for (const i of order) {
         if (!set.usable(i)) continue;
-        const known = this.checksRole ? set.roleOf(i) : undefined;
+        const known = this.checksRole ? set.roles.roleOf(i) : undefined;
         if (pass === 0 && known !== undefined && !serves(known, this.target, false)) {
           mismatched.push(i);
           why.set(i, roleName(known));
@@ -139,7 +152,7 @@ export class EndpointScope {
         }
         if (
           pass === 1 && known !== undefined && !serves(known, this.target, true) &&
-          !set.recheckDue(i)
+          !set.roles.recheckDue(i)
         ) continue;
         const got = await this.#open(i);
         if (got.connection === undefined) {
@@ -149,7 +162,7 @@ export class EndpointScope {
           why.set(i, got.kind === "handshake" ? "the server cut the handshake" : "unreachable");
           continue;
         }
-        const role = set.roleOf(i);
+        const role = set.roles.roleOf(i);
         if (!this.checksRole || (role !== undefined && serves(role, this.target, false))) {
           if (fallback) this.#drop(fallback);
           return this.#adopt(i, got.connection);
@@ -184,17 +197,31 @@ export class EndpointScope {
    */
   statementFailed(index: number, code: string | undefined): void {
     if (code === "25006" && (this.target === "read-write" || this.target === "primary")) {
-      this.#set.noteRole(index, undefined);
+      this.#set.roles.note(index, undefined);
     }
   }
 
   /**
-   * This group's open sessions per endpoint index.
+   * Whether a session of `index` that is being released should be retired
+   * instead, so that an endpoint back after an outage gets its share of the
+   * group's sessions (see `rebalance.ts`). Costs a counter per release.
    *
-   * @returns A live array; do not change it.
+   * @param index The session's endpoint.
+   * @returns `true`: destroy the session (its slot reopens where the rotation sends it).
    */
-  counts(): readonly number[] {
-    return this.#counts;
+  rebalances(index: number): boolean {
+    return this.#rebalancer.retires(this.#counts[index]);
+  }
+
+  // Endpoints that may take sessions now: usable, and of a matching (or unknown) role.
+  #candidates(): Candidate[] {
+    const candidates: Candidate[] = [];
+    for (const i of this.#indexes) {
+      const role = this.checksRole ? this.#set.roles.roleOf(i) : undefined;
+      if (!this.#set.usable(i) || (role && !serves(role, this.target, false))) continue;
+      candidates.push({ index: i, up: this.#set.up(i) });
+    }
+    return candidates;
   }
 
   async #open(i: number): Promise<Attempt> {
@@ -223,41 +250,19 @@ export class EndpointScope {
   #fallbackAllowed(): boolean {
     if (this.target !== "prefer-standby") return false;
     for (const i of this.#indexes) {
-      const role = this.#set.roleOf(i);
+      const role = this.#set.roles.roleOf(i);
       if ((role === undefined || role.inRecovery) && this.#set.usable(i)) return false;
     }
     return true;
   }
 
   #offline(why: Map<number, string>, cause: unknown): OfflineError {
-    const who = this.#group === undefined ? "" : ` for group "${this.#group}"`;
-    const target = this.checksRole ? ` (target_session_attrs "${this.target}")` : "";
-    const reachedSome = [...why.values()].some((w) => ROLES.has(w));
-    const detail = this.#indexes.map((i) => this.#set.describe(i, why.get(i))).join(", ");
-    return new OfflineError(
-      `Cannot connect${who}${target}: ${
-        reachedSome ? "no reachable endpoint has the role asked for" : "no endpoint can be reached"
-      }: ${detail}`,
-      cause === undefined ? undefined : { cause },
-    );
+    const detail = this.#indexes.map((i) => this.#set.describe(i, why.get(i)));
+    const target = this.checksRole ? this.target : undefined;
+    return offlineError(this.#group, target, [...why.values()], detail, cause);
   }
 }
 
-const ROLES = new Set(["primary", "standby", "unknown"]);
-
 function rotate(list: readonly number[], start: number): number[] {
   return [...list.slice(start), ...list.slice(0, start)];
-}
-
-function asConnectionError(err: unknown, label: string, login: boolean): ConnectionError {
-  if (err instanceof ConnectionError) return err;
-  const e = err as { message?: unknown };
-  const message = typeof e?.message === "string" ? e.message : String(err);
-  return new ConnectionError(
-    login
-      ? `Cannot connect to ${label}: the server refused the login: ${message}`
-      : `Cannot connect to ${label}: the server cut the session during startup: ${message}`,
-    label,
-    { cause: err, code: codeOf(err), reached: true },
-  );
 }

@@ -179,7 +179,9 @@ export class Group implements HandlerOwner, LeaseGroup {
   }
 
   release(entry: Entry): void {
-    this.#pool.release(entry);
+    // An endpoint back after an outage: a session above its endpoint's share is retired.
+    if (this.#scope.rebalances(entry.partition)) this.#pool.destroy(entry);
+    else this.#pool.release(entry);
   }
 
   destroy(entry: Entry): void {

@@ -11,7 +11,8 @@
  * @module
  */
 import type { DriverConnection, DriverResult } from "../../driver.ts";
-import { endsSession, refusedQuery, serverError, toQueryError } from "../shared/server_error.ts";
+import { QueryError } from "../../errors.ts";
+import { endsSession, toQueryError } from "../shared/normalize.ts";
 import { NO_PARAMETERS } from "../shared/notice.ts";
 import type { DenoPostgresArrayResult, DenoPostgresClient } from "./types.ts";
 
@@ -20,6 +21,21 @@ import type { DenoPostgresArrayResult, DenoPostgresClient } from "./types.ts";
 // errors such as BrokenPipe, deno-postgres's ConnectionError) means the
 // session is gone or its protocol state is unknown.
 const RECOVERABLE_ERROR_NAMES = new Set(["Error", "TypeError", "RangeError", "SyntaxError"]);
+
+interface PostgresErrorShape extends Error {
+  fields: {
+    severity?: string;
+    code?: string;
+    detail?: string;
+    hint?: string;
+    position?: string;
+  };
+}
+
+function isPostgresError(err: unknown): err is PostgresErrorShape {
+  return err instanceof Error && err.name === "PostgresError" &&
+    typeof (err as Partial<PostgresErrorShape>).fields === "object";
+}
 
 /** One query handed to {@linkcode DenoPostgresConnection.query} and not yet settled. */
 interface Pending {
@@ -99,13 +115,12 @@ export class DenoPostgresConnection implements DriverConnection {
 
   #translate(err: unknown): unknown {
     if (this.#closed) return err;
-    const fields = serverError(err);
-    if (fields !== undefined) {
-      if (endsSession(fields.severity) || !this.#client.connected) {
+    if (isPostgresError(err)) {
+      if (endsSession(err.fields.severity) || !this.#client.connected) {
         this.#markLost(err);
         return err;
       }
-      return toQueryError(err as Error, fields);
+      return toQueryError(err, err.fields);
     }
     const name = err instanceof Error ? err.name : "";
     const message = err instanceof Error ? err.message : "";
@@ -120,7 +135,7 @@ export class DenoPostgresConnection implements DriverConnection {
     }
     // Refused by the driver (argument encoding, result decoding); the
     // session is intact.
-    return refusedQuery(err);
+    return new QueryError(message || String(err), { cause: err });
   }
 
   #markLost(err: unknown): void {

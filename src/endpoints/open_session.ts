@@ -1,0 +1,138 @@
+/**
+ * One connect attempt to one endpoint: the driver's connect, the outcome
+ * counted in the endpoint's health, and the role learned (from the session's
+ * parameters, else with one query when a group needs it).
+ *
+ * @module
+ */
+import { redactCredentials } from "../redact.ts";
+import type { Clock } from "../core/clock.ts";
+import type { Driver, DriverConnection, DriverNotice } from "../driver.ts";
+import { describeEndpoint, type EndpointConfig, passwordOf } from "../config/normalize.ts";
+import {
+  type BackoffOptions,
+  classifyConnectFailure,
+  type ConnectFailure,
+  Health,
+} from "./health.ts";
+import { learnRole, type ServerRole } from "./roles.ts";
+
+/** One endpoint as the set keeps it. */
+export interface EndpointState {
+  /** Its configuration (no password). */
+  readonly config: EndpointConfig;
+  /** `host:port`. */
+  readonly label: string;
+  /** Startup parameters of its sessions. */
+  readonly settings: Readonly<Record<string, string>>;
+  /** Back-off. */
+  readonly health: Health;
+  /** Open sessions, over all groups. */
+  connections: number;
+}
+
+/** What an attempt needs from the pool. */
+export interface AttemptContext {
+  /** Opens sessions. */
+  readonly driver: Driver;
+  /** The clock. */
+  readonly clock: Clock;
+  /** Back-off settings. */
+  readonly backoff: BackoffOptions;
+  /** Receives every session's notices. */
+  readonly onNotice?: (notice: DriverNotice) => void;
+}
+
+/** One attempt's outcome: a session (and its role, if learned), or why there is none. */
+export type Attempt =
+  | {
+    readonly connection: DriverConnection;
+    readonly role: ServerRole | undefined;
+    readonly error?: undefined;
+  }
+  | {
+    readonly connection?: undefined;
+    readonly error: unknown;
+    readonly kind: ConnectFailure;
+    /** This failure backed the endpoint off (one per attempt window). */
+    readonly backedOff: boolean;
+  };
+
+/**
+ * The state of an endpoint that was never tried.
+ *
+ * @param config The endpoint.
+ * @returns Its state: up, no sessions.
+ */
+export function endpointState(config: EndpointConfig): EndpointState {
+  return {
+    config,
+    label: describeEndpoint(config),
+    settings: Object.freeze({
+      application_name: config.applicationName,
+      statement_timeout: String(config.queryTimeoutMs),
+      temp_buffers: `${config.sessionTmpBufferMb}MB`,
+    }),
+    health: new Health(),
+    connections: 0,
+  };
+}
+
+/**
+ * Opens one session on an endpoint, counting the outcome in its health.
+ *
+ * @param s The endpoint.
+ * @param ctx Driver, clock, back-off.
+ * @param learn Learn the role with a query when the session does not report it.
+ * @returns The session and its role, or the failure and its kind. Never rejects.
+ */
+export async function openSession(
+  s: EndpointState,
+  ctx: AttemptContext,
+  learn: boolean,
+): Promise<Attempt> {
+  const ticket = s.health.begin(ctx.clock.now());
+  let connection: DriverConnection;
+  try {
+    connection = await ctx.driver.connect({ ...connectParams(s), onNotice: ctx.onNotice });
+  } catch (error) {
+    const kind = classifyConnectFailure(error);
+    const message = redactCredentials(errorMessage(error));
+    const backedOff = s.health.failed(ticket, kind, ctx.clock.now(), ctx.backoff, message);
+    return { error, kind, backedOff };
+  }
+  s.health.succeeded(ticket);
+  s.connections++;
+  if (!learn && connection.parameters?.in_hot_standby === undefined) {
+    return { connection, role: undefined };
+  }
+  try {
+    return { connection, role: await learnRole(connection) };
+  } catch (error) {
+    // The session died before its role was known: a cut handshake.
+    s.connections--;
+    connection.close().catch(() => {});
+    return { error, kind: "handshake", backedOff: false };
+  }
+}
+
+function connectParams(s: EndpointState) {
+  const e = s.config;
+  return {
+    host: e.host,
+    port: e.port,
+    database: e.database,
+    user: e.user,
+    password: passwordOf(e),
+    ssl: e.ssl,
+    sslRootCert: e.sslRootCert,
+    connectTimeoutMs: e.connectTimeoutMs,
+    settings: s.settings,
+  };
+}
+
+function errorMessage(err: unknown): string {
+  const e = err as { code?: unknown; message?: unknown };
+  const msg = typeof e?.message === "string" ? e.message : String(err);
+  return typeof e?.code === "string" && !msg.includes(e.code) ? `${e.code}: ${msg}` : msg;
+}
