@@ -3,7 +3,7 @@
  * hot standby; stop, restart, promote, killed sessions (authenticating ones
  * too), and a close (or a crash) that leaves nothing behind.
  */
-import { after, before, describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -15,6 +15,19 @@ import { type ClusterServer, startCluster, type TestCluster } from "../../src/te
 import { adminQuery } from "../../src/testing/admin_sql.ts";
 
 let cluster: TestCluster;
+let starting: Promise<TestCluster> | undefined;
+
+/**
+ * The cluster, started by the first test that needs it: a `before` hook would
+ * get Bun's default 5 s timeout, whatever its options say.
+ */
+async function ready(): Promise<void> {
+  starting ??= startCluster({ standbys: 1, password: "it's a \\ secret" });
+  cluster = await starting;
+}
+
+/** A long timeout for every test: the first one starts the cluster. */
+const slow = { timeout: 60_000 };
 
 function sql(server: ClusterServer, text: string, params?: unknown[]) {
   return adminQuery(
@@ -57,15 +70,12 @@ async function authenticating(port: number, app: string): Promise<net.Socket> {
 }
 
 describe("startCluster()", () => {
-  before(async () => {
-    cluster = await startCluster({ standbys: 1, password: "it's a \\ secret" });
-  }, { timeout: 60_000 });
-
   after(async () => {
-    await cluster?.close();
+    await (await starting?.catch(() => undefined))?.close();
   });
 
-  it("startCluster() starts a primary and a hot standby streaming from it", async () => {
+  it("startCluster() starts a primary and a hot standby streaming from it", slow, async () => {
+    await ready();
     const [p] = await sql(cluster.primary, "SELECT pg_is_in_recovery() AS r");
     const [s] = await sql(cluster.standbys[0], "SELECT pg_is_in_recovery() AS r");
     assert.deepEqual([p.r, s.r], [false, true]);
@@ -80,7 +90,8 @@ describe("startCluster()", () => {
     });
   });
 
-  it("url() names every server, primary first; each server has its own url", () => {
+  it("url() names every server, primary first; each server has its own url", slow, async () => {
+    await ready();
     const { primary, standbys } = cluster;
     assert.equal(
       cluster.url(),
@@ -91,19 +102,25 @@ describe("startCluster()", () => {
     assert.equal(decodeURIComponent(new URL(primary.url).password), "it's a \\ secret");
   });
 
-  it("killBackends() terminates the sessions its filter picks, authenticating ones too", async () => {
-    const waiting = await authenticating(cluster.primary.port, "authing");
-    const closed = new Promise<void>((r) => waiting.once("close", () => r()));
-    const killed = await cluster.killBackends(cluster.primary, (b) => b.state === "starting");
-    assert.equal(killed, 1);
-    await closed;
-    assert.equal(
-      await cluster.killBackends(cluster.primary, (b) => b.applicationName === "none"),
-      0,
-    );
-  });
+  it(
+    "killBackends() terminates the sessions its filter picks, authenticating ones too",
+    slow,
+    async () => {
+      await ready();
+      const waiting = await authenticating(cluster.primary.port, "authing");
+      const closed = new Promise<void>((r) => waiting.once("close", () => r()));
+      const killed = await cluster.killBackends(cluster.primary, (b) => b.state === "starting");
+      assert.equal(killed, 1);
+      await closed;
+      assert.equal(
+        await cluster.killBackends(cluster.primary, (b) => b.applicationName === "none"),
+        0,
+      );
+    },
+  );
 
-  it("stop() shuts a server down; restart() brings it back on its port", async () => {
+  it("stop() shuts a server down; restart() brings it back on its port", slow, async () => {
+    await ready();
     const standby = cluster.standbys[0];
     await cluster.stop(standby);
     assert.ok(await refused(standby.port));
@@ -112,7 +129,8 @@ describe("startCluster()", () => {
     assert.equal(row.r, true, "still a standby after the restart");
   });
 
-  it("promote(i) makes the standby accept writes", async () => {
+  it("promote(i) makes the standby accept writes", slow, async () => {
+    await ready();
     await assert.rejects(cluster.promote(5), RangeError);
     await cluster.promote(0);
     await sql(cluster.standbys[0], "CREATE TABLE after_promotion (v int)");
