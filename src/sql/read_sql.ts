@@ -41,7 +41,9 @@ const CLEAN: SqlVerdict = Object.freeze({
 // Bounds on what is remembered: query texts are mostly literals, but not all.
 const CACHE_ENTRIES = 2000;
 const CACHE_TEXT_CHARS = 16_384;
+const CACHE_TOTAL_CHARS = 2_000_000;
 const cache = new Map<string, SqlVerdict>();
+let cachedChars = 0;
 
 /**
  * Reads a query text (cached).
@@ -56,8 +58,12 @@ export function readSql(text: string): SqlVerdict {
   if (text.length <= CACHE_TEXT_CHARS) {
     // Clear rather than evict the oldest: deleting from a Map's front leaves holes that
     // every later keys().next() walks over. The hot texts come back at once.
-    if (cache.size >= CACHE_ENTRIES) cache.clear();
+    if (cache.size >= CACHE_ENTRIES || cachedChars + text.length > CACHE_TOTAL_CHARS) {
+      cache.clear();
+      cachedChars = 0;
+    }
     cache.set(text, verdict);
+    cachedChars += text.length;
   }
   return verdict;
 }
