@@ -43,6 +43,10 @@ export class Group implements HandlerOwner, LeaseGroup {
   readonly autocommit: boolean;
   /** `"auto"`, `"none"` or SQL run on release. */
   readonly reset: string;
+  /** The clock. */
+  readonly clock: Clock;
+  /** How long release waits for a query `fn` left running (the ping's deadline). */
+  readonly strayWaitMs: number;
   readonly #pool: ResourcePool<DriverConnection>;
   readonly #endpoints: EndpointSet;
   readonly #scope: EndpointScope;
@@ -65,6 +69,8 @@ export class Group implements HandlerOwner, LeaseGroup {
     this.#clock = opts.clock;
     this.#pingAfterIdleMs = opts.pingAfterIdleMs;
     this.#pingTimeoutMs = opts.pingTimeoutMs;
+    this.clock = opts.clock;
+    this.strayWaitMs = opts.pingTimeoutMs;
     // The group's endpoints and target: which endpoint next, connect, does a session still fit.
     const scope = opts.endpoints.scope(name, config);
     this.#scope = scope;

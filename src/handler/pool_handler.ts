@@ -7,17 +7,14 @@
  */
 import type { DriverConnection } from "../driver.ts";
 import type { PoolEntry } from "../core/resource_pool.ts";
-import {
-  CommitUnknownError,
-  ConnectionError,
-  HandlerReleasedError,
-  PoolError,
-  QueryError,
-} from "../errors.ts";
+import { type Clock, waitAtMost } from "../core/clock.ts";
+import { HandlerReleasedError, type PoolError, QueryError } from "../errors.ts";
+import { connectionLost, queryFailure } from "./failures.ts";
+import { commitOn, lostBeforeCommit, rollbackOn } from "./tx_commands.ts";
 import type { QueryResult } from "./handler.ts";
 import type { GroupHandler } from "../groups/group.ts";
 import { invalidQuery } from "./query_args.ts";
-import { releaseSql, TxState } from "./release.ts";
+import { cleanSession, releaseSql, TxState } from "./release.ts";
 import { SessionChange } from "../sql/session_changes.ts";
 import { readSql, type SqlVerdict } from "../sql/read_sql.ts";
 import { TxEffect } from "../sql/transaction_effects.ts";
@@ -36,6 +33,10 @@ export interface HandlerOwner {
   labelOf(entry: PoolEntry<DriverConnection>): string;
   release(entry: PoolEntry<DriverConnection>): void;
   destroy(entry: PoolEntry<DriverConnection>): void;
+  /** The group's clock. */
+  readonly clock: Clock;
+  /** How long release waits for a query `fn` left running before it drops the session. */
+  readonly strayWaitMs: number;
 }
 
 const NONE: readonly string[] = Object.freeze([]);
@@ -54,6 +55,9 @@ export class PoolHandler implements GroupHandler {
   #prepared: string[] | undefined;
   #watch: LeaseWatch | undefined;
   #watchRecord: WatchRecord | undefined;
+  // Queries sent and not yet answered; release waits for them (fn may not have).
+  #inFlight = 0;
+  #quiet: (() => void) | undefined;
 
   /**
    * Wraps a leased entry.
@@ -165,26 +169,45 @@ export class PoolHandler implements GroupHandler {
 
   // Synchronous (no promise, no round trip) when the session is clean.
   #giveBack(): Promise<void> | undefined {
+    // Never hand out a session with the previous holder's query still running.
+    if (this.#inFlight > 0) return this.#giveBackWhenQuiet();
     if (this.#conn.closed) {
       this.#owner.destroy(this.#entry);
       return undefined;
     }
-    const sql = releaseSql(this.#tx, this.#owner.reset, this.#changes, this.#prepared ?? NONE);
-    if (sql === undefined) {
+    const prepared = this.#prepared ?? NONE;
+    if (releaseSql(this.#tx, this.#owner.reset, this.#changes, prepared) === undefined) {
       this.#owner.release(this.#entry);
       return undefined;
     }
-    return this.#clean(sql);
+    return this.#clean(prepared);
   }
 
-  async #clean(sql: string): Promise<void> {
+  async #giveBackWhenQuiet(): Promise<void> {
+    const { clock, strayWaitMs } = this.#owner;
+    await waitAtMost(clock, strayWaitMs, (done) => (this.#quiet = done));
+    this.#quiet = undefined;
+    // Still running: the session is not the next caller's to wait behind.
+    if (this.#inFlight > 0) return this.#owner.destroy(this.#entry);
+    await this.#giveBack();
+  }
+
+  async #clean(prepared: readonly string[]): Promise<void> {
     try {
-      await this.#conn.query(sql);
+      await cleanSession(this.#conn, this.#tx, this.#owner.reset, this.#changes, prepared);
       this.#owner.release(this.#entry);
     } catch {
       // A session that cannot be cleaned is never handed to the next caller.
       this.#owner.destroy(this.#entry);
     }
+  }
+
+  #sent(): void {
+    this.#inFlight++;
+  }
+
+  #answered(): void {
+    if (--this.#inFlight === 0) this.#quiet?.();
   }
 
   #noteChanges(sql: SqlVerdict): void {
@@ -193,12 +216,15 @@ export class PoolHandler implements GroupHandler {
   }
 
   async #run(text: string, params: readonly unknown[] | undefined, sql: SqlVerdict) {
+    this.#sent();
     try {
       const result = await this.#conn.query(text, params);
       this.#track(sql);
       return result;
     } catch (err) {
       throw this.#failure(err, sql);
+    } finally {
+      this.#answered();
     }
   }
 
@@ -207,10 +233,13 @@ export class PoolHandler implements GroupHandler {
     this.#tx = TxState.Open;
     const begin = this.#conn.query("BEGIN");
     const first = this.#conn.query(text, params);
+    this.#sent();
     try {
       await begin;
     } catch (err) {
-      first.catch(() => {});
+      // The statement behind it is in flight too: the session is quiet once it answered.
+      await first.catch(() => {});
+      this.#answered();
       throw this.#failure(err);
     }
     try {
@@ -219,6 +248,8 @@ export class PoolHandler implements GroupHandler {
       return result;
     } catch (err) {
       throw this.#failure(err, sql);
+    } finally {
+      this.#answered();
     }
   }
 
@@ -234,60 +265,34 @@ export class PoolHandler implements GroupHandler {
     if (this.#conn.closed) {
       if (this.#tx !== TxState.Idle) this.#txLost = true;
       this.#tx = TxState.Idle;
-      return new ConnectionError(
-        `Query failed on ${this.#owner.labelOf(this.#entry)}: the connection was lost: ${
-          messageOf(err)
-        }`,
-        this.#owner.labelOf(this.#entry),
-        { cause: err },
-      );
+      return connectionLost(this.#owner.labelOf(this.#entry), err);
     }
     // A failed text holding transaction control may have opened or ended one before failing.
     if (sql?.controls) this.#tx = TxState.Unknown;
     else if (this.#tx === TxState.Open) this.#tx = TxState.Failed;
-    const failure = err instanceof PoolError ? err : new QueryError(messageOf(err), { cause: err });
+    const failure = queryFailure(err);
     if (failure instanceof QueryError) this.#owner.statementFailed?.(this.#entry, failure.code);
     return failure;
   }
 
   async #commit(): Promise<void> {
     const label = this.#owner.labelOf(this.#entry);
-    if (this.#txLost || this.#conn.closed) {
+    if (this.#txLost) {
       this.#txLost = false;
-      throw new ConnectionError(
-        `Cannot commit on ${label}: the connection was lost before COMMIT; nothing was committed`,
-        label,
-      );
+      throw lostBeforeCommit(label);
     }
-    let command: string;
     try {
-      command = (await this.#conn.query("COMMIT")).command;
-    } catch (err) {
+      await commitOn(this.#conn, label);
+    } finally {
       this.#tx = TxState.Idle;
-      if (this.#conn.closed) throw new CommitUnknownError(label, { cause: err });
-      throw err instanceof PoolError ? err : new QueryError(messageOf(err), { cause: err });
-    }
-    this.#tx = TxState.Idle;
-    if (command === "ROLLBACK") {
-      throw new QueryError(
-        "Cannot commit: a statement in the transaction failed, so the server rolled it back",
-        { code: "25P02" },
-      );
     }
   }
 
   async #rollback(): Promise<void> {
     try {
-      await this.#conn.query("ROLLBACK");
-    } catch (err) {
-      // A lost session is rolled back by the server; anything else is reported.
-      if (!this.#conn.closed) throw err instanceof PoolError ? err : new QueryError(messageOf(err));
+      await rollbackOn(this.#conn);
     } finally {
       this.#tx = TxState.Idle;
     }
   }
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { DriverConnection } from "../driver.ts";
 import { undoSql } from "../sql/session_changes.ts";
 
 /** Where the session's transaction stands, as tracked from command tags. */
@@ -39,4 +40,66 @@ export function releaseSql(
   const undo = reset === "auto" ? undoSql(changes, prepared) : reset === "none" ? undefined : reset;
   if (rollback && undo) return `${rollback}; ${undo}`;
   return rollback ?? undo;
+}
+
+/**
+ * Runs the release SQL on a live session. A statement that `fn` deallocated
+ * itself, or whose `PREPARE` failed, is no reason to drop a healthy session:
+ * when the cleanup meets 26000 (no such prepared statement), the rest of it
+ * runs again without the `DEALLOCATE`s, and each name is deallocated on its
+ * own, allowed to find nothing.
+ *
+ * @example A clean-up whose statement is already gone
+ * ```ts
+ * import { cleanSession, TxState } from "./release.ts";
+ * const ran: string[] = [];
+ * const session = {
+ *   closed: false,
+ *   parameters: {},
+ *   query(text: string) {
+ *     ran.push(text);
+ *     return text.includes("DEALLOCATE")
+ *       ? Promise.reject(Object.assign(new Error("does not exist"), { code: "26000" }))
+ *       : Promise.resolve({ rows: [], rowCount: 0, command: "RESET" });
+ *   },
+ *   close: () => Promise.resolve(),
+ * };
+ * await cleanSession(session, TxState.Idle, "auto", 9, ["q"]);
+ * console.log(ran); // ["RESET ALL; DEALLOCATE q", "RESET ALL", "DEALLOCATE q"]
+ * ```
+ *
+ * @param conn The session.
+ * @param tx The transaction state.
+ * @param reset The group's `reset`.
+ * @param changes Session changes seen.
+ * @param prepared Statements the handler created with `PREPARE`.
+ * @throws What the cleanup met, when the session cannot be made clean.
+ */
+export async function cleanSession(
+  conn: DriverConnection,
+  tx: TxState,
+  reset: string,
+  changes: number,
+  prepared: readonly string[],
+): Promise<void> {
+  const sql = releaseSql(tx, reset, changes, prepared);
+  if (sql === undefined) return;
+  try {
+    await conn.query(sql);
+    return;
+  } catch (err) {
+    if (reset !== "auto" || prepared.length === 0 || !statementGone(conn, err)) throw err;
+  }
+  // The failed text ran as one implicit transaction: none of it stuck, so all of it runs again.
+  const rest = releaseSql(tx, reset, changes, []);
+  if (rest) await conn.query(rest);
+  for (const name of new Set(prepared)) {
+    await conn.query(`DEALLOCATE ${name}`).catch((err) => {
+      if (!statementGone(conn, err)) throw err;
+    });
+  }
+}
+
+function statementGone(conn: DriverConnection, err: unknown): boolean {
+  return !conn.closed && (err as { code?: unknown } | null)?.code === "26000";
 }
