@@ -12,18 +12,6 @@ import { queryFailure } from "./failures.ts";
 /**
  * Sends COMMIT.
  *
- * @example A commit the server answered with ROLLBACK
- * ```ts
- * import { commitOn } from "./tx_commands.ts";
- * const session = {
- *   closed: false,
- *   parameters: {},
- *   query: () => Promise.resolve({ rows: [], rowCount: 0, command: "ROLLBACK" }),
- *   close: () => Promise.resolve(),
- * };
- * await commitOn(session, "db1:5432").catch((err) => console.log(err.code)); // "25P02"
- * ```
- *
  * @param conn The session.
  * @param label Its endpoint's label.
  * @throws {ConnectionError} Nothing was committed: the session was lost before COMMIT.
@@ -50,12 +38,6 @@ export async function commitOn(conn: DriverConnection, label: string): Promise<v
 /**
  * The error for a commit of a transaction whose session was lost before COMMIT.
  *
- * @example
- * ```ts
- * import { lostBeforeCommit } from "./tx_commands.ts";
- * console.log(lostBeforeCommit("db1:5432").name); // "ConnectionError"
- * ```
- *
  * @param label The endpoint's label.
  * @returns A `ConnectionError` saying nothing was committed.
  */
@@ -68,18 +50,6 @@ export function lostBeforeCommit(label: string): ConnectionError {
 
 /**
  * Sends ROLLBACK. A lost session is rolled back by the server: not an error.
- *
- * @example
- * ```ts
- * import { rollbackOn } from "./tx_commands.ts";
- * const session = {
- *   closed: true,
- *   parameters: {},
- *   query: () => Promise.reject(new Error("closed")),
- *   close: () => Promise.resolve(),
- * };
- * await rollbackOn(session); // no error: the server rolled back
- * ```
  *
  * @param conn The session.
  * @throws {QueryError} ROLLBACK failed on a live session.
