@@ -49,25 +49,6 @@ export function releaseSql(
  * runs again without the `DEALLOCATE`s, and each name is deallocated on its
  * own, allowed to find nothing.
  *
- * @example A clean-up whose statement is already gone
- * ```ts
- * import { cleanSession, TxState } from "./release.ts";
- * const ran: string[] = [];
- * const session = {
- *   closed: false,
- *   parameters: {},
- *   query(text: string) {
- *     ran.push(text);
- *     return text.includes("DEALLOCATE")
- *       ? Promise.reject(Object.assign(new Error("does not exist"), { code: "26000" }))
- *       : Promise.resolve({ rows: [], rowCount: 0, command: "RESET" });
- *   },
- *   close: () => Promise.resolve(),
- * };
- * await cleanSession(session, TxState.Idle, "auto", 9, ["q"]);
- * console.log(ran); // ["RESET ALL; DEALLOCATE q", "RESET ALL", "DEALLOCATE q"]
- * ```
- *
  * @param conn The session.
  * @param tx The transaction state.
  * @param reset The group's `reset`.
