@@ -5,122 +5,60 @@
  *
  * @module
  */
-import type { DriverConnection } from "../driver.ts";
-import type { PoolEntry } from "../core/resource_pool.ts";
-import { type Clock, waitAtMost } from "../core/clock.ts";
 import { HandlerReleasedError, type PoolError, QueryError } from "../errors.ts";
 import { connectionLost, queryFailure } from "./failures.ts";
 import { commitOn, lostBeforeCommit, rollbackOn } from "./tx_commands.ts";
 import type { QueryResult } from "./handler.ts";
 import type { GroupHandler } from "../groups/group.ts";
 import { invalidQuery } from "./query_args.ts";
-import { cleanSession, releaseSql, TxState } from "./release.ts";
+import { TxState } from "./release.ts";
 import { SessionChange } from "../sql/session_changes.ts";
 import { readSql, type SqlVerdict } from "../sql/read_sql.ts";
 import { TxEffect } from "../sql/transaction_effects.ts";
-import type { LeaseWatch, WatchRecord } from "./lease_watch.ts";
-import type { EndpointInfo } from "../endpoints/endpoint_set.ts";
+import { type HandlerOwner, SessionLease } from "./session_lease.ts";
 
-/** What a handler needs from its group. */
-export interface HandlerOwner {
-  readonly name: string;
-  readonly autocommit: boolean;
-  /** The group's `reset`: `"auto"`, `"none"` or SQL. */
-  readonly reset: string;
-  endpointOf(entry: PoolEntry<DriverConnection>): EndpointInfo;
-  /** A statement failed with this SQLSTATE (25006 may mean the server's role changed). */
-  statementFailed?(entry: PoolEntry<DriverConnection>, code: string | undefined): void;
-  labelOf(entry: PoolEntry<DriverConnection>): string;
-  release(entry: PoolEntry<DriverConnection>): void;
-  destroy(entry: PoolEntry<DriverConnection>): void;
-  /** The group's clock. */
-  readonly clock: Clock;
-  /** How long release waits for a query `fn` left running before it drops the session. */
-  readonly strayWaitMs: number;
-}
+export type { HandlerOwner };
 
 const NONE: readonly string[] = Object.freeze([]);
 
 /** The handler the pool hands out. */
-export class PoolHandler implements GroupHandler {
-  readonly #owner: HandlerOwner;
-  readonly #entry: PoolEntry<DriverConnection>;
-  readonly #conn: DriverConnection;
-  #released = false;
+export class PoolHandler extends SessionLease implements GroupHandler {
   #tx = TxState.Idle;
   // A transaction was open when the session was lost: nothing of it was committed.
   #txLost = false;
   // SessionChange bits, and the PREPAREd names, that release must undo.
   #changes = 0;
   #prepared: string[] | undefined;
-  #watch: LeaseWatch | undefined;
-  #watchRecord: WatchRecord | undefined;
-  // Queries sent and not yet answered; release waits for them (fn may not have).
-  #inFlight = 0;
-  #quiet: (() => void) | undefined;
-
-  /**
-   * Wraps a leased entry.
-   *
-   * @param owner The group.
-   * @param entry The leased entry.
-   */
-  constructor(owner: HandlerOwner, entry: PoolEntry<DriverConnection>) {
-    this.#owner = owner;
-    this.#entry = entry;
-    this.#conn = entry.resource;
-  }
-
-  /**
-   * Reports this lease if it is held too long or collected unreleased.
-   *
-   * @param watch The pool's lease watch.
-   * @param stack The stack of the caller's lease call.
-   */
-  watchWith(watch: LeaseWatch, stack: string | undefined): void {
-    const owner = this.#owner;
-    const entry = this.#entry;
-    this.#watch = watch;
-    this.#watchRecord = watch.watch(this, owner.name, () => owner.destroy(entry), stack);
-  }
-
-  get endpoint(): EndpointInfo {
-    return this.#owner.endpointOf(this.#entry);
-  }
-
-  get group(): string {
-    return this.#owner.name;
-  }
 
   query<R = Record<string, unknown>>(
     text: string,
     params?: readonly unknown[],
   ): Promise<QueryResult<R>> {
-    if (this.#released) return Promise.reject(new HandlerReleasedError("query"));
+    if (this.released) return Promise.reject(new HandlerReleasedError("query"));
     const invalid = invalidQuery(text, params);
     if (invalid) return Promise.reject(invalid);
     const sql = readSql(text);
     if (sql.changes !== 0) this.#noteChanges(sql);
     // Unknown too: BEGIN inside an open transaction only warns, so it is safe either way.
-    if ((this.#tx === TxState.Idle || this.#tx === TxState.Unknown) && !this.#owner.autocommit) {
+    if ((this.#tx === TxState.Idle || this.#tx === TxState.Unknown) && !this.owner.autocommit) {
       return this.#beginAndRun(text, params, sql) as Promise<QueryResult<R>>;
     }
     return this.#run(text, params, sql) as Promise<QueryResult<R>>;
   }
 
   async commit(): Promise<void> {
-    if (this.#released) throw new HandlerReleasedError("commit");
+    if (this.released) throw new HandlerReleasedError("commit");
     if (this.#tx !== TxState.Idle || this.#txLost) await this.#commit();
   }
 
   async rollback(): Promise<void> {
-    if (this.#released) throw new HandlerReleasedError("rollback");
+    if (this.released) throw new HandlerReleasedError("rollback");
     this.#txLost = false;
     if (this.#tx !== TxState.Idle) await this.#rollback();
   }
 
   markDirty(): void {
-    if (this.#released) throw new HandlerReleasedError("markDirty");
+    if (this.released) throw new HandlerReleasedError("markDirty");
     this.#changes |= SessionChange.Unknown;
   }
 
@@ -142,21 +80,11 @@ export class PoolHandler implements GroupHandler {
    * @throws {QueryError} When COMMIT failed.
    */
   finish(commit: boolean): Promise<void> | undefined {
-    if (this.#released) return undefined;
-    this.#released = true;
-    if (this.#watchRecord) this.#watch!.unwatch(this.#watchRecord);
-    if (commit && (this.#txLost || (this.#tx !== TxState.Idle && !this.#owner.autocommit))) {
+    if (!this.endLease()) return undefined;
+    if (commit && (this.#txLost || (this.#tx !== TxState.Idle && !this.owner.autocommit))) {
       return this.#commitAndGiveBack();
     }
     return this.#giveBack();
-  }
-
-  /** Drops the session at once (the caller gave up on `fn`); the server rolls back. */
-  abandon(): void {
-    if (this.#released) return;
-    this.#released = true;
-    if (this.#watchRecord) this.#watch!.unwatch(this.#watchRecord);
-    this.#owner.destroy(this.#entry);
   }
 
   async #commitAndGiveBack(): Promise<void> {
@@ -167,47 +95,8 @@ export class PoolHandler implements GroupHandler {
     }
   }
 
-  // Synchronous (no promise, no round trip) when the session is clean.
   #giveBack(): Promise<void> | undefined {
-    // Never hand out a session with the previous holder's query still running.
-    if (this.#inFlight > 0) return this.#giveBackWhenQuiet();
-    if (this.#conn.closed) {
-      this.#owner.destroy(this.#entry);
-      return undefined;
-    }
-    const prepared = this.#prepared ?? NONE;
-    if (releaseSql(this.#tx, this.#owner.reset, this.#changes, prepared) === undefined) {
-      this.#owner.release(this.#entry);
-      return undefined;
-    }
-    return this.#clean(prepared);
-  }
-
-  async #giveBackWhenQuiet(): Promise<void> {
-    const { clock, strayWaitMs } = this.#owner;
-    await waitAtMost(clock, strayWaitMs, (done) => (this.#quiet = done));
-    this.#quiet = undefined;
-    // Still running: the session is not the next caller's to wait behind.
-    if (this.#inFlight > 0) return this.#owner.destroy(this.#entry);
-    await this.#giveBack();
-  }
-
-  async #clean(prepared: readonly string[]): Promise<void> {
-    try {
-      await cleanSession(this.#conn, this.#tx, this.#owner.reset, this.#changes, prepared);
-      this.#owner.release(this.#entry);
-    } catch {
-      // A session that cannot be cleaned is never handed to the next caller.
-      this.#owner.destroy(this.#entry);
-    }
-  }
-
-  #sent(): void {
-    this.#inFlight++;
-  }
-
-  #answered(): void {
-    if (--this.#inFlight === 0) this.#quiet?.();
+    return this.giveBack(this.#tx, this.#changes, this.#prepared ?? NONE);
   }
 
   #noteChanges(sql: SqlVerdict): void {
@@ -216,30 +105,30 @@ export class PoolHandler implements GroupHandler {
   }
 
   async #run(text: string, params: readonly unknown[] | undefined, sql: SqlVerdict) {
-    this.#sent();
+    this.sent();
     try {
-      const result = await this.#conn.query(text, params);
+      const result = await this.conn.query(text, params);
       this.#track(sql);
       return result;
     } catch (err) {
       throw this.#failure(err, sql);
     } finally {
-      this.#answered();
+      this.answered();
     }
   }
 
   // BEGIN and the first statement go out back to back: one round trip, not two.
   async #beginAndRun(text: string, params: readonly unknown[] | undefined, sql: SqlVerdict) {
     this.#tx = TxState.Open;
-    const begin = this.#conn.query("BEGIN");
-    const first = this.#conn.query(text, params);
-    this.#sent();
+    const begin = this.conn.query("BEGIN");
+    const first = this.conn.query(text, params);
+    this.sent();
     try {
       await begin;
     } catch (err) {
       // The statement behind it is in flight too: the session is quiet once it answered.
       await first.catch(() => {});
-      this.#answered();
+      this.answered();
       throw this.#failure(err);
     }
     try {
@@ -249,7 +138,7 @@ export class PoolHandler implements GroupHandler {
     } catch (err) {
       throw this.#failure(err, sql);
     } finally {
-      this.#answered();
+      this.answered();
     }
   }
 
@@ -262,27 +151,27 @@ export class PoolHandler implements GroupHandler {
   }
 
   #failure(err: unknown, sql?: SqlVerdict): PoolError {
-    if (this.#conn.closed) {
+    if (this.conn.closed) {
       if (this.#tx !== TxState.Idle) this.#txLost = true;
       this.#tx = TxState.Idle;
-      return connectionLost(this.#owner.labelOf(this.#entry), err);
+      return connectionLost(this.owner.labelOf(this.entry), err);
     }
     // A failed text holding transaction control may have opened or ended one before failing.
     if (sql?.controls) this.#tx = TxState.Unknown;
     else if (this.#tx === TxState.Open) this.#tx = TxState.Failed;
     const failure = queryFailure(err);
-    if (failure instanceof QueryError) this.#owner.statementFailed?.(this.#entry, failure.code);
+    if (failure instanceof QueryError) this.owner.statementFailed?.(this.entry, failure.code);
     return failure;
   }
 
   async #commit(): Promise<void> {
-    const label = this.#owner.labelOf(this.#entry);
+    const label = this.owner.labelOf(this.entry);
     if (this.#txLost) {
       this.#txLost = false;
       throw lostBeforeCommit(label);
     }
     try {
-      await commitOn(this.#conn, label);
+      await commitOn(this.conn, label);
     } finally {
       this.#tx = TxState.Idle;
     }
@@ -290,7 +179,7 @@ export class PoolHandler implements GroupHandler {
 
   async #rollback(): Promise<void> {
     try {
-      await rollbackOn(this.#conn);
+      await rollbackOn(this.conn);
     } finally {
       this.#tx = TxState.Idle;
     }

@@ -1,0 +1,155 @@
+/**
+ * The lease side of a handler of an exclusive group: the entry it holds, the
+ * lease watch, the queries still in flight, and giving the session back
+ * (clean it, wait for a query `fn` left running, or drop it). `PoolHandler`
+ * adds the queries and the transaction on top.
+ *
+ * @module
+ */
+import { type Clock, waitAtMost } from "../core/clock.ts";
+import type { PoolEntry } from "../core/resource_pool.ts";
+import type { DriverConnection } from "../driver.ts";
+import type { EndpointInfo } from "../endpoints/endpoint_set.ts";
+import type { LeaseWatch, WatchRecord } from "./lease_watch.ts";
+import { cleanSession, releaseSql, type TxState } from "./release.ts";
+
+/** What a handler needs from its group. */
+export interface HandlerOwner {
+  readonly name: string;
+  readonly autocommit: boolean;
+  /** The group's `reset`: `"auto"`, `"none"` or SQL. */
+  readonly reset: string;
+  endpointOf(entry: PoolEntry<DriverConnection>): EndpointInfo;
+  /** A statement failed with this SQLSTATE (25006 may mean the server's role changed). */
+  statementFailed?(entry: PoolEntry<DriverConnection>, code: string | undefined): void;
+  labelOf(entry: PoolEntry<DriverConnection>): string;
+  release(entry: PoolEntry<DriverConnection>): void;
+  destroy(entry: PoolEntry<DriverConnection>): void;
+  /** The group's clock. */
+  readonly clock: Clock;
+  /** How long release waits for a query `fn` left running before it drops the session. */
+  readonly strayWaitMs: number;
+}
+
+/** One lease of one session. */
+export class SessionLease {
+  protected readonly owner: HandlerOwner;
+  protected readonly entry: PoolEntry<DriverConnection>;
+  protected readonly conn: DriverConnection;
+  protected released = false;
+  #watch: LeaseWatch | undefined;
+  #watchRecord: WatchRecord | undefined;
+  // Queries sent and not yet answered; release waits for them (fn may not have).
+  #inFlight = 0;
+  #quiet: (() => void) | undefined;
+
+  /**
+   * Wraps a leased entry.
+   *
+   * @param owner The group.
+   * @param entry The leased entry.
+   */
+  constructor(owner: HandlerOwner, entry: PoolEntry<DriverConnection>) {
+    this.owner = owner;
+    this.entry = entry;
+    this.conn = entry.resource;
+  }
+
+  /**
+   * Reports this lease if it is held too long or collected unreleased.
+   *
+   * @param watch The pool's lease watch.
+   * @param stack The stack of the caller's lease call.
+   */
+  watchWith(watch: LeaseWatch, stack: string | undefined): void {
+    const owner = this.owner;
+    const entry = this.entry;
+    this.#watch = watch;
+    // The reclaim closure must not hold the handler, or it could never be collected.
+    this.#watchRecord = watch.watch(this, owner.name, () => owner.destroy(entry), stack);
+  }
+
+  /** The endpoint this session is connected to. */
+  get endpoint(): EndpointInfo {
+    return this.owner.endpointOf(this.entry);
+  }
+
+  /** The group it was leased from. */
+  get group(): string {
+    return this.owner.name;
+  }
+
+  /** Drops the session at once (the caller gave up on `fn`); the server rolls back. */
+  abandon(): void {
+    if (!this.endLease()) return;
+    this.owner.destroy(this.entry);
+  }
+
+  /**
+   * Marks the lease over and stops watching it.
+   *
+   * @returns `false` when it was already over.
+   */
+  protected endLease(): boolean {
+    if (this.released) return false;
+    this.released = true;
+    if (this.#watchRecord) this.#watch!.unwatch(this.#watchRecord);
+    return true;
+  }
+
+  /** Counts a query sent. */
+  protected sent(): void {
+    this.#inFlight++;
+  }
+
+  /** Counts a query answered (or failed). */
+  protected answered(): void {
+    if (--this.#inFlight === 0) this.#quiet?.();
+  }
+
+  /**
+   * Returns the session: as it is when clean (synchronously: no promise, no
+   * round trip), after the cleanup it needs, or not at all when it is gone.
+   *
+   * @param tx The transaction state.
+   * @param changes Session changes seen.
+   * @param prepared Statements created with `PREPARE`.
+   * @returns A promise only when a round trip or a wait is needed.
+   */
+  protected giveBack(
+    tx: TxState,
+    changes: number,
+    prepared: readonly string[],
+  ): Promise<void> | undefined {
+    // Never hand out a session with the previous holder's query still running.
+    if (this.#inFlight > 0) return this.#giveBackWhenQuiet(tx, changes, prepared);
+    if (this.conn.closed) {
+      this.owner.destroy(this.entry);
+      return undefined;
+    }
+    if (releaseSql(tx, this.owner.reset, changes, prepared) === undefined) {
+      this.owner.release(this.entry);
+      return undefined;
+    }
+    return this.#clean(tx, changes, prepared);
+  }
+
+  async #giveBackWhenQuiet(tx: TxState, changes: number, prepared: readonly string[]) {
+    const { clock, strayWaitMs } = this.owner;
+    await waitAtMost(clock, strayWaitMs, (done) => (this.#quiet = done));
+    this.#quiet = undefined;
+    // Still running: the session is not the next caller's to wait behind.
+    if (this.#inFlight > 0) return this.owner.destroy(this.entry);
+    await this.giveBack(tx, changes, prepared);
+  }
+
+  async #clean(tx: TxState, changes: number, prepared: readonly string[]): Promise<void> {
+    try {
+      await cleanSession(this.conn, tx, this.owner.reset, changes, prepared);
+      this.owner.release(this.entry);
+    } catch {
+      // A session that cannot be cleaned is never handed to the next caller.
+      this.owner.destroy(this.entry);
+    }
+  }
+}
