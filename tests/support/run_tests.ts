@@ -5,9 +5,10 @@
  * `DATABASE_URL` or `PGHOST` names existing ones), hands them to the test
  * processes through `PGDBPOOL_TEST_URLS`, runs `deno test` and then `bun test`
  * over `tests/`, streams their output, counts the tests of each runtime (a
- * `describe` counts its `it`s, not itself), prints `N passed, N failed` as its
- * last line, stops the servers, deletes the temporary directory, and exits 1 if
- * anything failed or a runtime crashed.
+ * `describe` counts its `it`s, not itself), lists the skipped tests by name,
+ * prints `N passed, N failed, N skipped` as its last line, stops the servers, deletes the temporary directory, and exits 1 if
+ * anything failed, a runtime crashed, or no test ran (a runtime that ran none
+ * counts as a failure, unless name filters were given).
  *
  * Options:
  * - `--deno-only`, `--bun-only`: run one runtime.
@@ -29,6 +30,8 @@ interface Counts {
   passed: number;
   failed: number;
   skipped: number;
+  /** Names of the skipped tests (with their reason where the report gives one). */
+  skippedNames: string[];
   notes: string[];
 }
 
@@ -178,6 +181,8 @@ interface JunitCase {
   name: string;
   failure: string | undefined;
   skipped: boolean;
+  /** The `<skipped message="...">` text, when the report has one. */
+  skipReason?: string;
 }
 
 /** The `<testcase>` elements of a JUnit file, with the full name (`describe > it`) and their outcome. */
@@ -209,8 +214,10 @@ function parseJunit(xml: string, runtime: "deno" | "bun"): JunitCase[] {
       cases.push(c);
       open = selfClosing ? undefined : c;
     } else if (open && !closing) {
-      if (name === "skipped") open.skipped = true;
-      else open.failure = attr("message") || name;
+      if (name === "skipped") {
+        open.skipped = true;
+        open.skipReason = attr("message") || undefined;
+      } else open.failure = attr("message") || name;
     }
   }
   return cases;
@@ -236,7 +243,13 @@ function stripAnsi(s: string): string {
  * JUnit file: count them from the output.
  */
 function countDeno(cases: JunitCase[], output: string): Counts {
-  const c: Counts = { passed: 0, failed: 0, skipped: 0, notes: [] };
+  const c: Counts = {
+    passed: 0,
+    failed: 0,
+    skipped: 0,
+    skippedNames: skippedNames(cases),
+    notes: [],
+  };
   const names = cases.map((t) => t.name);
   for (const t of cases) {
     const parent = names.some((n) => n.startsWith(`${t.name} > `));
@@ -275,6 +288,7 @@ function countBun(cases: JunitCase[], output: string): Counts | undefined {
       passed: pass ?? 0,
       failed: (fail ?? 0) + errors,
       skipped: (num("skip") ?? 0) + (num("todo") ?? 0),
+      skippedNames: skippedNames(cases),
       notes: errors ? [`${errors} error(s) outside tests`] : [],
     };
     return c;
@@ -284,8 +298,17 @@ function countBun(cases: JunitCase[], output: string): Counts | undefined {
     passed: cases.filter((t) => !t.failure && !t.skipped).length,
     failed: cases.filter((t) => t.failure).length,
     skipped: cases.filter((t) => t.skipped && !t.failure).length,
+    skippedNames: skippedNames(cases),
     notes: ["counted from the JUnit file"],
   };
+}
+
+/** The skipped leaves, as `describe > it` plus the reason where the report gives one. */
+function skippedNames(cases: JunitCase[]): string[] {
+  const names = cases.map((t) => t.name);
+  return cases
+    .filter((t) => t.skipped && !t.failure && !names.some((n) => n.startsWith(`${t.name} > `)))
+    .map((t) => (t.skipReason ? `${t.name} (${t.skipReason})` : t.name));
 }
 
 function count(
@@ -307,6 +330,7 @@ function count(
       passed: 0,
       failed: 1,
       skipped: 0,
+      skippedNames: [],
       notes: [`crashed: no test report (exit code ${result.code})`],
     };
   } else if (result.code !== 0 && c.failed === 0) {
@@ -343,8 +367,9 @@ async function main(): Promise<number> {
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
 
-  const totals = { passed: 0, failed: 0 };
+  const totals = { passed: 0, failed: 0, skipped: 0 };
   const lines: string[] = [];
+  const skippedLines: string[] = [];
   try {
     const env: Record<string, string> = { PGDBPOOL_TEST_TMPDIR: root };
     const external = ["PGDBPOOL_TEST_URLS", "DATABASE_URL", "PGHOST"].find((k) => Deno.env.get(k));
@@ -373,8 +398,16 @@ async function main(): Promise<number> {
       );
       sweepDeadHarnesses(root);
       const c = count(runtime, junit, result);
+      // A runtime that ran nothing checked nothing: a wrong path, or every file failed to load.
+      // (With name filters one runtime may match none: Deno matches top-level names only.)
+      if (c.passed + c.failed + c.skipped === 0 && filters.length === 0) {
+        c.failed = 1;
+        c.notes.push("ran no test");
+      }
       totals.passed += c.passed;
       totals.failed += c.failed;
+      totals.skipped += c.skipped;
+      for (const name of c.skippedNames) skippedLines.push(`  skipped (${runtime}): ${name}`);
       const notes = c.notes.length ? ` (${c.notes.join("; ")})` : "";
       lines.push(
         `${runtime}: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped${notes}`,
@@ -395,9 +428,14 @@ async function main(): Promise<number> {
     totals.failed++;
     lines.push("interrupted");
   }
+  if (totals.passed + totals.failed + totals.skipped === 0) {
+    totals.failed++;
+    lines.push("ran no test");
+  }
   console.log("");
+  for (const line of skippedLines) console.log(line);
   for (const line of lines) console.log(line);
-  console.log(`${totals.passed} passed, ${totals.failed} failed`);
+  console.log(`${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
   return totals.failed > 0 ? 1 : 0;
 }
 
