@@ -54,8 +54,7 @@ function loneWord(text: string): string | undefined {
   while (start < end && isSpace(text[start])) start++;
   const word = text.slice(start, end);
   for (const ch of word) {
-    const lower = ch.toLowerCase();
-    const letter = lower !== ch.toUpperCase();
+    const letter = ch.toLowerCase() !== ch.toUpperCase(); // any script's letters, not only ASCII
     if (!letter && !(ch >= "0" && ch <= "9") && ch !== "_" && ch !== "-") return undefined;
   }
   return word;
