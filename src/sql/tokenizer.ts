@@ -78,18 +78,14 @@ function isPunct(c: number): boolean {
 }
 
 // Lower-cases ASCII letters only: the server folds unquoted identifiers that way
-// (String#toLowerCase would also fold the Kelvin sign into "k").
+// (String#toLowerCase would also fold the Kelvin sign into "k"). A regular expression over
+// one word already cut out, never over the text.
+const ASCII_UPPER = /[A-Z]+/g;
+
 function foldWord(text: string, start: number, end: number): string {
   const raw = text.slice(start, end);
   for (let i = start; i < end; i++) {
-    if (text.charCodeAt(i) >= 128) {
-      const codes: number[] = [];
-      for (let j = start; j < end; j++) {
-        const c = text.charCodeAt(j);
-        codes.push(c >= 65 && c <= 90 ? c + 32 : c);
-      }
-      return String.fromCharCode(...codes);
-    }
+    if (text.charCodeAt(i) >= 128) return raw.replace(ASCII_UPPER, (m) => m.toLowerCase());
   }
   return raw.toLowerCase();
 }

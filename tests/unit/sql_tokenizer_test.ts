@@ -1,7 +1,9 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { tokenize, TokenKind } from "../../src/sql/tokenizer.ts";
 import { splitStatements, wordAt } from "../../src/sql/statements.ts";
+import { readSql } from "../../src/sql/read_sql.ts";
 
 const values = (text: string) => tokenize(text).tokens.map((t) => t.value);
 const leading = (text: string) =>
@@ -94,5 +96,27 @@ describe("splitStatements()", () => {
       splitStatements(tokenize("CREATE PROCEDURE p() BEGIN ATOMIC SELECT 1;").tokens).unsure,
       true,
     );
+  });
+});
+
+describe("reading any text (fast-check)", () => {
+  it("never throws, whatever the text, and a very long word is fine", () => {
+    const sqlish = fc.array(
+      fc.oneof(
+        fc.string(),
+        fc.constantFrom("'", '"', "$$", "$a$", "/*", "*/", "--", "\n", "E'", "U&", "\\", ";", "é"),
+      ),
+      { maxLength: 20 },
+    ).map((parts) => parts.join(""));
+    fc.assert(
+      fc.property(sqlish, (text) => {
+        tokenize(text);
+        tokenize(text, true);
+        readSql(text);
+      }),
+      { numRuns: 2000 },
+    );
+    const long = "SELECT é" + "A".repeat(200_000) + "; BEGIN";
+    assert.equal(readSql(long).controls, true);
   });
 });
