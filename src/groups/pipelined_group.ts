@@ -161,10 +161,15 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
     const list = this.#shared;
     const n = list.length;
     let best: Shared | undefined;
+    let unfit: Shared[] | undefined;
     for (let k = 0; k < n; k++) {
       const s = list[(this.#cursor + k) % n];
       if (s.connection.closed) continue;
-      if (this.#scope.checksRole && !this.#scope.fits(s.endpoint, s.connection)) continue;
+      if (this.#scope.checksRole && !this.#scope.fits(s.endpoint, s.connection)) {
+        // Its server changed role: out of rotation, and closed once nobody holds a share.
+        if (s.holders === 0) (unfit ??= []).push(s);
+        continue;
+      }
       if (!best || s.holders < best.holders) best = s;
       if (best.holders === 0) break;
     }
@@ -172,6 +177,7 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
     if (list.some((s) => s.connection.closed)) {
       for (const s of list.filter((s) => s.connection.closed)) this.broken(s);
     }
+    if (unfit) { for (const s of unfit) this.broken(s); }
     if (list.length > 0) this.#cursor = (this.#cursor + 1) % list.length;
     return best;
   }

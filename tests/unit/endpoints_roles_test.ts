@@ -224,6 +224,20 @@ for (const reports of [true, false]) {
       assert.equal(pool.stats().endpoints[0].role, "primary", "a stale report does not undo it");
     });
 
+    it("a pipelined group drops a shared session whose server reported a role change", {
+      skip: reports
+        ? false
+        : "without reported parameters a role change is seen on a connect, a failure or 25006",
+    }, async () => {
+      const { pool, driver } = setup({
+        r: { connection_count: 2, target_session_attrs: "standby", pipeline: true },
+      }, { reports, db: [B] });
+      assert.equal(await whereFrom(pool, "r"), "b:5432");
+      driver.setRole("b:5432", { standby: false });
+      await assert.rejects(pool.withHandler("r", () => 1), OfflineError);
+      assert.equal(driver.fake.open.size, 0, "the session on the new primary is closed");
+    });
+
     it("a role that did not match is checked again after the rate limit, without a failure", async () => {
       const { pool, driver, clock } = setup(
         { w: { connection_count: 2, target_session_attrs: "primary" } },
