@@ -33,7 +33,9 @@ interface Entry {
 
 interface Stamp {
   epoch: number;
-  reported: string | undefined;
+  /** `in_hot_standby` and `default_transaction_read_only` as last reported. */
+  standby: string | undefined;
+  readOnly: string | undefined;
 }
 
 // A role that does not match is checked again at most this often per endpoint.
@@ -93,9 +95,11 @@ export class RoleBook {
    * @param connection The session.
    */
   stamp(index: number, connection: DriverConnection): void {
+    const p = connection.parameters;
     this.#stamps.set(connection, {
       epoch: this.#entries[index].epoch,
-      reported: reportedOf(connection),
+      standby: p?.in_hot_standby,
+      readOnly: p?.default_transaction_read_only,
     });
   }
 
@@ -124,13 +128,12 @@ export class RoleBook {
     const standby = p?.in_hot_standby;
     if (standby === undefined) return;
     const stamp = this.#stamps.get(connection);
-    const reported = reportedOf(connection);
-    if (stamp === undefined || stamp.reported === reported) return;
-    this.note(index, {
-      inRecovery: standby === "on",
-      readOnly: p.default_transaction_read_only === "on",
-    });
-    stamp.reported = reported;
+    const readOnly = p.default_transaction_read_only;
+    // Compared field by field: this runs on every lease of a group with a target.
+    if (stamp === undefined || (stamp.standby === standby && stamp.readOnly === readOnly)) return;
+    this.note(index, { inRecovery: standby === "on", readOnly: readOnly === "on" });
+    stamp.standby = standby;
+    stamp.readOnly = readOnly;
     stamp.epoch = this.#entries[index].epoch;
   }
 
@@ -184,13 +187,6 @@ export class RoleBook {
       if (i !== failed) e.checkedAt = -Infinity;
     });
   }
-}
-
-// The role parameters a session reports, as one comparable value.
-function reportedOf(connection: DriverConnection): string | undefined {
-  const p = connection.parameters;
-  const standby = p?.in_hot_standby;
-  return standby === undefined ? undefined : `${standby}/${p.default_transaction_read_only}`;
 }
 
 function infoOf(config: EndpointConfig, role: ServerRole | undefined): EndpointInfo {
