@@ -2,9 +2,11 @@
  * A quick, sound pre-check before tokenizing: every verdict of interest
  * needs one of a few words (`begin`, `set`, `temp`, `pg_advisory_lock`…) as
  * a token, and every such token is also a run of identifier characters in
- * the raw text. A text with no such run anywhere — in code, strings or
- * comments alike — is clean whatever its structure, so most query texts
- * skip the tokenizer's allocations. A text with one is read in full.
+ * the raw text (one not starting with a digit: `$1begin` holds a word). A
+ * text with no such run anywhere — in code, strings or comments alike — is
+ * clean whatever its structure (unreadable, the server refuses it whole), so
+ * most query texts skip the tokenizer's allocations. A text with one is read
+ * in full.
  *
  * @module
  */
@@ -52,7 +54,8 @@ function hashOf(word: string): number {
 const HASHES = new Set([...WORDS].map(hashOf));
 const PG_TEMP = hashOf("pg_temp");
 
-// Letters, digits, _ and anything beyond ASCII; `$` splits runs (`$1begin` holds the word begin).
+// Letters, digits, _ and anything beyond ASCII; `$` splits runs (`a$begin` is not begin, but
+// reading it as such costs only a full read).
 function isRunChar(c: number): boolean {
   return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 ||
     c >= 128;
@@ -68,7 +71,9 @@ export function mayMatter(text: string): boolean {
   const n = text.length;
   let i = 0;
   while (i < n) {
-    if (!isRunChar(text.charCodeAt(i))) {
+    const first = text.charCodeAt(i);
+    // Leading digits start no word, but may end one just before it: `$1begin` is $1 and begin.
+    if (!isRunChar(first) || (first >= 48 && first <= 57)) {
       i++;
       continue;
     }

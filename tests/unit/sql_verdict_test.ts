@@ -116,6 +116,13 @@ describe("readSql(): session changes", () => {
       ["SET session_authorization = app", S.Role],
       ["RESET session_authorization", S.Role],
       ["SELECT set_config($1, $2, false)", S.Settings | S.Role],
+      ["SELECT set_config('a.b', '1', $1)", S.Settings | S.Role],
+      [
+        "SELECT set_config('a.b', '1', true) FROM set_config('c.d', '2', false)",
+        S.Settings | S.Role,
+      ],
+      ["SET LOCAL search_path = pg_temp", S.Temp],
+      ["SELECT set_config('search_path', 'pg_temp', true)", S.Temp],
       ["SELECT set_config('a.b', '1', false)", S.Settings | S.Role],
       ["SELECT pg_catalog.\"set_config\"('a.b', '1', false)", S.Settings | S.Role],
       ["WITH x AS (SELECT set_config('a.b', '1', false)) SELECT * FROM x", S.Settings | S.Role],
@@ -172,6 +179,8 @@ describe("readSql(): session changes", () => {
         "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE",
         "SET CONSTRAINTS ALL DEFERRED",
         "SELECT pg_advisory_xact_lock(1)",
+        "SELECT set_config('request.claims', $1, true)",
+        "SELECT set_config('a.b', format('%s,%s', 1, (2)), TRUE)",
         "DECLARE c CURSOR FOR SELECT 1",
         "WITH hold AS (SELECT 1) SELECT * FROM hold",
         "INSERT INTO temp VALUES (1)",
@@ -233,6 +242,7 @@ const HARMLESS = [
   parts("SET LOCAL work_mem = '1MB'"),
   parts("SELECT temp FROM weather"),
   parts("SELECT pg_advisory_xact_lock ( 1 )"),
+  parts("SELECT set_config ( 'a.b' , '1' , TRUE )"),
 ];
 const HIDDEN = [
   "'BEGIN; SET x = 1'",
@@ -328,8 +338,21 @@ describe("readSql() properties (fast-check)", () => {
         const v = analyzeSql(text);
         assert.ok(v.unsure || (!v.controls && v.changes === 0 && v.tx === TxEffect.None), text);
       }),
-      { numRuns: 3000 },
+      { numRuns: 10_000 },
     );
+  });
+
+  it("the quick pre-check sees a word right after a parameter or a dollar quote", () => {
+    for (
+      const text of [
+        "SELECT $1pg_temp.t",
+        "SELECT $1;begin",
+        "SELECT $$x$$begin",
+        "SELECT 1;Set a=1",
+      ]
+    ) {
+      assert.ok(mayMatter(text), text);
+    }
   });
 
   it("the quick pre-check passes every disguised statement of interest on to the full read", () => {
