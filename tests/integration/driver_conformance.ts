@@ -21,7 +21,8 @@ import net from "node:net";
 import { readFileSync } from "node:fs";
 import { inspect } from "node:util";
 import type { ConnectParams, Driver, DriverConnection } from "../../src/driver.ts";
-import { QueryError } from "../../src/errors.ts";
+import { ConnectionError, isLoginRefused, isRetryable, QueryError } from "../../src/errors.ts";
+import type { DriverNotice } from "../../src/driver.ts";
 import { adminQuery, freePort, type TestServer } from "../support/servers.ts";
 import { connectParams } from "../support/params.ts";
 
@@ -349,7 +350,10 @@ export function driverConformance(
       await sleep(50);
       await assert.rejects(conn.query("SELECT 1"), (err) => !(err instanceof QueryError));
       assert.equal(conn.closed, true);
-      await assert.rejects(conn.query("SELECT 1"), (err) => !(err instanceof QueryError));
+      // From now on, one error: a ConnectionError, the same every time.
+      const first = await conn.query("SELECT 1").catch((err: unknown) => err);
+      assert.ok(first instanceof ConnectionError, inspect(first));
+      assert.equal(await conn.query("SELECT 2").catch((err: unknown) => err), first);
       await assert.rejects(
         conn.query("SELECT $1::int", [1]),
         (err) => !(err instanceof QueryError),
@@ -391,6 +395,10 @@ export function driverConformance(
       const started = performance.now();
       await assert.rejects(makeDriver().connect(params({ port })), (err) => {
         assertNoSecret(err, server.password);
+        assert.ok(err instanceof ConnectionError, inspect(err));
+        assert.equal(err.reached, false, inspect(err));
+        assert.equal(isLoginRefused(err), false);
+        assert.equal(isRetryable(err), true);
         return true;
       });
       assert.ok(performance.now() - started < 2000, "rejected within 2 s");
@@ -399,8 +407,12 @@ export function driverConformance(
     it("connect() with a wrong password rejects, and no error text contains the password", async () => {
       const wrong = `wrong-pw-${crypto.randomUUID()}`;
       await assert.rejects(makeDriver().connect(params({ password: wrong })), (err) => {
-        assert.ok(err instanceof Error);
+        assert.ok(err instanceof ConnectionError, inspect(err));
         assertNoSecret(err, wrong);
+        assert.equal(err.code, "28P01");
+        assert.equal(err.reached, true);
+        assert.equal(isLoginRefused(err), true);
+        assert.equal(isRetryable(err), false);
         return true;
       });
     });
@@ -408,7 +420,26 @@ export function driverConformance(
     it("connect() to a database that does not exist rejects", async () => {
       await assert.rejects(
         makeDriver().connect(params({ database: `conf_no_db_${serial}` })),
-        (err) => err instanceof Error,
+        (err) => {
+          assert.ok(err instanceof ConnectionError, inspect(err));
+          assert.equal(err.code, "3D000");
+          assert.equal(isLoginRefused(err), true);
+          assert.equal(isRetryable(err), false);
+          return true;
+        },
+      );
+    });
+
+    it("connect() as a role that does not exist rejects with a class 28 SQLSTATE, not retryable", async () => {
+      await assert.rejects(
+        makeDriver().connect(params({ user: `conf_no_role_${serial}` })),
+        (err) => {
+          assert.ok(err instanceof ConnectionError, inspect(err));
+          assert.match(String(err.code), /^28/);
+          assert.equal(isLoginRefused(err), true);
+          assert.equal(isRetryable(err), false);
+          return true;
+        },
       );
     });
 
@@ -421,7 +452,7 @@ export function driverConformance(
         const started = performance.now();
         await assert.rejects(
           makeDriver().connect(params({ host: "127.0.0.1", port, connectTimeoutMs: 300 })),
-          (err) => err instanceof Error,
+          (err) => err instanceof ConnectionError && isRetryable(err),
         );
         const elapsed = performance.now() - started;
         assert.ok(elapsed >= 250 && elapsed < 3000, `rejected after ${elapsed} ms`);
@@ -429,6 +460,124 @@ export function driverConformance(
         for (const socket of sockets) socket.destroy();
         await new Promise((resolve) => silent.close(resolve));
       }
+    });
+
+    it("parameters holds server_version, in_hot_standby and default_transaction_read_only", async () => {
+      const conn = await connect();
+      assert.match(conn.parameters.server_version ?? "", /^\d+/);
+      assert.equal(conn.parameters.in_hot_standby, "off");
+      assert.equal(conn.parameters.default_transaction_read_only, "off");
+    });
+
+    it("parameters follows a change the server reports", async () => {
+      const conn = await connect();
+      await conn.query("SET default_transaction_read_only = on");
+      assert.equal(conn.parameters.default_transaction_read_only, "on");
+      await conn.query("RESET default_transaction_read_only");
+      assert.equal(conn.parameters.default_transaction_read_only, "off");
+    });
+
+    it("onNotice receives the session's notices", async () => {
+      const notices: DriverNotice[] = [];
+      const conn = await connect({ onNotice: (n) => void notices.push(n) });
+      await conn.query("DO $$ BEGIN RAISE NOTICE 'conformance %', 42; END $$");
+      await conn.query("SELECT 1");
+      assert.deepEqual(
+        notices.map((n) => [n.severity, n.code, n.message]),
+        [["NOTICE", "00000", "conformance 42"]],
+      );
+    });
+
+    it("query() returns rows as a plain Array", async () => {
+      const conn = await connect();
+      for (
+        const result of [
+          await conn.query("SELECT 1 AS n"),
+          await conn.query("SELECT $1::int AS n", [1]),
+        ]
+      ) {
+        assert.equal(Object.getPrototypeOf(result.rows), Array.prototype);
+        assert.deepEqual(result.rows, [{ n: 1 }]);
+      }
+    });
+
+    it("query() returns NULL elements of text[] and numeric[] as null", async () => {
+      const conn = await connect();
+      const { rows } = await conn.query(
+        "SELECT ARRAY['a', NULL, 'NULL']::text[] AS t, ARRAY[1.5, NULL]::numeric[] AS n",
+      );
+      assert.deepEqual([...rows[0].t as unknown[]], ["a", null, "NULL"]);
+      assert.equal((rows[0].n as unknown[])[1], null);
+    });
+
+    it("query() returns infinite dates and timestamps as Infinity and -Infinity", async () => {
+      const conn = await connect();
+      const { rows } = await conn.query(
+        "SELECT 'infinity'::date AS d, '-infinity'::timestamptz AS tz, 'infinity'::timestamp AS ts",
+      );
+      assert.deepEqual(rows, [{ d: Infinity, tz: -Infinity, ts: Infinity }]);
+    });
+
+    it("query() refuses a parameter that cannot be serialised with QueryError, before sending, and the session stays usable", async () => {
+      const conn = await connect();
+      const circular: Record<string, unknown> = { a: 1 };
+      circular.self = circular;
+      const throwing = {
+        toJSON: () => {
+          throw new Error("no JSON for you");
+        },
+      };
+      for (const bad of [circular, throwing, Symbol("s")]) {
+        await assert.rejects(conn.query("SELECT $1::jsonb AS j", [bad]), (err) => {
+          assert.ok(err instanceof QueryError, inspect(err));
+          assert.equal(err.code, undefined);
+          return true;
+        });
+      }
+      assert.equal(conn.closed, false);
+      assert.deepEqual((await conn.query("SELECT $1::jsonb AS j", [{ a: 1 }])).rows, [{
+        j: { a: 1 },
+      }]);
+    });
+
+    it("query() refuses COPY with QueryError 0A000 before sending, and the session stays usable", async () => {
+      const conn = await connect();
+      for (
+        const text of [
+          "COPY (SELECT 1) TO STDOUT",
+          "/* c; */ copy pg_class TO STDOUT",
+          "SELECT 1; COPY (SELECT 2) TO STDOUT",
+        ]
+      ) {
+        await assert.rejects(
+          conn.query(text),
+          (err) => err instanceof QueryError && err.code === "0A000",
+        );
+      }
+      assert.deepEqual((await conn.query("SELECT 'copy' AS w")).rows, [{ w: "copy" }]);
+      assert.equal(conn.closed, false);
+    });
+
+    it("query() carries the server's schema, table, column, constraint and dataType on QueryError", async () => {
+      const conn = await connect();
+      const table = `conf_fields_${++serial}`;
+      await conn.query(`CREATE TEMP TABLE ${table} (id int PRIMARY KEY, v text NOT NULL)`);
+      await conn.query(`INSERT INTO ${table} VALUES (1, 'x')`);
+      const dup = await conn.query(`INSERT INTO ${table} VALUES (1, 'y')`).catch((e: unknown) => e);
+      assert.ok(dup instanceof QueryError, inspect(dup));
+      assert.equal(dup.code, "23505");
+      assert.equal(dup.table, table);
+      assert.equal(dup.constraint, `${table}_pkey`);
+      assert.match(String(dup.schema), /^pg_temp/);
+      const missing = await conn.query(`INSERT INTO ${table} VALUES (2, NULL)`).catch((
+        e: unknown,
+      ) => e);
+      assert.ok(missing instanceof QueryError);
+      assert.equal(missing.column, "v");
+      await conn.query("CREATE DOMAIN pg_temp.conf_posint AS int CHECK (VALUE > 0)");
+      const domain = await conn.query("SELECT (-1)::pg_temp.conf_posint").catch((e: unknown) => e);
+      assert.ok(domain instanceof QueryError);
+      assert.equal(domain.dataType, "conf_posint");
     });
 
     it("close() ends the session, resolves twice, and later queries reject", async () => {

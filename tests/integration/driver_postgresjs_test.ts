@@ -21,6 +21,12 @@ driverConformance(
   "postgresjs (prepare: false, fetchTypes: false)",
   () => postgresjs({ prepare: false, fetchTypes: false }),
   sharedServers,
+  {
+    gaps: {
+      "query() returns NULL elements of text[] and numeric[] as null":
+        "without fetchTypes, arrays come back as their text, as documented",
+    },
+  },
 );
 
 describe("postgresjs() specifics", () => {
@@ -120,21 +126,21 @@ describe("postgresjs() specifics", () => {
     assert.equal((await conn.query("SELECT 7 AS seven")).rows[0].seven, 7);
   });
 
-  it("postgresjs() drops the session rather than mismatch replies after such a parameter in a pipeline", async () => {
+  it("postgresjs() refuses an unserialisable parameter before postgres.js sees it, so a pipeline keeps its replies", async () => {
     const conn = await connect();
-    // Prepared once, so the next run serialises while building (postgres.js
-    // then rejects the query in flight instead and never sends this one).
+    // Prepared once, so postgres.js would serialise while building the next
+    // run (and then reject the query in flight instead of this one).
     await conn.query("SELECT $1::json AS j", [{ a: 1 }]);
-    const outcomes = await Promise.allSettled([
+    const [slept, refused, answer] = await Promise.allSettled([
       conn.query("SELECT pg_sleep(0.05)::text AS slept"),
       conn.query("SELECT $1::json AS j", [{ big: 1n }]),
       conn.query("SELECT 42 AS answer"),
     ]);
-    for (const outcome of outcomes) {
-      // Any reply that arrives must be the right one; here none may.
-      assert.equal(outcome.status, "rejected", inspect(outcome));
-    }
-    assert.equal(conn.closed, true);
+    assert.equal(slept.status, "fulfilled", inspect(slept));
+    assert.equal(refused.status, "rejected");
+    assert.ok(refused.reason instanceof QueryError, inspect(refused.reason));
+    assert.deepEqual(answer.status === "fulfilled" && answer.value.rows, [{ answer: 42 }]);
+    assert.equal(conn.closed, false);
   });
 
   it("postgresjs() rejects every queued query when the session is lost, beyond postgres.js's pipeline limit", async () => {

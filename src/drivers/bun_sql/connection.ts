@@ -12,15 +12,11 @@
  * @module
  */
 import type { DriverConnection, DriverResult } from "../../driver.ts";
-import { QueryError } from "../../errors.ts";
-import {
-  endsSession,
-  isSingleStatement,
-  sessionEnded,
-  taggedResult,
-  toQueryError,
-} from "../shared/normalize.ts";
 import { NO_PARAMETERS } from "../shared/notice.ts";
+import { refusal } from "../shared/params.ts";
+import { isSingleStatement, taggedResult } from "../shared/results.ts";
+import { endsSession, refusedQuery, serverError, toQueryError } from "../shared/server_error.ts";
+import { Session } from "../shared/session.ts";
 import type { BunSqlClient, BunSqlResult } from "./types.ts";
 
 const TEMPLATE_CACHE_MAX = 1024;
@@ -37,29 +33,10 @@ function templateOf(text: string, cache: Map<string, TemplateStringsArray>): Tem
   return strings;
 }
 
-function noop(): undefined {
-  return undefined;
-}
-
-interface BunSqlError extends Error {
-  code?: string;
-  errno?: string;
-  severity?: string;
-  detail?: string;
-  hint?: string;
-  position?: string;
-}
-
-/** A server ErrorResponse: Bun puts the SQLSTATE in `errno` (its own code is in `code`). */
-function isServerError(err: unknown): err is BunSqlError & { errno: string } {
-  const errno = (err as BunSqlError | null)?.errno;
-  return err instanceof Error && typeof errno === "string" && errno.length === 5;
-}
-
 /** Input Bun refuses before sending anything; the session is untouched. */
 function isRefusal(err: unknown): boolean {
   if (err instanceof TypeError || err instanceof RangeError) return true;
-  const code = (err as BunSqlError | null)?.code;
+  const code = (err as { code?: unknown } | null)?.code;
   return typeof code === "string" && code.startsWith("ERR_INVALID_ARG");
 }
 
@@ -74,11 +51,8 @@ const EMPTY: unknown[] = [];
 export class BunSqlConnection implements DriverConnection {
   #sql!: BunSqlClient;
   readonly #prepare: boolean;
-  readonly #label: string;
   readonly #templates: Map<string, TemplateStringsArray>;
-  #closed = false;
-  #cause: unknown;
-  #ending: Promise<void> | undefined;
+  readonly #session: Session;
 
   /**
    * @param prepare Named prepared statements on or off.
@@ -87,8 +61,12 @@ export class BunSqlConnection implements DriverConnection {
    */
   constructor(prepare: boolean, label: string, templates: Map<string, TemplateStringsArray>) {
     this.#prepare = prepare;
-    this.#label = label;
     this.#templates = templates;
+    this.#session = new Session("Bun.SQL", label, {
+      end: () => this.#sql.close({ timeout: 0 }),
+      // Bun has no socket to drop; a close without waiting is the hardest end it offers.
+      destroy: () => void this.#sql.close({ timeout: 0 }).catch(() => {}),
+    });
   }
 
   /** Sets the instance; called once, before it can connect. */
@@ -98,7 +76,7 @@ export class BunSqlConnection implements DriverConnection {
 
   /** Whether the session has ended (closed, or lost). */
   get closed(): boolean {
-    return this.#closed;
+    return this.#session.closed;
   }
 
   /** Always empty: Bun.SQL does not expose the server's ParameterStatus values. */
@@ -112,21 +90,22 @@ export class BunSqlConnection implements DriverConnection {
    * @param text SQL text.
    * @param params Values for `$1`, `$2`…
    * @returns The rows, the row count and the command verb.
-   * @throws {QueryError} For a server error or input Bun refuses; the session survives.
+   * @throws {QueryError} For a server error or input that cannot be sent; the session survives.
+   * @throws {ConnectionError} When the session is gone.
    */
   query(text: string, params?: readonly unknown[]): Promise<DriverResult> {
-    if (this.#closed) {
-      return Promise.reject(
-        sessionEnded("Bun.SQL", this.#label, this.#cause, "ERR_POSTGRES_CONNECTION_CLOSED"),
-      );
-    }
+    if (this.#session.closed) return this.#session.refuse();
+    const refused = refusal(text, params);
+    if (refused !== undefined) return Promise.reject(refused);
     let pending: Promise<BunSqlResult>;
     try {
-      pending = params !== undefined && params.length > 0
-        ? this.#sql.unsafe(text, params as unknown[])
-        : this.#prepare && isSingleStatement(text)
-        ? this.#sql(templateOf(text, this.#templates))
-        : this.#sql.unsafe(text, EMPTY);
+      if (params !== undefined && params.length > 0) {
+        pending = this.#sql.unsafe(text, params as unknown[]);
+      } else {
+        pending = this.#prepare && isSingleStatement(text)
+          ? this.#sql(templateOf(text, this.#templates))
+          : this.#sql.unsafe(text, EMPTY);
+      }
     } catch (err) {
       return Promise.reject(this.#translate(err));
     }
@@ -141,37 +120,28 @@ export class BunSqlConnection implements DriverConnection {
    * @returns When closed; never rejects.
    */
   close(): Promise<void> {
-    this.#closed = true;
-    return this.#ending ??= this.#sql.close({ timeout: 0 }).catch(noop);
+    return this.#session.close();
   }
 
-  /** The session is gone: refuse everything from now on, and close before Bun reconnects. */
+  /**
+   * The session is gone: refuse everything from now on, and close before Bun reconnects.
+   *
+   * @param cause Why.
+   */
   lost(cause: unknown): void {
-    if (!this.#closed) {
-      this.#closed = true;
-      this.#cause = cause;
-    }
     // Called from Bun's onclose too: closing the instance there, synchronously,
     // is what keeps Bun from opening a new session for the next query.
-    this.#ending ??= this.#sql.close({ timeout: 0 }).catch(noop);
+    this.#session.lost(cause);
   }
 
   #translate(err: unknown): unknown {
-    if (isServerError(err)) {
-      if (endsSession(err.severity)) {
-        this.lost(err);
-        return err;
-      }
-      return toQueryError(err, {
-        code: err.errno,
-        detail: err.detail,
-        hint: err.hint,
-        position: err.position,
-      });
+    const fields = serverError(err);
+    if (fields !== undefined) {
+      if (endsSession(fields.severity)) return this.#session.lost(err);
+      return toQueryError(err as Error, fields);
     }
-    if (this.#closed) return err;
-    if (isRefusal(err)) return new QueryError((err as Error).message, { cause: err });
-    this.lost(err);
-    return err;
+    if (this.#session.closed) return this.#session.lost(err);
+    if (isRefusal(err)) return refusedQuery(err);
+    return this.#session.lost(err);
   }
 }

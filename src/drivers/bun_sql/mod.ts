@@ -39,8 +39,14 @@
  *
  * @module
  */
-import type { ConnectParams, Driver, DriverConnection, SslMode } from "../../driver.ts";
-import { endpointLabel, withConnectTimeout } from "../shared/normalize.ts";
+import type { ConnectParams, Driver, DriverConnection } from "../../driver.ts";
+import {
+  connectError,
+  endpointLabel,
+  startupSettings,
+  withConnectTimeout,
+} from "../shared/connect.ts";
+import { nodeTlsOptions, tlsPolicy } from "../shared/tls.ts";
 import { BunSqlConnection } from "./connection.ts";
 import type { BunGlobal, BunSqlClientOptions } from "./types.ts";
 
@@ -130,11 +136,12 @@ export function bunSql(options: BunSqlOptions = {}): Driver {
     connect(params: ConnectParams): Promise<DriverConnection> {
       const bun = (globalThis as { Bun?: BunGlobal }).Bun;
       if (bun === undefined || typeof bun.SQL !== "function") {
+        const label = endpointLabel(params.host, params.port);
         return Promise.reject(
-          new Error(
-            `Cannot connect to ${
-              endpointLabel(params.host, params.port)
-            } with the Bun.SQL driver: Bun.SQL exists only on Bun; use the postgres.js driver elsewhere`,
+          connectError(
+            new Error("Bun.SQL exists only on Bun; use the postgres.js driver elsewhere"),
+            label,
+            "Bun.SQL",
           ),
         );
       }
@@ -150,7 +157,6 @@ async function open(
   templates: Map<string, TemplateStringsArray>,
 ): Promise<DriverConnection> {
   const label = endpointLabel(params.host, params.port);
-  const viaSocketFile = params.host.startsWith("/");
   const password = params.password ?? "";
   const timeoutMs = params.connectTimeoutMs;
   const conn = new BunSqlConnection(prepare, label, templates);
@@ -167,8 +173,8 @@ async function open(
     maxLifetime: 0,
     connectionTimeout: timeoutMs > 0 && Number.isFinite(timeoutMs) ? timeoutMs / 1000 : 0,
     prepare,
-    tls: viaSocketFile ? "disable" : tlsOption(params.ssl, params.sslRootCert),
-    connection: { application_name: "pgdbpool", ...params.settings },
+    tls: tlsOption(params),
+    connection: startupSettings(params.settings),
     onclose: (err) => conn.lost(err),
   });
   conn.attach(sql);
@@ -176,36 +182,18 @@ async function open(
     await withConnectTimeout(sql.connect(), timeoutMs, label, () => conn.lost(undefined));
   } catch (err) {
     conn.lost(err);
-    throw err;
+    throw connectError(err, label, "Bun.SQL");
   }
   return conn;
 }
 
 /** Maps a libpq TLS mode to Bun.SQL's `tls` option. */
-function tlsOption(mode: SslMode, rootCert: string | undefined): BunSqlClientOptions["tls"] {
+function tlsOption(params: ConnectParams): BunSqlClientOptions["tls"] {
+  const policy = tlsPolicy(params.ssl, params.sslRootCert, params.host);
+  if (!policy.request) return "disable";
+  // Bun's own modes try TLS first and fall back, or insist without verifying.
+  if (policy.fallback) return params.ssl;
   // An object with rejectUnauthorized: true means verify-full to Bun; a
   // checkServerIdentity that accepts everything takes the host check off.
-  const verify = (checkHost: boolean): Record<string, unknown> => {
-    const tls: Record<string, unknown> = { rejectUnauthorized: true };
-    if (rootCert !== undefined) tls.ca = rootCert;
-    if (!checkHost) tls.checkServerIdentity = skipHostCheck;
-    return tls;
-  };
-  switch (mode) {
-    case "disable":
-    case "allow":
-    case "prefer":
-      return mode;
-    case "require":
-      return rootCert === undefined ? "require" : verify(false);
-    case "verify-ca":
-      return verify(false);
-    case "verify-full":
-      return verify(true);
-  }
-}
-
-// A certificate check that accepts every host name (the chain is still verified).
-function skipHostCheck(): undefined {
-  return undefined;
+  return policy.verifyChain ? nodeTlsOptions(policy) : "require";
 }

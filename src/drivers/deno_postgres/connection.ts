@@ -11,9 +11,9 @@
  * @module
  */
 import type { DriverConnection, DriverResult } from "../../driver.ts";
-import { QueryError } from "../../errors.ts";
-import { endsSession, toQueryError } from "../shared/normalize.ts";
+import { endsSession, refusedQuery, serverError, toQueryError } from "../shared/server_error.ts";
 import { NO_PARAMETERS } from "../shared/notice.ts";
+import { refusal } from "../shared/params.ts";
 import type { DenoPostgresArrayResult, DenoPostgresClient } from "./types.ts";
 
 // Errors after which the session is still usable: the server's (non-fatal)
@@ -21,21 +21,6 @@ import type { DenoPostgresArrayResult, DenoPostgresClient } from "./types.ts";
 // errors such as BrokenPipe, deno-postgres's ConnectionError) means the
 // session is gone or its protocol state is unknown.
 const RECOVERABLE_ERROR_NAMES = new Set(["Error", "TypeError", "RangeError", "SyntaxError"]);
-
-interface PostgresErrorShape extends Error {
-  fields: {
-    severity?: string;
-    code?: string;
-    detail?: string;
-    hint?: string;
-    position?: string;
-  };
-}
-
-function isPostgresError(err: unknown): err is PostgresErrorShape {
-  return err instanceof Error && err.name === "PostgresError" &&
-    typeof (err as Partial<PostgresErrorShape>).fields === "object";
-}
 
 /** One query handed to {@linkcode DenoPostgresConnection.query} and not yet settled. */
 interface Pending {
@@ -86,6 +71,8 @@ export class DenoPostgresConnection implements DriverConnection {
   query(text: string, params?: readonly unknown[]): Promise<DriverResult> {
     // Never hand a dead client a query: that is where deno-postgres would reconnect.
     if (this.closed) return Promise.reject(this.#endedError());
+    const refused = refusal(text, params);
+    if (refused !== undefined) return Promise.reject(refused);
     const args = params ? [...params] : [];
     return new Promise<DriverResult>((resolve, reject) => {
       const entry: Pending = { reject };
@@ -115,12 +102,13 @@ export class DenoPostgresConnection implements DriverConnection {
 
   #translate(err: unknown): unknown {
     if (this.#closed) return err;
-    if (isPostgresError(err)) {
-      if (endsSession(err.fields.severity) || !this.#client.connected) {
+    const fields = serverError(err);
+    if (fields !== undefined) {
+      if (endsSession(fields.severity) || !this.#client.connected) {
         this.#markLost(err);
         return err;
       }
-      return toQueryError(err, err.fields);
+      return toQueryError(err as Error, fields);
     }
     const name = err instanceof Error ? err.name : "";
     const message = err instanceof Error ? err.message : "";
@@ -135,7 +123,7 @@ export class DenoPostgresConnection implements DriverConnection {
     }
     // Refused by the driver (argument encoding, result decoding); the
     // session is intact.
-    return new QueryError(message || String(err), { cause: err });
+    return refusedQuery(err);
   }
 
   #markLost(err: unknown): void {

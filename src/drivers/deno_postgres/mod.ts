@@ -28,7 +28,14 @@
  *
  * @module
  */
-import type { ConnectParams, Driver, DriverConnection, SslMode } from "../../driver.ts";
+import type { ConnectParams, Driver, DriverConnection } from "../../driver.ts";
+import {
+  connectError,
+  endpointLabel,
+  startupSettings,
+  withConnectTimeout,
+} from "../shared/connect.ts";
+import { tlsPolicy } from "../shared/tls.ts";
 import { DenoPostgresConnection } from "./connection.ts";
 import type {
   DenoPostgresClientConstructor,
@@ -144,29 +151,17 @@ async function connect(
   controls: object | undefined,
   params: ConnectParams,
 ): Promise<DriverConnection> {
+  const label = endpointLabel(params.host, params.port);
   const client = new Client(clientOptions(params, controls));
   const connecting = client.connect();
-  const timeoutMs = params.connectTimeoutMs;
-  if (!(timeoutMs > 0 && Number.isFinite(timeoutMs))) {
-    await connecting;
-    return new DenoPostgresConnection(client);
-  }
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), timeoutMs);
-  });
   try {
-    const outcome = await Promise.race([connecting, timedOut]);
-    if (outcome === "timeout") {
-      // deno-postgres cannot abort a connect in flight: let it finish in the
-      // background and end the session it may still open, so nothing leaks.
+    // deno-postgres cannot abort a connect in flight: on timeout, let it
+    // finish in the background and end the session it may still open.
+    await withConnectTimeout(connecting, params.connectTimeoutMs, label, () => {
       connecting.then(() => client.end()).catch(() => {});
-      throw new Error(
-        `Connecting to ${params.host}:${params.port} with deno-postgres timed out after ${timeoutMs} ms`,
-      );
-    }
-  } finally {
-    clearTimeout(timer);
+    });
+  } catch (err) {
+    throw connectError(err, label, "deno-postgres");
   }
   return new DenoPostgresConnection(client);
 }
@@ -176,7 +171,7 @@ function clientOptions(
   controls: object | undefined,
 ): DenoPostgresClientOptions {
   const socket = params.host.startsWith("/");
-  const { application_name: applicationName, ...settings } = params.settings;
+  const { application_name: applicationName, ...settings } = startupSettings(params.settings);
   const options: Record<string, string> = {};
   // deno-postgres escapes spaces in option values but not backslashes, which
   // the server also reads as escapes: double them first.
@@ -190,26 +185,21 @@ function clientOptions(
     user: params.user,
     password: params.password ?? "",
     database: params.database,
-    applicationName: applicationName ?? "pgdbpool",
+    applicationName,
     options,
     // 0, not 1: with attempts >= 1 deno-postgres opens a new session on the
     // next query after a disconnect; with 0 it connects once and then refuses.
     connection: { attempts: 0 },
   };
-  if (!socket) result.tls = tlsOptions(params.ssl, params.sslRootCert);
+  if (!socket) result.tls = tlsOptions(params);
   if (controls !== undefined) result.controls = controls;
   return result;
 }
 
-function tlsOptions(ssl: SslMode, sslRootCert: string | undefined): DenoPostgresTlsOptions {
-  const caCertificates = sslRootCert === undefined ? [] : [sslRootCert];
-  switch (ssl) {
-    case "disable":
-      return { enabled: false, enforce: false, caCertificates };
-    case "allow":
-    case "prefer":
-      return { enabled: true, enforce: false, caCertificates };
-    default:
-      return { enabled: true, enforce: true, caCertificates };
-  }
+function tlsOptions(params: ConnectParams): DenoPostgresTlsOptions {
+  // deno-postgres always verifies what it is given; the policy decides only
+  // whether TLS is asked for and whether it is insisted on.
+  const policy = tlsPolicy(params.ssl, params.sslRootCert, params.host);
+  const caCertificates = params.sslRootCert === undefined ? [] : [params.sslRootCert];
+  return { enabled: policy.request, enforce: policy.request && !policy.fallback, caCertificates };
 }

@@ -1,69 +1,31 @@
 /**
  * One pool connection on node-postgres: a `pg.Client` seen as a
- * {@linkcode DriverConnection}. Names prepared statements per text, maps
- * results to {@linkcode DriverResult} and errors to {@linkcode QueryError}
- * (or to a lost session), and refuses every query once the session is gone
- * (a `pg.Client` never reconnects).
+ * {@linkcode DriverConnection}. Names prepared statements per text and heals
+ * pg's statement cache when the server no longer matches it, maps results
+ * and errors to the shared shapes, and refuses every query once the session
+ * is gone (a `pg.Client` never reconnects).
  *
  * Internal to the node-postgres adapter; not part of the public surface.
  *
  * @module
  */
 import type { DriverConnection, DriverNotice, DriverResult } from "../../driver.ts";
-import { QueryError } from "../../errors.ts";
-import {
-  commandVerb,
-  endsSession,
-  isSingleStatement,
-  sessionEnded,
-  toQueryError,
-} from "../shared/normalize.ts";
+import { refusal } from "../shared/params.ts";
+import { commandVerb, isSingleStatement, plainRows } from "../shared/results.ts";
+import { endsSession, refusedQuery, serverError, toQueryError } from "../shared/server_error.ts";
+import { Session } from "../shared/session.ts";
 import { noticeForwarder } from "../shared/notice.ts";
-import type {
-  NodePostgresClient,
-  NodePostgresResult,
-  PgClientState,
-  PgServerError,
-} from "./types.ts";
+import type { StatementNames } from "./statement_names.ts";
+import type { NodePostgresClient, NodePostgresResult, PgClientState } from "./types.ts";
 
 // Statements that may drop the server side of prepared statements.
 const DROPS_STATEMENTS = /\bdeallocate\b|\bdiscard\s+all\b/i;
+// The server's statement no longer matches pg's cache: prepare it again once.
+// 0A000: "cached plan must not change result type" (the statement stays on
+// the server, so a fresh name is needed); 26000: the statement is gone.
+const STALE_STATEMENT = new Set(["0A000", "26000"]);
 
-// pg's DatabaseError carries the SQLSTATE in `code` and the severity; socket
-// errors carry Node codes such as ECONNRESET (no severity).
-function isServerError(err: unknown): err is PgServerError {
-  const e = err as { code?: unknown; severity?: unknown } | null;
-  return err instanceof Error && typeof e?.code === "string" && typeof e.severity === "string";
-}
-
-/**
- * Stable statement names per text (`pgdbpool_1`, `pgdbpool_2`…), shared by a
- * driver's connections. Past `max` distinct texts, new texts get no name.
- */
-export class StatementNames {
-  readonly #names = new Map<string, string>();
-  readonly #max: number;
-
-  /** @param max Most distinct texts that get a name. */
-  constructor(max: number) {
-    this.#max = max;
-  }
-
-  /**
-   * The name of `text`, or `undefined` when the limit is reached and it has none.
-   *
-   * @param text SQL text.
-   * @returns Its statement name, given on first use.
-   */
-  of(text: string): string | undefined {
-    let name = this.#names.get(text);
-    if (name === undefined && this.#names.size < this.#max) {
-      name = `pgdbpool_${this.#names.size + 1}`;
-      this.#names.set(text, name);
-    }
-    return name;
-  }
-}
+type PgResult = NodePostgresResult | NodePostgresResult[];
 
 /**
  * A {@linkcode DriverConnection} over one `pg.Client` (one session). With
@@ -74,19 +36,19 @@ export class StatementNames {
  */
 export class NodePostgresConnection implements DriverConnection {
   readonly #client: NodePostgresClient;
-  readonly #label: string;
   readonly #names: StatementNames | undefined;
+  readonly #session: Session;
   readonly #parameters: Record<string, string> = {};
-  #closed = false;
-  #cause: unknown;
-  #ending: Promise<void> | undefined;
   // Bumped when the server may have dropped our statements: names get a new suffix.
   #generation = 0;
+  // Texts whose statement went stale on this session, with the name to use instead.
+  #renamed: Map<string, string> | undefined;
 
   /**
-   * @param client The client, not yet connected; its `end`, `error` and `notice` events are watched from now on.
+   * @param client The client, not yet connected; its events are watched from now on.
    * @param label `host:port`, for messages.
    * @param names Statement names, or `undefined` to leave the protocol to `pg`.
+   * @param onNotice Receives the session's notices.
    */
   constructor(
     client: NodePostgresClient,
@@ -95,11 +57,14 @@ export class NodePostgresConnection implements DriverConnection {
     onNotice?: (notice: DriverNotice) => void,
   ) {
     this.#client = client;
-    this.#label = label;
     this.#names = names;
-    client.on("end", () => this.lost(undefined));
+    this.#session = new Session("node-postgres", label, {
+      end: () => client.end(),
+      destroy: () => (client as unknown as PgClientState).connection?.stream?.destroy?.(),
+    });
+    client.on("end", () => this.#session.lost(undefined));
     // Without a listener, pg's `error` event would crash the process.
-    client.on("error", (err) => this.lost(err));
+    client.on("error", (err) => this.#session.lost(err));
     client.on("notice", noticeForwarder(onNotice));
     const parameters = this.#parameters;
     client.connection?.on("parameterStatus", (msg) => {
@@ -112,7 +77,7 @@ export class NodePostgresConnection implements DriverConnection {
 
   /** Whether the session has ended (closed, or lost). */
   get closed(): boolean {
-    return this.#closed;
+    return this.#session.closed;
   }
 
   /** ParameterStatus values as the server reported them, kept current. */
@@ -126,64 +91,88 @@ export class NodePostgresConnection implements DriverConnection {
    * @param text SQL text.
    * @param params Values for `$1`, `$2`…
    * @returns The rows, the row count and the command verb.
-   * @throws {QueryError} For a server error or input `pg` refuses; the session survives.
+   * @throws {QueryError} For a server error or a value that cannot be sent; the session survives.
+   * @throws {ConnectionError} When the session is gone.
    */
   query(text: string, params?: readonly unknown[]): Promise<DriverResult> {
-    if (this.#closed) {
-      return Promise.reject(
-        sessionEnded("node-postgres", this.#label, this.#cause, "CONNECTION_CLOSED"),
-      );
-    }
+    if (this.#session.closed) return this.#session.refuse();
+    const refused = refusal(text, params);
+    if (refused !== undefined) return Promise.reject(refused);
     const values = params !== undefined && params.length > 0 ? params as unknown[] : undefined;
-    const base = this.#names !== undefined && (values !== undefined || isSingleStatement(text))
-      ? this.#names.of(text)
-      : undefined;
-    const name = base === undefined || this.#generation === 0
-      ? base
-      : `${base}_${this.#generation}`;
+    const named = this.#names !== undefined && (values !== undefined || isSingleStatement(text));
+    return this.#run(text, values, named, true);
+  }
+
+  /**
+   * Ends the session, waiting at most a second for the server.
+   *
+   * @returns When ended; never rejects.
+   */
+  close(): Promise<void> {
+    return this.#session.close();
+  }
+
+  /**
+   * The session is gone: refuse everything from now on.
+   *
+   * @param cause Why, reported as the cause of later refusals.
+   */
+  lost(cause: unknown): void {
+    this.#session.lost(cause);
+  }
+
+  #run(
+    text: string,
+    values: unknown[] | undefined,
+    named: boolean,
+    retry: boolean,
+  ): Promise<DriverResult> {
+    const name = named ? this.#nameOf(text) : undefined;
     return this.#client.query({ text, values, name }).then(
       (result) => {
-        this.#watchDrops(text, base !== undefined, result);
+        this.#watchDrops(text, name !== undefined, result);
         return this.#result(result);
       },
       (err) => {
-        this.#watchDrops(text, base !== undefined, undefined);
+        this.#watchDrops(text, name !== undefined, undefined);
+        const fields = serverError(err);
+        if (name !== undefined && fields !== undefined && STALE_STATEMENT.has(fields.code)) {
+          this.#forget(text, name, fields.code === "0A000");
+          // Again once, only when no transaction was broken by the failure.
+          const idle = this.#client.getTransactionStatus?.() === "I";
+          if (retry && idle && !this.#session.closed) return this.#run(text, values, named, false);
+        }
         throw this.#translate(err);
       },
     );
   }
 
-  /**
-   * Ends the session.
-   *
-   * @returns When ended; never rejects.
-   */
-  close(): Promise<void> {
-    this.#closed = true;
-    return this.#ending ??= this.#client.end().catch(() => {});
+  #nameOf(text: string): string | undefined {
+    const renamed = this.#renamed?.get(text);
+    if (renamed !== undefined) return renamed;
+    const base = this.#names!.of(text);
+    return base === undefined || this.#generation === 0 ? base : `${base}_${this.#generation}`;
   }
 
-  /**
-   * The session is gone (socket closed, fatal error, timeout): refuse everything from now on.
-   *
-   * @param cause Why, reported as the cause of later refusals.
-   */
-  lost(cause: unknown): void {
-    if (!this.#closed) {
-      this.#closed = true;
-      this.#cause = cause;
+  // pg would bind the stale statement again: drop it from pg's cache, and
+  // when it still exists on the server, move the text to a fresh name.
+  #forget(text: string, name: string, stillOnServer: boolean): void {
+    const con = (this.#client as unknown as PgClientState).connection;
+    if (con?.parsedStatements) delete con.parsedStatements[name];
+    if (con?.submittedNamedStatements) delete con.submittedNamedStatements[name];
+    if (stillOnServer) {
+      this.#renamed ??= new Map();
+      this.#renamed.set(text, `${name}_r${this.#renamed.size + 1}`);
     }
-    this.#ending ??= this.#client.end().catch(() => {});
   }
 
-  #result(result: NodePostgresResult | NodePostgresResult[]): DriverResult {
+  #result(result: PgResult): DriverResult {
     const last = Array.isArray(result) ? result[result.length - 1] : result;
-    const command = commandVerb(last?.command);
     const rows = last?.rows ?? [];
     return {
-      rows,
+      rows: Object.getPrototypeOf(rows) === Array.prototype ? rows : plainRows(rows),
       rowCount: typeof last?.rowCount === "number" ? last.rowCount : rows.length,
-      command,
+      command: commandVerb(last?.command),
     };
   }
 
@@ -191,32 +180,26 @@ export class NodePostgresConnection implements DriverConnection {
   // failed part-way: DEALLOCATE is not undone by a rollback) moves the session
   // to new statement names. Erring towards a switch costs a re-parse; erring
   // the other way would bind statements that no longer exist.
-  #watchDrops(
-    text: string,
-    named: boolean,
-    result: NodePostgresResult | NodePostgresResult[] | undefined,
-  ): void {
+  #watchDrops(text: string, named: boolean, result: PgResult | undefined): void {
     if (named && result !== undefined && !Array.isArray(result)) {
       const verb = result.command;
       if (verb !== "DEALLOCATE" && verb !== "DISCARD") return;
     }
-    if (this.#names !== undefined && DROPS_STATEMENTS.test(text)) this.#generation++;
+    if (this.#names !== undefined && DROPS_STATEMENTS.test(text)) {
+      this.#generation++;
+      this.#renamed = undefined;
+    }
   }
 
   #translate(err: unknown): unknown {
-    if (isServerError(err)) {
-      if (endsSession(err.severity)) {
-        this.lost(err);
-        return err;
-      }
-      return toQueryError(err, err);
+    const fields = serverError(err);
+    if (fields !== undefined) {
+      if (endsSession(fields.severity)) return this.#session.lost(err);
+      return toQueryError(err as Error, fields);
     }
-    if (this.#closed || this.#dead()) {
-      this.lost(err);
-      return err;
-    }
+    if (this.#session.closed || this.#dead()) return this.#session.lost(err);
     // Refused before anything was sent (a value pg cannot serialise): the session is fine.
-    return new QueryError((err as Error)?.message ?? String(err), { cause: err });
+    return refusedQuery(err);
   }
 
   // pg marks the client before it rejects the queries of a dead socket.

@@ -42,10 +42,10 @@
  *
  * @module
  */
-import type { ConnectParams, Driver, DriverConnection, SslMode } from "../../driver.ts";
-import { denialsAsUnset } from "../shared/env_guard.ts";
-import { endpointLabel, withConnectTimeout } from "../shared/normalize.ts";
-import { NodePostgresConnection, StatementNames } from "./connection.ts";
+import type { ConnectParams, Driver, DriverConnection } from "../../driver.ts";
+import { lazyLoader } from "../shared/lazy.ts";
+import { StatementNames } from "./statement_names.ts";
+import { open } from "./open.ts";
 import type { NodePostgresModule } from "./types.ts";
 
 export type { NodePostgresClient, NodePostgresModule, NodePostgresResult } from "./types.ts";
@@ -147,13 +147,11 @@ export function nodePostgres(options: NodePostgresOptions = {}): Driver {
   const names = options.prepare === false
     ? undefined
     : new StatementNames(options.maxPrepared ?? 1000);
-  let loading: Promise<NodePostgresModule> | undefined;
+  const load = given === undefined ? lazyLoader(loadPg) : () => Promise.resolve(given);
   return {
     name: "node-postgres",
     async connect(params: ConnectParams): Promise<DriverConnection> {
-      const pg = given ?? await (loading ??= loadPg());
-      loading?.catch(() => (loading = undefined));
-      return open(pg, params, names);
+      return open(await load(), params, names);
     },
   };
 }
@@ -173,99 +171,4 @@ async function loadPg(): Promise<NodePostgresModule> {
     throw new TypeError('Cannot load node-postgres: the module "pg" has no Client class');
   }
   return pg;
-}
-
-async function open(
-  pg: NodePostgresModule,
-  params: ConnectParams,
-  names: StatementNames | undefined,
-): Promise<DriverConnection> {
-  const label = endpointLabel(params.host, params.port);
-  const { application_name, ...rest } = params.settings;
-  const options = Object.entries(rest)
-    .map(([k, v]) => `-c ${escapeOption(k)}=${escapeOption(v)}`)
-    .join(" ");
-  const base: Record<string, unknown> = {
-    host: params.host,
-    port: params.port,
-    user: params.user,
-    database: params.database,
-    // A function, so pg never falls back to PGPASSWORD or ~/.pgpass.
-    password: () => params.password ?? "",
-    application_name: application_name ?? "pgdbpool",
-    options: options === "" ? undefined : options,
-    keepAlive: true,
-  };
-  const viaSocketFile = params.host.startsWith("/");
-  const ssl = viaSocketFile ? false : sslConfig(params.ssl, params.sslRootCert);
-  const fallback = !viaSocketFile && (params.ssl === "prefer" || params.ssl === "allow");
-  try {
-    return await connectOnce(
-      pg,
-      { ...base, ssl },
-      label,
-      params.connectTimeoutMs,
-      names,
-      params.onNotice,
-    );
-  } catch (err) {
-    // prefer/allow: the server has no TLS: go on in plaintext, as libpq does.
-    if (!fallback || !/does not support SSL/i.test(String((err as Error)?.message))) throw err;
-  }
-  return await connectOnce(
-    pg,
-    { ...base, ssl: false },
-    label,
-    params.connectTimeoutMs,
-    names,
-    params.onNotice,
-  );
-}
-
-async function connectOnce(
-  pg: NodePostgresModule,
-  config: Record<string, unknown>,
-  label: string,
-  timeoutMs: number,
-  names: StatementNames | undefined,
-  onNotice: ConnectParams["onNotice"],
-): Promise<DriverConnection> {
-  // pg reads PGBINARY (and more) from the environment whatever the config says.
-  const client = await denialsAsUnset((c) => new pg.Client(c), config);
-  const conn = new NodePostgresConnection(client, label, names, onNotice);
-  try {
-    await withConnectTimeout(client.connect(), timeoutMs, label, () => conn.lost(undefined));
-  } catch (err) {
-    conn.lost(err);
-    throw err;
-  }
-  return conn;
-}
-
-/** `options` startup value escaping: backslash before spaces and backslashes. */
-function escapeOption(s: string): string {
-  return s.replace(/[\\ ]/g, (c) => `\\${c}`);
-}
-
-function sslConfig(mode: SslMode, rootCert: string | undefined): unknown {
-  const verify = (checkHost: boolean): Record<string, unknown> => {
-    // pg sets `servername` (SNI, host-name check) itself when the host is not an IP address.
-    const tls: Record<string, unknown> = { rejectUnauthorized: true };
-    if (rootCert !== undefined) tls.ca = rootCert;
-    if (!checkHost) tls.checkServerIdentity = () => undefined;
-    return tls;
-  };
-  switch (mode) {
-    case "disable":
-      return false;
-    case "allow":
-    case "prefer":
-      return { rejectUnauthorized: false };
-    case "require":
-      return rootCert === undefined ? { rejectUnauthorized: false } : verify(false);
-    case "verify-ca":
-      return verify(false);
-    case "verify-full":
-      return verify(true);
-  }
 }

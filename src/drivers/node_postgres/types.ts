@@ -10,7 +10,6 @@
  *
  * @module
  */
-import type { ServerErrorFields } from "../shared/normalize.ts";
 
 /**
  * A `pg` query result, as far as this adapter reads it.
@@ -76,9 +75,17 @@ export interface NodePostgresClient {
    * @param listener The listener.
    */
   on(event: "end" | "error" | "notice", listener: (arg?: unknown) => void): unknown;
-  /** The protocol connection: its `parameterStatus` events carry the ParameterStatus messages. */
+  /**
+   * The transaction status of the last ReadyForQuery (`"I"` idle, `"T"` in a
+   * transaction, `"E"` failed transaction); pg 8.12 and later.
+   *
+   * @returns The status, or `null` before the first.
+   */
+  getTransactionStatus?(): string | null;
+  /** The protocol connection: its events (`parameterStatus`, `sslconnect`) and its socket. */
   readonly connection?: {
-    on(event: "parameterStatus", listener: (msg: unknown) => void): unknown;
+    on(event: "parameterStatus" | "sslconnect", listener: (msg: unknown) => void): unknown;
+    readonly stream?: unknown;
   };
 }
 
@@ -100,22 +107,6 @@ export interface NodePostgresModule {
 }
 
 /**
- * pg's `DatabaseError`, as far as this adapter reads it: the SQLSTATE in
- * `code`, the severity, and the other ErrorResponse fields. Socket errors
- * carry Node codes such as `ECONNRESET` and no severity.
- *
- * Internal to the node-postgres adapter.
- */
-export interface PgServerError extends Error, ServerErrorFields {
-  /** SQLSTATE. */
-  code: string;
-  /** The severity: `ERROR`, `FATAL`, `PANIC`… */
-  severity?: string;
-  /** 1-based character position, as the decimal string the server sends. */
-  position?: string;
-}
-
-/**
  * Internal state of pg's `Client`, read to tell a dead session from a
  * refused query (pg marks the client before it rejects the queries of a dead
  * socket).
@@ -129,6 +120,10 @@ export interface PgClientState {
   _ended?: boolean;
   /** `false` once the client can no longer send queries. */
   _queryable?: boolean;
-  /** The protocol connection and its socket. */
-  connection?: { stream?: { destroyed?: boolean } };
+  /** The protocol connection: its socket and pg's cache of parsed statements (name → text). */
+  connection?: {
+    stream?: { destroyed?: boolean; destroy?(): void };
+    parsedStatements?: Record<string, string>;
+    submittedNamedStatements?: Record<string, string>;
+  };
 }

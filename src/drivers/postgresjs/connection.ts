@@ -10,14 +10,10 @@
  * @module
  */
 import type { DriverConnection, DriverResult } from "../../driver.ts";
-import { QueryError } from "../../errors.ts";
-import {
-  endsSession,
-  isSingleStatement,
-  sessionEnded,
-  taggedResult,
-  toQueryError,
-} from "../shared/normalize.ts";
+import { refusal } from "../shared/params.ts";
+import { isSingleStatement, taggedResult } from "../shared/results.ts";
+import { endsSession, refusedQuery, serverError, toQueryError } from "../shared/server_error.ts";
+import { Session } from "../shared/session.ts";
 import type { PostgresjsSql } from "./types.ts";
 
 type NetSocket = import("node:net").Socket;
@@ -31,19 +27,6 @@ const EMPTY: unknown[] = [];
 // postgres.js's own errors for input it refuses before anything is sent.
 const REFUSAL_CODES = new Set(["UNDEFINED_VALUE", "MAX_PARAMETERS_EXCEEDED"]);
 
-interface PostgresjsServerError extends Error {
-  code: string;
-  severity?: string;
-  detail?: string;
-  hint?: string;
-  position?: string;
-}
-
-function isServerError(err: unknown): err is PostgresjsServerError {
-  return err instanceof Error && err.name === "PostgresError" &&
-    typeof (err as { code?: unknown }).code === "string";
-}
-
 /**
  * A {@linkcode DriverConnection} over one postgres.js instance (one session).
  * Parameterised text runs as a named prepared statement (`prepare`) or an
@@ -53,12 +36,8 @@ function isServerError(err: unknown): err is PostgresjsServerError {
 export class PostgresjsConnection implements DriverConnection {
   #sql!: PostgresjsSql;
   readonly #prepare: boolean;
-  readonly #label: string;
-  readonly #socket: () => NetSocket | undefined;
-  #closed = false;
-  #cause: unknown;
+  readonly #session: Session;
   #pending = 0;
-  #ending: Promise<void> | undefined;
 
   /**
    * @param prepare Named prepared statements on or off.
@@ -67,8 +46,10 @@ export class PostgresjsConnection implements DriverConnection {
    */
   constructor(prepare: boolean, label: string, socket: () => NetSocket | undefined) {
     this.#prepare = prepare;
-    this.#label = label;
-    this.#socket = socket;
+    this.#session = new Session("postgres.js", label, {
+      end: () => this.#end(socket()),
+      destroy: () => socket()?.destroy(),
+    });
   }
 
   /** Sets the instance; called once, before any callback of that instance can fire. */
@@ -78,7 +59,7 @@ export class PostgresjsConnection implements DriverConnection {
 
   /** Whether the session has ended (closed, or lost). */
   get closed(): boolean {
-    return this.#closed;
+    return this.#session.closed;
   }
 
   /** ParameterStatus values, kept current by postgres.js. */
@@ -92,23 +73,19 @@ export class PostgresjsConnection implements DriverConnection {
    * @param text SQL text.
    * @param params Values for `$1`, `$2`…
    * @returns The rows, the row count and the command verb.
-   * @throws {QueryError} For a server error or input postgres.js refuses; the session survives.
+   * @throws {QueryError} For a server error or input that cannot be sent; the session survives.
+   * @throws {ConnectionError} When the session is gone.
    */
   query(text: string, params?: readonly unknown[]): Promise<DriverResult> {
-    if (this.#closed) {
-      return Promise.reject(
-        sessionEnded("postgres.js", this.#label, this.#cause, "CONNECTION_CLOSED"),
-      );
-    }
+    if (this.#session.closed) return this.#session.refuse();
+    const refused = refusal(text, params);
+    if (refused !== undefined) return Promise.reject(refused);
+    const withParams = params !== undefined && params.length > 0;
     // Whether nothing else was in flight when this query was handed over: see #translate.
     const alone = this.#pending++ === 0;
-    const pending = params !== undefined && params.length > 0
+    const pending = withParams
       ? this.#sql.unsafe(text, params as unknown[], this.#prepare ? NAMED : UNNAMED)
-      : this.#sql.unsafe(
-        text,
-        EMPTY,
-        this.#prepare && isSingleStatement(text) ? NAMED : SIMPLE,
-      );
+      : this.#sql.unsafe(text, EMPTY, this.#prepare && isSingleStatement(text) ? NAMED : SIMPLE);
     return pending.then(
       (result) => {
         this.#pending--;
@@ -127,66 +104,41 @@ export class PostgresjsConnection implements DriverConnection {
    * @returns When ended; never rejects.
    */
   close(): Promise<void> {
-    this.#closed = true;
-    return this.#ending ??= this.#shutdown();
+    return this.#session.close();
   }
 
-  /** The session is gone (socket closed, fatal error, timeout): refuse everything from now on. */
+  /**
+   * The session is gone (socket closed, fatal error, timeout): refuse everything from now on.
+   *
+   * @param cause Why.
+   */
   lost(cause: unknown): void {
-    if (!this.#closed) {
-      this.#closed = true;
-      this.#cause = cause;
-    }
-    // Nothing useful can cross this socket any more (it may still be
-    // connecting, or stalled): drop it now rather than end it politely.
-    const socket = this.#socket();
-    if (socket !== undefined && !socket.destroyed) socket.destroy();
-    // Rejects whatever postgres.js still holds (queued queries would
+    // Also rejects whatever postgres.js still holds (queued queries would
     // otherwise wait for a reconnect that the socket factory refuses).
-    this.#ending ??= this.#shutdown();
+    this.#session.lost(cause);
   }
 
-  async #shutdown(): Promise<void> {
-    try {
-      await this.#sql.end({ timeout: 0 });
-    } catch {
-      // Ending never fails the caller.
-    }
-    const socket = this.#socket();
+  async #end(socket: NetSocket | undefined): Promise<void> {
+    await this.#sql.end({ timeout: 0 });
     if (socket === undefined || socket.destroyed) return;
-    // postgres.js has sent Terminate and ended its side; wait for the socket
-    // to close, but not for a server that never answers.
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        socket.destroy();
-        resolve();
-      }, 1000);
-      socket.once("close", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    // postgres.js has sent Terminate and ended its side; the session bounds the wait.
+    await new Promise<void>((resolve) => socket.once("close", () => resolve()));
   }
 
   #translate(err: unknown, alone: boolean): unknown {
-    if (isServerError(err)) {
-      if (endsSession(err.severity)) {
-        this.lost(err);
-        return err;
-      }
-      return toQueryError(err, err);
+    const fields = serverError(err);
+    if (fields !== undefined) {
+      if (endsSession(fields.severity)) return this.#session.lost(err);
+      return toQueryError(err as Error, fields);
     }
-    if (this.#closed) return err;
+    if (this.#session.closed) return this.#session.lost(err);
     // postgres.js refuses some input while building the query. When another
     // query is in flight, it rejects that one instead and leaves the refused
     // one queued but never sent, so replies would be matched to the wrong
     // queries from then on: a refusal is survivable only when this query was
     // alone both when handed over and now.
-    if (alone && this.#pending === 0 && isRefusal(err)) {
-      return new QueryError((err as Error).message, { cause: err });
-    }
-    this.lost(err);
-    return err;
+    if (alone && this.#pending === 0 && isRefusal(err)) return refusedQuery(err);
+    return this.#session.lost(err);
   }
 }
 

@@ -49,12 +49,10 @@
  * @module
  */
 import type { ConnectParams, Driver, DriverConnection } from "../../driver.ts";
-import { denialsAsUnset } from "../shared/env_guard.ts";
-import { endpointLabel, withConnectTimeout } from "../shared/normalize.ts";
-import { noticeForwarder } from "../shared/notice.ts";
-import { PostgresjsConnection } from "./connection.ts";
-import { PostgresjsSocket } from "./socket.ts";
-import type { PostgresjsFactory, PostgresjsSql } from "./types.ts";
+import { lazyLoader } from "../shared/lazy.ts";
+import { ArrayTypes } from "./array_types.ts";
+import { open } from "./open.ts";
+import type { PostgresjsFactory } from "./types.ts";
 
 export type {
   PostgresjsClientOptions,
@@ -162,15 +160,12 @@ export function postgresjs(options: PostgresjsOptions = {}): Driver {
     );
   }
   const prepare = options.prepare ?? true;
-  const fetchTypes = options.fetchTypes ?? true;
-  let loading: Promise<PostgresjsFactory> | undefined;
-  const types: ArrayTypes = {};
+  const types = options.fetchTypes ?? true ? new ArrayTypes() : undefined;
+  const load = given === undefined ? lazyLoader(loadPostgres) : () => Promise.resolve(given);
   return {
     name: "postgresjs",
     async connect(params: ConnectParams): Promise<DriverConnection> {
-      const factory = given ?? await (loading ??= loadPostgres());
-      loading?.catch(() => (loading = undefined));
-      return open(factory, params, prepare, fetchTypes ? types : undefined);
+      return open(await load(), params, prepare, types);
     },
   };
 }
@@ -189,84 +184,4 @@ async function loadPostgres(): Promise<PostgresjsFactory> {
     throw new TypeError('Cannot load postgres.js: the module "postgres" has no default export');
   }
   return mod.default as PostgresjsFactory;
-}
-
-/**
- * Array types, fetched by the driver's first session and copied into every
- * later one. postgres.js fetches them with a query whose failure it leaves
- * unhandled (a session lost during that fetch ends a Deno or Node process),
- * so it is run once per driver, not once per session.
- */
-interface ArrayTypes {
-  from?: PostgresjsSql["options"];
-}
-
-async function open(
-  postgres: PostgresjsFactory,
-  params: ConnectParams,
-  prepare: boolean,
-  types: ArrayTypes | undefined,
-): Promise<DriverConnection> {
-  const label = endpointLabel(params.host, params.port);
-  const sockets = await PostgresjsSocket.load(params, label);
-  const password = params.password ?? "";
-  const conn = new PostgresjsConnection(prepare, label, () => sockets.current);
-
-  // postgres.js reads PGAPPNAME (and more) from the environment whatever the options say.
-  const sql = await denialsAsUnset(postgres, {
-    host: params.host,
-    port: params.port,
-    user: params.user,
-    database: params.database,
-    pass: () => password,
-    max: 1,
-    max_lifetime: 0,
-    idle_timeout: 0,
-    connect_timeout: 0,
-    fetch_types: types !== undefined && types.from === undefined,
-    prepare,
-    ssl: false,
-    connection: { application_name: "pgdbpool", ...params.settings },
-    onnotice: noticeForwarder(params.onNotice),
-    onclose: () => conn.lost(undefined),
-    socket: () => sockets.open(),
-    transform: { undefined: null },
-    target_session_attrs: undefined,
-    sslnegotiation: null,
-    keep_alive: 60,
-    backoff: () => 0,
-    max_pipeline: 100,
-    debug: false,
-    publications: "alltables",
-    no_subscribe: true,
-  });
-  conn.attach(sql);
-
-  // An empty simple query: one round trip that proves the session is up
-  // (after the array-type fetch, when enabled) without touching a table.
-  const ready = Promise.resolve(sql.unsafe("", [], { simple: true }));
-  try {
-    await withConnectTimeout(ready, params.connectTimeoutMs, label, () => {
-      conn.lost(undefined);
-    });
-  } catch (err) {
-    conn.lost(err);
-    throw err;
-  }
-  sockets.markEstablished();
-  if (types) shareArrayTypes(types, sql.options);
-  return conn;
-}
-
-function shareArrayTypes(types: ArrayTypes, options: PostgresjsSql["options"]): void {
-  const from = types.from;
-  if (!from) {
-    types.from = options;
-    return;
-  }
-  Object.assign(options.parsers, from.parsers);
-  Object.assign(options.serializers, from.serializers);
-  // Which array type to send a JavaScript array as (not in postgres.js's typings).
-  const map = (o: unknown) => (o as { shared?: { typeArrayMap?: object } }).shared?.typeArrayMap;
-  Object.assign(map(options) ?? {}, map(from));
 }

@@ -12,6 +12,8 @@
  * @module
  */
 import type { ConnectParams, SslMode } from "../../driver.ts";
+import { type GuardedSocket, guardSocket } from "../shared/socket_guard.ts";
+import { nodeTlsOptions, type TlsPolicy, tlsPolicy } from "../shared/tls.ts";
 
 type NetModule = typeof import("node:net");
 type NetSocket = import("node:net").Socket;
@@ -43,6 +45,7 @@ export class PostgresjsSocket {
   // The one socket this instance may ever use: open() refuses a second.
   #socket: NetSocket | undefined;
   #established = false;
+  #reached = false;
 
   private constructor(params: ConnectParams, label: string, net: NetModule) {
     this.#params = params;
@@ -64,6 +67,11 @@ export class PostgresjsSocket {
   /** The socket opened so far (possibly still connecting), or `undefined` before the first {@linkcode PostgresjsSocket.open}. */
   get current(): NetSocket | undefined {
     return this.#socket;
+  }
+
+  /** Whether the TCP (or Unix) connection was accepted. */
+  get reached(): boolean {
+    return this.#reached;
   }
 
   /** Records that the session is up, for the message a later {@linkcode PostgresjsSocket.open} throws. */
@@ -99,10 +107,14 @@ export class PostgresjsSocket {
         : { host: params.host, port: params.port },
     );
     this.#socket = raw;
-    return connected(raw).then((s) => {
+    const policy = tlsPolicy(params.ssl, params.sslRootCert, params.host);
+    return connected(raw).then(async (s) => {
+      this.#reached = true;
       s.setNoDelay(true);
-      // TLS is not used over a Unix socket, as in libpq.
-      return viaSocketFile || params.ssl === "disable" ? s : startTls(s, params, label, net);
+      const ready = policy.request ? await startTls(s, policy, params, label, net) : s;
+      // postgres.js parses in its `data` handler: no throw of it may escape.
+      guardSocket(ready as unknown as GuardedSocket, label);
+      return ready;
     });
   }
 }
@@ -127,6 +139,7 @@ const SSL_REQUEST = new Uint8Array([0, 0, 0, 8, 4, 210, 22, 47]);
  */
 async function startTls(
   raw: NetSocket,
+  policy: TlsPolicy,
   params: ConnectParams,
   label: string,
   net: NetModule,
@@ -163,14 +176,18 @@ async function startTls(
   }
   // "N": this server has no TLS.
   if (answer[0] === 78) {
-    if (mode === "allow" || mode === "prefer") return raw;
+    if (policy.fallback) return raw;
     raw.destroy();
     throw tlsError(`${label} does not support TLS`, mode, "TLS_NOT_AVAILABLE");
   }
   const tls = await loadTls();
+  // `host` is what the certificate is checked against; `servername` (SNI)
+  // must not be an IP address.
   const secure = tls.connect({
     socket: raw,
-    ...tlsOptions(mode, params.sslRootCert, params.host, net),
+    host: params.host,
+    ...(net.isIP(params.host) === 0 ? { servername: params.host } : {}),
+    ...nodeTlsOptions(policy),
   });
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error) => {
@@ -189,30 +206,4 @@ async function startTls(
 
 function tlsError(message: string, mode: SslMode, code: string): Error {
   return Object.assign(new Error(`Cannot connect with ssl=${mode}: ${message}`), { code });
-}
-
-/** `tls.connect` options for a libpq TLS mode (`disable` never gets here). */
-function tlsOptions(
-  mode: SslMode,
-  rootCert: string | undefined,
-  host: string,
-  net: NetModule,
-): Record<string, unknown> {
-  // `host` is what the certificate is checked against; `servername` (SNI)
-  // must not be an IP address.
-  const options: Record<string, unknown> = { host };
-  if (net.isIP(host) === 0) options.servername = host;
-  const verify = mode === "verify-ca" || mode === "verify-full" ||
-    (mode === "require" && rootCert !== undefined);
-  // Explicit, so NODE_TLS_REJECT_UNAUTHORIZED cannot turn verification off.
-  options.rejectUnauthorized = verify;
-  if (verify) {
-    if (rootCert !== undefined) options.ca = rootCert;
-    if (mode !== "verify-full") options.checkServerIdentity = noop;
-  }
-  return options;
-}
-
-function noop(): undefined {
-  return undefined;
 }

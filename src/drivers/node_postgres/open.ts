@@ -1,0 +1,109 @@
+/**
+ * Opening one node-postgres session: the `pg.Client` options for the connect
+ * parameters (startup settings, TLS mode, no environment fallbacks), the
+ * plaintext retry of `allow`/`prefer`, the deadline, the socket guard, and
+ * one `ConnectionError` for every failure.
+ *
+ * Internal to the node-postgres adapter; not part of the public surface.
+ *
+ * @module
+ */
+import type { ConnectParams, DriverConnection } from "../../driver.ts";
+import {
+  connectError,
+  endpointLabel,
+  startupSettings,
+  withConnectTimeout,
+} from "../shared/connect.ts";
+import { denialsAsUnset } from "../shared/env_guard.ts";
+import { type GuardedSocket, guardSocket } from "../shared/socket_guard.ts";
+import { nodeTlsOptions, tlsPolicy } from "../shared/tls.ts";
+import { NodePostgresConnection } from "./connection.ts";
+import type { StatementNames } from "./statement_names.ts";
+import type { NodePostgresModule } from "./types.ts";
+
+/**
+ * Opens one session on `pg`.
+ *
+ * @param pg The `pg` module.
+ * @param params Where and how to connect.
+ * @param names Statement names, or `undefined` to leave the protocol to `pg`.
+ * @returns The open session.
+ * @throws {ConnectionError} When it cannot be opened (`code` holds the SQLSTATE of a refused login).
+ */
+export async function open(
+  pg: NodePostgresModule,
+  params: ConnectParams,
+  names: StatementNames | undefined,
+): Promise<DriverConnection> {
+  const label = endpointLabel(params.host, params.port);
+  const { application_name, ...rest } = startupSettings(params.settings);
+  const options = Object.entries(rest)
+    .map(([k, v]) => `-c ${escapeOption(k)}=${escapeOption(v)}`)
+    .join(" ");
+  const base: Record<string, unknown> = {
+    host: params.host,
+    port: params.port,
+    user: params.user,
+    database: params.database,
+    // A function, so pg never falls back to PGPASSWORD or ~/.pgpass.
+    password: () => params.password ?? "",
+    application_name,
+    options: options === "" ? undefined : options,
+    keepAlive: true,
+  };
+  const policy = tlsPolicy(params.ssl, params.sslRootCert, params.host);
+  // pg sets `servername` (SNI, host-name check) itself when the host is not an IP address.
+  const ssl = policy.request ? nodeTlsOptions(policy) : false;
+  const attempt = (tls: unknown) => connectOnce(pg, { ...base, ssl: tls }, label, params, names);
+  try {
+    return await attempt(ssl);
+  } catch (err) {
+    // allow/prefer: the server has no TLS: go on in plaintext, as libpq does.
+    const noTls = /does not support SSL/i.test(String((err as Error)?.message));
+    if (!policy.fallback || !noTls) throw connectError(err, label, "node-postgres");
+  }
+  try {
+    return await attempt(false);
+  } catch (err) {
+    throw connectError(err, label, "node-postgres");
+  }
+}
+
+async function connectOnce(
+  pg: NodePostgresModule,
+  config: Record<string, unknown>,
+  label: string,
+  params: ConnectParams,
+  names: StatementNames | undefined,
+): Promise<DriverConnection> {
+  // pg reads PGBINARY (and more) from the environment whatever the config says.
+  const client = await denialsAsUnset((c: Record<string, unknown>) => new pg.Client(c), config);
+  const conn = new NodePostgresConnection(client, label, names, params.onNotice);
+  // pg parses the server's bytes in its socket handlers, where a throw would
+  // be uncaught: guard the socket, and the TLS socket that replaces it.
+  const connection = client.connection;
+  const stream = connection?.stream as (GuardedSocket & { once?: NodeOn }) | undefined;
+  let reached = false;
+  if (stream !== undefined) {
+    guardSocket(stream, label);
+    stream.once?.("connect", () => (reached = true));
+  }
+  connection?.on("sslconnect", () => guardSocket(connection.stream as GuardedSocket, label));
+  try {
+    await withConnectTimeout(client.connect(), params.connectTimeoutMs, label, () => {
+      conn.lost(undefined);
+    });
+  } catch (err) {
+    conn.lost(err);
+    throw connectError(err, label, "node-postgres", reached || undefined);
+  }
+  return conn;
+}
+
+type NodeOn = (event: string, listener: () => void) => unknown;
+
+/** `options` startup value escaping: backslash before spaces and backslashes. */
+function escapeOption(s: string): string {
+  return s.replace(/[\\ ]/g, (c) => `\\${c}`);
+}

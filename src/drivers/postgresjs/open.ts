@@ -1,0 +1,90 @@
+/**
+ * Opening one postgres.js session: a `max: 1` instance over the adapter's
+ * one-shot socket, every option fixed so the environment cannot change it,
+ * the array types fetched by the adapter (never by postgres.js, whose own
+ * fetch can escape as an unhandled rejection), the deadline, and one
+ * `ConnectionError` for every failure.
+ *
+ * Internal to the postgres.js adapter; not part of the public surface.
+ *
+ * @module
+ */
+import type { ConnectParams, DriverConnection } from "../../driver.ts";
+import {
+  connectError,
+  endpointLabel,
+  startupSettings,
+  withConnectTimeout,
+} from "../shared/connect.ts";
+import { denialsAsUnset } from "../shared/env_guard.ts";
+import { noticeForwarder } from "../shared/notice.ts";
+import { type ArrayTypes, installValueShapes } from "./array_types.ts";
+import { PostgresjsConnection } from "./connection.ts";
+import { PostgresjsSocket } from "./socket.ts";
+import type { PostgresjsFactory } from "./types.ts";
+
+/**
+ * Opens one session.
+ *
+ * @param postgres postgres.js's default export.
+ * @param params Where and how to connect.
+ * @param prepare Named prepared statements on or off.
+ * @param types The driver's array types, or `undefined` not to fetch them.
+ * @returns The open session.
+ * @throws {ConnectionError} When it cannot be opened (`code` holds the SQLSTATE of a refused login).
+ */
+export async function open(
+  postgres: PostgresjsFactory,
+  params: ConnectParams,
+  prepare: boolean,
+  types: ArrayTypes | undefined,
+): Promise<DriverConnection> {
+  const label = endpointLabel(params.host, params.port);
+  const sockets = await PostgresjsSocket.load(params, label);
+  const password = params.password ?? "";
+  const conn = new PostgresjsConnection(prepare, label, () => sockets.current);
+  // postgres.js reads PGAPPNAME (and more) from the environment whatever the options say.
+  const sql = await denialsAsUnset(postgres, {
+    host: params.host,
+    port: params.port,
+    user: params.user,
+    database: params.database,
+    pass: () => password,
+    max: 1,
+    max_lifetime: 0,
+    idle_timeout: 0,
+    connect_timeout: 0,
+    fetch_types: false,
+    prepare,
+    ssl: false,
+    connection: startupSettings(params.settings),
+    onnotice: noticeForwarder(params.onNotice),
+    onclose: () => conn.lost(undefined),
+    socket: () => sockets.open(),
+    transform: { undefined: null },
+    target_session_attrs: undefined,
+    sslnegotiation: null,
+    keep_alive: 60,
+    backoff: () => 0,
+    max_pipeline: 100,
+    debug: false,
+    publications: "alltables",
+    no_subscribe: true,
+  });
+  conn.attach(sql);
+  installValueShapes(sql);
+  // An empty simple query: one round trip that proves the session is up
+  // without touching a table; then the array types, on the same deadline.
+  const ready = (async () => {
+    await sql.unsafe("", [], { simple: true });
+    if (types !== undefined) await types.install(sql);
+  })();
+  try {
+    await withConnectTimeout(ready, params.connectTimeoutMs, label, () => conn.lost(undefined));
+  } catch (err) {
+    conn.lost(err);
+    throw connectError(err, label, "postgres.js", sockets.reached);
+  }
+  sockets.markEstablished();
+  return conn;
+}

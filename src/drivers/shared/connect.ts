@@ -1,0 +1,176 @@
+/**
+ * What opening a session means on every adapter: the endpoint's label, the
+ * startup settings (with the application-name default), the connect
+ * deadline, and one {@linkcode ConnectionError} for every way a connect
+ * fails, telling a server that refused the login from one that could not be
+ * reached.
+ *
+ * Internal to the adapters; not part of the public surface.
+ *
+ * @module
+ */
+import { ConnectionError } from "../../errors.ts";
+import { serverError } from "./server_error.ts";
+
+/**
+ * `host:port` of an endpoint for messages; an IPv6 address in brackets, a
+ * Unix socket directory as is.
+ *
+ * @param host Host name, IP address or socket directory.
+ * @param port TCP port.
+ * @returns The label, never with credentials.
+ *
+ * @example An IPv6 address
+ * ```ts ignore
+ * import { endpointLabel } from "./connect.ts";
+ * console.log(endpointLabel("::1", 5432)); // "[::1]:5432"
+ * ```
+ */
+export function endpointLabel(host: string, port: number): string {
+  return host.includes(":") && !host.startsWith("/") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/**
+ * The startup settings to send: `application_name` defaults to `"pgdbpool"`.
+ *
+ * @param settings The pool's settings for the endpoint.
+ * @returns A fresh object, `application_name` first.
+ *
+ * @example
+ * ```ts ignore
+ * import { startupSettings } from "./connect.ts";
+ * console.log(startupSettings({}).application_name); // "pgdbpool"
+ * ```
+ */
+export function startupSettings(
+  settings: Readonly<Record<string, string>>,
+): Record<string, string> {
+  return { application_name: "pgdbpool", ...settings };
+}
+
+// Driver codes of a server that was never reached (nothing answered).
+const UNREACHED = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EHOSTDOWN",
+  "ETIMEDOUT",
+  "ENOENT",
+  "CONNECT_TIMEOUT",
+  "ERR_POSTGRES_CONNECTION_REFUSED",
+  "ERR_POSTGRES_CONNECTION_TIMEOUT",
+  "ConnectionRefused",
+  "TimedOut",
+]);
+
+/**
+ * The {@linkcode ConnectionError} a failed connect rejects with. A server
+ * error (wrong password, missing database or role, the backend terminated
+ * during startup) keeps its SQLSTATE in `code` and counts as `reached`;
+ * socket errors keep the driver's code, `reached` unless the code says
+ * nothing answered (refused, unreachable, timed out).
+ *
+ * @param err The driver's error.
+ * @param label `host:port`.
+ * @param driver The driver's name, for the message.
+ * @param reached What the adapter knows: whether the TCP connection was accepted.
+ * @returns The error; `err` itself when it is one already.
+ *
+ * @example A wrong password
+ * ```ts ignore
+ * import { connectError } from "./connect.ts";
+ * const err = Object.assign(new Error("password authentication failed"), {
+ *   code: "28P01",
+ *   severity: "FATAL",
+ * });
+ * console.log(connectError(err, "db1:5432", "pg").code); // "28P01"
+ * ```
+ */
+export function connectError(
+  err: unknown,
+  label: string,
+  driver: string,
+  reached?: boolean,
+): ConnectionError {
+  if (err instanceof ConnectionError) return err;
+  const fields = serverError(err);
+  const own = (err as { code?: unknown } | null)?.code;
+  const code = fields?.code ?? (typeof own === "string" ? own : undefined);
+  const message = err instanceof Error ? err.message : String(err);
+  return new ConnectionError(
+    `Cannot connect to ${label} with ${driver}: ${message}`,
+    label,
+    {
+      cause: err,
+      code,
+      reached: fields !== undefined || (reached ?? (code !== undefined && !UNREACHED.has(code))),
+    },
+  );
+}
+
+/**
+ * The error a connect deadline rejects with: coded `CONNECT_TIMEOUT`, not `reached`.
+ *
+ * @param label `host:port`.
+ * @param timeoutMs The deadline.
+ * @returns The error.
+ *
+ * @example
+ * ```ts ignore
+ * import { connectTimeout } from "./connect.ts";
+ * console.log(connectTimeout("db1:5432", 100).code); // "CONNECT_TIMEOUT"
+ * ```
+ */
+export function connectTimeout(label: string, timeoutMs: number): ConnectionError {
+  return new ConnectionError(
+    `Cannot connect to ${label}: timed out after ${timeoutMs} ms`,
+    label,
+    { code: "CONNECT_TIMEOUT" },
+  );
+}
+
+/**
+ * Runs `connecting` against a deadline. On timeout, calls `onTimeout` (which
+ * must tear the half-open session down) and rejects with
+ * {@linkcode connectTimeout}. A non-positive or non-finite `timeoutMs` means
+ * no deadline. `connecting` is always handled, whatever happens later.
+ *
+ * @param connecting The connect attempt.
+ * @param timeoutMs The deadline in milliseconds.
+ * @param label `host:port`, for the message.
+ * @param onTimeout Called once when the deadline passes first.
+ * @returns What `connecting` resolves to.
+ *
+ * @example A server that never answers
+ * ```ts ignore
+ * import { withConnectTimeout } from "./connect.ts";
+ * const never = new Promise<void>(() => {});
+ * await withConnectTimeout(never, 10, "db:5432", () => {}).catch((e) => console.log(e.code));
+ * ```
+ */
+export function withConnectTimeout<T>(
+  connecting: Promise<T>,
+  timeoutMs: number,
+  label: string,
+  onTimeout: () => void,
+): Promise<T> {
+  if (!(timeoutMs > 0 && Number.isFinite(timeoutMs))) return connecting;
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      onTimeout();
+      reject(connectTimeout(label, timeoutMs));
+    }, timeoutMs);
+    connecting.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}

@@ -1,0 +1,156 @@
+/**
+ * The life of one driver session, the same on every adapter: open, then
+ * closed by the pool or lost (once, for the first reason); from then on every
+ * query is refused with the same {@linkcode ConnectionError}, and the client
+ * is torn down within a bounded time, whatever the peer does.
+ *
+ * Internal to the adapters; not part of the public surface.
+ *
+ * @module
+ */
+import { ConnectionError } from "../../errors.ts";
+import { serverError } from "./server_error.ts";
+
+/** How long a polite end may take before the socket is destroyed. */
+export const CLOSE_GRACE_MS = 1000;
+
+/** How an adapter ends its client. */
+export interface SessionTeardown {
+  /** Ends the client politely (Terminate, then wait for the socket to close). May reject. */
+  end(): Promise<void>;
+  /** Drops the socket at once; never throws. */
+  destroy(): void;
+}
+
+/**
+ * The closed/lost state of one session.
+ *
+ * @example An adapter's query refusing once the session is gone
+ * ```ts ignore
+ * import { Session } from "./session.ts";
+ * const session = new Session("pg", "db1:5432", { end: async () => {}, destroy() {} });
+ * session.lost(new Error("read ECONNRESET"));
+ * console.log(session.closed, session.ended() === session.ended()); // true true
+ * ```
+ */
+export class Session {
+  readonly #driver: string;
+  readonly #label: string;
+  readonly #teardown: SessionTeardown;
+  #closed = false;
+  #error: ConnectionError | undefined;
+  #ending: Promise<void> | undefined;
+
+  /**
+   * @param driver The driver's name, for messages.
+   * @param label `host:port`.
+   * @param teardown How to end the client.
+   */
+  constructor(driver: string, label: string, teardown: SessionTeardown) {
+    this.#driver = driver;
+    this.#label = label;
+    this.#teardown = teardown;
+  }
+
+  /** `true` once closed or lost; never `false` again. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** `host:port`. */
+  get label(): string {
+    return this.#label;
+  }
+
+  /**
+   * The session is gone (socket closed, fatal error, timeout): records the
+   * first cause, drops the socket, and ends the client in the background.
+   *
+   * @param cause Why.
+   * @returns The error every later query is refused with.
+   */
+  lost(cause: unknown): ConnectionError {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#error = this.#endedError(cause);
+    }
+    if (this.#ending === undefined) {
+      safely(() => this.#teardown.destroy());
+      this.#ending = this.#end();
+    }
+    return this.ended();
+  }
+
+  /**
+   * Ends the session: politely, but never waiting longer than
+   * {@linkcode CLOSE_GRACE_MS} for the peer.
+   *
+   * @returns When ended; never rejects.
+   */
+  close(): Promise<void> {
+    this.#closed = true;
+    return this.#ending ??= this.#end();
+  }
+
+  /**
+   * The one error queries are refused with once the session is gone.
+   *
+   * @returns The same {@linkcode ConnectionError} on every call.
+   */
+  ended(): ConnectionError {
+    return this.#error ??= this.#endedError(undefined);
+  }
+
+  /**
+   * A rejected promise of {@linkcode Session.ended}, for a query refused up front.
+   *
+   * @returns The rejection.
+   */
+  refuse(): Promise<never> {
+    return Promise.reject(this.ended());
+  }
+
+  #endedError(cause: unknown): ConnectionError {
+    const why = cause instanceof Error ? `: ${cause.message}` : "";
+    const code = serverError(cause)?.code ?? (cause as { code?: unknown } | null)?.code;
+    return new ConnectionError(
+      `Cannot query: the ${this.#driver} session to ${this.#label} has ${
+        cause === undefined ? "been closed" : "been lost"
+      }${why}`,
+      this.#label,
+      { cause, code: typeof code === "string" ? code : "CONNECTION_CLOSED", reached: true },
+    );
+  }
+
+  #end(): Promise<void> {
+    const teardown = this.#teardown;
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        safely(() => teardown.destroy());
+        resolve();
+      }, CLOSE_GRACE_MS);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      let ending: Promise<void>;
+      try {
+        ending = teardown.end();
+      } catch {
+        ending = Promise.resolve();
+      }
+      ending.then(done, () => {
+        safely(() => teardown.destroy());
+        done();
+      });
+    });
+  }
+}
+
+function safely(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // Tearing down never fails the caller.
+  }
+}
