@@ -207,6 +207,7 @@ export class Pool extends EventTarget {
   end(): Promise<void> {
     this.#closed = true;
     this.#watch.stop();
+    this.#groups.housekeeper?.stop();
     this.#ended ??= (async () => {
       const { byName, closing } = this.#groups;
       await Promise.all([...byName.values()].map((g) => g.close(this.#endTimeoutMs)));

@@ -36,12 +36,14 @@ export class Ledger<R> {
    *
    * @param created The resource and its partition.
    * @param now Clock time.
+   * @param lifetimeMs Its lifetime (0: unlimited), jittered down by up to 10%.
    * @returns Its entry.
    */
-  opened(created: Created<R>, now: number): PoolEntry<R> {
+  opened(created: Created<R>, now: number, lifetimeMs: number): PoolEntry<R> {
     this.pending--;
     this.counts.created++;
     const { resource, partition } = created;
+    const expiresAt = lifetimeMs > 0 ? now + lifetimeMs * (1 - 0.1 * Math.random()) : Infinity;
     const entry = {
       resource,
       partition,
@@ -49,6 +51,8 @@ export class Ledger<R> {
       lastUsed: now,
       leased: false,
       retire: false,
+      expiresAt,
+      busyAt: now,
     };
     this.live.add(entry);
     return entry;

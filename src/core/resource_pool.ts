@@ -188,7 +188,7 @@ export class ResourcePool<R> {
     if (books.total >= this.#opts.max) return;
     books.opening();
     this.#opts.create(partition).then((created) => {
-      const entry = books.opened(created, this.#opts.clock.now());
+      const entry = books.opened(created, this.#opts.clock.now(), this.#opts.maxLifetimeMs ?? 0);
       if (!this.#closed) return this.#offer(entry);
       this.#drop(entry);
       this.#checkDrained();

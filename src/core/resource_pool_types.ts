@@ -23,6 +23,10 @@ export interface PoolEntry<R> {
   leased: boolean;
   /** Set when it is past its lifetime: destroyed at release instead of reused. */
   retire: boolean;
+  /** Clock time past which it is retired (its lifetime, jittered); Infinity: never. */
+  readonly expiresAt: number;
+  /** Clock time of the last sweep that found it leased (idle time counts from then too). */
+  busyAt: number;
 }
 
 /** A freshly created resource and the partition it ended up on. */
@@ -79,6 +83,11 @@ export interface ResourcePoolOptions<R> {
   destroy(resource: R, partition: number): void;
   /** The clock. */
   clock: Clock;
+  /**
+   * Retire a resource after this age, less a random jitter of up to 10% so
+   * that resources opened together do not all retire together; 0: never.
+   */
+  maxLifetimeMs?: number;
   /** The error for a caller that waited `timeoutMs` in vain. */
   timeoutError(timeoutMs: number): Error;
   /** The error for acquiring from a closed pool. */

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Clock } from "../core/clock.ts";
+import { Housekeeper, sweepPeriod } from "../core/housekeeper.ts";
 import type { PoolConfig } from "../config/normalize.ts";
 import type { DriverConnection } from "../driver.ts";
 import type { EndpointSet } from "../endpoints/endpoint_set.ts";
@@ -18,6 +19,8 @@ export interface Groups {
   readonly byName: Map<string, LeaseGroup>;
   /** Session closes not yet settled (they never reject). */
   readonly closing: Set<Promise<void>>;
+  /** The pool's one housekeeping timer, unless idle timeout and lifetime are both off. */
+  readonly housekeeper: Housekeeper | undefined;
 }
 
 /**
@@ -36,16 +39,26 @@ export function buildGroups(config: PoolConfig, endpoints: EndpointSet, clock: C
     );
     closing.add(closed);
   };
-  const { pingAfterIdleMs, pingTimeoutMs } = config;
-  const shared = { endpoints, clock, close, pingAfterIdleMs, pingTimeoutMs };
   const byName = new Map<string, LeaseGroup>();
+  const { pingAfterIdleMs, pingTimeoutMs, idleTimeoutMs, maxLifetimeMs } = config;
+  // One timer for the whole pool, armed when the first session opens.
+  const period = sweepPeriod(idleTimeoutMs, maxLifetimeMs);
+  const housekeeper = period === undefined ? undefined : new Housekeeper(clock, period, (now) => {
+    for (const g of byName.values()) g.sweep(now, idleTimeoutMs);
+  });
+  const opened = () => housekeeper?.start();
+  const shared = {
+    endpoints,
+    clock,
+    close,
+    opened,
+    pingAfterIdleMs,
+    pingTimeoutMs,
+    maxLifetimeMs,
+  };
   for (const [name, group] of Object.entries(config.groups)) {
-    byName.set(
-      name,
-      group.pipeline
-        ? new PipelinedGroup(name, group, endpoints, close, clock)
-        : new Group(name, group, shared),
-    );
+    const Kind = group.pipeline ? PipelinedGroup : Group;
+    byName.set(name, new Kind(name, group, shared));
   }
-  return { byName, closing };
+  return { byName, closing, housekeeper };
 }

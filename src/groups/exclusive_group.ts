@@ -16,22 +16,9 @@ import type { EndpointInfo, EndpointScope, EndpointSet } from "../endpoints/endp
 import type { GroupConfig } from "../config/normalize.ts";
 import { AcquireTimeoutError, isLoginRefused, PoolClosedError } from "../errors.ts";
 import { type HandlerOwner, PoolHandler } from "../handler/pool_handler.ts";
-import type { LeaseGroup } from "./group.ts";
+import type { GroupOptions, LeaseGroup } from "./group.ts";
 import { pingWithin } from "./ping.ts";
-
-/** What a group needs from its pool. */
-export interface GroupOptions {
-  /** The pool's endpoints (shared by all groups). */
-  endpoints: EndpointSet;
-  /** The clock. */
-  clock: Clock;
-  /** Ping a session idle longer than this before handing it out. */
-  pingAfterIdleMs: number;
-  /** A ping unanswered this long breaks the session. */
-  pingTimeoutMs: number;
-  /** Closes a session; the pool tracks the promise so `end()` can wait for it. */
-  close(connection: DriverConnection): void;
-}
+import { sweepPool } from "../core/housekeeper.ts";
 
 type Entry = PoolEntry<DriverConnection>;
 
@@ -78,9 +65,11 @@ export class Group implements HandlerOwner, LeaseGroup {
       max: config.connectionCount,
       partitions: opts.endpoints.size,
       clock: opts.clock,
+      maxLifetimeMs: opts.maxLifetimeMs,
       nextPartition: () => scope.next(),
       create: async (preferred) => {
         const { connection, endpoint } = await scope.connect(preferred);
+        opts.opened();
         return { resource: connection, partition: endpoint };
       },
       // A failed handshake or an outage does not fail a queued caller while
@@ -192,6 +181,17 @@ export class Group implements HandlerOwner, LeaseGroup {
 
   destroy(entry: Entry): void {
     this.#pool.destroy(entry);
+  }
+
+  /**
+   * Closes idle sessions past their idle timeout or lifetime; marks leased
+   * ones past their lifetime to retire at release.
+   *
+   * @param now Clock time.
+   * @param idleTimeoutMs The idle timeout; 0: none.
+   */
+  sweep(now: number, idleTimeoutMs: number): void {
+    sweepPool(this.#pool, now, idleTimeoutMs);
   }
 
   /**

@@ -8,6 +8,9 @@
 import type { AcquireOptions, ResourcePoolStats } from "../core/resource_pool.ts";
 import type { Handler } from "../handler/handler.ts";
 import type { LeaseWatch } from "../handler/lease_watch.ts";
+import type { Clock } from "../core/clock.ts";
+import type { DriverConnection } from "../driver.ts";
+import type { EndpointSet } from "../endpoints/endpoint_set.ts";
 
 /** A handler as the pool holds it: what `fn` sees, plus the end of the lease. */
 export interface GroupHandler extends Handler {
@@ -53,9 +56,35 @@ export interface LeaseGroup {
    */
   stats(): ResourcePoolStats;
   /**
+   * Housekeeping: closes idle sessions past their idle timeout or lifetime,
+   * and marks leased ones past their lifetime to retire at release.
+   *
+   * @param now Clock time.
+   * @param idleTimeoutMs The idle timeout; 0: none.
+   */
+  sweep(now: number, idleTimeoutMs: number): void;
+  /**
    * Stops leasing, waits up to `graceMs` for handlers out, closes every session.
    *
    * @param graceMs How long to wait for handlers.
    */
   close(graceMs: number): Promise<void>;
+}
+
+/** What a group needs from its pool. */
+export interface GroupOptions {
+  /** The pool's endpoints (shared by all groups). */
+  endpoints: EndpointSet;
+  /** The clock. */
+  clock: Clock;
+  /** Ping a session idle longer than this before handing it out. */
+  pingAfterIdleMs: number;
+  /** A ping unanswered this long breaks the session. */
+  pingTimeoutMs: number;
+  /** Retire a session at release after this age (jittered); 0: never. */
+  maxLifetimeMs: number;
+  /** Closes a session; the pool tracks the promise so `end()` can wait for it. */
+  close(connection: DriverConnection): void;
+  /** A session opened (the pool's housekeeping starts). */
+  opened(): void;
 }

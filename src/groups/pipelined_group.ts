@@ -10,12 +10,11 @@
 import { type Clock, waitAtMost } from "../core/clock.ts";
 import type { AcquireOptions, ResourcePoolStats } from "../core/resource_pool.ts";
 import { WaitList } from "../core/wait_list.ts";
-import type { DriverConnection } from "../driver.ts";
 import type { EndpointInfo, EndpointScope, EndpointSet } from "../endpoints/endpoint_set.ts";
 import type { GroupConfig } from "../config/normalize.ts";
 import { AcquireTimeoutError, PoolClosedError } from "../errors.ts";
 import { type Shared, SharedHandler, type SharedOwner } from "../handler/shared_handler.ts";
-import type { LeaseGroup } from "./group.ts";
+import type { GroupOptions, LeaseGroup } from "./group.ts";
 
 /** A group whose sessions are shared by concurrent handlers. */
 export class PipelinedGroup implements LeaseGroup, SharedOwner {
@@ -24,7 +23,7 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
   readonly #max: number;
   readonly #endpoints: EndpointSet;
   readonly #scope: EndpointScope;
-  readonly #close: (connection: DriverConnection) => void;
+  readonly #opts: GroupOptions;
   readonly #clock: Clock;
   readonly #shared: Shared[] = [];
   // Callers waiting for the first session to open, with their timeouts and signals.
@@ -45,19 +44,14 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
    * @param close Closes a session (tracked by the pool).
    * @param clock The clock.
    */
-  constructor(
-    name: string,
-    config: GroupConfig,
-    endpoints: EndpointSet,
-    close: (connection: DriverConnection) => void,
-    clock: Clock,
-  ) {
+  constructor(name: string, config: GroupConfig, opts: GroupOptions) {
+    const { endpoints, clock } = opts;
     this.name = name;
     this.#clock = clock;
+    this.#opts = opts;
     this.#max = config.connectionCount;
     this.#endpoints = endpoints;
     this.#scope = endpoints.scope(name, config);
-    this.#close = close;
     this.#waiters = new WaitList(clock, (ms) =>
       new AcquireTimeoutError(
         `Cannot lease from group "${name}": no session opened within ${ms} ms (total=${this.#shared.length}, leased=${this.#leased}, waiting=${this.#waiters.size})`,
@@ -87,6 +81,26 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
     this.#open();
     if (best) return this.#handOut(best);
     return this.#waiters.wait(options, false, true).then((s) => this.#handOut(s));
+  }
+
+  /**
+   * Closes sessions without holders past their idle timeout or lifetime (idle
+   * time counts from the first sweep that found them without holders); a
+   * busy one past its lifetime takes no new holders and closes when the last leaves.
+   *
+   * @param now Clock time.
+   * @param idleTimeoutMs The idle timeout; 0: none.
+   */
+  sweep(now: number, idleTimeoutMs: number): void {
+    for (const s of [...this.#shared]) {
+      if (now >= s.expiresAt) s.retire = true;
+      if (s.holders > 0) {
+        s.idleSince = undefined;
+        continue;
+      }
+      s.idleSince ??= now;
+      if (s.retire || (idleTimeoutMs > 0 && now - s.idleSince >= idleTimeoutMs)) this.broken(s);
+    }
   }
 
   /**
@@ -128,6 +142,7 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
   returned(shared: Shared): void {
     shared.holders--;
     this.#leased--;
+    if (shared.retire && shared.holders === 0) this.broken(shared);
     if (this.#leased === 0) this.#drained?.();
   }
 
@@ -164,7 +179,7 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
     let unfit: Shared[] | undefined;
     for (let k = 0; k < n; k++) {
       const s = list[(this.#cursor + k) % n];
-      if (s.connection.closed) continue;
+      if (s.connection.closed || s.retire) continue;
       if (this.#scope.checksRole && !this.#scope.fits(s.endpoint, s.connection)) {
         // Its server changed role: out of rotation, and closed once nobody holds a share.
         if (s.holders === 0) (unfit ??= []).push(s);
@@ -191,10 +206,21 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
         this.#counts.created++;
         if (this.#closed) {
           this.#scope.disconnected(endpoint);
-          this.#close(connection);
+          this.#opts.close(connection);
           return;
         }
-        const shared: Shared = { connection, endpoint, holders: 0 };
+        this.#opts.opened();
+        const lifetime = this.#opts.maxLifetimeMs;
+        const now = this.#clock.now();
+        const expiresAt = lifetime > 0 ? now + lifetime * (1 - 0.1 * Math.random()) : Infinity;
+        const shared: Shared = {
+          connection,
+          endpoint,
+          holders: 0,
+          expiresAt,
+          idleSince: undefined,
+          retire: false,
+        };
         this.#shared.push(shared);
         // Every waiter shares the new session: that is what pipelining is for.
         while (this.#waiters.resolveNext(shared));
@@ -210,6 +236,6 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
   #drop(shared: Shared): void {
     this.#counts.destroyed++;
     this.#scope.disconnected(shared.endpoint);
-    this.#close(shared.connection);
+    this.#opts.close(shared.connection);
   }
 }

@@ -20,6 +20,12 @@ export interface Shared {
   readonly endpoint: number;
   /** Handlers holding a share of it. */
   holders: number;
+  /** Clock time past which it is retired (jittered lifetime); Infinity: never. */
+  readonly expiresAt: number;
+  /** Clock time of the first sweep that found it without holders, since it last had some. */
+  idleSince: number | undefined;
+  /** Past its lifetime: no new holders, closed when the last one leaves. */
+  retire: boolean;
 }
 
 /** What a shared handler needs from its group. */

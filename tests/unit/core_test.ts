@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { WaitList } from "../../src/core/wait_list.ts";
 import { type PoolEntry, ResourcePool } from "../../src/core/resource_pool.ts";
 import { backoffDelay } from "../../src/core/backoff.ts";
+import { sweepPool } from "../../src/core/housekeeper.ts";
 import { FakeClock } from "../support/fake_clock.ts";
 
 function tick(): Promise<void> {
@@ -123,7 +124,12 @@ interface Res {
 }
 
 /** A ResourcePool whose creations the test settles by hand. */
-function harness(max: number, partitions = 1, keepsWaiting?: (err: unknown) => boolean) {
+function harness(
+  max: number,
+  partitions = 1,
+  keepsWaiting?: (err: unknown) => boolean,
+  maxLifetimeMs = 0,
+) {
   const clock = new FakeClock();
   const creates: { partition: number; resolve(): void; reject(err: Error): void }[] = [];
   const destroyed: number[] = [];
@@ -143,6 +149,7 @@ function harness(max: number, partitions = 1, keepsWaiting?: (err: unknown) => b
         });
       }),
     keepsWaiting,
+    maxLifetimeMs,
     destroy: (r) => destroyed.push(r.id),
     timeoutError: (ms) => new Error(`no resource within ${ms} ms`),
     closedError: () => new Error("closed"),
@@ -324,6 +331,37 @@ describe("ResourcePool", () => {
     await tick();
     assert.notEqual(waiter.value, held);
     assert.equal(waiter.state, "resolved");
+  });
+});
+
+describe("sweepPool()", () => {
+  it("gives each entry a lifetime jittered between 90% and 100% of maxLifetimeMs", async () => {
+    const { pool, creates } = harness(20, 1, undefined, 1000);
+    const leases = Array.from({ length: 20 }, () => pool.acquire({ timeoutMs: 1000 }));
+    creates.forEach((c) => c.resolve());
+    const entries = await Promise.all(leases);
+    const ages = entries.map((e) => e.expiresAt - e.createdAt);
+    assert.ok(ages.every((age) => age >= 900 && age <= 1000), ages.join());
+    assert.ok(new Set(ages).size > 1, "not all the same");
+    entries.forEach((e) => pool.release(e));
+  });
+
+  it("destroys idle entries past their idle time or lifetime, marks leased ones to retire", async () => {
+    const { pool, clock, creates, destroyed } = harness(3, 1, undefined, 10_000);
+    const leases = [1, 2, 3].map(() => pool.acquire({ timeoutMs: 1000 }));
+    creates.forEach((c) => c.resolve());
+    const [a, b, c] = await Promise.all(leases);
+    pool.release(a);
+    clock.advance(5_000);
+    sweepPool(pool, clock.now(), 4_000);
+    assert.deepEqual(destroyed, [a.resource.id], "idle past 4 s");
+    assert.equal(b.busyAt, clock.now(), "a leased entry is seen busy");
+    clock.advance(6_000);
+    sweepPool(pool, clock.now(), 0);
+    assert.deepEqual([b.retire, c.retire], [true, true], "past its lifetime, still leased");
+    pool.release(b);
+    assert.deepEqual(destroyed, [a.resource.id, b.resource.id], "retired at release");
+    pool.release(c);
   });
 });
 

@@ -25,7 +25,15 @@ function setup(leakDetectionMs: number, real = false): { leaks: unknown[]; unrel
   driver = new FakeDriver();
   clock = new FakeClock();
   pool = createPool(
-    { db: { host: "h" }, groups: { g: { connection_count: 2 } }, driver, leakDetectionMs },
+    {
+      db: { host: "h" },
+      groups: { g: { connection_count: 2 } },
+      driver,
+      leakDetectionMs,
+      // Housekeeping off: the timers counted here are the watch's alone.
+      idleTimeoutMs: 0,
+      maxLifetimeMs: 0,
+    },
     real ? {} : { clock },
   );
   const leaks: unknown[] = [];

@@ -177,7 +177,7 @@ describe("pipelined group leases", () => {
   });
 
   it("reports a pipelined lease held past leakDetectionMs with the caller's stack", async () => {
-    setupClocked({ leakDetectionMs: 50 });
+    setupClocked({ leakDetectionMs: 50, idleTimeoutMs: 0, maxLifetimeMs: 0 });
     const leaks: { group: string; stack: string }[] = [];
     pool.addEventListener("leak", (e) => leaks.push((e as CustomEvent).detail));
     const db = await pool.lease("fast");

@@ -299,6 +299,9 @@ class World {
       acquireTimeoutMs: cfg.acquireTimeoutMs,
       pingAfterIdleMs: cfg.pingAfterIdleMs,
       endTimeoutMs: cfg.endTimeoutMs,
+      // The model has no housekeeping: sessions live until the model ends them.
+      idleTimeoutMs: 0,
+      maxLifetimeMs: 0,
       reconnectBaseMs: cfg.reconnectBaseMs,
       reconnectMaxMs: Math.max(cfg.reconnectBaseMs, cfg.reconnectMaxMs),
     }, { clock: this.clock });
@@ -912,7 +915,14 @@ describe("pool model counterexamples", () => {
   ): { pool: Pool; driver: FakeDriver; clock: FakeClock } {
     const driver = new FakeDriver();
     const clock = new FakeClock();
-    const pool = createPool({ db: [A], groups, driver, ...extra }, { clock });
+    const pool = createPool({
+      db: [A],
+      groups,
+      driver,
+      idleTimeoutMs: 0,
+      maxLifetimeMs: 0,
+      ...extra,
+    }, { clock });
     const made = { pool, driver, clock };
     pools.push(made);
     return made;
