@@ -7,81 +7,12 @@
  */
 
 import { adminQuery } from "./admin_sql.ts";
+import type { BackendInfo, ClusterOptions, ClusterServer, TestCluster } from "./cluster_types.ts";
 import { ServerProcess } from "./server_process.ts";
 import { promoteStandby, startStandbys } from "./standby.ts";
 import { createWorkspace, disposeWorkspaceSync, type Workspace } from "./workspace.ts";
 
-/** One server of a {@linkcode TestCluster}. */
-export interface ClusterServer {
-  /** `"primary"`, `"standby1"`, `"standby2"`, … (the role it started with). */
-  readonly name: string;
-  /** Always `"127.0.0.1"`. */
-  readonly host: string;
-  /** Its port; the same after `restart()`. */
-  readonly port: number;
-  /** `postgres://postgres:<password>@127.0.0.1:<port>/postgres`. */
-  readonly url: string;
-}
-
-/** Options of {@linkcode startCluster}. */
-export interface ClusterOptions {
-  /**
-   * How many hot standbys stream from the primary (0-8).
-   *
-   * @default {1}
-   */
-  standbys?: number;
-  /**
-   * Password of the superuser `postgres` (scram-sha-256).
-   *
-   * @default {a random one}
-   */
-  password?: string;
-}
-
-/** A server session as `pg_stat_activity` shows it: what `killBackends()` filters on. */
-export interface BackendInfo {
-  /** Process id of the backend. */
-  readonly pid: number;
-  /** `application_name` (empty until the startup packet is read). */
-  readonly applicationName: string;
-  /** `state`: `"starting"` while authenticating (PostgreSQL 18), `"idle"`, `"active"`, … */
-  readonly state: string | null;
-  /** The user, once authenticated. */
-  readonly user: string | null;
-  /** The last query's text. */
-  readonly query: string;
-}
-
-/** A running cluster: {@linkcode startCluster}. */
-export interface TestCluster {
-  /** The server started as primary. */
-  readonly primary: ClusterServer;
-  /** The hot standbys, streaming from the primary. */
-  readonly standbys: readonly ClusterServer[];
-  /** Always `"postgres"` (a superuser). */
-  readonly user: string;
-  /** Its password. */
-  readonly password: string;
-  /** Always `"postgres"`. */
-  readonly database: string;
-  /** A multi-host URL naming every server, primary first: `postgres://…@h:p1,h:p2/postgres`. */
-  url(): string;
-  /** Promotes `standbys[i]` (`pg_promote()`); resolves once it accepts writes. */
-  promote(i: number): Promise<void>;
-  /** Fast shutdown of `server`; resolves once it is gone. */
-  stop(server: ClusterServer): Promise<void>;
-  /** Stops `server` if it runs, then starts it again on its port; resolves once it accepts connections. */
-  restart(server: ClusterServer): Promise<void>;
-  /**
-   * Terminates the client sessions of `server` for which `filter` returns
-   * true (all when omitted), sessions being authenticated included.
-   * Resolves with how many were terminated.
-   */
-  killBackends(server: ClusterServer, filter?: (backend: BackendInfo) => boolean): Promise<number>;
-  /** Stops every server and deletes the folder. Idempotent. */
-  close(): Promise<void>;
-}
+export type { BackendInfo, ClusterOptions, ClusterServer, TestCluster };
 
 /**
  * Starts a primary and `standbys` hot standbys streaming from it, from the

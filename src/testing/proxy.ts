@@ -8,55 +8,9 @@
  */
 
 import net from "node:net";
+import type { ProxyMode, ProxyOptions, ProxyTarget, TestProxy } from "./proxy_types.ts";
 
-/** Where a {@linkcode TestProxy} forwards to. */
-export interface ProxyTarget {
-  /** Host of the server behind the proxy. */
-  readonly host: string;
-  /** Its TCP port. */
-  readonly port: number;
-}
-
-/** Options of {@linkcode startProxy}. */
-export interface ProxyOptions {
-  /** The server to forward to. */
-  target: ProxyTarget;
-  /**
-   * The port to listen on (on 127.0.0.1).
-   *
-   * @default {0} (a free port chosen by the system)
-   */
-  port?: number;
-}
-
-/** What a {@linkcode TestProxy} does with traffic at the moment. */
-export type ProxyMode = "pass" | "stall" | "refuse" | "delay";
-
-/** A running proxy: {@linkcode startProxy}. Mode changes take effect at once. */
-export interface TestProxy {
-  /** Always `"127.0.0.1"`. */
-  readonly host: string;
-  /** The port it listens on. */
-  readonly port: number;
-  /** The current mode (`silenceOpen()` leaves it `"pass"`: new connections pass). */
-  readonly mode: ProxyMode;
-  /** How many client connections are open through the proxy now. */
-  readonly connectionCount: number;
-  /** Forwards everything, also what was held back while stalled or silenced. */
-  pass(): void;
-  /** Accepts connections but forwards nothing, on new and already open connections alike. */
-  stall(): void;
-  /** Resets every new connection at once; open connections keep passing. */
-  refuse(): void;
-  /** Forwards every chunk `ms` milliseconds late, in both directions, in order. */
-  delay(ms: number): void;
-  /** Resets every open connection (both sides); the mode stays as it is. */
-  drop(): void;
-  /** Stalls the connections open now, for good until `pass()`; new connections pass. */
-  silenceOpen(): void;
-  /** Stops listening and destroys every connection; resolves once no socket is left. */
-  close(): Promise<void>;
-}
+export type { ProxyMode, ProxyOptions, ProxyTarget, TestProxy };
 
 /** One client connection and its upstream twin. */
 interface Link {
