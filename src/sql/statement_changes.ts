@@ -70,20 +70,26 @@ export function statementChanges(stmt: readonly Token[], prepared: string[], dep
   let updates = false;
   let namesSettings = false;
   let namesTempSchema = false;
+  // SET, set_config(), pg_settings: with pg_temp named, even SET LOCAL or set_config(..., true)
+  // sends the next CREATE TABLE to the temporary schema, where it outlives the transaction.
+  let sets = false;
   for (let i = 0; i < stmt.length; i++) {
     const name = nameAt(stmt, i);
     if (name === undefined) continue;
-    // set_config() may name role or session_authorization, which RESET ALL leaves alone.
-    if (name === "set_config") mask |= S.Settings | S.Role;
-    else if (ADVISORY_LOCKS.has(name)) mask |= S.Locks;
+    if (name === "set_config") {
+      sets = true;
+      // It may name role or session_authorization, which RESET ALL leaves alone.
+      if (!isLocalSetConfig(stmt, i)) mask |= S.Settings | S.Role;
+    } else if (ADVISORY_LOCKS.has(name)) mask |= S.Locks;
     else if (name.startsWith("pg_temp")) {
       namesTempSchema = true;
       // pg_temp.t, pg_temp_3.f(): an object in the session's temporary schema.
       if (stmt[i + 1]?.value === ".") mask |= S.Temp;
-    } else if (name === "pg_settings") namesSettings = true;
+    } else if (name === "pg_settings") namesSettings = sets = true;
     else if (SQL_RUNNERS.has(name) || (depth > 0 && name === "execute")) runsStrings = true;
     else if (stmt[i].kind !== TokenKind.Word) continue;
     else if (name === "update") updates = true;
+    else if (name === "set") sets = true;
     else if (name === "temp" || name === "temporary") {
       if (isTempKeyword(stmt, i)) mask |= S.Temp;
     } else if (name === "hold") {
@@ -97,10 +103,7 @@ export function statementChanges(stmt: readonly Token[], prepared: string[], dep
     }
   }
   // A search_path that starts with pg_temp puts the next CREATE TABLE there.
-  if (
-    (mask & S.Settings) !== 0 && (mask & S.Temp) === 0 &&
-    (namesTempSchema || mentionsTempSchema(stmt))
-  ) {
+  if (sets && (mask & S.Temp) === 0 && (namesTempSchema || mentionsTempSchema(stmt))) {
     mask |= S.Temp;
   }
   return mask;
@@ -187,6 +190,27 @@ function isTempKeyword(stmt: readonly Token[], i: number): boolean {
   if (next === undefined) return false;
   return next.kind === TokenKind.Ident ||
     (next.kind === TokenKind.Word && !AFTER_TABLE_NAME.has(next.value));
+}
+
+// set_config(name, value, true): the change ends with the transaction.
+function isLocalSetConfig(stmt: readonly Token[], i: number): boolean {
+  const open = stmt[i + 1];
+  if (open === undefined || open.kind !== TokenKind.Punct || open.value !== "(") return false;
+  let depth = 0;
+  let commas = 0;
+  let third = -1;
+  for (let j = i + 1; j < stmt.length; j++) {
+    const token = stmt[j];
+    if (token.kind !== TokenKind.Punct) continue;
+    const c = token.value;
+    if (c === "(" || c === "[") depth++;
+    else if (c === ")" || c === "]") {
+      if (--depth === 0) {
+        return commas === 2 && j === third + 2 && wordAt(stmt, third + 1) === "true";
+      }
+    } else if (c === "," && depth === 1 && ++commas === 2) third = j;
+  }
+  return false;
 }
 
 // `pg_temp` in a value: SET search_path = 'pg_temp, public', set_config('search_path', 'pg_temp', ...).

@@ -51,6 +51,15 @@ const CHANGES: Part[][][] = [
   [parts("EXPLAIN ANALYZE CREATE TEMP TABLE sql_prop_b AS SELECT 1")],
   [parts("SELECT 1 AS a INTO TEMP sql_prop_c")],
   [parts("SET search_path = pg_temp , public"), parts("CREATE TABLE sql_prop_d ( a int )")],
+  [
+    parts("BEGIN"),
+    parts("SET LOCAL search_path = pg_temp"),
+    parts("CREATE TABLE sql_prop_e ( a int )"),
+    parts("COMMIT"),
+  ],
+  [parts(
+    "SELECT set_config ( 'search_path' , 'pg_temp' , true ) ; CREATE TABLE sql_prop_f ( a int )",
+  )],
   [parts("PREPARE sql_prop_p AS SELECT 1")],
   [parts("SELECT pg_advisory_lock ( 4242 )")],
   [parts("LISTEN sql_prop_channel")],
