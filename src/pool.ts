@@ -123,15 +123,14 @@ export class Pool extends EventTarget {
     const got = g.lease(opts);
     const handler = got instanceof Promise ? await got : got;
     if (stack !== undefined) handler.watchWith(this.#watch, stack);
-    const signal = opts.signal;
-    if (signal?.aborted) {
+    if (opts.signal?.aborted) {
       // The caller gave up while the lease completed: fn never runs.
       await handler.finish(false);
-      throw signal.reason;
+      throw opts.signal.reason;
     }
     let result: T;
     try {
-      result = signal ? await raceAbort(fn(handler), signal, handler) : await fn(handler);
+      result = opts.signal ? await raceAbort(fn(handler), opts.signal, handler) : await fn(handler);
     } catch (err) {
       await handler.finish(false);
       throw err;

@@ -40,6 +40,19 @@ export function sweepPool<R>(pool: Sweepable<R>, now: number, idleTimeoutMs: num
   }
 }
 
+/**
+ * When a resource opened at `now` is to retire: after `lifetimeMs` less a
+ * random jitter of up to 10%, so that resources opened together do not all
+ * reconnect together.
+ *
+ * @param now Clock time of opening.
+ * @param lifetimeMs The lifetime; 0: unlimited.
+ * @returns Clock time, or Infinity.
+ */
+export function retireAt(now: number, lifetimeMs: number): number {
+  return lifetimeMs > 0 ? now + lifetimeMs * (1 - 0.1 * Math.random()) : Infinity;
+}
+
 /** A periodic sweep on one unref'd timer, armed only once started. */
 export class Housekeeper {
   readonly #clock: Clock;

@@ -6,6 +6,7 @@
  * @module
  */
 import type { Created, PoolEntry } from "./resource_pool_types.ts";
+import { retireAt } from "./housekeeper.ts";
 
 /**
  * Counts and the set of live entries. The set changes only on create and
@@ -43,7 +44,7 @@ export class Ledger<R> {
     this.pending--;
     this.counts.created++;
     const { resource, partition } = created;
-    const expiresAt = lifetimeMs > 0 ? now + lifetimeMs * (1 - 0.1 * Math.random()) : Infinity;
+    const expiresAt = retireAt(now, lifetimeMs);
     const entry = {
       resource,
       partition,

@@ -8,6 +8,7 @@
  * @module
  */
 import { type Clock, waitAtMost } from "../core/clock.ts";
+import { retireAt } from "../core/housekeeper.ts";
 import type { AcquireOptions, ResourcePoolStats } from "../core/resource_pool.ts";
 import { WaitList } from "../core/wait_list.ts";
 import type { EndpointInfo, EndpointScope, EndpointSet } from "../endpoints/endpoint_set.ts";
@@ -210,9 +211,7 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
           return;
         }
         this.#opts.opened();
-        const lifetime = this.#opts.maxLifetimeMs;
-        const now = this.#clock.now();
-        const expiresAt = lifetime > 0 ? now + lifetime * (1 - 0.1 * Math.random()) : Infinity;
+        const expiresAt = retireAt(this.#clock.now(), this.#opts.maxLifetimeMs);
         const shared: Shared = {
           connection,
           endpoint,
