@@ -11,6 +11,7 @@ import { defaultDriver } from "./default_driver.ts";
 import { EndpointSet } from "./endpoints/endpoint_set.ts";
 import { PoolClosedError, UnconfiguredGroupError } from "./errors.ts";
 import { buildGroups, type Groups } from "./groups/build.ts";
+import { openGroups } from "./groups/open_groups.ts";
 import type { LeaseGroup } from "./groups/group.ts";
 import type { Handler } from "./handler/handler.ts";
 import { LeaseWatch } from "./handler/lease_watch.ts";
@@ -187,6 +188,26 @@ export class Pool extends EventTarget {
     const groups: Record<string, ResourcePoolStats> = {};
     for (const [name, g] of this.#groups.byName) groups[name] = g.stats();
     return { groups, endpoints: this.#endpoints.stats() };
+  }
+
+  /**
+   * Opens every group's `connection_count` sessions now, spread over the
+   * endpoints as leases would spread them (the pool is lazy otherwise).
+   *
+   * @returns When every group holds its sessions.
+   * @throws {OfflineError} Some group could not open them all (the sessions opened stay).
+   * @throws {ConnectionError} A server refused the login (`code`: `28P01`, `28000`, `3D000`).
+   *
+   * @example Fail at startup when a server is down
+   * ```ts
+   * import { createPool } from "@x/pgdbpool";
+   * const pool = createPool({ db: "postgres://localhost/app", groups: { default: { connection_count: 4 } } });
+   * await pool.open();
+   * ```
+   */
+  open(): Promise<void> {
+    if (this.#closed) return Promise.reject(new PoolClosedError());
+    return openGroups(this.#groups.byName, this.#defaultAcquire.timeoutMs);
   }
 
   /**

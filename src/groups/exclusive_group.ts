@@ -37,6 +37,7 @@ export class Group implements HandlerOwner, LeaseGroup {
   readonly #pool: ResourcePool<DriverConnection>;
   readonly #endpoints: EndpointSet;
   readonly #scope: EndpointScope;
+  readonly #max: number;
   readonly #clock: Clock;
   readonly #pingAfterIdleMs: number;
   readonly #pingTimeoutMs: number;
@@ -61,6 +62,7 @@ export class Group implements HandlerOwner, LeaseGroup {
     // The group's endpoints and target: which endpoint next, connect, does a session still fit.
     const scope = opts.endpoints.scope(name, config);
     this.#scope = scope;
+    this.#max = config.connectionCount;
     this.#pool = new ResourcePool<DriverConnection>({
       max: config.connectionCount,
       partitions: opts.endpoints.size,
@@ -82,6 +84,17 @@ export class Group implements HandlerOwner, LeaseGroup {
       timeoutError: (ms) => this.#timeoutError(ms, ""),
       closedError: () => new PoolClosedError(),
     });
+  }
+
+  // As many concurrent acquires as the limit: each needs its own session, and
+  // the sessions spread over the endpoints as leases would spread them.
+  async open(timeoutMs: number): Promise<void> {
+    const max = this.#max;
+    const got = await Promise.allSettled(
+      Array.from({ length: max }, () => this.#pool.acquire({ timeoutMs })),
+    );
+    for (const r of got) if (r.status === "fulfilled") this.#pool.release(r.value);
+    for (const r of got) if (r.status === "rejected") throw r.reason;
   }
 
   /**

@@ -64,6 +64,13 @@ export interface LeaseGroup {
    */
   sweep(now: number, idleTimeoutMs: number): void;
   /**
+   * Opens sessions until the group holds its `connection_count` (`pool.open()`).
+   *
+   * @param timeoutMs How long it may take.
+   * @throws The first connect or acquire error.
+   */
+  open(timeoutMs: number): Promise<void>;
+  /**
    * Stops leasing, waits up to `graceMs` for handlers out, closes every session.
    *
    * @param graceMs How long to wait for handlers.

@@ -30,6 +30,7 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
   // Callers waiting for the first session to open, with their timeouts and signals.
   readonly #waiters: WaitList<Shared>;
   #opening: Promise<void> | undefined;
+  #openFailure: unknown;
   #cursor = 0;
   #leased = 0;
   #closed = false;
@@ -198,6 +199,17 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
     return best;
   }
 
+  // One session after the other, as the group opens them under load; each
+  // connect is bounded by connect_timeout, so no timeout of its own is needed.
+  async open(_timeoutMs: number): Promise<void> {
+    while (this.#shared.length < this.#max && !this.#closed) {
+      const had = this.#shared.length;
+      this.#open();
+      await this.#opening;
+      if (this.#shared.length <= had) throw this.#openFailure;
+    }
+  }
+
   // Settles on its own (never rejects): waiters learn the outcome.
   #open(): void {
     if (this.#opening || this.#shared.length >= this.#max) return;
@@ -224,6 +236,7 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
         // Every waiter shares the new session: that is what pipelining is for.
         while (this.#waiters.resolveNext(shared));
       } catch (err) {
+        this.#openFailure = err;
         this.#counts.createFailed++;
         if (this.#shared.length === 0) this.#waiters.rejectAll(err);
       } finally {
