@@ -17,7 +17,12 @@ import {
 import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
 import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
 import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
-import { adminQuery, type PrivateTestServer, startPrivateServer } from "../support/servers.ts";
+import {
+  adminQuery,
+  freePort,
+  type PrivateTestServer,
+  startPrivateServer,
+} from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
 
 const onBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
@@ -82,6 +87,22 @@ for (const [name, makeDriver] of drivers) {
         return true;
       });
       assert.equal(p.stats().endpoints[0].up, true);
+    });
+
+    it("pool.open() opens connection_count sessions, and rejects with OfflineError when the server is down", async () => {
+      const { pool: p, app } = pool({}, 4);
+      await p.open();
+      const rows = await adminQuery(
+        server,
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1",
+        [app],
+      );
+      assert.equal(rows[0].n, 4);
+      const { pool: down } = pool({ port: await freePort() }, 2);
+      await assert.rejects(down.open(), (err) => {
+        assert.ok(err instanceof OfflineError, String(err));
+        return true;
+      });
     });
 
     it("sessions terminated every 200 ms on the only endpoint: no caller gets OfflineError", async () => {
