@@ -18,6 +18,13 @@
  *   call that failed any other way; no row is doubled;
  * - `end()` leaves no session.
  *
+ * The storm variant (issue 9, item 0) runs for every adapter the runtime can
+ * load (node-postgres too) for `PGDBPOOL_STORM_MS` ms (default 3000): two
+ * random sessions per server killed every ~100 ms, and every session caught
+ * while it authenticates (`state = 'starting'`), so connects fail at every
+ * stage; a watch fails it on any unhandled rejection or uncaught exception,
+ * and it fails if it never caught a session authenticating.
+ *
  * Each variant runs `PGDBPOOL_SOAK_MS` ms (default 2500) and prints one
  * summary line. An unhandled rejection anywhere (pool, driver) fails the
  * running test: both runners do that by themselves.
@@ -27,6 +34,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
+import postgres from "postgres";
 import {
   CommitUnknownError,
   createPool,
@@ -36,7 +44,9 @@ import {
   type PoolStats,
 } from "../../mod.ts";
 import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
+import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
 import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
+import { watchEscapes } from "../support/escapes.ts";
 import { adminQuery, type PrivateTestServer, startPrivateServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
 
@@ -77,7 +87,25 @@ const drivers: { name: string; make: () => Driver }[] = [
   ...(onBun ? [{ name: "bun-sql", make: () => bunSql() }] : []),
 ];
 
-type Variant = "kill" | "restart";
+/** The storm variant covers every adapter the runtime can load: escapes are per driver. */
+const stormDrivers: { name: string; make: () => Driver }[] = [
+  ...drivers,
+  { name: "node-postgres", make: () => nodePostgres() },
+];
+
+/**
+ * - `kill`: established sessions of the pool killed every ~100 ms;
+ * - `restart`: the same, and one server restarted;
+ * - `storm`: sessions killed at every stage, while they authenticate too
+ *   (`state = 'starting'`), with a watch that fails the test on any
+ *   unhandled rejection or uncaught exception (issue 9, item 0).
+ */
+type Variant = "kill" | "restart" | "storm";
+
+/** How long the storm variant runs. */
+const STORM_MS = Number(process.env.PGDBPOOL_STORM_MS || 3000);
+/** Pause between two looks of the storm for sessions still authenticating. */
+const STORM_AUTH_EVERY_MS = 2;
 
 /** The caller's own error, thrown after a successful insert: must pass through unchanged and roll back. */
 class CallerError extends Error {
@@ -176,6 +204,18 @@ describe("fault soak against real PostgreSQL", () => {
     return n;
   }
 
+  for (const driver of stormDrivers) {
+    it(
+      `${driver.name}: backends killed at every stage, authenticating ones too: nothing escapes, every call settles typed, rows match`,
+      { timeout: STORM_MS + 2 * WATCHDOG_MS + 60_000 },
+      async () => {
+        const mine = lastSoak.then(() => soak(driver, "storm"));
+        lastSoak = mine.catch(() => {});
+        await mine;
+      },
+    );
+  }
+
   for (const driver of drivers) {
     for (const variant of ["kill", "restart"] as Variant[]) {
       it(
@@ -220,7 +260,9 @@ describe("fault soak against real PostgreSQL", () => {
     let okOnRestarted = 0;
     const restartIndex = 0;
     const started = performance.now();
-    let deadline = started + SOAK_MS;
+    let deadline = started + (variant === "storm" ? STORM_MS : SOAK_MS);
+    const escapes = variant === "storm" ? watchEscapes() : undefined;
+    let killedStarting = 0;
     let soaking = true;
     // The restart variant runs on until the server has been back for a while.
     let restartSettled = variant !== "restart";
@@ -337,7 +379,57 @@ describe("fault soak against real PostgreSQL", () => {
       }
     }
 
-    const killing = killer();
+    /**
+     * Storm only: every ~100 ms two random sessions of the pool per server,
+     * and in between, as often as it can find them, every session still
+     * authenticating. Over one standing session per server: a fresh one per
+     * poll would spend the window on its own authentication (and be killed).
+     */
+    async function stormKiller(): Promise<void> {
+      const clients = servers.map((s) =>
+        postgres(s.url, { max: 1, idle_timeout: 0, max_lifetime: 0, onnotice: () => {} })
+      );
+      const kill = async (i: number, sql: string, params: unknown[]) => {
+        try {
+          // deno-lint-ignore no-explicit-any
+          const rows = await clients[i].unsafe(sql, params as any[]);
+          killed += rows.length;
+          killedStarting += rows.filter((r) => r.starting === true).length;
+        } catch { /* the server is busy: go on */ }
+      };
+      try {
+        await Promise.all(servers.map(async (_, i) => {
+          let nextRandom = performance.now();
+          while (soaking) {
+            await kill(
+              i,
+              `SELECT pid, state = 'starting' AS starting FROM pg_stat_activity
+               WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+                 AND state = 'starting' AND pg_terminate_backend(pid)`,
+              [],
+            );
+            if (performance.now() >= nextRandom) {
+              nextRandom += KILL_EVERY_MS;
+              await kill(
+                i,
+                `SELECT pid, starting FROM (
+                   SELECT pid, state = 'starting' AS starting FROM pg_stat_activity
+                   WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+                     AND (application_name = $1 OR state = 'starting')
+                   ORDER BY random() LIMIT 2
+                 ) k WHERE pg_terminate_backend(pid)`,
+                [app],
+              );
+            }
+            await sleep(STORM_AUTH_EVERY_MS);
+          }
+        }));
+      } finally {
+        await Promise.allSettled(clients.map((c) => c.end({ timeout: 1 })));
+      }
+    }
+
+    const killing = variant === "storm" ? stormKiller() : killer();
     const restarting = variant === "restart" ? restarter() : Promise.resolve();
     try {
       await Promise.all(Array.from({ length: CONCURRENCY }, worker));
@@ -443,7 +535,7 @@ describe("fault soak against real PostgreSQL", () => {
         Math.round(elapsed)
       } ms, ok=${okCalls}` +
         ` errors: ${errorCounts || "none"}; commit-unknown committed=${cuCommitted} not=${cuNot};` +
-        ` killed=${killed}${
+        ` killed=${killed}${variant === "storm" ? ` (authenticating: ${killedStarting})` : ""}${
           variant === "restart"
             ? `, ok on restarted server after restart=${okAfterRestartOnRestarted}`
             : ""
@@ -544,6 +636,27 @@ describe("fault soak against real PostgreSQL", () => {
       problems.push(`only ${okCalls} calls succeeded: the soak made no real progress`);
     }
     if (killed === 0) problems.push("no backend was killed: the soak injected no fault");
+    if (escapes) {
+      // Late escapes (a driver's retry timer) land after the calls settled: give them a moment.
+      await sleep(500);
+      escapes.stop();
+      if (escapes.escaped.length) {
+        const kinds = new Map<string, number>();
+        for (const e of escapes.escaped) {
+          const code = (e as { code?: unknown })?.code;
+          const k = `${describeError(e).slice(0, 160)}${code ? ` [code ${code}]` : ""}`;
+          kinds.set(k, (kinds.get(k) ?? 0) + 1);
+        }
+        problems.push(
+          `${escapes.escaped.length} error(s) escaped as unhandled rejections or uncaught exceptions: ${
+            [...kinds].map(([k, v]) => `${v}x ${k}`).join(" | ")
+          }`,
+        );
+      }
+      if (killedStarting === 0) {
+        problems.push("no session was killed while authenticating: the storm missed that stage");
+      }
+    }
     if (variant === "restart" && okAfterRestartOnRestarted === 0) {
       problems.push("no call succeeded on the restarted server after it came back");
     }
