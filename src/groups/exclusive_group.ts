@@ -98,28 +98,23 @@ export class Group implements HandlerOwner, LeaseGroup {
   }
 
   /**
-   * Leases a live session: dead idle sessions are dropped and one that sat
-   * idle past the ping window is pinged first (and replaced if the ping fails).
-   *
-   * @param options Timeout and signal.
-   * @returns The entry, synchronously on the fast path.
-   */
-  acquire(options: AcquireOptions): Entry | Promise<Entry> {
-    const got = this.#pool.acquire(options);
-    if (!(got instanceof Promise)) return this.#vet(got, options, -1);
-    // Only a caller that waited reads the clock here: its ping gets what is left of its timeout.
-    const start = this.#clock.now();
-    return got.then((entry) => this.#vet(entry, options, start));
-  }
-
-  /**
-   * Leases a handler of a live session (see {@linkcode Group.acquire}).
+   * Leases a handler of a live session: dead idle sessions are dropped and
+   * one that sat idle past the ping window is pinged first (and replaced if
+   * the ping fails).
    *
    * @param options Timeout and signal.
    * @returns The handler, synchronously on the fast path.
    */
   lease(options: AcquireOptions): PoolHandler | Promise<PoolHandler> {
-    const got = this.acquire(options);
+    const got = this.#pool.acquire(options);
+    if (!(got instanceof Promise)) return this.#handler(this.#vet(got, options, -1));
+    // Only a caller that waited reads the clock here: its ping gets what is left of its timeout.
+    const start = this.#clock.now();
+    return got.then((entry) => this.#handler(this.#vet(entry, options, start)));
+  }
+
+  // One promise per waiting lease, not one per step.
+  #handler(got: Entry | Promise<Entry>): PoolHandler | Promise<PoolHandler> {
     if (got instanceof Promise) return got.then((entry) => new PoolHandler(this, entry));
     return new PoolHandler(this, got);
   }
