@@ -5,7 +5,7 @@
  */
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -52,6 +52,29 @@ function refused(port: number): Promise<boolean> {
     const s = net.connect({ host: "127.0.0.1", port });
     s.once("connect", () => (s.destroy(), resolve(false)));
     s.once("error", () => resolve(true));
+  });
+}
+
+/** Runs the crash fixture (`how`: throw or kill) in a process of this runtime; its cluster's ports. */
+function crash(
+  script: string,
+  how: string,
+  parent: string,
+): Promise<{ code: number | null; signal: string | null; ports: number[] }> {
+  const args = "Bun" in globalThis ? [script, how] : ["run", "-A", script, how];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, {
+      env: { ...process.env, PGDBPOOL_TEST_TMPDIR: parent },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (b) => (out += b));
+    child.stderr.on("data", () => {});
+    child.once("error", reject);
+    child.once("close", (code, signal) => {
+      const line = out.trim().split("\n")[0];
+      resolve({ code, signal, ports: line ? JSON.parse(line) as number[] : [] });
+    });
   });
 }
 
@@ -157,24 +180,23 @@ describe("startCluster()", () => {
       await c.close();
       assert.deepEqual(fs.readdirSync(parent), []);
       for (const port of ports) assert.ok(await refused(port));
-      // A process that starts a cluster and dies of an uncaught error, without close().
+      // Processes that start a cluster and die without close(): of an uncaught error (exit
+      // handlers run, where the runtime has them) and of SIGKILL (only the watchdog is left).
       const script = fileURLToPath(
         new URL("../support/fixtures/cluster_crash.ts", import.meta.url),
       );
-      const isBun = "Bun" in globalThis;
-      const args = isBun ? [script] : ["run", "-A", script];
-      const res = spawnSync(process.execPath, args, {
-        env: { ...process.env, PGDBPOOL_TEST_TMPDIR: parent },
-        encoding: "utf8",
-        timeout: 60_000,
-      });
-      assert.notEqual(res.status, 0, "the script crashed");
-      const crashed = JSON.parse(res.stdout.trim().split("\n")[0]) as number[];
+      const crashes = await Promise.all(["throw", "kill"].map((how) => crash(script, how, parent)));
+      for (const { code, signal, ports } of crashes) {
+        assert.ok(code !== 0 || signal, "the script crashed");
+        assert.equal(ports.length, 1, "the script started its cluster");
+      }
       await eventually(
         () => Promise.resolve(fs.readdirSync(parent).length === 0 || undefined),
-        "folder gone",
+        "folders gone",
       );
-      for (const port of crashed) assert.ok(await refused(port), `port ${port} closed`);
+      for (const { ports } of crashes) {
+        for (const port of ports) assert.ok(await refused(port), `port ${port} closed`);
+      }
     } finally {
       if (saved === undefined) delete process.env.PGDBPOOL_TEST_TMPDIR;
       else process.env.PGDBPOOL_TEST_TMPDIR = saved;
