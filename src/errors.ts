@@ -114,10 +114,10 @@ export class ConnectionError extends PoolError {
    */
   readonly code: string | undefined;
   /**
-   * `true` when the server answered (the connection was accepted, then the
-   * login was refused or the session cut), `false` when it could not be
-   * reached at all (refused TCP connection, timeout, no such host) or when
-   * it is not known.
+   * `true` when a PostgreSQL server answered the startup (then refused the
+   * login, or the session was cut), `false` when none did: a refused TCP
+   * connection, no such host, a timeout, TLS that could not be set up, or
+   * not known.
    */
   readonly reached: boolean;
   /**

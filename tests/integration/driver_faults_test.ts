@@ -47,7 +47,8 @@ const CUTS = new Set([
 
 const scram = (challenge: string): FakeStep[] => [SASL_SCRAM, "read", auth(11, challenge)];
 
-const SCRIPTS: [string, FakeStep[]][] = [
+/** What the server does, and whether a PostgreSQL server answered before the fault. */
+const SCRIPTS: [string, FakeStep[], reached?: false][] = [
   ["GSSAPI authentication", [auth(7)]],
   ["SSPI authentication", [auth(9)]],
   ["an unknown authentication code", [auth(99)]],
@@ -57,7 +58,7 @@ const SCRIPTS: [string, FakeStep[]][] = [
   ["a SCRAM challenge with a non-numeric iteration count", scram("r=abcdef,s=c2FsdA==,i=abc")],
   ["a SCRAM challenge with a huge iteration count", scram("r=abcdef,s=c2FsdA==,i=999999999")],
   ["a connection cut during SCRAM", [SASL_SCRAM, "read", "close"]],
-  ["a connection cut after the startup message", ["close"]],
+  ["a connection cut after the startup message", ["close"], false],
 ];
 
 function params(port: number): ConnectParams {
@@ -75,6 +76,23 @@ function params(port: number): ConnectParams {
 }
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 150));
+
+const text = (s: string) => new TextEncoder().encode(s);
+const ready = message("Z", text("I"));
+/**
+ * A server that completes the startup (and answers one empty query, which
+ * postgres.js sends to see the session up), then never says another word and
+ * never closes: a frozen backend, or a link gone silent.
+ */
+const FROZEN: FakeStep[] = [
+  auth(0),
+  message("S", text("server_version\u000015.4\u0000")),
+  message("S", text("in_hot_standby\u0000off\u0000")),
+  ready,
+  "read",
+  message("I", new Uint8Array()),
+  ready,
+];
 
 for (const [driverName, makeDriver] of drivers) {
   describe(`${driverName} against a misbehaving server`, () => {
@@ -95,7 +113,22 @@ for (const [driverName, makeDriver] of drivers) {
       while (closers.length) await closers.pop()!();
     });
 
-    for (const [what, script] of SCRIPTS) {
+    it("close() ends within about a second against a server that never answers again", async () => {
+      const server = await startFakeServer(FROZEN);
+      closers.push(() => server.close());
+      // (The fake server answers one query only: no array-type fetch.)
+      const driver = driverName === "postgresjs" ? postgresjs({ fetchTypes: false }) : makeDriver();
+      const conn = await driver.connect({ ...params(server.port), ssl: "disable" });
+      const started = Date.now();
+      await conn.close();
+      const took = Date.now() - started;
+      assert.ok(took < 2_500, `close() took ${took} ms`);
+      assert.equal(conn.closed, true);
+      await settle();
+      assert.deepEqual(watch.escaped.map((e) => inspect(e)), []);
+    });
+
+    for (const [what, script, reached = true] of SCRIPTS) {
       it(`connect() rejects with ConnectionError, and nothing escapes, on ${what}`, async () => {
         const server = await startFakeServer(script);
         closers.push(() => server.close());
@@ -112,7 +145,7 @@ for (const [driverName, makeDriver] of drivers) {
         if (!(RETRIES_CUTS.has(driverName) && CUTS.has(what))) {
           // Well before the connect timeout: the driver saw the fault.
           assert.ok(Date.now() - started < 2_000, `took ${Date.now() - started} ms`);
-          assert.equal(outcome.err.reached, true, inspect(outcome.err));
+          assert.equal(outcome.err.reached, reached, inspect(outcome.err));
         }
         await settle();
         assert.deepEqual(watch.escaped.map((e) => inspect(e)), []);

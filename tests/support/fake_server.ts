@@ -68,7 +68,8 @@ export const SASL_SCRAM = auth(10, "SCRAM-SHA-256\0\0");
 export async function startFakeServer(script: readonly FakeStep[]): Promise<FakeServer> {
   const sockets = new Set<net.Socket>();
   let accepted = 0;
-  const server = net.createServer((socket) => {
+  // allowHalfOpen: a client's FIN does not close the server's side (a frozen peer).
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     accepted++;
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));

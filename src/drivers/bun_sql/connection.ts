@@ -16,7 +16,7 @@ import { NO_PARAMETERS } from "../shared/notice.ts";
 import { refusal } from "../shared/params.ts";
 import { isSingleStatement, taggedResult } from "../shared/results.ts";
 import { endsSession, refusedQuery, serverError, toQueryError } from "../shared/server_error.ts";
-import { Session } from "../shared/session.ts";
+import { rejected, Session } from "../shared/session.ts";
 import type { BunSqlClient, BunSqlResult } from "./types.ts";
 
 const TEMPLATE_CACHE_MAX = 1024;
@@ -96,7 +96,7 @@ export class BunSqlConnection implements DriverConnection {
   query(text: string, params?: readonly unknown[]): Promise<DriverResult> {
     if (this.#session.closed) return this.#session.refuse();
     const refused = refusal(text, params);
-    if (refused !== undefined) return Promise.reject(refused);
+    if (refused !== undefined) return rejected(refused);
     let pending: Promise<BunSqlResult>;
     try {
       if (params !== undefined && params.length > 0) {
@@ -107,7 +107,7 @@ export class BunSqlConnection implements DriverConnection {
           : this.#sql.unsafe(text, EMPTY);
       }
     } catch (err) {
-      return Promise.reject(this.#translate(err));
+      return rejected(this.#translate(err));
     }
     return pending.then(taggedResult, (err) => {
       throw this.#translate(err);

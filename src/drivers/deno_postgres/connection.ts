@@ -14,6 +14,7 @@ import type { DriverConnection, DriverResult } from "../../driver.ts";
 import { endsSession, refusedQuery, serverError, toQueryError } from "../shared/server_error.ts";
 import { NO_PARAMETERS } from "../shared/notice.ts";
 import { refusal } from "../shared/params.ts";
+import { rejected } from "../shared/session.ts";
 import type { DenoPostgresArrayResult, DenoPostgresClient } from "./types.ts";
 
 // Errors after which the session is still usable: the server's (non-fatal)
@@ -70,9 +71,9 @@ export class DenoPostgresConnection implements DriverConnection {
    */
   query(text: string, params?: readonly unknown[]): Promise<DriverResult> {
     // Never hand a dead client a query: that is where deno-postgres would reconnect.
-    if (this.closed) return Promise.reject(this.#endedError());
+    if (this.closed) return rejected(this.#endedError());
     const refused = refusal(text, params);
-    if (refused !== undefined) return Promise.reject(refused);
+    if (refused !== undefined) return rejected(refused);
     const args = params ? [...params] : [];
     return new Promise<DriverResult>((resolve, reject) => {
       const entry: Pending = { reject };

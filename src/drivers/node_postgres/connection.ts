@@ -13,7 +13,7 @@ import type { DriverConnection, DriverNotice, DriverResult } from "../../driver.
 import { refusal } from "../shared/params.ts";
 import { commandVerb, isSingleStatement, plainRows } from "../shared/results.ts";
 import { endsSession, refusedQuery, serverError, toQueryError } from "../shared/server_error.ts";
-import { Session } from "../shared/session.ts";
+import { rejected, Session } from "../shared/session.ts";
 import { noticeForwarder } from "../shared/notice.ts";
 import type { StatementNames } from "./statement_names.ts";
 import type { NodePostgresClient, NodePostgresResult, PgClientState } from "./types.ts";
@@ -97,7 +97,7 @@ export class NodePostgresConnection implements DriverConnection {
   query(text: string, params?: readonly unknown[]): Promise<DriverResult> {
     if (this.#session.closed) return this.#session.refuse();
     const refused = refusal(text, params);
-    if (refused !== undefined) return Promise.reject(refused);
+    if (refused !== undefined) return rejected(refused);
     const values = params !== undefined && params.length > 0 ? params as unknown[] : undefined;
     const named = this.#names !== undefined && (values !== undefined || isSingleStatement(text));
     return this.#run(text, values, named, true);

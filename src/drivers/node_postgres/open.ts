@@ -83,25 +83,25 @@ async function connectOnce(
   // pg parses the server's bytes in its socket handlers, where a throw would
   // be uncaught: guard the socket, and the TLS socket that replaces it.
   const connection = client.connection;
-  const stream = connection?.stream as (GuardedSocket & { once?: NodeOn }) | undefined;
   let reached = false;
-  if (stream !== undefined) {
-    guardSocket(stream, label);
-    stream.once?.("connect", () => (reached = true));
+  const answered = () => (reached = true);
+  if (connection?.stream !== undefined) {
+    // With TLS asked for, this socket carries the handshake, then TLS records.
+    guardSocket(connection.stream as GuardedSocket, label, answered, config.ssl === false);
   }
-  connection?.on("sslconnect", () => guardSocket(connection.stream as GuardedSocket, label));
+  connection?.on("sslconnect", () => {
+    guardSocket(connection.stream as GuardedSocket, label, answered);
+  });
   try {
     await withConnectTimeout(client.connect(), params.connectTimeoutMs, label, () => {
       conn.lost(undefined);
     });
   } catch (err) {
     conn.lost(err);
-    throw connectError(err, label, "node-postgres", reached || undefined);
+    throw connectError(err, label, "node-postgres", reached);
   }
   return conn;
 }
-
-type NodeOn = (event: string, listener: () => void) => unknown;
 
 /** `options` startup value escaping: backslash before spaces and backslashes. */
 function escapeOption(s: string): string {

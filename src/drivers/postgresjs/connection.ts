@@ -13,7 +13,7 @@ import type { DriverConnection, DriverResult } from "../../driver.ts";
 import { refusal } from "../shared/params.ts";
 import { isSingleStatement, taggedResult } from "../shared/results.ts";
 import { endsSession, refusedQuery, serverError, toQueryError } from "../shared/server_error.ts";
-import { Session } from "../shared/session.ts";
+import { rejected, Session } from "../shared/session.ts";
 import type { PostgresjsSql } from "./types.ts";
 
 type NetSocket = import("node:net").Socket;
@@ -79,7 +79,7 @@ export class PostgresjsConnection implements DriverConnection {
   query(text: string, params?: readonly unknown[]): Promise<DriverResult> {
     if (this.#session.closed) return this.#session.refuse();
     const refused = refusal(text, params);
-    if (refused !== undefined) return Promise.reject(refused);
+    if (refused !== undefined) return rejected(refused);
     const withParams = params !== undefined && params.length > 0;
     // Whether nothing else was in flight when this query was handed over: see #translate.
     const alone = this.#pending++ === 0;

@@ -69,7 +69,7 @@ export class PostgresjsSocket {
     return this.#socket;
   }
 
-  /** Whether the TCP (or Unix) connection was accepted. */
+  /** Whether the server answered the startup (it speaks PostgreSQL; TLS, if any, is up). */
   get reached(): boolean {
     return this.#reached;
   }
@@ -109,11 +109,10 @@ export class PostgresjsSocket {
     this.#socket = raw;
     const policy = tlsPolicy(params.ssl, params.sslRootCert, params.host);
     return connected(raw).then(async (s) => {
-      this.#reached = true;
       s.setNoDelay(true);
       const ready = policy.request ? await startTls(s, policy, params, label, net) : s;
       // postgres.js parses in its `data` handler: no throw of it may escape.
-      guardSocket(ready as unknown as GuardedSocket, label);
+      guardSocket(ready as unknown as GuardedSocket, label, () => (this.#reached = true));
       return ready;
     });
   }

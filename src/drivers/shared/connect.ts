@@ -65,12 +65,22 @@ const UNREACHED = new Set([
   "TimedOut",
 ]);
 
+// TLS set-up failures: OpenSSL's verification codes and the drivers' own.
+const TLS_CODE = /TLS|SSL|CERT|VERIFY|SIGNATURE|ISSUER|SELF_SIGNED|ALTNAME|HOSTNAME/;
+
+// Nothing that speaks PostgreSQL answered: refused, unreachable, timed out,
+// or TLS could not be set up (the startup never began).
+function unreached(code: string): boolean {
+  return UNREACHED.has(code) || TLS_CODE.test(code);
+}
+
 /**
  * The {@linkcode ConnectionError} a failed connect rejects with. A server
  * error (wrong password, missing database or role, the backend terminated
  * during startup) keeps its SQLSTATE in `code` and counts as `reached`;
- * socket errors keep the driver's code, `reached` unless the code says
- * nothing answered (refused, unreachable, timed out).
+ * socket errors keep the driver's code, `reached` when the adapter saw the
+ * server answer the startup, else unless the code says nothing answered
+ * (refused, unreachable, timed out, TLS not set up).
  *
  * @param err The driver's error.
  * @param label `host:port`.
@@ -105,7 +115,7 @@ export function connectError(
     {
       cause: err,
       code,
-      reached: fields !== undefined || (reached ?? (code !== undefined && !UNREACHED.has(code))),
+      reached: fields !== undefined || (reached ?? (code !== undefined && !unreached(code))),
     },
   );
 }

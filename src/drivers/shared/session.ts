@@ -107,7 +107,7 @@ export class Session {
    * @returns The rejection.
    */
   refuse(): Promise<never> {
-    return Promise.reject(this.ended());
+    return rejected(this.ended());
   }
 
   #endedError(cause: unknown): ConnectionError {
@@ -145,6 +145,34 @@ export class Session {
       });
     });
   }
+}
+
+/**
+ * A promise rejected with `err` that never counts as unhandled: a query
+ * refused up front rejects before anything is sent, and a caller that awaits
+ * something else first (the pool sends BEGIN and the first statement
+ * together, then awaits BEGIN) would otherwise leave it unhandled for a round
+ * trip, which ends a Deno or Node process. Awaiting it still throws `err`.
+ *
+ * @param err The error.
+ * @returns The rejected promise.
+ *
+ * @example
+ * ```ts ignore
+ * import { rejected } from "./session.ts";
+ * const p = rejected(new Error("refused"));
+ * await new Promise((r) => setTimeout(r, 10)); // no unhandled rejection meanwhile
+ * await p.catch((e) => console.log(e.message)); // "refused"
+ * ```
+ */
+export function rejected(err: unknown): Promise<never> {
+  const promise = Promise.reject(err);
+  promise.catch(ignore);
+  return promise;
+}
+
+function ignore(): undefined {
+  return undefined;
 }
 
 function safely(fn: () => void): void {

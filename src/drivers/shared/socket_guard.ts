@@ -34,6 +34,10 @@ export interface GuardedSocket {
  *
  * @param socket The socket the client library reads from (the TLS socket once TLS is on).
  * @param label `host:port`, for messages.
+ * @param onAnswer Called once, when the server's first message arrives: the
+ *   server speaks PostgreSQL (a failed connect from then on has `reached` it).
+ * @param startup `false` for a socket that will carry TLS (its bytes are not
+ *   PostgreSQL messages): then only throws are caught.
  *
  * @example
  * ```ts ignore
@@ -43,18 +47,23 @@ export interface GuardedSocket {
  * guardSocket(socket, "db1:5432");
  * ```
  */
-export function guardSocket(socket: GuardedSocket, label: string): void {
+export function guardSocket(
+  socket: GuardedSocket,
+  label: string,
+  onAnswer?: () => void,
+  startup = true,
+): void {
   const emit = socket.emit;
-  let startup: StartupReader | undefined = new StartupReader(label);
+  let reader: StartupReader | undefined = startup ? new StartupReader(label, onAnswer) : undefined;
   socket.emit = function (this: unknown, event: string | symbol, ...args: unknown[]): boolean {
-    if (startup !== undefined && event === "data" && args[0] instanceof Uint8Array) {
-      const problem = startup.read(args[0]);
+    if (reader !== undefined && event === "data" && args[0] instanceof Uint8Array) {
+      const problem = reader.read(args[0]);
       if (problem !== undefined) {
-        startup = undefined;
+        reader = undefined;
         socket.destroy(problem);
         return false;
       }
-      if (startup.done) startup = undefined;
+      if (reader.done) reader = undefined;
     }
     try {
       return emit.call(this, event, ...args);
@@ -80,10 +89,12 @@ class StartupReader {
   #body: Uint8Array | undefined;
   #bodyLength = 0;
   #skip = 0;
+  #onAnswer: (() => void) | undefined;
   done = false;
 
-  constructor(label: string) {
+  constructor(label: string, onAnswer: (() => void) | undefined) {
     this.#label = label;
+    this.#onAnswer = onAnswer;
   }
 
   /** Reads one chunk; returns the error to fail the connection with, if any. */
@@ -121,6 +132,8 @@ class StartupReader {
     const type = h[0];
     const length = ((h[1] << 24) | (h[2] << 16) | (h[3] << 8) | h[4]) >>> 0;
     if (length < 4) return this.#fail(`a message of impossible length ${length}`);
+    this.#onAnswer?.();
+    this.#onAnswer = undefined;
     if (type === Z || type === E) {
       // Up (or refused by the server, which the library reports itself).
       this.done = true;
