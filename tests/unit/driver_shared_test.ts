@@ -30,7 +30,7 @@ describe("lazyLoader()", () => {
 
   it("lazyLoader() shares one load between concurrent callers", async () => {
     let calls = 0;
-    const load = lazyLoader(async () => ++calls);
+    const load = lazyLoader(() => Promise.resolve(++calls));
     assert.deepEqual(await Promise.all([load(), load(), load()]), [1, 1, 1]);
   });
 });
