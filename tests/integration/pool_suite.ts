@@ -18,6 +18,7 @@ import {
 } from "../../mod.ts";
 import { adminQuery, freePort, sharedServers, type TestServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
+import { startProxy } from "../../src/testing/mod.ts";
 
 let seq = 0;
 
@@ -453,6 +454,53 @@ export function poolSuite(
       await assert.rejects(call, (err) => err === reason);
       assert.equal(ran, false);
       assert.equal(await pidOf(pool, "g"), before, "the pinged session went back to the pool");
+    });
+
+    it("a ping unanswered within pingTimeoutMs breaks the session; the caller is served by a new one", async () => {
+      const proxy = await startProxy({ target: servers[0] });
+      try {
+        const { pool } = makePool({ g: { connection_count: 1 } }, {
+          db: [endpointOf(servers[0], { host: proxy.host, port: proxy.port })],
+          extra: { pingAfterIdleMs: 0, pingTimeoutMs: 300 },
+        });
+        const before = await pidOf(pool, "g");
+        proxy.silenceOpen(); // the idle session's socket goes quiet; a reconnect passes
+        await new Promise((r) => setTimeout(r, 5));
+        const t0 = Date.now();
+        const after = await pidOf(pool, "g");
+        const ms = Date.now() - t0;
+        assert.notEqual(after, before, "served by a new session");
+        assert.ok(ms >= 250 && ms < 5_000, `${ms} ms`);
+        console.log(`[${name}] silent session's ping given up, caller served in ${ms} ms`);
+        await pool.end();
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    it("the caller's timeoutMs wins over a ping that does not answer", async () => {
+      const proxy = await startProxy({ target: servers[0] });
+      try {
+        const { pool } = makePool({ g: { connection_count: 1 } }, {
+          db: [endpointOf(servers[0], { host: proxy.host, port: proxy.port })],
+          extra: { pingAfterIdleMs: 0, pingTimeoutMs: 60_000 },
+        });
+        await pidOf(pool, "g");
+        proxy.silenceOpen();
+        await new Promise((r) => setTimeout(r, 5));
+        const t0 = Date.now();
+        let ran = false;
+        await assert.rejects(
+          pool.withHandler("g", () => (ran = true), { timeoutMs: 300 }),
+          AcquireTimeoutError,
+        );
+        const ms = Date.now() - t0;
+        assert.equal(ran, false);
+        assert.ok(ms < 3_000, `${ms} ms`);
+        await pool.end();
+      } finally {
+        await proxy.close();
+      }
     });
 
     describe("session hygiene: nothing one caller does leaks to the next", () => {
