@@ -20,18 +20,6 @@ import { refusedQuery } from "./server_error.ts";
  *
  * @param params The query's parameters.
  * @throws {TypeError} For a symbol, a function, or an object `JSON.stringify` refuses.
- *
- * @example A circular object
- * ```ts ignore
- * import { checkParams } from "./params.ts";
- * const a: Record<string, unknown> = {};
- * a.self = a;
- * try {
- *   checkParams([a]);
- * } catch (err) {
- *   console.log((err as TypeError).message); // names $1
- * }
- * ```
  */
 export function checkParams(params: readonly unknown[]): void {
   for (let i = 0; i < params.length; i++) {
@@ -70,12 +58,6 @@ function check(v: unknown, n: number): void {
  * @param text SQL text.
  * @param params The parameters, if any.
  * @returns The {@linkcode QueryError} to reject with, or `undefined` to go on.
- *
- * @example
- * ```ts ignore
- * import { refusal } from "./params.ts";
- * console.log(refusal("SELECT $1", [Symbol("x")])?.name); // "QueryError"
- * ```
  */
 export function refusal(
   text: string,
