@@ -15,13 +15,6 @@
  * @typeParam T What the loader resolves to.
  * @param load Loads the library (a dynamic `import()` and its checks).
  * @returns A function that resolves to the loaded library.
- *
- * @example Load a module once
- * ```ts ignore
- * import { lazyLoader } from "./lazy.ts";
- * const pg = lazyLoader(() => import("pg"));
- * await pg(); // imports; a second call reuses it, a failed one is retried
- * ```
  */
 export function lazyLoader<T>(load: () => Promise<T>): () => Promise<T> {
   let loading: Promise<T> | undefined;
