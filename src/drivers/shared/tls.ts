@@ -32,12 +32,6 @@ export interface TlsPolicy {
  * @param rootCert `sslRootCert`.
  * @param host The host: one starting with `/` is a Unix socket directory.
  * @returns The policy.
- *
- * @example
- * ```ts ignore
- * import { tlsPolicy } from "./tls.ts";
- * console.log(tlsPolicy("require", undefined, "db1").verifyChain); // false
- * ```
  */
 export function tlsPolicy(mode: SslMode, rootCert: string | undefined, host: string): TlsPolicy {
   if (mode === "disable" || host.startsWith("/")) {
@@ -68,12 +62,6 @@ export function tlsPolicy(mode: SslMode, rootCert: string | undefined, host: str
  *
  * @param policy The policy.
  * @returns The options (without host or SNI, which each client sets its own way).
- *
- * @example
- * ```ts ignore
- * import { nodeTlsOptions, tlsPolicy } from "./tls.ts";
- * console.log(nodeTlsOptions(tlsPolicy("verify-full", undefined, "db1")).rejectUnauthorized); // true
- * ```
  */
 export function nodeTlsOptions(policy: TlsPolicy): Record<string, unknown> {
   const options: Record<string, unknown> = { rejectUnauthorized: policy.verifyChain };
