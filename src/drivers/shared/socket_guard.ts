@@ -38,14 +38,6 @@ export interface GuardedSocket {
  *   server speaks PostgreSQL (a failed connect from then on has `reached` it).
  * @param startup `false` for a socket that will carry TLS (its bytes are not
  *   PostgreSQL messages): then only throws are caught.
- *
- * @example
- * ```ts ignore
- * import net from "node:net";
- * import { guardSocket } from "./socket_guard.ts";
- * const socket = net.connect(5432, "db1");
- * guardSocket(socket, "db1:5432");
- * ```
  */
 export function guardSocket(
   socket: GuardedSocket,
