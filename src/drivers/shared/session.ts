@@ -24,14 +24,6 @@ export interface SessionTeardown {
 
 /**
  * The closed/lost state of one session.
- *
- * @example An adapter's query refusing once the session is gone
- * ```ts ignore
- * import { Session } from "./session.ts";
- * const session = new Session("pg", "db1:5432", { end: async () => {}, destroy() {} });
- * session.lost(new Error("read ECONNRESET"));
- * console.log(session.closed, session.ended() === session.ended()); // true true
- * ```
  */
 export class Session {
   readonly #driver: string;
@@ -156,14 +148,6 @@ export class Session {
  *
  * @param err The error.
  * @returns The rejected promise.
- *
- * @example
- * ```ts ignore
- * import { rejected } from "./session.ts";
- * const p = rejected(new Error("refused"));
- * await new Promise((r) => setTimeout(r, 10)); // no unhandled rejection meanwhile
- * await p.catch((e) => console.log(e.message)); // "refused"
- * ```
  */
 export function rejected(err: unknown): Promise<never> {
   const promise = Promise.reject(err);
