@@ -48,13 +48,6 @@ const SQLSTATE = /^[0-9A-Z]{5}$/;
  *
  * @param err Whatever the client rejected with.
  * @returns The fields, or `undefined` when it is not an error the server sent.
- *
- * @example A node-postgres unique violation
- * ```ts ignore
- * import { serverError } from "./server_error.ts";
- * const err = Object.assign(new Error("duplicate key"), { code: "23505", severity: "ERROR" });
- * console.log(serverError(err)?.code); // "23505"
- * ```
  */
 export function serverError(err: unknown): ServerErrorFields | undefined {
   if (!(err instanceof Error)) return undefined;
@@ -91,12 +84,6 @@ export function serverError(err: unknown): ServerErrorFields | undefined {
  *
  * @param severity The severity.
  * @returns `true` for `FATAL` and `PANIC`.
- *
- * @example
- * ```ts ignore
- * import { endsSession } from "./server_error.ts";
- * console.log(endsSession("FATAL"), endsSession("ERROR")); // true false
- * ```
  */
 export function endsSession(severity: unknown): boolean {
   return severity === "FATAL" || severity === "PANIC";
@@ -108,13 +95,6 @@ export function endsSession(severity: unknown): boolean {
  * @param err The driver's error; its message becomes the message and it becomes the `cause`.
  * @param fields The fields read by {@linkcode serverError}.
  * @returns The normalised error; `position` is a number or `undefined`.
- *
- * @example
- * ```ts ignore
- * import { toQueryError } from "./server_error.ts";
- * const err = toQueryError(new Error("boom"), { code: "23505", constraint: "t_pkey" });
- * console.log(err.constraint); // "t_pkey"
- * ```
  */
 export function toQueryError(err: Error, fields: ServerErrorFields): QueryError {
   const position = fields.position === undefined ? undefined : Number(fields.position);
@@ -138,12 +118,6 @@ export function toQueryError(err: Error, fields: ServerErrorFields): QueryError 
  *
  * @param err The client's error.
  * @returns The error, with `err` as its `cause`.
- *
- * @example
- * ```ts ignore
- * import { refusedQuery } from "./server_error.ts";
- * console.log(refusedQuery(new TypeError("bad value")).code); // undefined
- * ```
  */
 export function refusedQuery(err: unknown): QueryError {
   const message = err instanceof Error ? err.message : String(err);
