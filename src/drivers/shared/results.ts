@@ -15,12 +15,6 @@ import type { DriverResult } from "../../driver.ts";
  *
  * @param tag The command tag without its row counts, as the driver reports it.
  * @returns The first word of the tag, or `""`.
- *
- * @example The verb of a two-word tag
- * ```ts ignore
- * import { commandVerb } from "./results.ts";
- * console.log(commandVerb("START TRANSACTION")); // "START"
- * ```
  */
 export function commandVerb(tag: string | null | undefined): string {
   if (!tag) return "";
@@ -38,12 +32,6 @@ export function commandVerb(tag: string | null | undefined): string {
  *
  * @param text SQL text.
  * @returns `true` when the text can be sent as one prepared statement.
- *
- * @example One statement, then two
- * ```ts ignore
- * import { isSingleStatement } from "./results.ts";
- * console.log(isSingleStatement("SELECT 1;"), isSingleStatement("BEGIN; SELECT 1")); // true false
- * ```
  */
 export function isSingleStatement(text: string): boolean {
   const semi = text.indexOf(";");
@@ -62,13 +50,6 @@ export function isSingleStatement(text: string): boolean {
  *
  * @param rows The driver's rows.
  * @returns A plain array holding the same row objects.
- *
- * @example
- * ```ts ignore
- * import { plainRows } from "./results.ts";
- * class Result extends Array {}
- * console.log(Object.getPrototypeOf(plainRows(Result.of({ n: 1 }))) === Array.prototype); // true
- * ```
  */
 export function plainRows(rows: ArrayLike<Record<string, unknown>>): Record<string, unknown>[] {
   const n = rows.length;
@@ -89,13 +70,6 @@ export type TaggedRows = Record<string, unknown>[] & {
  *
  * @param result The driver's result.
  * @returns Plain-array rows, row count and command verb.
- *
- * @example
- * ```ts ignore
- * import { taggedResult } from "./results.ts";
- * const rows = Object.assign([{ n: 1 }], { command: "SELECT", count: 1 });
- * console.log(taggedResult(rows).rowCount); // 1
- * ```
  */
 export function taggedResult(result: TaggedRows): DriverResult {
   let last = result;
