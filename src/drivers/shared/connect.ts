@@ -19,12 +19,6 @@ import { serverError } from "./server_error.ts";
  * @param host Host name, IP address or socket directory.
  * @param port TCP port.
  * @returns The label, never with credentials.
- *
- * @example An IPv6 address
- * ```ts ignore
- * import { endpointLabel } from "./connect.ts";
- * console.log(endpointLabel("::1", 5432)); // "[::1]:5432"
- * ```
  */
 export function endpointLabel(host: string, port: number): string {
   return host.includes(":") && !host.startsWith("/") ? `[${host}]:${port}` : `${host}:${port}`;
@@ -35,12 +29,6 @@ export function endpointLabel(host: string, port: number): string {
  *
  * @param settings The pool's settings for the endpoint.
  * @returns A fresh object, `application_name` first.
- *
- * @example
- * ```ts ignore
- * import { startupSettings } from "./connect.ts";
- * console.log(startupSettings({}).application_name); // "pgdbpool"
- * ```
  */
 export function startupSettings(
   settings: Readonly<Record<string, string>>,
@@ -87,16 +75,6 @@ function unreached(code: string): boolean {
  * @param driver The driver's name, for the message.
  * @param reached What the adapter knows: whether the TCP connection was accepted.
  * @returns The error; `err` itself when it is one already.
- *
- * @example A wrong password
- * ```ts ignore
- * import { connectError } from "./connect.ts";
- * const err = Object.assign(new Error("password authentication failed"), {
- *   code: "28P01",
- *   severity: "FATAL",
- * });
- * console.log(connectError(err, "db1:5432", "pg").code); // "28P01"
- * ```
  */
 export function connectError(
   err: unknown,
@@ -126,12 +104,6 @@ export function connectError(
  * @param label `host:port`.
  * @param timeoutMs The deadline.
  * @returns The error.
- *
- * @example
- * ```ts ignore
- * import { connectTimeout } from "./connect.ts";
- * console.log(connectTimeout("db1:5432", 100).code); // "CONNECT_TIMEOUT"
- * ```
  */
 export function connectTimeout(label: string, timeoutMs: number): ConnectionError {
   return new ConnectionError(
@@ -152,13 +124,6 @@ export function connectTimeout(label: string, timeoutMs: number): ConnectionErro
  * @param label `host:port`, for the message.
  * @param onTimeout Called once when the deadline passes first.
  * @returns What `connecting` resolves to.
- *
- * @example A server that never answers
- * ```ts ignore
- * import { withConnectTimeout } from "./connect.ts";
- * const never = new Promise<void>(() => {});
- * await withConnectTimeout(never, 10, "db:5432", () => {}).catch((e) => console.log(e.code));
- * ```
  */
 export function withConnectTimeout<T>(
   connecting: Promise<T>,
