@@ -27,13 +27,6 @@ const BACKSLASH = 92;
  *
  * @param text SQL text.
  * @returns A {@linkcode QueryError} (code `0A000`, feature not supported) when a statement is `COPY`.
- *
- * @example
- * ```ts ignore
- * import { copyRefusal } from "./copy_check.ts";
- * console.log(copyRefusal("/* x *\/ copy t TO STDOUT")?.code); // "0A000"
- * console.log(copyRefusal("SELECT 'copy'")); // undefined
- * ```
  */
 export function copyRefusal(text: string): QueryError | undefined {
   // Cheap first: a text without the letters c, o, p, y in a row is no COPY.
