@@ -10,15 +10,6 @@
 /**
  * Stable statement names per text (`pgdbpool_1`, `pgdbpool_2`…), shared by a
  * driver's connections. Past `max` distinct texts, new texts get no name.
- *
- * @example Name two texts
- * ```ts ignore
- * import { StatementNames } from "./statement_names.ts";
- *
- * const names = new StatementNames(1);
- * console.log(names.of("SELECT 1"), names.of("SELECT 1")); // "pgdbpool_1" "pgdbpool_1"
- * console.log(names.of("SELECT 2")); // undefined: the limit is reached
- * ```
  */
 export class StatementNames {
   readonly #names = new Map<string, string>();
