@@ -20,12 +20,6 @@ interface Cursor {
  * @param delimiter `,`, or `;` for `box[]`.
  * @returns Nested arrays of parsed elements (`null` for `NULL`).
  * @throws {TypeError} When the text is not an array literal.
- *
- * @example
- * ```ts ignore
- * import { parseArray } from "./array_text.ts";
- * console.log(parseArray('{a,NULL,"NULL"}', undefined, ",")); // ["a", null, "NULL"]
- * ```
  */
 export function parseArray(
   text: string,
@@ -93,12 +87,6 @@ function quoted(s: string, c: Cursor): string {
  * @param serialize The element type's serialiser, if any.
  * @param delimiter `,`, or `;` for `box[]`.
  * @returns The literal.
- *
- * @example
- * ```ts ignore
- * import { serializeArray } from "./array_text.ts";
- * console.log(serializeArray(["a", null], undefined, ",")); // {"a",NULL}
- * ```
  */
 export function serializeArray(
   value: unknown,
