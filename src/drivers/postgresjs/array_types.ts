@@ -38,14 +38,6 @@ type Serializer = (value: unknown) => unknown;
  * Fetches the array types once per driver (a failed fetch is tried again by
  * the next session) and installs them, with the adapter's parsers, on each
  * session's instance.
- *
- * @example
- * ```ts ignore
- * import { ArrayTypes } from "./array_types.ts";
- * declare const sql: import("./types.ts").PostgresjsSql;
- * const types = new ArrayTypes();
- * await types.install(sql); // after the session is up
- * ```
  */
 export class ArrayTypes {
   readonly #load: (sql: PostgresjsSql) => Promise<readonly ArrayType[]>;
@@ -80,13 +72,6 @@ export class ArrayTypes {
  * as `Infinity`/`-Infinity`. Call before the instance's first query.
  *
  * @param sql The instance.
- *
- * @example
- * ```ts ignore
- * import { installValueShapes } from "./array_types.ts";
- * declare const sql: import("./types.ts").PostgresjsSql;
- * installValueShapes(sql);
- * ```
  */
 export function installValueShapes(sql: PostgresjsSql): void {
   const parsers = sql.options.parsers as Record<number, Parser>;
