@@ -1,6 +1,6 @@
 /**
  * Misuse and bad input against real PostgreSQL, once per driver available on
- * the runtime (postgres.js on Deno and Bun, Bun.SQL on Bun): each case ends in
+ * the runtime (postgres.js and node-postgres on Deno and Bun, Bun.SQL on Bun): each case ends in
  * a clear, typed error and leaves the pool healthy (a withHandler succeeds,
  * nothing stays leased). The same cases over the fake driver, and the cases
  * that need no server, are in tests/unit/misuse_test.ts.
@@ -21,6 +21,7 @@ import {
 } from "../../mod.ts";
 import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
 import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
+import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
 import { adminQuery, sharedServers, type TestServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
 
@@ -271,6 +272,7 @@ function misuseSuite(name: string, makeDriver: () => Driver): void {
 }
 
 misuseSuite("postgresjs", () => postgresjs());
+misuseSuite("node-postgres", () => nodePostgres());
 
 if (isBun) {
   misuseSuite("bun-sql", () => bunSql());
