@@ -15,7 +15,8 @@ import { openGroups } from "./groups/open_groups.ts";
 import type { LeaseGroup } from "./groups/group.ts";
 import type { Handler } from "./handler/handler.ts";
 import { LeaseWatch } from "./handler/lease_watch.ts";
-import { raceAbort } from "./handler/race_abort.ts";
+import { runOnce } from "./handler/run_once.ts";
+import { withRetry } from "./handler/retry.ts";
 import { acquireOptions, type LeaseOptions } from "./handler/lease_options.ts";
 import type { PoolOptions, PoolStats } from "./pool_types.ts";
 
@@ -51,6 +52,7 @@ export class Pool extends EventTarget {
   readonly #defaultAcquire: AcquireOptions;
   readonly #endTimeoutMs: number;
   readonly #watch: LeaseWatch;
+  readonly #retries: Map<string, number>;
   #closed = false;
   #ended: Promise<void> | undefined;
 
@@ -82,6 +84,7 @@ export class Pool extends EventTarget {
       onNotice: (notice) => this.dispatchEvent(new CustomEvent("notice", { detail: notice })),
     });
     this.#groups = buildGroups(config, this.#endpoints, clock);
+    this.#retries = new Map(Object.entries(config.groups).map(([name, g]) => [name, g.retry]));
   }
 
   /**
@@ -101,7 +104,7 @@ export class Pool extends EventTarget {
    * @throws {TypeError} `options.signal` is not an AbortSignal.
    * @throws {RangeError} `options.timeoutMs` is not a number ≥ 0.
    * @throws The signal's reason, when it aborts before `fn` settles.
-   * @throws Whatever `fn` throws, unchanged.
+   * @throws Whatever `fn` throws, unchanged (after the group's `retry` attempts, if any).
    *
    * @example A transaction that commits when fn returns
    * ```ts
@@ -112,33 +115,28 @@ export class Pool extends EventTarget {
    * }); // committed here
    * ```
    */
-  async withHandler<T>(
+  withHandler<T>(
     group: string,
     fn: (db: Handler) => T | Promise<T>,
     options?: LeaseOptions,
   ): Promise<T> {
-    const g = this.#group(group);
-    const opts = acquireOptions(options, this.#defaultAcquire);
+    let g: LeaseGroup;
+    let opts: AcquireOptions;
+    try {
+      g = this.#group(group);
+      opts = acquireOptions(options, this.#defaultAcquire);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     // Taken before the first await, while the caller's frames are on the stack.
     const stack = this.#watch.stackHere();
-    const got = g.lease(opts);
-    const handler = got instanceof Promise ? await got : got;
-    if (stack !== undefined) handler.watchWith(this.#watch, stack);
-    if (opts.signal?.aborted) {
-      // The caller gave up while the lease completed: fn never runs.
-      await handler.finish(false);
-      throw opts.signal.reason;
-    }
-    let result: T;
-    try {
-      result = opts.signal ? await raceAbort(fn(handler), opts.signal, handler) : await fn(handler);
-    } catch (err) {
-      await handler.finish(false);
-      throw err;
-    }
-    const finishing = handler.finish(true);
-    if (finishing) await finishing;
-    return result;
+    const retries = this.#retries.get(group)!;
+    if (retries === 0) return runOnce(g, fn, opts, this.#watch, stack);
+    return withRetry(
+      retries,
+      opts.signal,
+      (wrap) => runOnce(g, (db) => fn(wrap(db)), opts, this.#watch, stack),
+    );
   }
 
   /**

@@ -36,6 +36,8 @@ export const DEFAULTS: {
   readonly pipeline: boolean;
   /** Group `target_session_attrs` (unless a URL gives one). */
   readonly targetSessionAttrs: "any";
+  /** Group `retry`. */
+  readonly retry: number;
   /** How long a lease waits for a free connection, in ms. */
   readonly acquireTimeoutMs: number;
   /** Idle time after which a connection is pinged before use, in ms. */
@@ -67,6 +69,7 @@ export const DEFAULTS: {
   reset: "auto",
   pipeline: false,
   targetSessionAttrs: "any",
+  retry: 0,
   acquireTimeoutMs: 10_000,
   pingAfterIdleMs: 1000,
   pingTimeoutMs: 5000,

@@ -9,7 +9,7 @@ import type { GroupConfig } from "./types.ts";
 import { DEFAULTS } from "./defaults.ts";
 import { fail, isRecord, pick, rejectUnknownKeys, render } from "./fields.ts";
 import { integer } from "./validators.ts";
-import { endpointBinding, targetSessionAttrs } from "./targets.ts";
+import { endpointBinding, retryCount, targetSessionAttrs } from "./targets.ts";
 import type { TargetSessionAttrs } from "./types.ts";
 import { resetField } from "./reset.ts";
 
@@ -22,6 +22,7 @@ const GROUP_KEYS = [
   "endpoints",
   "target_session_attrs",
   "targetSessionAttrs",
+  "retry",
 ] as const;
 
 /** What the `db` key decides for the groups. */
@@ -84,6 +85,8 @@ export function groupsOf(
     }
     const bound = pick(group, at, ["endpoints"]);
     const target = pick(group, at, ["target_session_attrs", "targetSessionAttrs"]);
+    const retry = pick(group, at, ["retry"]);
+    const retries = retry ? retryCount(retry, autocommit?.value === false) : DEFAULTS.retry;
     out[name] = Object.freeze({
       connectionCount: integer(count, 1, Number.MAX_SAFE_INTEGER),
       autocommit: autocommit ? autocommit.value as boolean : DEFAULTS.autocommit,
@@ -91,6 +94,7 @@ export function groupsOf(
       pipeline: pipeline ? pipeline.value as boolean : DEFAULTS.pipeline,
       endpoints: bound ? endpointBinding(bound, context.endpointIds) : undefined,
       targetSessionAttrs: target ? targetSessionAttrs(target) : context.targetSessionAttrs,
+      retry: retries,
     });
   }
   return Object.freeze(out);

@@ -1,13 +1,13 @@
 /**
- * The keys of issue-10 groups that choose endpoints: `groups.<g>.endpoints`
- * (ids of `db` entries) and `target_session_attrs` (libpq's values).
+ * The group keys of the endpoint balancer: `groups.<g>.endpoints` (ids of
+ * `db` entries), `target_session_attrs` (libpq's values) and `retry`.
  *
  * @module
  */
 import { ConfigError } from "../errors.ts";
 import type { Field } from "./fields.ts";
 import { fail, render } from "./fields.ts";
-import { oneOf } from "./validators.ts";
+import { integer, oneOf } from "./validators.ts";
 import type { TargetSessionAttrs } from "./types.ts";
 
 /**
@@ -62,4 +62,33 @@ export function endpointBinding(f: Field, ids: readonly string[]): readonly stri
     }
   });
   return Object.freeze(ids.filter((id) => list.includes(id)));
+}
+
+/**
+ * Validates `groups.<g>.retry`: how many times `fn` may run again after a
+ * serialization failure, a deadlock, or a session lost before `fn` got an
+ * answer. Only a transactional group (`autocommit: false`) can retry: its
+ * work is one transaction that the server rolled back.
+ *
+ * @param f The field to check.
+ * @param transactional Whether the group has `autocommit: false`.
+ * @returns The count.
+ * @throws {ConfigError} When it is not an integer 0..100, or the group is not transactional.
+ *
+ * @example
+ * ```ts
+ * import { retryCount } from "./targets.ts";
+ * const f = { path: "groups.tx.retry", value: 3, got: "3", text: false, where: "" };
+ * console.log(retryCount(f, true)); // 3
+ * ```
+ */
+export function retryCount(f: Field, transactional: boolean): number {
+  const n = integer(f, 0, 100);
+  if (n > 0 && !transactional) {
+    throw new ConfigError(
+      f.path,
+      `retries a transaction that the server rolled back: expected autocommit false in this group, or retry 0; got ${f.got}`,
+    );
+  }
+  return n;
 }

@@ -109,6 +109,13 @@ export interface GroupInput {
   target_session_attrs?: TargetSessionAttrs;
   /** Alias of `target_session_attrs`. */
   targetSessionAttrs?: TargetSessionAttrs;
+  /**
+   * How many times `fn` runs again (transactional groups only) when its
+   * transaction failed with a serialization failure (40001) or a deadlock
+   * (40P01), or when the session was lost before any of `fn`'s queries got an
+   * answer; never after a COMMIT whose outcome is unknown. @default {0}
+   */
+  retry?: number;
 }
 
 /** The pool configuration as the user writes it. */
@@ -188,6 +195,8 @@ export interface GroupConfig {
   readonly endpoints: readonly string[] | undefined;
   /** Which servers the group's sessions may use. */
   readonly targetSessionAttrs: TargetSessionAttrs;
+  /** How many times `fn` may run again (see `GroupInput.retry`); 0 in autocommit groups. */
+  readonly retry: number;
 }
 
 /**

@@ -90,6 +90,7 @@ describe("DEFAULTS", () => {
       reset: "auto",
       pipeline: false,
       targetSessionAttrs: "any",
+      retry: 0,
       acquireTimeoutMs: 10000,
       pingAfterIdleMs: 1000,
       pingTimeoutMs: 5000,
@@ -144,6 +145,7 @@ describe("normalizeConfig() defaults", () => {
       pipeline: false,
       endpoints: undefined,
       targetSessionAttrs: "any",
+      retry: 0,
     });
   });
 });
@@ -287,6 +289,7 @@ describe("normalizeConfig() pool keys", () => {
       pipeline: false,
       endpoints: undefined,
       targetSessionAttrs: "any",
+      retry: 0,
     });
     assert.deepEqual(Object.keys(config.groups), ["tx", "ro"]);
   });
