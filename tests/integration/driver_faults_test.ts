@@ -15,6 +15,9 @@ import { ConnectionError } from "../../src/errors.ts";
 import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
 import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
 import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
+import pg from "pg";
+import { adminQuery, sharedServers } from "../support/servers.ts";
+import { connectParams } from "../support/params.ts";
 import {
   auth,
   type FakeStep,
@@ -151,5 +154,85 @@ for (const [driverName, makeDriver] of drivers) {
         assert.deepEqual(watch.escaped.map((e) => inspect(e)), []);
       });
     }
+  });
+}
+
+/**
+ * Backends killed while sessions are being established (during startup,
+ * authentication and postgres.js's array-type fetch), and a connect timeout
+ * that fires during that fetch: every connect resolves or rejects, and
+ * nothing escapes.
+ */
+for (const [driverName, makeDriver] of drivers) {
+  describe(`${driverName} while backends are killed during connect`, () => {
+    it("connect() settles and nothing escapes when backends are terminated at every stage of startup", async () => {
+      const server = (await sharedServers())[0];
+      const app = `faults_kill_${driverName.replace(/\W/g, "_")}_${Date.now() % 100000}`;
+      const watch = watchEscapes();
+      let killing = true;
+      const killer = (async () => {
+        while (killing) {
+          await adminQuery(
+            server,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            [app],
+          ).catch(() => {});
+        }
+      })();
+      try {
+        const attempts = Array.from({ length: 40 }, async () => {
+          // A fresh driver each time: postgres.js fetches array types on its first session.
+          const conn = await makeDriver().connect(
+            connectParams(server, { settings: { application_name: app }, connectTimeoutMs: 2000 }),
+          );
+          try {
+            await conn.query("SELECT pg_sleep(0.01)");
+          } finally {
+            await conn.close();
+          }
+        });
+        const outcomes = await Promise.allSettled(attempts);
+        for (const o of outcomes) {
+          if (o.status === "rejected") {
+            const e = o.reason;
+            assert.ok(e instanceof ConnectionError || e instanceof Error, inspect(e));
+          }
+        }
+      } finally {
+        killing = false;
+        await killer;
+        await settle();
+        watch.stop();
+      }
+      assert.deepEqual(watch.escaped.map((e) => inspect(e)), []);
+    });
+
+    it(
+      "connect() rejects with ConnectionError, and nothing escapes, when connectTimeoutMs fires during the array-type fetch",
+      {
+        skip: driverName === "postgresjs" ? false : "postgres.js only: the others fetch no types",
+      },
+      async () => {
+        const server = (await sharedServers())[0];
+        const watch = watchEscapes();
+        const admin = new pg.Client({ connectionString: server.url });
+        await admin.connect();
+        try {
+          // The catalog query waits behind this lock: the connect times out during it.
+          await admin.query("BEGIN");
+          await admin.query("LOCK TABLE pg_catalog.pg_type IN ACCESS EXCLUSIVE MODE");
+          await assert.rejects(
+            makeDriver().connect(connectParams(server, { connectTimeoutMs: 300 })),
+            (err) => err instanceof ConnectionError && err.code === "CONNECT_TIMEOUT",
+          );
+        } finally {
+          await admin.query("ROLLBACK").catch(() => {});
+          await admin.end();
+        }
+        await settle();
+        watch.stop();
+        assert.deepEqual(watch.escaped.map((e) => inspect(e)), []);
+      },
+    );
   });
 }
