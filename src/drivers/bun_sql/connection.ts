@@ -15,7 +15,6 @@ import type { DriverConnection, DriverResult } from "../../driver.ts";
 import { NO_PARAMETERS } from "../shared/notice.ts";
 import { refusal } from "../shared/params.ts";
 import { isSingleStatement, taggedResult } from "../shared/results.ts";
-import { endsSession, refusedQuery, serverError, toQueryError } from "../shared/server_error.ts";
 import { rejected, Session } from "../shared/session.ts";
 import type { BunSqlClient, BunSqlResult } from "./types.ts";
 
@@ -135,13 +134,6 @@ export class BunSqlConnection implements DriverConnection {
   }
 
   #translate(err: unknown): unknown {
-    const fields = serverError(err);
-    if (fields !== undefined) {
-      if (endsSession(fields.severity)) return this.#session.lost(err);
-      return toQueryError(err as Error, fields);
-    }
-    if (this.#session.closed) return this.#session.lost(err);
-    if (isRefusal(err)) return refusedQuery(err);
-    return this.#session.lost(err);
+    return this.#session.translate(err, isRefusal(err));
   }
 }

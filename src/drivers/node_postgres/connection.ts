@@ -12,7 +12,7 @@
 import type { DriverConnection, DriverNotice, DriverResult } from "../../driver.ts";
 import { refusal } from "../shared/params.ts";
 import { commandVerb, isSingleStatement, plainRows } from "../shared/results.ts";
-import { endsSession, refusedQuery, serverError, toQueryError } from "../shared/server_error.ts";
+import { serverError } from "../shared/server_error.ts";
 import { rejected, Session } from "../shared/session.ts";
 import { noticeForwarder } from "../shared/notice.ts";
 import type { StatementNames } from "./statement_names.ts";
@@ -192,14 +192,9 @@ export class NodePostgresConnection implements DriverConnection {
   }
 
   #translate(err: unknown): unknown {
-    const fields = serverError(err);
-    if (fields !== undefined) {
-      if (endsSession(fields.severity)) return this.#session.lost(err);
-      return toQueryError(err as Error, fields);
-    }
-    if (this.#session.closed || this.#dead()) return this.#session.lost(err);
-    // Refused before anything was sent (a value pg cannot serialise): the session is fine.
-    return refusedQuery(err);
+    // pg refuses a value it cannot serialise before sending anything: the
+    // session is fine unless pg also saw its socket die.
+    return this.#session.translate(err, !this.#dead());
   }
 
   // pg marks the client before it rejects the queries of a dead socket.

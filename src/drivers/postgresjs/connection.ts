@@ -12,7 +12,6 @@
 import type { DriverConnection, DriverResult } from "../../driver.ts";
 import { refusal } from "../shared/params.ts";
 import { isSingleStatement, taggedResult } from "../shared/results.ts";
-import { endsSession, refusedQuery, serverError, toQueryError } from "../shared/server_error.ts";
 import { rejected, Session } from "../shared/session.ts";
 import type { PostgresjsSql } from "./types.ts";
 
@@ -126,19 +125,12 @@ export class PostgresjsConnection implements DriverConnection {
   }
 
   #translate(err: unknown, alone: boolean): unknown {
-    const fields = serverError(err);
-    if (fields !== undefined) {
-      if (endsSession(fields.severity)) return this.#session.lost(err);
-      return toQueryError(err as Error, fields);
-    }
-    if (this.#session.closed) return this.#session.lost(err);
     // postgres.js refuses some input while building the query. When another
     // query is in flight, it rejects that one instead and leaves the refused
     // one queued but never sent, so replies would be matched to the wrong
     // queries from then on: a refusal is survivable only when this query was
     // alone both when handed over and now.
-    if (alone && this.#pending === 0 && isRefusal(err)) return refusedQuery(err);
-    return this.#session.lost(err);
+    return this.#session.translate(err, alone && this.#pending === 0 && isRefusal(err));
   }
 }
 

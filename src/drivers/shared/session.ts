@@ -9,7 +9,7 @@
  * @module
  */
 import { ConnectionError } from "../../errors.ts";
-import { serverError } from "./server_error.ts";
+import { endsSession, refusedQuery, serverError, toQueryError } from "./server_error.ts";
 
 /** How long a polite end may take before the socket is destroyed. */
 export const CLOSE_GRACE_MS = 1000;
@@ -91,6 +91,25 @@ export class Session {
    */
   ended(): ConnectionError {
     return this.#error ??= this.#endedError(undefined);
+  }
+
+  /**
+   * What a failed query rejects with, the same way on every adapter: a
+   * server error as a {@linkcode QueryError} (a `FATAL` one ends the
+   * session); input the client refused before sending anything as a
+   * `QueryError` without SQLSTATE when `refused` says the session is
+   * intact; anything else means the session is lost.
+   *
+   * @param err The client's error.
+   * @param refused Whether the adapter knows the client refused the input and the session is intact.
+   * @returns The error to reject the query with.
+   */
+  translate(err: unknown, refused: boolean): unknown {
+    const fields = serverError(err);
+    if (fields !== undefined) {
+      return endsSession(fields.severity) ? this.lost(err) : toQueryError(err as Error, fields);
+    }
+    return this.#closed || !refused ? this.lost(err) : refusedQuery(err);
   }
 
   /**
