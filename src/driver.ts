@@ -66,9 +66,26 @@ export interface DriverNotice {
   readonly hint?: string;
 }
 
-/** What a query returns at the driver level. */
+/**
+ * What a query returns at the driver level. Every bundled adapter gives the
+ * same shapes (checked per driver by the conformance suite):
+ *
+ * | PostgreSQL | JavaScript |
+ * |---|---|
+ * | `NULL`, also inside arrays | `null` |
+ * | `int2`, `int4`, `float4`, `float8` | `number` |
+ * | `int8`, `numeric` | `string` (exact) |
+ * | `bool` | `boolean` |
+ * | `text`, `varchar`, `uuid`, `time`, `interval`, `point` and other types | the server's text |
+ * | `json`, `jsonb` | parsed value |
+ * | `bytea` | bytes (`Uint8Array`; a `Buffer` on Node, Deno and Bun) |
+ * | `date`, `timestamp`, `timestamptz` | `Date`; `infinity` and `-infinity` as `Infinity` and `-Infinity` |
+ * | arrays | plain `Array`s (nested for more dimensions) of their elements' shapes |
+ *
+ * (postgres.js with `fetchTypes: false` gives arrays as their text.)
+ */
 export interface DriverResult {
-  /** Rows as objects keyed by column name. */
+  /** Rows as plain objects keyed by column name, in a plain `Array`. */
   rows: Record<string, unknown>[];
   /** Rows returned or affected. */
   rowCount: number;
@@ -86,7 +103,10 @@ export interface DriverResult {
  */
 export interface DriverConnection {
   /**
-   * Runs one query with `$1`-style parameters.
+   * Runs one query with `$1`-style parameters. A parameter that cannot be
+   * sent as what it is (a circular object, a `toJSON` that throws, a symbol,
+   * a function) and a `COPY` statement are refused with a `QueryError`
+   * before anything is sent.
    *
    * @param text SQL text.
    * @param params Values for `$1`, `$2`…

@@ -510,6 +510,35 @@ export function driverConformance(
       assert.equal((rows[0].n as unknown[])[1], null);
     });
 
+    it("query() returns the documented value shapes, with and without parameters", async () => {
+      const conn = await connect();
+      const text = "SELECT 9007199254740993::int8 AS i8, 1.50::numeric AS num, " +
+        `'{"a":[1]}'::json AS j, ARRAY[1, 2]::int4[] AS ia, ARRAY[1.5]::float4[] AS fa, ` +
+        "ARRAY[1.10, NULL]::numeric[] AS na, '1 day 02:00'::interval AS iv, point(1, 2) AS pt, " +
+        "'\\x0102'::bytea AS b, '2020-01-02 03:04:05+00'::timestamptz AS tz, true AS bo, " +
+        "1.5::float8 AS f8, '12:00'::time AS t";
+      for (const params of [undefined, [1]]) {
+        const { rows } = await conn.query(params ? `${text} WHERE $1::int = 1` : text, params);
+        const row = rows[0];
+        assert.equal(row.i8, "9007199254740993");
+        assert.equal(row.num, "1.50");
+        assert.deepEqual(row.j, { a: [1] });
+        assert.equal(Object.getPrototypeOf(row.ia), Array.prototype);
+        assert.deepEqual(row.ia, [1, 2]);
+        assert.deepEqual(row.fa, [1.5]);
+        assert.deepEqual(row.na, ["1.10", null]);
+        assert.equal(row.iv, "1 day 02:00:00");
+        assert.equal(row.pt, "(1,2)");
+        assert.ok(row.b instanceof Uint8Array);
+        assert.deepEqual([...row.b as Uint8Array], [1, 2]);
+        assert.ok(row.tz instanceof Date);
+        assert.equal((row.tz as Date).toISOString(), "2020-01-02T03:04:05.000Z");
+        assert.equal(row.bo, true);
+        assert.equal(row.f8, 1.5);
+        assert.equal(row.t, "12:00:00");
+      }
+    });
+
     it("query() returns infinite dates and timestamps as Infinity and -Infinity", async () => {
       const conn = await connect();
       const { rows } = await conn.query(

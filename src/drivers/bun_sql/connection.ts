@@ -41,6 +41,33 @@ function isRefusal(err: unknown): boolean {
 
 const EMPTY: unknown[] = [];
 
+/** The shared result shape, with Bun's typed arrays (a prepared `int4[]`, `float4[]`…) as plain arrays. */
+function bunResult(result: BunSqlResult): DriverResult {
+  const out = taggedResult(result);
+  const rows = out.rows;
+  if (rows.length === 0) return out;
+  // Which columns may hold typed arrays: those that do, or are NULL, in the
+  // first row (a column's type is the same in every row).
+  let columns: string[] | undefined;
+  for (const key in rows[0]) {
+    const v = rows[0][key];
+    if (v === null || isTypedArray(v)) (columns ??= []).push(key);
+  }
+  if (columns === undefined) return out;
+  for (const row of rows) {
+    for (const key of columns) {
+      const v = row[key];
+      if (isTypedArray(v)) row[key] = Array.from(v as ArrayLike<number>);
+    }
+  }
+  return out;
+}
+
+// bytea comes back as a Buffer (a Uint8Array): bytes stay bytes.
+function isTypedArray(v: unknown): boolean {
+  return ArrayBuffer.isView(v) && !(v instanceof Uint8Array) && !(v instanceof DataView);
+}
+
 /**
  * A {@linkcode DriverConnection} over one `Bun.SQL` instance (one session).
  * Parameterised text runs through `unsafe` (prepared or not, as the instance
@@ -108,7 +135,7 @@ export class BunSqlConnection implements DriverConnection {
     } catch (err) {
       return rejected(this.#translate(err));
     }
-    return pending.then(taggedResult, (err) => {
+    return pending.then(bunResult, (err) => {
       throw this.#translate(err);
     });
   }

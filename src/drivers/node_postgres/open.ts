@@ -20,7 +20,7 @@ import { type GuardedSocket, guardSocket } from "../shared/socket_guard.ts";
 import { nodeTlsOptions, tlsPolicy } from "../shared/tls.ts";
 import { NodePostgresConnection } from "./connection.ts";
 import type { StatementNames } from "./statement_names.ts";
-import type { NodePostgresModule } from "./types.ts";
+import type { NodePostgresClient, NodePostgresModule } from "./types.ts";
 
 /**
  * Opens one session on `pg`.
@@ -79,6 +79,7 @@ async function connectOnce(
 ): Promise<DriverConnection> {
   // pg reads PGBINARY (and more) from the environment whatever the config says.
   const client = await denialsAsUnset((c: Record<string, unknown>) => new pg.Client(c), config);
+  sameShapes(client);
   const conn = new NodePostgresConnection(client, label, names, params.onNotice);
   // pg parses the server's bytes in its socket handlers, where a throw would
   // be uncaught: guard the socket, and the TLS socket that replaces it.
@@ -101,6 +102,24 @@ async function connectOnce(
     throw connectError(err, label, "node-postgres", reached);
   }
   return conn;
+}
+
+// interval, point and numeric[] come back as every adapter gives them: the
+// server's text (pg would make an interval object, a point {x, y} and
+// numeric[] elements floats, losing precision).
+const AS_TEXT = [1186, 600];
+const ARRAYS_OF_TEXT = [1187, 1017, 1231];
+const TEXT_ARRAY = 1009;
+
+function sameShapes(client: NodePostgresClient): void {
+  if (client.setTypeParser === undefined || client.getTypeParser === undefined) return;
+  const textArray = client.getTypeParser(TEXT_ARRAY, "text");
+  for (const oid of AS_TEXT) client.setTypeParser(oid, "text", asText);
+  for (const oid of ARRAYS_OF_TEXT) client.setTypeParser(oid, "text", textArray);
+}
+
+function asText(text: string): string {
+  return text;
 }
 
 /** `options` startup value escaping: backslash before spaces and backslashes. */

@@ -76,6 +76,22 @@ export interface NodePostgresClient {
    */
   on(event: "end" | "error" | "notice", listener: (arg?: unknown) => void): unknown;
   /**
+   * Sets this client's parser for a type (over the `pg` module's).
+   *
+   * @param oid The type's oid.
+   * @param format `"text"`.
+   * @param parse The parser.
+   */
+  setTypeParser?(oid: number, format: "text", parse: (text: string) => unknown): void;
+  /**
+   * This client's parser for a type.
+   *
+   * @param oid The type's oid.
+   * @param format `"text"`.
+   * @returns The parser.
+   */
+  getTypeParser?(oid: number, format: "text"): (text: string) => unknown;
+  /**
    * The transaction status of the last ReadyForQuery (`"I"` idle, `"T"` in a
    * transaction, `"E"` failed transaction); pg 8.12 and later.
    *
