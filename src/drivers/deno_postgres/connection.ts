@@ -11,10 +11,9 @@
  * @module
  */
 import type { DriverConnection, DriverResult } from "../../driver.ts";
-import { endsSession, refusedQuery, serverError, toQueryError } from "../shared/server_error.ts";
 import { NO_PARAMETERS } from "../shared/notice.ts";
 import { refusal } from "../shared/params.ts";
-import { rejected } from "../shared/session.ts";
+import { rejected, Session } from "../shared/session.ts";
 import type { DenoPostgresArrayResult, DenoPostgresClient } from "./types.ts";
 
 // Errors after which the session is still usable: the server's (non-fatal)
@@ -34,10 +33,7 @@ interface Pending {
  */
 export class DenoPostgresConnection implements DriverConnection {
   #client: DenoPostgresClient;
-  #closed = false;
-  #lost = false;
-  #lostBy: unknown;
-  #ending: Promise<void> | undefined;
+  readonly #session: Session;
   // Queries run one at a time through this chain, never queued inside
   // deno-postgres: when a session drops, deno-postgres swaps its internal
   // query lock for a new one and the queries waiting on the old lock never
@@ -45,9 +41,18 @@ export class DenoPostgresConnection implements DriverConnection {
   #tail: Promise<void> = Promise.resolve();
   #pending = new Set<Pending>();
 
-  /** @param client A client whose `connect()` has resolved. */
-  constructor(client: DenoPostgresClient) {
+  /**
+   * @param client A client whose `connect()` has resolved.
+   * @param label `host:port`, for messages.
+   */
+  constructor(client: DenoPostgresClient, label: string) {
     this.#client = client;
+    this.#session = new Session("deno-postgres", label, {
+      // deno-postgres's end() rejects when its socket is already broken;
+      // nothing more can be done then (and it offers no socket to drop).
+      end: () => client.end(),
+      destroy: () => {},
+    });
   }
 
   /** Always empty: deno-postgres does not expose the server's ParameterStatus values. */
@@ -57,8 +62,8 @@ export class DenoPostgresConnection implements DriverConnection {
 
   /** Whether the session has ended (closed, or lost: the client no longer connected). */
   get closed(): boolean {
-    if (!this.#closed && !this.#client.connected) this.#markLost(undefined);
-    return this.#closed;
+    if (!this.#session.closed && !this.#client.connected) this.#lost(undefined);
+    return this.#session.closed;
   }
 
   /**
@@ -68,10 +73,11 @@ export class DenoPostgresConnection implements DriverConnection {
    * @param params Values for `$1`, `$2`…
    * @returns The rows, the row count and the command verb.
    * @throws {QueryError} For a non-fatal server error or a value deno-postgres cannot encode or decode.
+   * @throws {ConnectionError} When the session is gone.
    */
   query(text: string, params?: readonly unknown[]): Promise<DriverResult> {
     // Never hand a dead client a query: that is where deno-postgres would reconnect.
-    if (this.closed) return rejected(this.#endedError());
+    if (this.closed) return this.#session.refuse();
     const refused = refusal(text, params);
     if (refused !== undefined) return rejected(refused);
     const args = params ? [...params] : [];
@@ -94,59 +100,39 @@ export class DenoPostgresConnection implements DriverConnection {
   /**
    * Ends the session; queries not yet settled are rejected.
    *
-   * @returns When the client has ended; never rejects.
+   * @returns When the client has ended (at most about a second); never rejects.
    */
   close(): Promise<void> {
-    this.#end();
-    return this.#ending!;
+    const closing = this.#session.close();
+    this.#rejectPending();
+    return closing;
   }
 
   #translate(err: unknown): unknown {
-    if (this.#closed) return err;
-    const fields = serverError(err);
-    if (fields !== undefined) {
-      if (endsSession(fields.severity) || !this.#client.connected) {
-        this.#markLost(err);
-        return err;
-      }
-      return toQueryError(err as Error, fields);
-    }
+    if (this.#session.closed) return this.#session.ended();
+    const connected = this.#client.connected;
     const name = err instanceof Error ? err.name : "";
     const message = err instanceof Error ? err.message : "";
     // "Unexpected …" errors come from deno-postgres's protocol loops: the
     // rest of the server's reply is unread, so the session cannot be trusted.
-    if (
-      !this.#client.connected || !RECOVERABLE_ERROR_NAMES.has(name) ||
-      message.startsWith("Unexpected ")
-    ) {
-      this.#markLost(err);
-      return err;
-    }
-    // Refused by the driver (argument encoding, result decoding); the
-    // session is intact.
-    return refusedQuery(err);
+    // Other errors of those names are the driver's own encode/decode refusals.
+    const refused = connected && RECOVERABLE_ERROR_NAMES.has(name) &&
+      !message.startsWith("Unexpected ");
+    const out = !connected ? this.#lost(err) : this.#session.translate(err, refused);
+    if (this.#session.closed) this.#rejectPending();
+    return out;
   }
 
-  #markLost(err: unknown): void {
-    this.#lost = true;
-    this.#lostBy = err;
-    this.#end();
+  #lost(cause: unknown): unknown {
+    const err = this.#session.lost(cause);
+    this.#rejectPending();
+    return err;
   }
 
-  /** Marks the session closed, rejects every query not yet settled, ends the client once. */
-  #end(): void {
-    this.#closed = true;
+  #rejectPending(): void {
     const pending = [...this.#pending];
     this.#pending.clear();
-    for (const entry of pending) entry.reject(this.#endedError());
-    // deno-postgres's end() rejects when its socket is already broken;
-    // nothing more can be done then.
-    this.#ending ??= this.#client.end().catch(() => {});
-  }
-
-  #endedError(): Error {
-    const what = this.#lost ? "was lost" : "has been closed";
-    return new Error(`Cannot query: the deno-postgres session ${what}`, { cause: this.#lostBy });
+    for (const entry of pending) entry.reject(this.#session.ended());
   }
 }
 

@@ -163,7 +163,7 @@ async function connect(
   } catch (err) {
     throw connectError(err, label, "deno-postgres");
   }
-  return new DenoPostgresConnection(client);
+  return new DenoPostgresConnection(client, label);
 }
 
 function clientOptions(
