@@ -7,11 +7,9 @@
  */
 import type { DriverConnection } from "../driver.ts";
 import type { TargetSessionAttrs } from "../config/normalize.ts";
-import type { OfflineError } from "../errors.ts";
-import { asConnectionError, offlineError } from "./connect_errors.ts";
 import type { EndpointSet } from "./endpoint_set.ts";
-import type { Attempt } from "./open_session.ts";
-import { roleName, serves } from "./roles.ts";
+import { serves } from "./roles.ts";
+import { findSession, type SearchScope } from "./find_session.ts";
 import { type Candidate, planMoves, Rebalancer } from "./rebalance.ts";
 
 /** A session opened by {@linkcode EndpointScope.connect}, with where it went. */
@@ -22,9 +20,6 @@ export interface EndpointConnection {
   endpoint: number;
 }
 
-// A cut handshake (the server is up) is tried once more on the same endpoint.
-const HANDSHAKE_TRIES = 2;
-
 /** The endpoints one group may use. */
 export class EndpointScope {
   /** The group's target. */
@@ -32,10 +27,10 @@ export class EndpointScope {
   /** Whether sessions must be checked against a role (`target` is not `"any"`). */
   readonly checksRole: boolean;
   readonly #set: EndpointSet;
-  readonly #group: string | undefined;
   readonly #indexes: readonly number[];
   readonly #counts: number[];
   readonly #rebalancer: Rebalancer;
+  readonly #search: SearchScope;
   #cursor = 0;
   #opening = 0;
 
@@ -54,11 +49,11 @@ export class EndpointScope {
     target: TargetSessionAttrs,
   ) {
     this.#set = set;
-    this.#group = group;
     this.#indexes = indexes;
     this.target = target;
     this.checksRole = target !== "any";
     this.#counts = new Array(set.size).fill(0);
+    this.#search = { set, group, indexes, target, checksRole: this.checksRole };
     // Sessions being opened now will most likely fill a gap: they count as moved.
     this.#rebalancer = new Rebalancer(() => {
       const plan = planMoves(this.#counts, indexes, this.#candidates());
@@ -123,59 +118,12 @@ export class EndpointScope {
   async connect(preferred: number): Promise<EndpointConnection> {
     this.#opening++;
     try {
-      return await this.#connect(preferred);
+      const { connection, endpoint } = await findSession(this.#search, preferred);
+      this.#counts[endpoint]++;
+      return { connection, endpoint };
     } finally {
       this.#opening--;
     }
-  }
-
-  async #connect(preferred: number): Promise<EndpointConnection> {
-    const set = this.#set;
-    const list = this.#indexes;
-    const start = Math.max(0, list.indexOf(preferred));
-    const why = new Map<number, string>();
-    let cut: { error: unknown; at: number } | undefined;
-    let outage: unknown;
-    let fallback: EndpointConnection | undefined;
-    const mismatched: number[] = [];
-    // First pass: endpoints of a matching or unknown role; second: those
-    // whose role did not match, if their role may be checked again.
-    for (let pass = 0; pass < 2 && !fallback; pass++) {
-      const order = pass === 0 ? rotate(list, start) : mismatched;
-      for (const i of order) {
-        if (!set.usable(i)) continue;
-        const known = this.checksRole ? set.roles.roleOf(i) : undefined;
-        if (pass === 0 && known !== undefined && !serves(known, this.target, false)) {
-          mismatched.push(i);
-          why.set(i, roleName(known));
-          continue;
-        }
-        if (
-          pass === 1 && known !== undefined && !serves(known, this.target, true) &&
-          !set.roles.recheckDue(i)
-        ) continue;
-        const got = await this.#open(i);
-        if (got.connection === undefined) {
-          if (got.kind === "login") throw asConnectionError(got.error, set.label(i), true);
-          if (got.kind === "handshake") cut = { error: got.error, at: i };
-          else outage = got.error;
-          why.set(i, got.kind === "handshake" ? "the server cut the handshake" : "unreachable");
-          continue;
-        }
-        const role = set.roles.roleOf(i);
-        if (!this.checksRole || (role !== undefined && serves(role, this.target, false))) {
-          if (fallback) this.#drop(fallback);
-          return this.#adopt(i, got.connection);
-        }
-        why.set(i, roleName(role));
-        if (role !== undefined && !fallback && serves(role, this.target, true)) {
-          fallback = { connection: got.connection, endpoint: i };
-        } else set.close(i, got.connection);
-      }
-    }
-    if (fallback) return this.#adopt(fallback.endpoint, fallback.connection);
-    if (cut !== undefined) throw asConnectionError(cut.error, set.label(cut.at), false);
-    throw this.#offline(why, outage);
   }
 
   /**
@@ -224,27 +172,6 @@ export class EndpointScope {
     return candidates;
   }
 
-  async #open(i: number): Promise<Attempt> {
-    let got = await this.#set.attempt(i, this.checksRole);
-    for (
-      let t = 1;
-      t < HANDSHAKE_TRIES && got.connection === undefined && got.kind === "handshake";
-      t++
-    ) {
-      got = await this.#set.attempt(i, this.checksRole);
-    }
-    return got;
-  }
-
-  #adopt(i: number, connection: DriverConnection): EndpointConnection {
-    this.#counts[i]++;
-    return { connection, endpoint: i };
-  }
-
-  #drop(c: EndpointConnection): void {
-    this.#set.close(c.endpoint, c.connection);
-  }
-
   // prefer-standby: a primary's session serves only while no endpoint that is
   // (or may be) a standby can be tried.
   #fallbackAllowed(): boolean {
@@ -255,14 +182,4 @@ export class EndpointScope {
     }
     return true;
   }
-
-  #offline(why: Map<number, string>, cause: unknown): OfflineError {
-    const detail = this.#indexes.map((i) => this.#set.describe(i, why.get(i)));
-    const target = this.checksRole ? this.target : undefined;
-    return offlineError(this.#group, target, [...why.values()], detail, cause);
-  }
-}
-
-function rotate(list: readonly number[], start: number): number[] {
-  return [...list.slice(start), ...list.slice(0, start)];
 }
