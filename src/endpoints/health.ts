@@ -28,7 +28,8 @@ const CUT_CODES = new Set([
   "ERR_POSTGRES_CONNECTION_CLOSED",
 ]);
 
-const SQLSTATE = /^[0-9A-Z]{5}$/;
+// Five characters, digits among them: "EPIPE" and "EPERM" are socket codes, not SQLSTATEs.
+const SQLSTATE = /^(?=.*\d)[0-9A-Z]{5}$/;
 
 // After this many cut handshakes in a row without a success, the endpoint is
 // treated as down: a proxy in front of a dead server accepts and cuts every time.

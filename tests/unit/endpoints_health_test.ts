@@ -49,6 +49,8 @@ describe("classifyConnectFailure()", () => {
     assert.equal(classifyConnectFailure({ code: "CONNECT_TIMEOUT" }), "outage");
     assert.equal(classifyConnectFailure({ code: "57P03" }), "outage");
     assert.equal(classifyConnectFailure(new Error("no code")), "outage");
+    assert.equal(classifyConnectFailure({ code: "EPERM" }), "outage");
+    assert.equal(classifyConnectFailure({ code: "EHOSTUNREACH" }), "outage");
     assert.equal(classifyConnectFailure(reset()), "handshake");
     assert.equal(classifyConnectFailure({ code: "57P01" }), "handshake");
     assert.equal(
