@@ -15,7 +15,7 @@ import type { DriverConnection, DriverResult } from "../../driver.ts";
 import { NO_PARAMETERS } from "../shared/notice.ts";
 import { refusal } from "../shared/params.ts";
 import { isSingleStatement, taggedResult } from "../shared/results.ts";
-import { rejected, Session } from "../shared/session.ts";
+import { rejected, SessionConnection } from "../shared/session.ts";
 import type { BunSqlClient, BunSqlResult } from "./types.ts";
 
 const TEMPLATE_CACHE_MAX = 1024;
@@ -74,11 +74,10 @@ function isTypedArray(v: unknown): boolean {
  * was built); parameterless text as a prepared tagged template when it is one
  * statement and `prepare` is on, else with the simple protocol.
  */
-export class BunSqlConnection implements DriverConnection {
+export class BunSqlConnection extends SessionConnection implements DriverConnection {
   #sql!: BunSqlClient;
   readonly #prepare: boolean;
   readonly #templates: Map<string, TemplateStringsArray>;
-  readonly #session: Session;
 
   /**
    * @param prepare Named prepared statements on or off.
@@ -86,23 +85,18 @@ export class BunSqlConnection implements DriverConnection {
    * @param templates Template-strings arrays by text, shared by a driver's connections.
    */
   constructor(prepare: boolean, label: string, templates: Map<string, TemplateStringsArray>) {
-    this.#prepare = prepare;
-    this.#templates = templates;
-    this.#session = new Session("Bun.SQL", label, {
+    super("Bun.SQL", label, {
       end: () => this.#sql.close({ timeout: 0 }),
       // Bun has no socket to drop; a close without waiting is the hardest end it offers.
       destroy: () => void this.#sql.close({ timeout: 0 }).catch(() => {}),
     });
+    this.#prepare = prepare;
+    this.#templates = templates;
   }
 
   /** Sets the instance; called once, before it can connect. */
   attach(sql: BunSqlClient): void {
     this.#sql = sql;
-  }
-
-  /** Whether the session has ended (closed, or lost). */
-  get closed(): boolean {
-    return this.#session.closed;
   }
 
   /** Always empty: Bun.SQL does not expose the server's ParameterStatus values. */
@@ -120,7 +114,7 @@ export class BunSqlConnection implements DriverConnection {
    * @throws {ConnectionError} When the session is gone.
    */
   query(text: string, params?: readonly unknown[]): Promise<DriverResult> {
-    if (this.#session.closed) return this.#session.refuse();
+    if (this.session.closed) return this.session.refuse();
     const refused = refusal(text, params);
     if (refused !== undefined) return rejected(refused);
     let pending: Promise<BunSqlResult>;
@@ -140,27 +134,7 @@ export class BunSqlConnection implements DriverConnection {
     });
   }
 
-  /**
-   * Closes the instance without waiting for running queries.
-   *
-   * @returns When closed; never rejects.
-   */
-  close(): Promise<void> {
-    return this.#session.close();
-  }
-
-  /**
-   * The session is gone: refuse everything from now on, and close before Bun reconnects.
-   *
-   * @param cause Why.
-   */
-  lost(cause: unknown): void {
-    // Called from Bun's onclose too: closing the instance there, synchronously,
-    // is what keeps Bun from opening a new session for the next query.
-    this.#session.lost(cause);
-  }
-
   #translate(err: unknown): unknown {
-    return this.#session.translate(err, isRefusal(err));
+    return this.session.translate(err, isRefusal(err));
   }
 }

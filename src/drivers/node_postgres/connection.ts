@@ -13,7 +13,7 @@ import type { DriverConnection, DriverNotice, DriverResult } from "../../driver.
 import { refusal } from "../shared/params.ts";
 import { commandVerb, isSingleStatement, plainRows } from "../shared/results.ts";
 import { serverError } from "../shared/server_error.ts";
-import { rejected, Session } from "../shared/session.ts";
+import { rejected, SessionConnection } from "../shared/session.ts";
 import { noticeForwarder } from "../shared/notice.ts";
 import type { StatementNames } from "./statement_names.ts";
 import type { NodePostgresClient, NodePostgresResult, PgClientState } from "./types.ts";
@@ -34,10 +34,9 @@ type PgResult = NodePostgresResult | NodePostgresResult[];
  * unnamed statement with). Several parameterless statements always use the
  * simple protocol; the result is the last statement's.
  */
-export class NodePostgresConnection implements DriverConnection {
+export class NodePostgresConnection extends SessionConnection implements DriverConnection {
   readonly #client: NodePostgresClient;
   readonly #names: StatementNames | undefined;
-  readonly #session: Session;
   readonly #parameters: Record<string, string> = {};
   // Bumped when the server may have dropped our statements: names get a new suffix.
   #generation = 0;
@@ -56,15 +55,15 @@ export class NodePostgresConnection implements DriverConnection {
     names: StatementNames | undefined,
     onNotice?: (notice: DriverNotice) => void,
   ) {
-    this.#client = client;
-    this.#names = names;
-    this.#session = new Session("node-postgres", label, {
+    super("node-postgres", label, {
       end: () => client.end(),
       destroy: () => (client as unknown as PgClientState).connection?.stream?.destroy?.(),
     });
-    client.on("end", () => this.#session.lost(undefined));
+    this.#client = client;
+    this.#names = names;
+    client.on("end", () => this.session.lost(undefined));
     // Without a listener, pg's `error` event would crash the process.
-    client.on("error", (err) => this.#session.lost(err));
+    client.on("error", (err) => this.session.lost(err));
     client.on("notice", noticeForwarder(onNotice));
     const parameters = this.#parameters;
     client.connection?.on("parameterStatus", (msg) => {
@@ -73,11 +72,6 @@ export class NodePostgresConnection implements DriverConnection {
         parameters[m.parameterName] = m.parameterValue;
       }
     });
-  }
-
-  /** Whether the session has ended (closed, or lost). */
-  get closed(): boolean {
-    return this.#session.closed;
   }
 
   /** ParameterStatus values as the server reported them, kept current. */
@@ -95,30 +89,12 @@ export class NodePostgresConnection implements DriverConnection {
    * @throws {ConnectionError} When the session is gone.
    */
   query(text: string, params?: readonly unknown[]): Promise<DriverResult> {
-    if (this.#session.closed) return this.#session.refuse();
+    if (this.session.closed) return this.session.refuse();
     const refused = refusal(text, params);
     if (refused !== undefined) return rejected(refused);
     const values = params !== undefined && params.length > 0 ? params as unknown[] : undefined;
     const named = this.#names !== undefined && (values !== undefined || isSingleStatement(text));
     return this.#run(text, values, named, true);
-  }
-
-  /**
-   * Ends the session, waiting at most a second for the server.
-   *
-   * @returns When ended; never rejects.
-   */
-  close(): Promise<void> {
-    return this.#session.close();
-  }
-
-  /**
-   * The session is gone: refuse everything from now on.
-   *
-   * @param cause Why, reported as the cause of later refusals.
-   */
-  lost(cause: unknown): void {
-    this.#session.lost(cause);
   }
 
   #run(
@@ -140,7 +116,7 @@ export class NodePostgresConnection implements DriverConnection {
           this.#forget(text, name, fields.code === "0A000");
           // Again once, only when no transaction was broken by the failure.
           const idle = this.#client.getTransactionStatus?.() === "I";
-          if (retry && idle && !this.#session.closed) return this.#run(text, values, named, false);
+          if (retry && idle && !this.session.closed) return this.#run(text, values, named, false);
         }
         throw this.#translate(err);
       },
@@ -194,7 +170,7 @@ export class NodePostgresConnection implements DriverConnection {
   #translate(err: unknown): unknown {
     // pg refuses a value it cannot serialise before sending anything: the
     // session is fine unless pg also saw its socket die.
-    return this.#session.translate(err, !this.#dead());
+    return this.session.translate(err, !this.#dead());
   }
 
   // pg marks the client before it rejects the queries of a dead socket.

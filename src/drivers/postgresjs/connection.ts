@@ -12,7 +12,7 @@
 import type { DriverConnection, DriverResult } from "../../driver.ts";
 import { refusal } from "../shared/params.ts";
 import { isSingleStatement, taggedResult } from "../shared/results.ts";
-import { rejected, Session } from "../shared/session.ts";
+import { rejected, SessionConnection } from "../shared/session.ts";
 import type { PostgresjsSql } from "./types.ts";
 
 type NetSocket = import("node:net").Socket;
@@ -32,10 +32,9 @@ const REFUSAL_CODES = new Set(["UNDEFINED_VALUE", "MAX_PARAMETERS_EXCEEDED"]);
  * unnamed one; parameterless text as a named statement when it is one
  * statement and `prepare` is on, else with the simple protocol.
  */
-export class PostgresjsConnection implements DriverConnection {
+export class PostgresjsConnection extends SessionConnection implements DriverConnection {
   #sql!: PostgresjsSql;
   readonly #prepare: boolean;
-  readonly #session: Session;
   #pending = 0;
 
   /**
@@ -44,21 +43,16 @@ export class PostgresjsConnection implements DriverConnection {
    * @param socket The instance's socket so far, destroyed when the session is lost.
    */
   constructor(prepare: boolean, label: string, socket: () => NetSocket | undefined) {
-    this.#prepare = prepare;
-    this.#session = new Session("postgres.js", label, {
+    super("postgres.js", label, {
       end: () => this.#end(socket()),
       destroy: () => socket()?.destroy(),
     });
+    this.#prepare = prepare;
   }
 
   /** Sets the instance; called once, before any callback of that instance can fire. */
   attach(sql: PostgresjsSql): void {
     this.#sql = sql;
-  }
-
-  /** Whether the session has ended (closed, or lost). */
-  get closed(): boolean {
-    return this.#session.closed;
   }
 
   /** ParameterStatus values, kept current by postgres.js. */
@@ -76,7 +70,7 @@ export class PostgresjsConnection implements DriverConnection {
    * @throws {ConnectionError} When the session is gone.
    */
   query(text: string, params?: readonly unknown[]): Promise<DriverResult> {
-    if (this.#session.closed) return this.#session.refuse();
+    if (this.session.closed) return this.session.refuse();
     const refused = refusal(text, params);
     if (refused !== undefined) return rejected(refused);
     const withParams = params !== undefined && params.length > 0;
@@ -97,26 +91,6 @@ export class PostgresjsConnection implements DriverConnection {
     );
   }
 
-  /**
-   * Ends the session (Terminate, then waits up to 1 s for the socket to close).
-   *
-   * @returns When ended; never rejects.
-   */
-  close(): Promise<void> {
-    return this.#session.close();
-  }
-
-  /**
-   * The session is gone (socket closed, fatal error, timeout): refuse everything from now on.
-   *
-   * @param cause Why.
-   */
-  lost(cause: unknown): void {
-    // Also rejects whatever postgres.js still holds (queued queries would
-    // otherwise wait for a reconnect that the socket factory refuses).
-    this.#session.lost(cause);
-  }
-
   async #end(socket: NetSocket | undefined): Promise<void> {
     await this.#sql.end({ timeout: 0 });
     if (socket === undefined || socket.destroyed) return;
@@ -130,7 +104,7 @@ export class PostgresjsConnection implements DriverConnection {
     // one queued but never sent, so replies would be matched to the wrong
     // queries from then on: a refusal is survivable only when this query was
     // alone both when handed over and now.
-    return this.#session.translate(err, alone && this.#pending === 0 && isRefusal(err));
+    return this.session.translate(err, alone && this.#pending === 0 && isRefusal(err));
   }
 }
 

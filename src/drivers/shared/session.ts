@@ -185,3 +185,44 @@ function safely(fn: () => void): void {
     // Tearing down never fails the caller.
   }
 }
+
+/**
+ * The part of a {@linkcode DriverConnection} every adapter shares: `closed`,
+ * `close()` and `lost()` over one {@linkcode Session}.
+ */
+export class SessionConnection {
+  /** The session's state; the adapter refuses and translates through it. */
+  protected readonly session: Session;
+
+  /**
+   * @param driver The driver's name, for messages.
+   * @param label `host:port`.
+   * @param teardown How to end the client.
+   */
+  constructor(driver: string, label: string, teardown: SessionTeardown) {
+    this.session = new Session(driver, label, teardown);
+  }
+
+  /** Whether the session has ended (closed, or lost). */
+  get closed(): boolean {
+    return this.session.closed;
+  }
+
+  /**
+   * Ends the session, waiting at most {@linkcode CLOSE_GRACE_MS} for the server.
+   *
+   * @returns When ended; never rejects.
+   */
+  close(): Promise<void> {
+    return this.session.close();
+  }
+
+  /**
+   * The session is gone (socket closed, fatal error, timeout): refuse everything from now on.
+   *
+   * @param cause Why, reported as the cause of later refusals.
+   */
+  lost(cause: unknown): void {
+    this.session.lost(cause);
+  }
+}
