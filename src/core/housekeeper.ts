@@ -8,6 +8,41 @@
 import { type Clock, type TimerHandle, unrefTimer } from "./clock.ts";
 import type { PoolEntry } from "./resource_pool_types.ts";
 
+/**
+ * Work in flight on a resource, counted by its holder, and the sweeps' view
+ * of it: a resource with work in flight that makes no progress for long is
+ * as good as dead (a silent network), with no timer per operation.
+ */
+export interface Progress {
+  /** Operations in flight (the holder counts them). */
+  busy: number;
+  /** Operations completed since the start (the holder counts them). */
+  progress: number;
+  /** `progress` as the last sweep saw it. */
+  progressSeen: number;
+  /** Clock time of the last sweep that saw it idle or progressing. */
+  steadySince: number;
+  /** Its work may legitimately run without a bound (the holder lifted its deadline): never a stall. */
+  unbounded: boolean;
+}
+
+/**
+ * How long a resource has had work in flight without progress, as sweeps
+ * see it (at least that long; at most one sweep period longer).
+ *
+ * @param p The resource's counters.
+ * @param now Clock time of this sweep.
+ * @returns Milliseconds; 0 when it is idle or made progress since the last sweep.
+ */
+export function stalledFor(p: Progress, now: number): number {
+  if (p.busy === 0 || p.progress !== p.progressSeen || p.unbounded) {
+    p.progressSeen = p.progress;
+    p.steadySince = now;
+    return 0;
+  }
+  return now - p.steadySince;
+}
+
 /** What a sweep needs of a pool: its entries and a way to destroy one. */
 export interface Sweepable<R> {
   /** Every live entry (a snapshot). */
@@ -97,15 +132,23 @@ export class Housekeeper {
 }
 
 /**
- * The period of the sweep: a tenth of the shorter of the two limits, between
- * 100 ms and a minute, so a session overstays its limit by at most about 10%.
+ * The period of the sweep: a tenth of the shorter lifetime limit, a quarter
+ * of the shortest stall deadline, between 100 ms and a minute, so a session
+ * overstays a limit by at most about 10% (25% for a stall).
  *
  * @param idleTimeoutMs The idle timeout (0: off).
  * @param maxLifetimeMs The lifetime (0: off).
+ * @param stallMs The shortest stall deadline (0: none).
  * @returns The period, or `undefined` when both are off.
  */
-export function sweepPeriod(idleTimeoutMs: number, maxLifetimeMs: number): number | undefined {
-  const limits = [idleTimeoutMs, maxLifetimeMs].filter((ms) => ms > 0);
+export function sweepPeriod(
+  idleTimeoutMs: number,
+  maxLifetimeMs: number,
+  stallMs = 0,
+): number | undefined {
+  const limits = [idleTimeoutMs / 10, maxLifetimeMs / 10, stallMs / 4].filter((ms) =>
+    ms > 0 && ms < Infinity
+  );
   if (limits.length === 0) return undefined;
-  return Math.min(60_000, Math.max(100, Math.min(...limits) / 10));
+  return Math.min(60_000, Math.max(100, Math.min(...limits)));
 }

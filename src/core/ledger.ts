@@ -54,6 +54,11 @@ export class Ledger<R> {
       retire: false,
       expiresAt,
       busyAt: now,
+      busy: 0,
+      progress: 0,
+      progressSeen: 0,
+      steadySince: now,
+      unbounded: false,
     };
     this.live.add(entry);
     return entry;

@@ -5,9 +5,10 @@
  * @module
  */
 import type { Clock } from "./clock.ts";
+import type { Progress } from "./housekeeper.ts";
 
 /** A resource with the bookkeeping the pool keeps for it. */
-export interface PoolEntry<R> {
+export interface PoolEntry<R> extends Progress {
   /** The resource itself. */
   readonly resource: R;
   /** Which partition it belongs to. */

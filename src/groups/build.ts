@@ -13,6 +13,9 @@ import { Group } from "./exclusive_group.ts";
 import type { LeaseGroup } from "./group.ts";
 import { PipelinedGroup } from "./pipelined_group.ts";
 
+// How long past query_timeout a reply may still come before the network counts as dead.
+const QUERY_GRACE_MS = 1000;
+
 /** A pool's groups and the closes still in flight. */
 export interface Groups {
   /** The groups by name. */
@@ -41,8 +44,18 @@ export function buildGroups(config: PoolConfig, endpoints: EndpointSet, clock: C
   };
   const byName = new Map<string, LeaseGroup>();
   const { pingAfterIdleMs, pingTimeoutMs, idleTimeoutMs, maxLifetimeMs } = config;
+  // A query without a reply within query_timeout (which the server enforces) and a grace.
+  const queryMs = config.endpoints.map((e) =>
+    e.queryTimeoutMs > 0 ? e.queryTimeoutMs + QUERY_GRACE_MS : 0
+  );
   // One timer for the whole pool, armed when the first session opens.
-  const period = sweepPeriod(idleTimeoutMs, maxLifetimeMs);
+  const period = sweepPeriod(
+    idleTimeoutMs,
+    maxLifetimeMs,
+    Math.min(...queryMs.filter((ms) => ms > 0)),
+  );
+  // Sweeps sample progress: a stall is seen up to one period late, never early.
+  const stallMs = queryMs.map((ms) => ms > 0 ? ms + (period ?? 0) : 0);
   const housekeeper = period === undefined ? undefined : new Housekeeper(clock, period, (now) => {
     for (const g of byName.values()) g.sweep(now, idleTimeoutMs);
   });
@@ -55,6 +68,7 @@ export function buildGroups(config: PoolConfig, endpoints: EndpointSet, clock: C
     pingAfterIdleMs,
     pingTimeoutMs,
     maxLifetimeMs,
+    stallMs,
   };
   for (const [name, group] of Object.entries(config.groups)) {
     const Kind = group.pipeline ? PipelinedGroup : Group;

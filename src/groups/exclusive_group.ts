@@ -18,7 +18,7 @@ import { AcquireTimeoutError, isLoginRefused, PoolClosedError } from "../errors.
 import { type HandlerOwner, PoolHandler } from "../handler/pool_handler.ts";
 import type { GroupOptions, LeaseGroup } from "./group.ts";
 import { pingWithin } from "./ping.ts";
-import { sweepPool } from "../core/housekeeper.ts";
+import { stalledFor, sweepPool } from "../core/housekeeper.ts";
 
 type Entry = PoolEntry<DriverConnection>;
 
@@ -41,6 +41,7 @@ export class Group implements HandlerOwner, LeaseGroup {
   readonly #clock: Clock;
   readonly #pingAfterIdleMs: number;
   readonly #pingTimeoutMs: number;
+  readonly #opts: GroupOptions;
 
   /**
    * Builds the group; no I/O.
@@ -51,6 +52,7 @@ export class Group implements HandlerOwner, LeaseGroup {
    */
   constructor(name: string, config: GroupConfig, opts: GroupOptions) {
     this.name = name;
+    this.#opts = opts;
     this.autocommit = config.autocommit;
     this.reset = config.reset;
     this.#endpoints = opts.endpoints;
@@ -200,6 +202,13 @@ export class Group implements HandlerOwner, LeaseGroup {
    */
   sweep(now: number, idleTimeoutMs: number): void {
     sweepPool(this.#pool, now, idleTimeoutMs);
+    const { stallMs, close } = this.#opts;
+    for (const entry of this.#pool.entries()) {
+      // No reply within query_timeout and its grace: the network is dead. Closing the
+      // session rejects the query in flight with a ConnectionError; release drops it.
+      const deadline = stallMs[entry.partition];
+      if (stalledFor(entry, now) >= deadline && deadline > 0) close(entry.resource);
+    }
   }
 
   /**

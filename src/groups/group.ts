@@ -90,6 +90,11 @@ export interface GroupOptions {
   pingTimeoutMs: number;
   /** Retire a session at release after this age (jittered); 0: never. */
   maxLifetimeMs: number;
+  /**
+   * Per endpoint: a session whose queries get no reply this long is taken
+   * for a dead network and closed (its `query_timeout` plus a grace); 0: never.
+   */
+  stallMs: readonly number[];
   /** Closes a session; the pool tracks the promise so `end()` can wait for it. */
   close(connection: DriverConnection): void;
   /** A session opened (the pool's housekeeping starts). */

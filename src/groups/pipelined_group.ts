@@ -8,7 +8,7 @@
  * @module
  */
 import { type Clock, waitAtMost } from "../core/clock.ts";
-import { retireAt } from "../core/housekeeper.ts";
+import { retireAt, stalledFor } from "../core/housekeeper.ts";
 import type { AcquireOptions, ResourcePoolStats } from "../core/resource_pool.ts";
 import { WaitList } from "../core/wait_list.ts";
 import type { EndpointInfo, EndpointScope, EndpointSet } from "../endpoints/endpoint_set.ts";
@@ -95,6 +95,10 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
    */
   sweep(now: number, idleTimeoutMs: number): void {
     for (const s of [...this.#shared]) {
+      // No reply within query_timeout and its grace: a dead network. Closing the session
+      // rejects the queries in flight with a ConnectionError and takes it out of rotation.
+      const deadline = this.#opts.stallMs[s.endpoint];
+      if (stalledFor(s, now) >= deadline && deadline > 0) this.#opts.close(s.connection);
       if (now >= s.expiresAt) s.retire = true;
       if (s.holders > 0) {
         s.idleSince = undefined;
@@ -223,7 +227,8 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
           return;
         }
         this.#opts.opened();
-        const expiresAt = retireAt(this.#clock.now(), this.#opts.maxLifetimeMs);
+        const now = this.#clock.now();
+        const expiresAt = retireAt(now, this.#opts.maxLifetimeMs);
         const shared: Shared = {
           connection,
           endpoint,
@@ -231,6 +236,11 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
           expiresAt,
           idleSince: undefined,
           retire: false,
+          busy: 0,
+          progress: 0,
+          progressSeen: 0,
+          steadySince: now,
+          unbounded: false,
         };
         this.#shared.push(shared);
         // Every waiter shares the new session: that is what pipelining is for.

@@ -20,6 +20,8 @@ import { type HandlerOwner, SessionLease } from "./session_lease.ts";
 export type { HandlerOwner };
 
 const NONE: readonly string[] = Object.freeze([]);
+const TIMEOUT = /statement_timeout/i;
+const TIMEOUT_MAY_CHANGE = SessionChange.Settings | SessionChange.Unknown;
 
 /** The handler the pool hands out. */
 export class PoolHandler extends SessionLease implements GroupHandler {
@@ -39,6 +41,9 @@ export class PoolHandler extends SessionLease implements GroupHandler {
     if (invalid) return Promise.reject(invalid);
     const sql = readSql(text);
     if (sql.changes !== 0) this.#noteChanges(sql);
+    // The caller may lift the server's deadline (SET [LOCAL] statement_timeout, a function):
+    // then a long wait for a reply is no sign of a dead network, on this session for good.
+    if (sql.changes & TIMEOUT_MAY_CHANGE || TIMEOUT.test(text)) this.entry.unbounded = true;
     // Unknown too: BEGIN inside an open transaction only warns, so it is safe either way.
     if ((this.#tx === TxState.Idle || this.#tx === TxState.Unknown) && !this.owner.autocommit) {
       return this.#beginAndRun(text, params, sql) as Promise<QueryResult<R>>;
@@ -60,6 +65,7 @@ export class PoolHandler extends SessionLease implements GroupHandler {
   markDirty(): void {
     if (this.released) throw new HandlerReleasedError("markDirty");
     this.#changes |= SessionChange.Unknown;
+    this.entry.unbounded = true;
   }
 
   release(): Promise<void> {
@@ -170,17 +176,21 @@ export class PoolHandler extends SessionLease implements GroupHandler {
       this.#txLost = false;
       throw lostBeforeCommit(label);
     }
+    this.sent();
     try {
       await commitOn(this.conn, label);
     } finally {
+      this.answered();
       this.#tx = TxState.Idle;
     }
   }
 
   async #rollback(): Promise<void> {
+    this.sent();
     try {
       await rollbackOn(this.conn);
     } finally {
+      this.answered();
       this.#tx = TxState.Idle;
     }
   }

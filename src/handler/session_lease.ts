@@ -39,8 +39,7 @@ export class SessionLease {
   protected released = false;
   #watch: LeaseWatch | undefined;
   #watchRecord: WatchRecord | undefined;
-  // Queries sent and not yet answered; release waits for them (fn may not have).
-  #inFlight = 0;
+  // Called when the last query in flight answered (release waits for that: fn may not have).
   #quiet: (() => void) | undefined;
 
   /**
@@ -97,14 +96,16 @@ export class SessionLease {
     return true;
   }
 
-  /** Counts a query sent. */
+  /** Counts a query sent (on the entry: the housekeeping sweep watches it for stalls). */
   protected sent(): void {
-    this.#inFlight++;
+    this.entry.busy++;
   }
 
   /** Counts a query answered (or failed). */
   protected answered(): void {
-    if (--this.#inFlight === 0) this.#quiet?.();
+    const entry = this.entry;
+    entry.progress++;
+    if (--entry.busy === 0) this.#quiet?.();
   }
 
   /**
@@ -122,7 +123,7 @@ export class SessionLease {
     prepared: readonly string[],
   ): Promise<void> | undefined {
     // Never hand out a session with the previous holder's query still running.
-    if (this.#inFlight > 0) return this.#giveBackWhenQuiet(tx, changes, prepared);
+    if (this.entry.busy > 0) return this.#giveBackWhenQuiet(tx, changes, prepared);
     if (this.conn.closed) {
       this.owner.destroy(this.entry);
       return undefined;
@@ -139,15 +140,18 @@ export class SessionLease {
     await waitAtMost(clock, strayWaitMs, (done) => (this.#quiet = done));
     this.#quiet = undefined;
     // Still running: the session is not the next caller's to wait behind.
-    if (this.#inFlight > 0) return this.owner.destroy(this.entry);
+    if (this.entry.busy > 0) return this.owner.destroy(this.entry);
     await this.giveBack(tx, changes, prepared);
   }
 
   async #clean(tx: TxState, changes: number, prepared: readonly string[]): Promise<void> {
+    this.sent();
     try {
       await cleanSession(this.conn, tx, this.owner.reset, changes, prepared);
+      this.answered();
       this.owner.release(this.entry);
     } catch {
+      this.answered();
       // A session that cannot be cleaned is never handed to the next caller.
       this.owner.destroy(this.entry);
     }

@@ -13,9 +13,10 @@ import { invalidQuery } from "./query_args.ts";
 import type { LeaseWatch, WatchRecord } from "./lease_watch.ts";
 import { connectionLost, queryFailure } from "./failures.ts";
 import { readSql } from "../sql/read_sql.ts";
+import type { Progress } from "../core/housekeeper.ts";
 
 /** One shared session of a pipelined group. */
-export interface Shared {
+export interface Shared extends Progress {
   readonly connection: DriverConnection;
   readonly endpoint: number;
   /** Handlers holding a share of it. */
@@ -88,12 +89,17 @@ export class SharedHandler implements GroupHandler {
     if (sql.controls) throw this.#refuse("run transaction statements");
     if (sql.changes !== 0) throw this.#refuse("change session state");
     const shared = this.#shared;
+    // Counted on the session: the housekeeping sweep takes one that never answers for dead.
+    shared.busy++;
     try {
       return await shared.connection.query(text, params) as QueryResult<R>;
     } catch (err) {
       if (!shared.connection.closed) throw queryFailure(err);
       this.#group.broken(shared);
       throw connectionLost(this.#group.label(shared.endpoint), err);
+    } finally {
+      shared.busy--;
+      shared.progress++;
     }
   }
 

@@ -10,6 +10,7 @@ import {
   type Driver,
   type Handler,
   HandlerReleasedError,
+  isConnectionBroken,
   OfflineError,
   type Pool,
   type PoolConfigInput,
@@ -497,6 +498,30 @@ export function poolSuite(
         const ms = Date.now() - t0;
         assert.equal(ran, false);
         assert.ok(ms < 3_000, `${ms} ms`);
+        await pool.end();
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    it("a query whose reply never comes is a ConnectionError after query_timeout and a grace", async () => {
+      const proxy = await startProxy({ target: servers[0] });
+      try {
+        const { pool } = makePool({ g: { connection_count: 1 } }, {
+          db: [endpointOf(servers[0], { host: proxy.host, port: proxy.port, query_timeout: 500 })],
+          extra: { pingAfterIdleMs: 60_000 },
+        });
+        const before = await pidOf(pool, "g");
+        proxy.silenceOpen(); // the server's statement_timeout cannot answer through a silent link
+        const t0 = Date.now();
+        await assert.rejects(
+          pool.withHandler("g", (db) => db.query("SELECT 1")),
+          (err) => err instanceof ConnectionError && isConnectionBroken(err),
+        );
+        const ms = Date.now() - t0;
+        assert.ok(ms >= 1_000 && ms < 5_000, `${ms} ms`);
+        console.log(`[${name}] silent link: ConnectionError after ${ms} ms (query_timeout 500 ms)`);
+        assert.notEqual(await pidOf(pool, "g"), before, "served by a new session");
         await pool.end();
       } finally {
         await proxy.close();

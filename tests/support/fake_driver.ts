@@ -22,6 +22,9 @@ export class FakeSession implements DriverConnection {
   parameters: Record<string, string> = {};
   #closed = false;
   #driver: FakeDriver;
+  // Rejects every query in flight when the session ends, as real drivers do on close().
+  #ended!: (err: Error) => void;
+  readonly #end = new Promise<never>((_, reject) => (this.#ended = reject));
   /** Server-side transaction state, as PostgreSQL keeps it. */
   tx: "idle" | "open" | "failed" = "idle";
 
@@ -29,6 +32,7 @@ export class FakeSession implements DriverConnection {
     this.#driver = driver;
     this.params = params;
     this.endpoint = `${params.host}:${params.port}`;
+    this.#end.catch(() => {});
   }
 
   get closed(): boolean {
@@ -40,13 +44,14 @@ export class FakeSession implements DriverConnection {
     if (this.#closed) return;
     this.#closed = true;
     this.#driver.open.delete(this);
+    this.#ended(Object.assign(new Error("connection closed"), { code: "CLOSED" }));
   }
 
   async query(text: string, params?: readonly unknown[]): Promise<DriverResult> {
     if (this.#closed) throw Object.assign(new Error("connection closed"), { code: "CLOSED" });
     this.log.push(text);
     this.#driver.queries.push({ session: this, text });
-    const result = await this.#driver.respond(text, params, this);
+    const result = await Promise.race([this.#driver.respond(text, params, this), this.#end]);
     if (this.#closed) throw Object.assign(new Error("connection closed"), { code: "CLOSED" });
     return result;
   }

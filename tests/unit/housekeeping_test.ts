@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createPool, type Pool } from "../../mod.ts";
+import { ConnectionError, createPool, isConnectionBroken, type Pool } from "../../mod.ts";
 import { FakeDriver } from "../support/fake_driver.ts";
 import { FakeClock } from "../support/fake_clock.ts";
 
@@ -17,7 +17,8 @@ function setup(limits: { idleTimeoutMs: number; maxLifetimeMs: number }, pipelin
   driver = new FakeDriver();
   clock = new FakeClock();
   pool = createPool({
-    db: [{ host: "a" }, { host: "b" }],
+    // query_timeout 0: no stall deadline, only the limits under test.
+    db: [{ host: "a", query_timeout: 0 }, { host: "b", query_timeout: 0 }],
     groups: {
       g1: { connection_count: 2, pipeline },
       g2: { connection_count: 2 },
@@ -117,4 +118,76 @@ describe("maxLifetimeMs", () => {
     const pid = await pool.withHandler("g2", async (h) => (await h.query("SELECT 1")).rows[0].pid);
     assert.equal(pid, driver.sessions[1].pid, "the next caller gets a new session");
   });
+});
+
+describe("a query that never gets a reply", () => {
+  function setupStall(pipeline: boolean): { open: () => void } {
+    driver = new FakeDriver();
+    clock = new FakeClock();
+    pool = createPool({
+      db: { host: "a", query_timeout: 2000 },
+      groups: { g: { connection_count: 2, pipeline } },
+      driver,
+      idleTimeoutMs: 0,
+      maxLifetimeMs: 0,
+    }, { clock });
+    let open!: () => void;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    const respond = driver.respond;
+    driver.respond = async (text, params, s) => {
+      if (text === "SELECT stuck") await opened;
+      return respond(text, params, s);
+    };
+    return { open };
+  }
+
+  it("is no stall on a session whose holder lifted statement_timeout", async () => {
+    const { open } = setupStall(false);
+    const call = pool.withHandler("g", async (db) => {
+      await db.query("SET LOCAL statement_timeout = 0");
+      return await db.query("SELECT stuck");
+    });
+    await tick();
+    clock.advance(60_000);
+    open();
+    await call;
+    assert.equal(driver.sessions[0].closed, false);
+  });
+
+  for (const pipeline of [false, true]) {
+    const kind = pipeline ? "pipelined" : "exclusive";
+
+    it(`${kind}: closes the session after query_timeout plus a grace; the caller gets ConnectionError`, async () => {
+      setupStall(pipeline);
+      let settled = false;
+      const call = pool.withHandler("g", (db) => db.query("SELECT stuck")).finally(() =>
+        settled = true
+      );
+      await tick();
+      clock.advance(2000);
+      await tick();
+      assert.equal(settled, false, "not before query_timeout");
+      clock.advance(2000); // past the 1 s grace and the sweeps' sampling
+      await assert.rejects(
+        call,
+        (err) => err instanceof ConnectionError && isConnectionBroken(err),
+      );
+      assert.equal(driver.sessions[0].closed, true);
+      assert.equal(await pool.withHandler("g", () => "served"), "served");
+    });
+
+    it(`${kind}: a slow query that answers, and a lease with nothing in flight, are left alone`, async () => {
+      const { open } = setupStall(pipeline);
+      const slow = pool.withHandler("g", (db) => db.query("SELECT stuck"));
+      await tick();
+      clock.advance(1500);
+      open();
+      await slow;
+      const db = await pool.lease("g");
+      clock.advance(60_000);
+      await db.query("SELECT 1");
+      await db.release();
+      assert.equal(driver.sessions.filter((s) => s.closed).length, 0);
+    });
+  }
 });

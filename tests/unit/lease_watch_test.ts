@@ -26,7 +26,7 @@ function setup(leakDetectionMs: number, real = false): { leaks: unknown[]; unrel
   clock = new FakeClock();
   pool = createPool(
     {
-      db: { host: "h" },
+      db: { host: "h", query_timeout: 0 },
       groups: { g: { connection_count: 2 } },
       driver,
       leakDetectionMs,

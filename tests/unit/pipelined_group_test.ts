@@ -177,7 +177,12 @@ describe("pipelined group leases", () => {
   });
 
   it("reports a pipelined lease held past leakDetectionMs with the caller's stack", async () => {
-    setupClocked({ leakDetectionMs: 50, idleTimeoutMs: 0, maxLifetimeMs: 0 });
+    setupClocked({
+      leakDetectionMs: 50,
+      idleTimeoutMs: 0,
+      maxLifetimeMs: 0,
+      db: [{ host: "a", query_timeout: 0 }, { host: "b", query_timeout: 0 }],
+    });
     const leaks: { group: string; stack: string }[] = [];
     pool.addEventListener("leak", (e) => leaks.push((e as CustomEvent).detail));
     const db = await pool.lease("fast");

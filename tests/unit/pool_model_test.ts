@@ -293,7 +293,14 @@ class World {
       return result;
     };
     this.pool = createPool({
-      db: hosts.map((host, i) => ({ host, port: 5432 + i, user: "u", pass: "pw" })),
+      // query_timeout 0: no stall deadline either (the model has no housekeeping).
+      db: hosts.map((host, i) => ({
+        host,
+        port: 5432 + i,
+        user: "u",
+        pass: "pw",
+        query_timeout: 0,
+      })),
       groups,
       driver: this.driver,
       acquireTimeoutMs: cfg.acquireTimeoutMs,
@@ -916,7 +923,7 @@ describe("pool model counterexamples", () => {
     const driver = new FakeDriver();
     const clock = new FakeClock();
     const pool = createPool({
-      db: [A],
+      db: [{ ...A, query_timeout: 0 }],
       groups,
       driver,
       idleTimeoutMs: 0,

@@ -240,7 +240,10 @@ describe("withHandler()", () => {
   });
 
   it("times out with AcquireTimeoutError showing the pool state", async () => {
-    const p = pool({ g: { connection_count: 1 } }, [A, B], { idleTimeoutMs: 0, maxLifetimeMs: 0 });
+    const p = pool({ g: { connection_count: 1 } }, [{ ...A, query_timeout: 0 }], {
+      idleTimeoutMs: 0,
+      maxLifetimeMs: 0,
+    });
     const held = await p.lease("g");
     const waiting = p.withHandler("g", () => 1, { timeoutMs: 100 });
     await tick();
