@@ -8,13 +8,18 @@
  * @module
  */
 import { type Clock, waitAtMost } from "../core/clock.ts";
-import { retireAt, stalledFor } from "../core/housekeeper.ts";
 import type { AcquireOptions, ResourcePoolStats } from "../core/resource_pool.ts";
 import { WaitList } from "../core/wait_list.ts";
 import type { EndpointInfo, EndpointScope, EndpointSet } from "../endpoints/endpoint_set.ts";
 import type { GroupConfig } from "../config/normalize.ts";
 import { AcquireTimeoutError, PoolClosedError } from "../errors.ts";
-import { type Shared, SharedHandler, type SharedOwner } from "../handler/shared_handler.ts";
+import {
+  newShared,
+  type Shared,
+  SharedHandler,
+  type SharedOwner,
+  sweepVerdict,
+} from "../handler/shared_handler.ts";
 import type { GroupOptions, LeaseGroup } from "./group.ts";
 
 /** A group whose sessions are shared by concurrent handlers. */
@@ -95,17 +100,10 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
    */
   sweep(now: number, idleTimeoutMs: number): void {
     for (const s of [...this.#shared]) {
-      // No reply within query_timeout and its grace: a dead network. Closing the session
-      // rejects the queries in flight with a ConnectionError and takes it out of rotation.
-      const deadline = this.#opts.stallMs[s.endpoint];
-      if (stalledFor(s, now) >= deadline && deadline > 0) this.#opts.close(s.connection);
-      if (now >= s.expiresAt) s.retire = true;
-      if (s.holders > 0) {
-        s.idleSince = undefined;
-        continue;
-      }
-      s.idleSince ??= now;
-      if (s.retire || (idleTimeoutMs > 0 && now - s.idleSince >= idleTimeoutMs)) this.broken(s);
+      const verdict = sweepVerdict(s, now, idleTimeoutMs, this.#opts.stallMs[s.endpoint]);
+      // Closing a stalled session rejects its queries in flight, which takes it out of rotation.
+      if (verdict === "stalled") this.#opts.close(s.connection);
+      else if (verdict === "expired") this.broken(s);
     }
   }
 
@@ -227,21 +225,7 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
           return;
         }
         this.#opts.opened();
-        const now = this.#clock.now();
-        const expiresAt = retireAt(now, this.#opts.maxLifetimeMs);
-        const shared: Shared = {
-          connection,
-          endpoint,
-          holders: 0,
-          expiresAt,
-          idleSince: undefined,
-          retire: false,
-          busy: 0,
-          progress: 0,
-          progressSeen: 0,
-          steadySince: now,
-          unbounded: false,
-        };
+        const shared = newShared(connection, endpoint, this.#clock.now(), this.#opts.maxLifetimeMs);
         this.#shared.push(shared);
         // Every waiter shares the new session: that is what pipelining is for.
         while (this.#waiters.resolveNext(shared));

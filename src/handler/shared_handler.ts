@@ -13,7 +13,7 @@ import { invalidQuery } from "./query_args.ts";
 import type { LeaseWatch, WatchRecord } from "./lease_watch.ts";
 import { connectionLost, queryFailure } from "./failures.ts";
 import { readSql } from "../sql/read_sql.ts";
-import type { Progress } from "../core/housekeeper.ts";
+import { type Progress, retireAt, stalledFor } from "../core/housekeeper.ts";
 
 /** One shared session of a pipelined group. */
 export interface Shared extends Progress {
@@ -27,6 +27,66 @@ export interface Shared extends Progress {
   idleSince: number | undefined;
   /** Past its lifetime: no new holders, closed when the last one leaves. */
   retire: boolean;
+}
+
+/**
+ * A session just opened, with no holders yet.
+ *
+ * @param connection The session.
+ * @param endpoint Its endpoint's index.
+ * @param now Clock time.
+ * @param maxLifetimeMs Its lifetime (jittered down by up to 10%); 0: unlimited.
+ * @returns Its bookkeeping.
+ */
+export function newShared(
+  connection: DriverConnection,
+  endpoint: number,
+  now: number,
+  maxLifetimeMs: number,
+): Shared {
+  return {
+    connection,
+    endpoint,
+    holders: 0,
+    expiresAt: retireAt(now, maxLifetimeMs),
+    idleSince: undefined,
+    retire: false,
+    busy: 0,
+    progress: 0,
+    progressSeen: 0,
+    steadySince: now,
+    unbounded: false,
+  };
+}
+
+/**
+ * What one housekeeping sweep makes of a shared session: `"stalled"` (its
+ * queries got no reply within query_timeout and its grace: a dead network),
+ * `"expired"` (without holders past the idle timeout, or retired past its
+ * lifetime; idle time counts from the first sweep that found it without
+ * holders), or `undefined`. A busy one past its lifetime is marked to retire.
+ *
+ * @param s The session.
+ * @param now Clock time.
+ * @param idleTimeoutMs The idle timeout; 0: none.
+ * @param stallMs Its endpoint's stall deadline; 0: none.
+ * @returns The verdict.
+ */
+export function sweepVerdict(
+  s: Shared,
+  now: number,
+  idleTimeoutMs: number,
+  stallMs: number,
+): "stalled" | "expired" | undefined {
+  if (stalledFor(s, now) >= stallMs && stallMs > 0) return "stalled";
+  if (now >= s.expiresAt) s.retire = true;
+  if (s.holders > 0) {
+    s.idleSince = undefined;
+    return undefined;
+  }
+  s.idleSince ??= now;
+  const idleTooLong = idleTimeoutMs > 0 && now - s.idleSince >= idleTimeoutMs;
+  return s.retire || idleTooLong ? "expired" : undefined;
 }
 
 /** What a shared handler needs from its group. */
