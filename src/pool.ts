@@ -5,18 +5,17 @@
  * @module
  */
 import { systemClock } from "./core/clock.ts";
-import type { AcquireOptions, ResourcePoolStats } from "./core/resource_pool.ts";
+import type { AcquireOptions } from "./core/resource_pool.ts";
 import { normalizeConfig, type PoolConfigInput } from "./config/normalize.ts";
 import { defaultDriver } from "./default_driver.ts";
 import { EndpointSet } from "./endpoints/endpoint_set.ts";
 import { PoolClosedError, UnconfiguredGroupError } from "./errors.ts";
-import { buildGroups, type Groups } from "./groups/build.ts";
+import { buildGroups, closeGroups, type Groups, groupStats } from "./groups/build.ts";
 import { openGroups } from "./groups/open_groups.ts";
 import type { LeaseGroup } from "./groups/group.ts";
 import type { Handler } from "./handler/handler.ts";
 import { LeaseWatch } from "./handler/lease_watch.ts";
-import { runOnce } from "./handler/run_once.ts";
-import { withRetry } from "./handler/retry.ts";
+import { runWithHandler } from "./handler/run_once.ts";
 import { acquireOptions, type LeaseOptions } from "./handler/lease_options.ts";
 import type { PoolOptions, PoolStats } from "./pool_types.ts";
 
@@ -52,7 +51,6 @@ export class Pool extends EventTarget {
   readonly #defaultAcquire: AcquireOptions;
   readonly #endTimeoutMs: number;
   readonly #watch: LeaseWatch;
-  readonly #retries: Map<string, number>;
   #closed = false;
   #ended: Promise<void> | undefined;
 
@@ -84,7 +82,6 @@ export class Pool extends EventTarget {
       onNotice: (notice) => this.dispatchEvent(new CustomEvent("notice", { detail: notice })),
     });
     this.#groups = buildGroups(config, this.#endpoints, clock);
-    this.#retries = new Map(Object.entries(config.groups).map(([name, g]) => [name, g.retry]));
   }
 
   /**
@@ -120,23 +117,14 @@ export class Pool extends EventTarget {
     fn: (db: Handler) => T | Promise<T>,
     options?: LeaseOptions,
   ): Promise<T> {
-    let g: LeaseGroup;
-    let opts: AcquireOptions;
     try {
-      g = this.#group(group);
-      opts = acquireOptions(options, this.#defaultAcquire);
+      const g = this.#group(group);
+      const opts = acquireOptions(options, this.#defaultAcquire);
+      // The stack is taken before the first await, while the caller's frames are on it.
+      return runWithHandler(g, fn, opts, this.#watch, this.#watch.stackHere());
     } catch (err) {
       return Promise.reject(err);
     }
-    // Taken before the first await, while the caller's frames are on the stack.
-    const stack = this.#watch.stackHere();
-    const retries = this.#retries.get(group)!;
-    if (retries === 0) return runOnce(g, fn, opts, this.#watch, stack);
-    return withRetry(
-      retries,
-      opts.signal,
-      (wrap) => runOnce(g, (db) => fn(wrap(db)), opts, this.#watch, stack),
-    );
   }
 
   /**
@@ -183,9 +171,7 @@ export class Pool extends EventTarget {
    * ```
    */
   stats(): PoolStats {
-    const groups: Record<string, ResourcePoolStats> = {};
-    for (const [name, g] of this.#groups.byName) groups[name] = g.stats();
-    return { groups, endpoints: this.#endpoints.stats() };
+    return { groups: groupStats(this.#groups), endpoints: this.#endpoints.stats() };
   }
 
   /**
@@ -225,13 +211,7 @@ export class Pool extends EventTarget {
   end(): Promise<void> {
     this.#closed = true;
     this.#watch.stop();
-    this.#groups.housekeeper?.stop();
-    this.#ended ??= (async () => {
-      const { byName, closing } = this.#groups;
-      await Promise.all([...byName.values()].map((g) => g.close(this.#endTimeoutMs)));
-      await Promise.all(closing);
-    })();
-    return this.#ended;
+    return this.#ended ??= closeGroups(this.#groups, this.#endTimeoutMs);
   }
 
   /** Same as {@linkcode Pool.end}, for `await using`. */

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Clock } from "../core/clock.ts";
+import type { ResourcePoolStats } from "../core/resource_pool.ts";
 import { Housekeeper, sweepPeriod } from "../core/housekeeper.ts";
 import type { PoolConfig } from "../config/normalize.ts";
 import type { DriverConnection } from "../driver.ts";
@@ -75,4 +76,30 @@ export function buildGroups(config: PoolConfig, endpoints: EndpointSet, clock: C
     byName.set(name, new Kind(name, group, shared));
   }
   return { byName, closing, housekeeper };
+}
+
+/**
+ * Ends every group: stops the housekeeping, gives leased sessions `graceMs`
+ * to come back, closes every session and waits for the closes.
+ *
+ * @param groups The pool's groups.
+ * @param graceMs How long leased sessions may take to come back.
+ * @returns When every session is closed.
+ */
+export async function closeGroups(groups: Groups, graceMs: number): Promise<void> {
+  groups.housekeeper?.stop();
+  await Promise.all([...groups.byName.values()].map((g) => g.close(graceMs)));
+  await Promise.all(groups.closing);
+}
+
+/**
+ * Each group's gauges and counters.
+ *
+ * @param groups The pool's groups.
+ * @returns A fresh snapshot per group name.
+ */
+export function groupStats(groups: Groups): Record<string, ResourcePoolStats> {
+  const stats: Record<string, ResourcePoolStats> = {};
+  for (const [name, g] of groups.byName) stats[name] = g.stats();
+  return stats;
 }

@@ -26,6 +26,8 @@ type Entry = PoolEntry<DriverConnection>;
 export class Group implements HandlerOwner, LeaseGroup {
   /** The group's name. */
   readonly name: string;
+  /** Runs of `fn` allowed after a failure safe to retry. */
+  readonly retry: number;
   /** `false`: each lease runs in a transaction. */
   readonly autocommit: boolean;
   /** `"auto"`, `"none"` or SQL run on release. */
@@ -52,6 +54,7 @@ export class Group implements HandlerOwner, LeaseGroup {
    */
   constructor(name: string, config: GroupConfig, opts: GroupOptions) {
     this.name = name;
+    this.retry = config.retry;
     this.#opts = opts;
     this.autocommit = config.autocommit;
     this.reset = config.reset;

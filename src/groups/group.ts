@@ -39,6 +39,8 @@ export interface GroupHandler extends Handler {
 export interface LeaseGroup {
   /** The group's name. */
   readonly name: string;
+  /** How many more times `withHandler` may run `fn` after a failure safe to retry (0: never). */
+  readonly retry: number;
   /**
    * Leases a handler, honouring the caller's timeout and signal.
    *

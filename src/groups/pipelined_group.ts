@@ -26,6 +26,8 @@ import type { GroupOptions, LeaseGroup } from "./group.ts";
 export class PipelinedGroup implements LeaseGroup, SharedOwner {
   /** The group's name. */
   readonly name: string;
+  /** Runs of `fn` allowed after a failure safe to retry. */
+  readonly retry: number;
   readonly #max: number;
   readonly #endpoints: EndpointSet;
   readonly #scope: EndpointScope;
@@ -54,6 +56,7 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
   constructor(name: string, config: GroupConfig, opts: GroupOptions) {
     const { endpoints, clock } = opts;
     this.name = name;
+    this.retry = config.retry;
     this.#clock = clock;
     this.#opts = opts;
     this.#max = config.connectionCount;
