@@ -128,6 +128,8 @@ export class PoolHandler extends SessionLease implements GroupHandler {
     this.#tx = TxState.Open;
     const begin = this.conn.query("BEGIN");
     const first = this.conn.query(text, params);
+    // Awaited below, after BEGIN: a refusal must not count as unhandled meanwhile.
+    first.catch(() => {});
     this.sent();
     try {
       await begin;
