@@ -106,6 +106,7 @@ export function fakeConnection(): FakeConnection {
   return {
     id: nextId++,
     closed: false,
+    parameters: {},
     query: (_text: string, _params?: readonly unknown[]) => Promise.resolve(RESULT),
     close: () => Promise.resolve(),
   };
