@@ -609,6 +609,20 @@ export function driverConformance(
       assert.equal(domain.dataType, "conf_posint");
     });
 
+    it("connect() with an sslRootCert that is not a PEM certificate rejects with ConnectionError SSL_ROOT_CERT_INVALID", async () => {
+      const broken = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+      for (const sslRootCert of ["not a certificate", broken, `${UNRELATED_CA}garbage`]) {
+        for (const ssl of ["verify-full", "require"] as const) {
+          await assert.rejects(makeDriver().connect(params({ ssl, sslRootCert })), (err) => {
+            assert.ok(err instanceof ConnectionError, inspect(err));
+            assert.equal(err.code, "SSL_ROOT_CERT_INVALID");
+            assert.equal(err.reached, false);
+            return true;
+          });
+        }
+      }
+    });
+
     it("close() ends the session, resolves twice, and later queries reject", async () => {
       const app = appName();
       const conn = await connect({ settings: { application_name: app } });

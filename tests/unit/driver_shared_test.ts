@@ -13,6 +13,7 @@ import { CLOSE_GRACE_MS, Session } from "../../src/drivers/shared/session.ts";
 import { copyRefusal } from "../../src/drivers/shared/copy_check.ts";
 import { checkParams, refusal } from "../../src/drivers/shared/params.ts";
 import { endpointLabel } from "../../src/drivers/shared/connect.ts";
+import { isCertificatePem } from "../../src/drivers/shared/tls.ts";
 import { parseArray, serializeArray } from "../../src/drivers/postgresjs/array_text.ts";
 
 describe("lazyLoader()", () => {
@@ -164,5 +165,26 @@ describe("parseArray() and serializeArray()", () => {
     );
     const text = serializeArray(["NULL", null], undefined, ",") as string;
     assert.deepEqual(parseArray(text, undefined, ","), ["NULL", null]);
+  });
+});
+
+describe("isCertificatePem()", () => {
+  it("isCertificatePem() accepts PEM certificates only", () => {
+    const der = new Uint8Array(80);
+    der[0] = 0x30;
+    const body = btoa(String.fromCharCode(...der));
+    const pem = `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n`;
+    assert.equal(isCertificatePem(pem), true);
+    assert.equal(isCertificatePem(pem + pem), true);
+    assert.equal(isCertificatePem("not a certificate"), false);
+    assert.equal(isCertificatePem(`${pem}trailing`), false);
+    assert.equal(
+      isCertificatePem("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"),
+      false,
+    );
+    assert.equal(
+      isCertificatePem("-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----"),
+      false,
+    );
   });
 });

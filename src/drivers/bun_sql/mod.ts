@@ -41,6 +41,7 @@
  */
 import type { ConnectParams, Driver, DriverConnection } from "../../driver.ts";
 import {
+  checkConnectParams,
   connectError,
   endpointLabel,
   startupSettings,
@@ -157,6 +158,7 @@ async function open(
   templates: Map<string, TemplateStringsArray>,
 ): Promise<DriverConnection> {
   const label = endpointLabel(params.host, params.port);
+  checkConnectParams(params, label);
   const password = params.password ?? "";
   const timeoutMs = params.connectTimeoutMs;
   const conn = new BunSqlConnection(prepare, label, templates);

@@ -30,6 +30,7 @@
  */
 import type { ConnectParams, Driver, DriverConnection } from "../../driver.ts";
 import {
+  checkConnectParams,
   connectError,
   endpointLabel,
   startupSettings,
@@ -152,6 +153,7 @@ async function connect(
   params: ConnectParams,
 ): Promise<DriverConnection> {
   const label = endpointLabel(params.host, params.port);
+  checkConnectParams(params, label);
   const client = new Client(clientOptions(params, controls));
   const connecting = client.connect();
   try {

@@ -10,6 +10,7 @@
  */
 import type { ConnectParams, DriverConnection } from "../../driver.ts";
 import {
+  checkConnectParams,
   connectError,
   endpointLabel,
   startupSettings,
@@ -37,6 +38,7 @@ export async function open(
   names: StatementNames | undefined,
 ): Promise<DriverConnection> {
   const label = endpointLabel(params.host, params.port);
+  checkConnectParams(params, label);
   const { application_name, ...rest } = startupSettings(params.settings);
   const options = Object.entries(rest)
     .map(([k, v]) => `-c ${escapeOption(k)}=${escapeOption(v)}`)

@@ -11,6 +11,7 @@
  */
 import type { ConnectParams, DriverConnection } from "../../driver.ts";
 import {
+  checkConnectParams,
   connectError,
   endpointLabel,
   startupSettings,
@@ -40,6 +41,7 @@ export async function open(
   types: ArrayTypes | undefined,
 ): Promise<DriverConnection> {
   const label = endpointLabel(params.host, params.port);
+  checkConnectParams(params, label);
   const sockets = await PostgresjsSocket.load(params, label);
   const password = params.password ?? "";
   const conn = new PostgresjsConnection(prepare, label, () => sockets.current);

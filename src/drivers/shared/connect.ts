@@ -9,7 +9,9 @@
  *
  * @module
  */
+import type { ConnectParams } from "../../driver.ts";
 import { ConnectionError } from "../../errors.ts";
+import { isCertificatePem } from "./tls.ts";
 import { serverError } from "./server_error.ts";
 
 /**
@@ -96,6 +98,25 @@ export function connectError(
       reached: fields !== undefined || (reached ?? (code !== undefined && !unreached(code))),
     },
   );
+}
+
+/**
+ * Checks what can be checked before connecting: an `sslRootCert` that is not
+ * a PEM certificate fails every driver the same way.
+ *
+ * @param params The connect parameters.
+ * @param label `host:port`.
+ * @throws {ConnectionError} Coded `SSL_ROOT_CERT_INVALID`, not `reached`.
+ */
+export function checkConnectParams(params: ConnectParams, label: string): void {
+  const pem = params.sslRootCert;
+  if (pem !== undefined && params.ssl !== "disable" && !isCertificatePem(pem)) {
+    throw new ConnectionError(
+      `Cannot connect to ${label}: sslrootcert holds no valid PEM certificate`,
+      label,
+      { code: "SSL_ROOT_CERT_INVALID" },
+    );
+  }
 }
 
 /**

@@ -76,3 +76,31 @@ export function nodeTlsOptions(policy: TlsPolicy): Record<string, unknown> {
 function acceptAnyName(): undefined {
   return undefined;
 }
+
+const PEM_CERT = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----/g;
+
+/**
+ * Whether `pem` holds at least one PEM certificate, and only certificates:
+ * each block base64 that decodes to a DER sequence. Checked before
+ * connecting, because the runtimes differ on a bad one (Bun refuses it; Deno
+ * prints a warning and goes on without it).
+ *
+ * @param pem The `sslRootCert` text.
+ * @returns `true` when it can be used as a CA.
+ */
+export function isCertificatePem(pem: string): boolean {
+  let blocks = 0;
+  for (const match of pem.matchAll(PEM_CERT)) {
+    const body = match[1].replace(/\s+/g, "");
+    let der: string;
+    try {
+      der = atob(body);
+    } catch {
+      return false;
+    }
+    // A certificate is a DER SEQUENCE (0x30) of more than a few bytes.
+    if (der.length < 64 || der.charCodeAt(0) !== 0x30) return false;
+    blocks++;
+  }
+  return blocks > 0 && pem.replace(PEM_CERT, "").trim() === "";
+}
