@@ -97,9 +97,11 @@ export interface DriverResult {
  * One server session.
  *
  * Error contract: a query the server rejected rejects with a `QueryError`
- * (SQLSTATE in `code`); a lost session sets `closed` to `true` before the
- * query's promise rejects (with any error; the pool turns it into a
- * `ConnectionError`).
+ * (SQLSTATE in `code`, and the server's other fields); a lost session sets
+ * `closed` to `true` before the query's promise rejects. The bundled
+ * adapters then reject it, and every later query, with one and the same
+ * `ConnectionError`; other drivers may reject with any error, which the pool
+ * turns into a `ConnectionError`.
  */
 export interface DriverConnection {
   /**
