@@ -37,6 +37,8 @@ export interface WatchRecord {
   released: boolean;
   /** Drops the connection of a collected handler. */
   readonly reclaim: () => void;
+  /** The watch it belongs to (for {@linkcode LeaseWatch.unwatch}). */
+  readonly watch: LeaseWatch;
 }
 
 /** What the watch reports through. */
@@ -112,6 +114,7 @@ export class LeaseWatch {
       reported: false,
       released: false,
       reclaim,
+      watch: this,
     };
     this.#registry.register(handler, record, record);
     if (detects) {

@@ -37,7 +37,6 @@ export class SessionLease {
   protected readonly entry: PoolEntry<DriverConnection>;
   protected readonly conn: DriverConnection;
   protected released = false;
-  #watch: LeaseWatch | undefined;
   #watchRecord: WatchRecord | undefined;
   // Called when the last query in flight answered (release waits for that: fn may not have).
   #quiet: (() => void) | undefined;
@@ -61,9 +60,7 @@ export class SessionLease {
    * @param stack The stack of the caller's lease call.
    */
   watchWith(watch: LeaseWatch, stack: string | undefined): void {
-    const owner = this.owner;
-    const entry = this.entry;
-    this.#watch = watch;
+    const { owner, entry } = this;
     // The reclaim closure must not hold the handler, or it could never be collected.
     this.#watchRecord = watch.watch(this, owner.name, () => owner.destroy(entry), stack);
   }
@@ -92,7 +89,7 @@ export class SessionLease {
   protected endLease(): boolean {
     if (this.released) return false;
     this.released = true;
-    if (this.#watchRecord) this.#watch!.unwatch(this.#watchRecord);
+    this.#watchRecord?.watch.unwatch(this.#watchRecord);
     return true;
   }
 

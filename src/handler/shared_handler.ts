@@ -105,7 +105,6 @@ export class SharedHandler implements GroupHandler {
   readonly #group: SharedOwner;
   readonly #shared: Shared;
   #released = false;
-  #watch: LeaseWatch | undefined;
   #watchRecord: WatchRecord | undefined;
 
   /**
@@ -130,7 +129,6 @@ export class SharedHandler implements GroupHandler {
   watchWith(watch: LeaseWatch, stack: string | undefined): void {
     const group = this.#group;
     const shared = this.#shared;
-    this.#watch = watch;
     // The reclaim closure must not hold the handler, or it could never be collected.
     this.#watchRecord = watch.watch(this, group.name, () => group.returned(shared), stack);
   }
@@ -196,7 +194,7 @@ export class SharedHandler implements GroupHandler {
    */
   finish(): undefined {
     if (this.#released) return;
-    if (this.#watchRecord) this.#watch!.unwatch(this.#watchRecord);
+    this.#watchRecord?.watch.unwatch(this.#watchRecord);
     this.#giveBack();
   }
 
