@@ -27,6 +27,16 @@ export interface Progress {
 }
 
 /**
+ * The counters of a resource just opened: nothing in flight.
+ *
+ * @param now Clock time of opening.
+ * @returns Fresh counters.
+ */
+export function freshProgress(now: number): Progress {
+  return { busy: 0, progress: 0, progressSeen: 0, steadySince: now, unbounded: false };
+}
+
+/**
  * How long a resource has had work in flight without progress, as sweeps
  * see it (at least that long; at most one sweep period longer).
  *

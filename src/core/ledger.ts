@@ -6,7 +6,7 @@
  * @module
  */
 import type { Created, PoolEntry } from "./resource_pool_types.ts";
-import { retireAt } from "./housekeeper.ts";
+import { freshProgress, retireAt } from "./housekeeper.ts";
 
 /**
  * Counts and the set of live entries. The set changes only on create and
@@ -54,11 +54,7 @@ export class Ledger<R> {
       retire: false,
       expiresAt,
       busyAt: now,
-      busy: 0,
-      progress: 0,
-      progressSeen: 0,
-      steadySince: now,
-      unbounded: false,
+      ...freshProgress(now),
     };
     this.live.add(entry);
     return entry;

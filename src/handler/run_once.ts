@@ -22,20 +22,14 @@ import { withRetry } from "./retry.ts";
  * @returns What `fn` returned.
  * @throws What the last run threw.
  */
-export function runWithHandler<T>(
-  g: LeaseGroup,
-  fn: (db: Handler) => T | Promise<T>,
-  opts: AcquireOptions,
-  watch: LeaseWatch,
-  stack: string | undefined,
-): Promise<T> {
+export const runWithHandler: typeof runOnce = (g, fn, opts, watch, stack) => {
   if (g.retry === 0) return runOnce(g, fn, opts, watch, stack);
   return withRetry(
     g.retry,
     opts.signal,
     (wrap) => runOnce(g, (db) => fn(wrap(db)), opts, watch, stack),
   );
-}
+};
 
 /**
  * Leases a handler of `g`, runs `fn` with it, commits (or rolls back when
@@ -49,7 +43,7 @@ export function runWithHandler<T>(
  * @returns What `fn` returned.
  * @throws What the lease, `fn` or the commit threw; the signal's reason when it aborts.
  */
-export async function runOnce<T>(
+async function runOnce<T>(
   g: LeaseGroup,
   fn: (db: Handler) => T | Promise<T>,
   opts: AcquireOptions,

@@ -13,7 +13,7 @@ import { invalidQuery } from "./query_args.ts";
 import type { LeaseWatch, WatchRecord } from "./lease_watch.ts";
 import { connectionLost, queryFailure } from "./failures.ts";
 import { readSql } from "../sql/read_sql.ts";
-import { type Progress, retireAt, stalledFor } from "../core/housekeeper.ts";
+import { freshProgress, type Progress, retireAt, stalledFor } from "../core/housekeeper.ts";
 
 /** One shared session of a pipelined group. */
 export interface Shared extends Progress {
@@ -51,11 +51,7 @@ export function newShared(
     expiresAt: retireAt(now, maxLifetimeMs),
     idleSince: undefined,
     retire: false,
-    busy: 0,
-    progress: 0,
-    progressSeen: 0,
-    steadySince: now,
-    unbounded: false,
+    ...freshProgress(now),
   };
 }
 
