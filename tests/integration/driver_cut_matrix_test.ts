@@ -1,0 +1,121 @@
+/**
+ * The fault matrix: every driver's connection is cut by a proxy after N bytes,
+ * for N across the whole handshake (TLS refusal, startup, SCRAM, parameters)
+ * and a query, in each direction. Each connect and query settles (a
+ * `ConnectionError`, or success when the cut came too late to matter),
+ * nothing escapes as an unhandled rejection or an uncaught exception, and a
+ * session that did open reports `closed` after the cut. Runs under
+ * `deno test` and `bun test` (Bun.SQL on Bun only).
+ *
+ * @module
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { inspect } from "node:util";
+import type { Driver } from "../../src/driver.ts";
+import { ConnectionError } from "../../src/errors.ts";
+import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
+import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
+import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
+import { sharedServers, type TestServer } from "../support/servers.ts";
+import { connectParams } from "../support/params.ts";
+import {
+  type CutDirection,
+  type CuttingProxy,
+  startCuttingProxy,
+} from "../support/cutting_proxy.ts";
+import { watchEscapes } from "../support/escapes.ts";
+
+const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
+const drivers: [string, () => Driver][] = [
+  ["postgresjs", () => postgresjs()],
+  ["node-postgres", () => nodePostgres()],
+];
+if (isBun) drivers.push(["bun-sql", () => bunSql()]);
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
+
+/** Cut points: dense at the start, then spread over the measured traffic. */
+function cutPoints(total: number, count: number): number[] {
+  const points = new Set([0, 1, 2, 4, 5, 8, 9]);
+  for (let i = 1; i <= count; i++) points.add(Math.floor((total * i) / (count + 1)));
+  points.add(Math.max(0, total - 1));
+  return [...points].filter((n) => n < total).sort((a, b) => a - b);
+}
+
+for (const [name, makeDriver] of drivers) {
+  describe(`${name}: a connection cut at every stage`, () => {
+    let server: TestServer;
+    let proxy: CuttingProxy;
+
+    before(async () => {
+      server = (await sharedServers())[0];
+      proxy = await startCuttingProxy(server.host, server.port);
+    });
+
+    after(async () => {
+      await proxy.close();
+    });
+
+    /** One connect, one query, one close through the proxy; what happened. */
+    async function attempt(driver: Driver): Promise<string> {
+      const params = connectParams(server, {
+        host: "127.0.0.1",
+        port: proxy.port,
+        ssl: "prefer",
+        // Bun.SQL retries a connection cut during startup until this deadline.
+        connectTimeoutMs: 1_000,
+      });
+      let conn;
+      try {
+        conn = await driver.connect(params);
+      } catch (err) {
+        assert.ok(err instanceof ConnectionError, `connect: ${inspect(err)}`);
+        return "connect failed";
+      }
+      try {
+        await conn.query("SELECT $1::int + 1 AS n, repeat('x', 200) AS pad", [41]);
+        return "ok";
+      } catch (err) {
+        assert.ok(conn.closed, `query failed but the session is not closed: ${inspect(err)}`);
+        return "query failed";
+      } finally {
+        await conn.close();
+      }
+    }
+
+    for (const direction of ["toClient", "toServer"] as CutDirection[]) {
+      const where = direction === "toClient"
+        ? "in the server's replies"
+        : "in the client's messages";
+      // Bun.SQL waits out its connect timeout on each cut during startup.
+      it(`connect() and query() settle and nothing escapes when the connection is cut ${where}`, {
+        timeout: 60_000,
+      }, async () => {
+        // Measure the traffic of one full attempt. A fresh driver each time,
+        // so postgres.js's first session fetches the array types every time.
+        proxy.cutAfter(direction, undefined);
+        const before = proxy.passed[direction];
+        assert.equal(await attempt(makeDriver()), "ok");
+        const total = proxy.passed[direction] - before;
+        const watch = watchEscapes();
+        const seen: Record<string, number> = {};
+        try {
+          for (const bytes of cutPoints(total, isBun ? 6 : 14)) {
+            proxy.cutAfter(direction, bytes);
+            const outcome = await attempt(makeDriver());
+            seen[outcome] = (seen[outcome] ?? 0) + 1;
+          }
+        } finally {
+          proxy.cutAfter(direction, undefined);
+          await settle();
+          watch.stop();
+        }
+        assert.deepEqual(watch.escaped.map((e) => inspect(e)), []);
+        assert.ok((seen["connect failed"] ?? 0) > 0, inspect(seen));
+        // Drivers work again once the network does.
+        assert.equal(await attempt(makeDriver()), "ok");
+      });
+    }
+  });
+}
