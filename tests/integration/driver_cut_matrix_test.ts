@@ -1,5 +1,5 @@
 /**
- * The fault matrix: every driver's connection is cut by a proxy after N bytes,
+ * The fault matrix: every driver's connection is cut (or stalled) by a proxy after N bytes,
  * for N across the whole handshake (TLS refusal, startup, SCRAM, parameters)
  * and a query, in each direction. Each connect and query settles (a
  * `ConnectionError`, or success when the cut came too late to matter),
@@ -83,6 +83,47 @@ for (const [name, makeDriver] of drivers) {
         await conn.close();
       }
     }
+
+    it(
+      "connect() rejects with ConnectionError in time, and nothing escapes, when the server goes silent at any point of the handshake",
+      {
+        timeout: 60_000,
+      },
+      async () => {
+        proxy.cutAfter("toClient", undefined);
+        const before = proxy.passed.toClient;
+        const driver = makeDriver();
+        const warm = await driver.connect(
+          connectParams(server, { host: "127.0.0.1", port: proxy.port }),
+        );
+        await warm.close();
+        const handshake = proxy.passed.toClient - before;
+        const watch = watchEscapes();
+        try {
+          for (const bytes of cutPoints(handshake, 4)) {
+            proxy.stallAfter("toClient", bytes);
+            const started = Date.now();
+            await assert.rejects(
+              makeDriver().connect(
+                connectParams(server, {
+                  host: "127.0.0.1",
+                  port: proxy.port,
+                  connectTimeoutMs: 300,
+                }),
+              ),
+              (err) => err instanceof ConnectionError,
+            );
+            const took = Date.now() - started;
+            assert.ok(took < 2_000, `gave up after ${took} ms (stalled after ${bytes} bytes)`);
+          }
+        } finally {
+          proxy.cutAfter("toClient", undefined);
+          await settle();
+          watch.stop();
+        }
+        assert.deepEqual(watch.escaped.map((e) => inspect(e)), []);
+      },
+    );
 
     for (const direction of ["toClient", "toServer"] as CutDirection[]) {
       const where = direction === "toClient"

@@ -18,6 +18,8 @@ export interface CuttingProxy {
   readonly passed: Record<CutDirection, number>;
   /** Cut every new connection after `bytes` bytes in `direction`; `undefined` passes everything. */
   cutAfter(direction: CutDirection, bytes: number | undefined): void;
+  /** Stall every new connection after `bytes` bytes in `direction`: later bytes are held, the sockets stay open. */
+  stallAfter(direction: CutDirection, bytes: number): void;
   /** Stops listening and drops every connection. */
   close(): Promise<void>;
 }
@@ -32,7 +34,7 @@ export interface CuttingProxy {
 export async function startCuttingProxy(host: string, port: number): Promise<CuttingProxy> {
   const sockets = new Set<net.Socket>();
   const passed: Record<CutDirection, number> = { toClient: 0, toServer: 0 };
-  let rule: { direction: CutDirection; bytes: number } | undefined;
+  let rule: { direction: CutDirection; bytes: number; stall: boolean } | undefined;
   const server = net.createServer((client) => {
     const upstream = net.connect(port, host);
     const current = rule;
@@ -56,7 +58,7 @@ export async function startCuttingProxy(host: string, port: number): Promise<Cut
         const room = current.bytes - count;
         if (room > 0) to.write(chunk.subarray(0, room));
         count += chunk.length;
-        if (count >= current.bytes) {
+        if (count >= current.bytes && !current.stall) {
           // Let what was written go out, then cut both sides.
           to.end(() => {
             client.destroy();
@@ -73,7 +75,10 @@ export async function startCuttingProxy(host: string, port: number): Promise<Cut
     port: (server.address() as net.AddressInfo).port,
     passed,
     cutAfter(direction, bytes) {
-      rule = bytes === undefined ? undefined : { direction, bytes };
+      rule = bytes === undefined ? undefined : { direction, bytes, stall: false };
+    },
+    stallAfter(direction, bytes) {
+      rule = { direction, bytes, stall: true };
     },
     close() {
       for (const s of sockets) s.destroy();
