@@ -70,5 +70,17 @@ export function refusal(
       return refusedQuery(err);
     }
   }
-  return copyRefusal(text);
+  // Long texts are scanned once: their verdict is kept (the same text object
+  // comes back, and V8 and JSC cache a string's hash, so the lookup is cheap).
+  if (text.length < LONG_TEXT) return copyRefusal(text);
+  let copy = copyVerdicts.get(text);
+  if (copy === undefined) {
+    copy = copyRefusal(text) !== undefined;
+    if (copyVerdicts.size < MAX_VERDICTS) copyVerdicts.set(text, copy);
+  }
+  return copy ? copyRefusal(text) : undefined;
 }
+
+const LONG_TEXT = 256;
+const MAX_VERDICTS = 1000;
+const copyVerdicts = new Map<string, boolean>();
