@@ -59,8 +59,6 @@ if (skipReason !== undefined) {
         "deno-postgres does not expose ParameterStatus; parameters is {}",
       "parameters follows a change the server reports":
         "deno-postgres does not expose ParameterStatus; parameters is {}",
-      "onNotice receives the session's notices":
-        "the adapter does not forward deno-postgres's warnings",
     },
   });
   poolSuite("deno-postgres", makeDriver, {

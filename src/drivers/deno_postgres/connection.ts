@@ -10,8 +10,8 @@
  *
  * @module
  */
-import type { DriverConnection, DriverResult } from "../../driver.ts";
-import { NO_PARAMETERS } from "../shared/notice.ts";
+import type { DriverConnection, DriverNotice, DriverResult } from "../../driver.ts";
+import { NO_PARAMETERS, noticeForwarder } from "../shared/notice.ts";
 import { refusal } from "../shared/params.ts";
 import { rejected, Session } from "../shared/session.ts";
 import type { DenoPostgresArrayResult, DenoPostgresClient } from "./types.ts";
@@ -33,6 +33,8 @@ interface Pending {
  */
 export class DenoPostgresConnection implements DriverConnection {
   #client: DenoPostgresClient;
+  // deno-postgres hands a query's notices over with its result.
+  readonly #notice: (notice: unknown) => void;
   readonly #session: Session;
   // Queries run one at a time through this chain, never queued inside
   // deno-postgres: when a session drops, deno-postgres swaps its internal
@@ -44,9 +46,15 @@ export class DenoPostgresConnection implements DriverConnection {
   /**
    * @param client A client whose `connect()` has resolved.
    * @param label `host:port`, for messages.
+   * @param onNotice Receives the session's notices.
    */
-  constructor(client: DenoPostgresClient, label: string) {
+  constructor(
+    client: DenoPostgresClient,
+    label: string,
+    onNotice?: (notice: DriverNotice) => void,
+  ) {
     this.#client = client;
+    this.#notice = noticeForwarder(onNotice);
     this.#session = new Session("deno-postgres", label, {
       // deno-postgres's end() rejects when its socket is already broken;
       // nothing more can be done then (and it offers no socket to drop).
@@ -88,7 +96,11 @@ export class DenoPostgresConnection implements DriverConnection {
         // Rejected already by close() or by a lost session.
         if (!this.#pending.has(entry)) return;
         try {
-          const result = toDriverResult(await this.#client.queryArray(text, args));
+          const raw = await this.#client.queryArray(text, args);
+          if (raw.warnings !== undefined) {
+            for (const notice of raw.warnings) this.#notice(notice);
+          }
+          const result = toDriverResult(raw);
           if (this.#pending.delete(entry)) resolve(result);
         } catch (err) {
           if (this.#pending.delete(entry)) reject(this.#translate(err));

@@ -165,7 +165,7 @@ async function connect(
   } catch (err) {
     throw connectError(err, label, "deno-postgres");
   }
-  return new DenoPostgresConnection(client, label);
+  return new DenoPostgresConnection(client, label, params.onNotice);
 }
 
 function clientOptions(

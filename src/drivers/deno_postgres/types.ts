@@ -96,6 +96,8 @@ export interface DenoPostgresArrayResult {
   command?: string;
   /** Column descriptions; absent when the command returns no rows. */
   readonly rowDescription?: { readonly columns: readonly { readonly name: string }[] };
+  /** The notices the server sent while the query ran (`severity`, `code`, `message`…). */
+  readonly warnings?: readonly unknown[];
 }
 
 /**
