@@ -64,7 +64,7 @@ export class Session {
   lost(cause: unknown): ConnectionError {
     if (!this.#closed) {
       this.#closed = true;
-      this.#error = this.#endedError(cause);
+      this.#error = this.#endedError(cause, true);
     }
     if (this.#ending === undefined) {
       safely(() => this.#teardown.destroy());
@@ -90,7 +90,7 @@ export class Session {
    * @returns The same {@linkcode ConnectionError} on every call.
    */
   ended(): ConnectionError {
-    return this.#error ??= this.#endedError(undefined);
+    return this.#error ??= this.#endedError(undefined, false);
   }
 
   /**
@@ -121,12 +121,12 @@ export class Session {
     return rejected(this.ended());
   }
 
-  #endedError(cause: unknown): ConnectionError {
+  #endedError(cause: unknown, lost: boolean): ConnectionError {
     const why = cause instanceof Error ? `: ${cause.message}` : "";
     const code = serverError(cause)?.code ?? (cause as { code?: unknown } | null)?.code;
     return new ConnectionError(
       `Cannot query: the ${this.#driver} session to ${this.#label} has ${
-        cause === undefined ? "been closed" : "been lost"
+        lost ? "been lost" : "been closed"
       }${why}`,
       this.#label,
       { cause, code: typeof code === "string" ? code : "CONNECTION_CLOSED", reached: true },
