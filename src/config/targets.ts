@@ -74,13 +74,6 @@ export function endpointBinding(f: Field, ids: readonly string[]): readonly stri
  * @param transactional Whether the group has `autocommit: false`.
  * @returns The count.
  * @throws {ConfigError} When it is not an integer 0..100, or the group is not transactional.
- *
- * @example
- * ```ts
- * import { retryCount } from "./targets.ts";
- * const f = { path: "groups.tx.retry", value: 3, got: "3", text: false, where: "" };
- * console.log(retryCount(f, true)); // 3
- * ```
  */
 export function retryCount(f: Field, transactional: boolean): number {
   const n = integer(f, 0, 100);
