@@ -20,13 +20,6 @@ import { type HandlerOwner, SessionLease } from "./session_lease.ts";
 export type { HandlerOwner };
 
 const NONE: readonly string[] = Object.freeze([]);
-const TIMEOUT = /statement_timeout/i;
-
-// Deliberately broad (a comment or a string counts too): a false "yes" only exempts the
-// session from stall detection. The `_` test first spares most texts the scan.
-function mentionsTimeout(text: string): boolean {
-  return text.includes("_") && TIMEOUT.test(text);
-}
 const TIMEOUT_MAY_CHANGE = SessionChange.Settings | SessionChange.Unknown;
 
 /** The handler the pool hands out. */
@@ -49,7 +42,7 @@ export class PoolHandler extends SessionLease implements GroupHandler {
     if (sql.changes !== 0) this.#noteChanges(sql);
     // The caller may lift the server's deadline (SET [LOCAL] statement_timeout, a function):
     // then a long wait for a reply is no sign of a dead network, on this session for good.
-    if (sql.changes & TIMEOUT_MAY_CHANGE || mentionsTimeout(text)) this.entry.unbounded = true;
+    if (sql.liftsDeadline || sql.changes & TIMEOUT_MAY_CHANGE) this.entry.unbounded = true;
     // Unknown too: BEGIN inside an open transaction only warns, so it is safe either way.
     if ((this.#tx === TxState.Idle || this.#tx === TxState.Unknown) && !this.owner.autocommit) {
       return this.#beginAndRun(text, params, sql) as Promise<QueryResult<R>>;

@@ -37,6 +37,7 @@ const WORDS = new Set([
   "set",
   "set_config",
   "start",
+  "statement_timeout",
   "temp",
   "temporary",
 ]);

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { tokenize, type Tokens } from "./tokenizer.ts";
+import { type Token, tokenize, TokenKind, type Tokens } from "./tokenizer.ts";
 import { splitStatements } from "./statements.ts";
 import { transactionEffect, TxEffect } from "./transaction_effects.ts";
 import { statementChanges } from "./statement_changes.ts";
@@ -26,6 +26,11 @@ export interface SqlVerdict {
   readonly prepared: readonly string[];
   /** The text could not be read for sure (an unterminated string or comment, an odd character). */
   readonly unsure: boolean;
+  /**
+   * The text may lift the server's deadline: it names `statement_timeout` anywhere (a
+   * `SET LOCAL`, a `set_config()` argument, a string), or cannot be read.
+   */
+  readonly liftsDeadline: boolean;
 }
 
 const NONE: readonly string[] = Object.freeze([]);
@@ -36,6 +41,7 @@ const CLEAN: SqlVerdict = Object.freeze({
   changes: 0,
   prepared: NONE,
   unsure: false,
+  liftsDeadline: false,
 });
 
 // Bounds on what is remembered: query texts are mostly literals, but not all.
@@ -117,6 +123,7 @@ function verdictOf(read: Tokens): SqlVerdict {
       changes: SessionChange.Unknown,
       prepared: NONE,
       unsure: true,
+      liftsDeadline: true,
     };
   }
   let controls = false;
@@ -131,8 +138,16 @@ function verdictOf(read: Tokens): SqlVerdict {
     }
     changes |= statementChanges(stmt, prepared);
   }
-  if (!controls && changes === 0) return CLEAN;
-  return { controls, tx, changes, prepared: Object.freeze(prepared), unsure: false };
+  const liftsDeadline = namesDeadline(read.tokens);
+  if (!controls && changes === 0 && !liftsDeadline) return CLEAN;
+  return {
+    controls,
+    tx,
+    changes,
+    prepared: Object.freeze(prepared),
+    unsure: false,
+    liftsDeadline,
+  };
 }
 
 function merge(a: SqlVerdict, b: SqlVerdict): SqlVerdict {
@@ -143,5 +158,16 @@ function merge(a: SqlVerdict, b: SqlVerdict): SqlVerdict {
     changes: a.changes | b.changes,
     prepared: Object.freeze([...new Set([...a.prepared, ...b.prepared])]),
     unsure: a.unsure || b.unsure,
+    liftsDeadline: a.liftsDeadline || b.liftsDeadline,
   };
+}
+
+// Broad on purpose (strings and quoted names count): a false "yes" only exempts the session
+// from stall detection, a false "no" would close a session whose query legitimately runs long.
+function namesDeadline(tokens: readonly Token[]): boolean {
+  for (const t of tokens) {
+    if (t.kind === TokenKind.Punct || t.kind === TokenKind.Other) continue;
+    if (t.value.toLowerCase().includes("statement_timeout")) return true;
+  }
+  return false;
 }

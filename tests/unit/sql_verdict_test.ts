@@ -365,3 +365,25 @@ describe("readSql() properties (fast-check)", () => {
     );
   });
 });
+
+describe("readSql(): liftsDeadline", () => {
+  it("readSql() sees statement_timeout named in any form, and nothing else", () => {
+    for (
+      const text of [
+        "SET LOCAL statement_timeout = 0",
+        "/* a; b */ set local STATEMENT_TIMEOUT to '1h'",
+        "SELECT set_config('statement_timeout', '0', true)",
+        'SET LOCAL "statement_timeout" = 0',
+        "select 1; -- x\r\nset local statement_timeout = 0",
+      ]
+    ) {
+      assert.equal(readSql(text).liftsDeadline, true, text);
+      assert.equal(analyzeSql(text).liftsDeadline, true, text);
+    }
+    for (const text of ["SELECT 1", "SELECT timeout FROM t", "SET LOCAL lock_timeout = 0"]) {
+      assert.equal(readSql(text).liftsDeadline, false, text);
+    }
+    // Unreadable and naming a word of interest: assume the worst.
+    assert.equal(readSql("SET LOCAL x = 'unterminated").liftsDeadline, true);
+  });
+});
