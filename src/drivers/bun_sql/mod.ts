@@ -40,25 +40,13 @@
  * @module
  */
 import type { ConnectParams, Driver, DriverConnection } from "../../driver.ts";
-import {
-  checkConnectParams,
-  connectError,
-  endpointLabel,
-  startupSettings,
-  withConnectTimeout,
-} from "../shared/connect.ts";
+import * as sessionStart from "../shared/connect.ts";
 import { nodeTlsOptions, tlsPolicy } from "../shared/tls.ts";
 import { BunSqlConnection } from "./connection.ts";
 import type { BunGlobal, BunSqlClientOptions } from "./types.ts";
 
 // The driver interface that bunSql() returns, so that this entry point documents it fully.
-export type {
-  ConnectParams,
-  Driver,
-  DriverConnection,
-  DriverResult,
-  SslMode,
-} from "../../driver.ts";
+export type * from "../shared/contract.ts";
 
 /**
  * Options of {@linkcode bunSql}.
@@ -106,24 +94,12 @@ export interface BunSqlOptions {
  * @param options Prepared statements on or off.
  * @returns A driver that opens one `Bun.SQL` instance (one session) per connection.
  *
- * @example Open one session directly
+ * @example Bun.SQL sessions with named statements
  * ```ts ignore
+ * import { createPool } from "@x/pgdbpool";
  * import { bunSql } from "@x/pgdbpool/bun-sql";
  *
- * const conn = await bunSql().connect({
- *   host: "localhost",
- *   port: 5432,
- *   database: "app",
- *   user: "app",
- *   password: "secret",
- *   ssl: "prefer",
- *   sslRootCert: undefined,
- *   connectTimeoutMs: 10_000,
- *   settings: { application_name: "demo" },
- * });
- * const { rows } = await conn.query("SELECT $1::int + 1 AS n", [41]);
- * console.log(rows[0].n); // 42
- * await conn.close();
+ * const pool = createPool({ db: "postgres://app@db1/app", driver: bunSql({ prepare: true }), groups: { web: { connection_count: 10 } } });
  * ```
  */
 export function bunSql(options: BunSqlOptions = {}): Driver {
@@ -137,9 +113,9 @@ export function bunSql(options: BunSqlOptions = {}): Driver {
     connect(params: ConnectParams): Promise<DriverConnection> {
       const bun = (globalThis as { Bun?: BunGlobal }).Bun;
       if (bun === undefined || typeof bun.SQL !== "function") {
-        const label = endpointLabel(params.host, params.port);
+        const label = sessionStart.endpointLabel(params.host, params.port);
         return Promise.reject(
-          connectError(
+          sessionStart.connectError(
             new Error("Bun.SQL exists only on Bun; use the postgres.js driver elsewhere"),
             label,
             "Bun.SQL",
@@ -157,8 +133,8 @@ async function open(
   prepare: boolean,
   templates: Map<string, TemplateStringsArray>,
 ): Promise<DriverConnection> {
-  const label = endpointLabel(params.host, params.port);
-  checkConnectParams(params, label);
+  const label = sessionStart.endpointLabel(params.host, params.port);
+  sessionStart.checkConnectParams(params, label);
   const password = params.password ?? "";
   const timeoutMs = params.connectTimeoutMs;
   const conn = new BunSqlConnection(prepare, label, templates);
@@ -176,15 +152,20 @@ async function open(
     connectionTimeout: timeoutMs > 0 && Number.isFinite(timeoutMs) ? timeoutMs / 1000 : 0,
     prepare,
     tls: tlsOption(params),
-    connection: startupSettings(params.settings),
+    connection: sessionStart.startupSettings(params.settings),
     onclose: (err) => conn.lost(err),
   });
   conn.attach(sql);
   try {
-    await withConnectTimeout(sql.connect(), timeoutMs, label, () => conn.lost(undefined));
+    await sessionStart.withConnectTimeout(
+      sql.connect(),
+      timeoutMs,
+      label,
+      () => conn.lost(undefined),
+    );
   } catch (err) {
     conn.lost(err);
-    throw connectError(err, label, "Bun.SQL");
+    throw sessionStart.connectError(err, label, "Bun.SQL");
   }
   return conn;
 }

@@ -29,13 +29,7 @@
  * @module
  */
 import type { ConnectParams, Driver, DriverConnection } from "../../driver.ts";
-import {
-  checkConnectParams,
-  connectError,
-  endpointLabel,
-  startupSettings,
-  withConnectTimeout,
-} from "../shared/connect.ts";
+import * as sessionStart from "../shared/connect.ts";
 import { tlsPolicy } from "../shared/tls.ts";
 import { DenoPostgresConnection } from "./connection.ts";
 import type {
@@ -52,13 +46,7 @@ export type {
   DenoPostgresTlsOptions,
 } from "./types.ts";
 // The driver interface that denoPostgres() returns, so that this entry point documents it fully.
-export type {
-  ConnectParams,
-  Driver,
-  DriverConnection,
-  DriverResult,
-  SslMode,
-} from "../../driver.ts";
+export type * from "../shared/contract.ts";
 
 /**
  * Options of {@linkcode denoPostgres}.
@@ -152,18 +140,18 @@ async function connect(
   controls: object | undefined,
   params: ConnectParams,
 ): Promise<DriverConnection> {
-  const label = endpointLabel(params.host, params.port);
-  checkConnectParams(params, label);
+  const label = sessionStart.endpointLabel(params.host, params.port);
+  sessionStart.checkConnectParams(params, label);
   const client = new Client(clientOptions(params, controls));
   const connecting = client.connect();
   try {
     // deno-postgres cannot abort a connect in flight: on timeout, let it
     // finish in the background and end the session it may still open.
-    await withConnectTimeout(connecting, params.connectTimeoutMs, label, () => {
+    await sessionStart.withConnectTimeout(connecting, params.connectTimeoutMs, label, () => {
       connecting.then(() => client.end()).catch(() => {});
     });
   } catch (err) {
-    throw connectError(err, label, "deno-postgres");
+    throw sessionStart.connectError(err, label, "deno-postgres");
   }
   return new DenoPostgresConnection(client, label, params.onNotice);
 }
@@ -173,7 +161,9 @@ function clientOptions(
   controls: object | undefined,
 ): DenoPostgresClientOptions {
   const socket = params.host.startsWith("/");
-  const { application_name: applicationName, ...settings } = startupSettings(params.settings);
+  const { application_name: applicationName, ...settings } = sessionStart.startupSettings(
+    params.settings,
+  );
   const options: Record<string, string> = {};
   // deno-postgres escapes spaces in option values but not backslashes, which
   // the server also reads as escapes: double them first.

@@ -50,13 +50,7 @@ import type { NodePostgresModule } from "./types.ts";
 
 export type { NodePostgresClient, NodePostgresModule, NodePostgresResult } from "./types.ts";
 // The driver interface that nodePostgres() returns, so that this entry point documents it fully.
-export type {
-  ConnectParams,
-  Driver,
-  DriverConnection,
-  DriverResult,
-  SslMode,
-} from "../../driver.ts";
+export type * from "../shared/contract.ts";
 
 /**
  * Options of {@linkcode nodePostgres}.
@@ -117,24 +111,12 @@ export interface NodePostgresOptions {
  * @returns A driver that opens one `pg.Client` (one session) per connection.
  * @throws {TypeError} When `options.pg` is given but has no `Client` class.
  *
- * @example Open one session directly
+ * @example node-postgres keeping at most 100 statements per session
  * ```ts ignore
+ * import { createPool } from "@x/pgdbpool";
  * import { nodePostgres } from "@x/pgdbpool/node-postgres";
  *
- * const conn = await nodePostgres({ prepare: true }).connect({
- *   host: "localhost",
- *   port: 5432,
- *   database: "app",
- *   user: "app",
- *   password: "secret",
- *   ssl: "prefer",
- *   sslRootCert: undefined,
- *   connectTimeoutMs: 10_000,
- *   settings: { application_name: "demo", statement_timeout: "5000" },
- * });
- * const { rows, command } = await conn.query("SELECT $1::int + 1 AS n", [41]);
- * console.log(rows[0].n, command); // 42 "SELECT"
- * await conn.close();
+ * const pool = createPool({ db: "postgres://app@db1/app", driver: nodePostgres({ maxPrepared: 100 }), groups: { web: { connection_count: 10 } } });
  * ```
  */
 export function nodePostgres(options: NodePostgresOptions = {}): Driver {

@@ -9,13 +9,7 @@
  * @module
  */
 import type { ConnectParams, DriverConnection } from "../../driver.ts";
-import {
-  checkConnectParams,
-  connectError,
-  endpointLabel,
-  startupSettings,
-  withConnectTimeout,
-} from "../shared/connect.ts";
+import * as sessionStart from "../shared/connect.ts";
 import { denialsAsUnset } from "../shared/env_guard.ts";
 import { type GuardedSocket, guardSocket } from "../shared/socket_guard.ts";
 import { nodeTlsOptions, tlsPolicy } from "../shared/tls.ts";
@@ -37,9 +31,9 @@ export async function open(
   params: ConnectParams,
   names: StatementNames | undefined,
 ): Promise<DriverConnection> {
-  const label = endpointLabel(params.host, params.port);
-  checkConnectParams(params, label);
-  const { application_name, ...rest } = startupSettings(params.settings);
+  const label = sessionStart.endpointLabel(params.host, params.port);
+  sessionStart.checkConnectParams(params, label);
+  const { application_name, ...rest } = sessionStart.startupSettings(params.settings);
   const options = Object.entries(rest)
     .map(([k, v]) => `-c ${escapeOption(k)}=${escapeOption(v)}`)
     .join(" ");
@@ -63,12 +57,12 @@ export async function open(
   } catch (err) {
     // allow/prefer: the server has no TLS: go on in plaintext, as libpq does.
     const noTls = /does not support SSL/i.test(String((err as Error)?.message));
-    if (!policy.fallback || !noTls) throw connectError(err, label, "node-postgres");
+    if (!policy.fallback || !noTls) throw sessionStart.connectError(err, label, "node-postgres");
   }
   try {
     return await attempt(false);
   } catch (err) {
-    throw connectError(err, label, "node-postgres");
+    throw sessionStart.connectError(err, label, "node-postgres");
   }
 }
 
@@ -96,12 +90,12 @@ async function connectOnce(
     guardSocket(connection.stream as GuardedSocket, label, answered);
   });
   try {
-    await withConnectTimeout(client.connect(), params.connectTimeoutMs, label, () => {
+    await sessionStart.withConnectTimeout(client.connect(), params.connectTimeoutMs, label, () => {
       conn.lost(undefined);
     });
   } catch (err) {
     conn.lost(err);
-    throw connectError(err, label, "node-postgres", reached);
+    throw sessionStart.connectError(err, label, "node-postgres", reached);
   }
   return conn;
 }

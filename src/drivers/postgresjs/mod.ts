@@ -61,13 +61,7 @@ export type {
   PostgresjsSql,
 } from "./types.ts";
 // The driver interface that postgresjs() returns, so that this entry point documents it fully.
-export type {
-  ConnectParams,
-  Driver,
-  DriverConnection,
-  DriverResult,
-  SslMode,
-} from "../../driver.ts";
+export type * from "../shared/contract.ts";
 
 /**
  * Options of {@linkcode postgresjs}.
@@ -132,24 +126,12 @@ export interface PostgresjsOptions {
  * @returns A driver that opens one postgres.js instance (one session) per connection.
  * @throws {TypeError} When `options.postgres` is given but is not a function.
  *
- * @example Open one session directly
+ * @example postgres.js without the array-type fetch
  * ```ts ignore
+ * import { createPool } from "@x/pgdbpool";
  * import { postgresjs } from "@x/pgdbpool/postgresjs";
  *
- * const conn = await postgresjs().connect({
- *   host: "localhost",
- *   port: 5432,
- *   database: "app",
- *   user: "app",
- *   password: "secret",
- *   ssl: "prefer",
- *   sslRootCert: undefined,
- *   connectTimeoutMs: 10_000,
- *   settings: { application_name: "demo", statement_timeout: "5000" },
- * });
- * const { rows, command } = await conn.query("SELECT $1::int + 1 AS n", [41]);
- * console.log(rows[0].n, command); // 42 "SELECT"
- * await conn.close();
+ * const pool = createPool({ db: "postgres://app@db1/app", driver: postgresjs({ fetchTypes: false }), groups: { web: { connection_count: 10 } } });
  * ```
  */
 export function postgresjs(options: PostgresjsOptions = {}): Driver {

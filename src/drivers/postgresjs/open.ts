@@ -10,13 +10,7 @@
  * @module
  */
 import type { ConnectParams, DriverConnection } from "../../driver.ts";
-import {
-  checkConnectParams,
-  connectError,
-  endpointLabel,
-  startupSettings,
-  withConnectTimeout,
-} from "../shared/connect.ts";
+import * as sessionStart from "../shared/connect.ts";
 import { denialsAsUnset } from "../shared/env_guard.ts";
 import { noticeForwarder } from "../shared/notice.ts";
 import { type ArrayTypes, installValueShapes } from "./array_types.ts";
@@ -40,8 +34,8 @@ export async function open(
   prepare: boolean,
   types: ArrayTypes | undefined,
 ): Promise<DriverConnection> {
-  const label = endpointLabel(params.host, params.port);
-  checkConnectParams(params, label);
+  const label = sessionStart.endpointLabel(params.host, params.port);
+  sessionStart.checkConnectParams(params, label);
   const sockets = await PostgresjsSocket.load(params, label);
   const password = params.password ?? "";
   const conn = new PostgresjsConnection(prepare, label, () => sockets.current);
@@ -59,7 +53,7 @@ export async function open(
     fetch_types: false,
     prepare,
     ssl: false,
-    connection: startupSettings(params.settings),
+    connection: sessionStart.startupSettings(params.settings),
     onnotice: noticeForwarder(params.onNotice),
     onclose: () => conn.lost(undefined),
     socket: () => sockets.open(),
@@ -82,10 +76,15 @@ export async function open(
     if (types !== undefined) await types.install(sql);
   })();
   try {
-    await withConnectTimeout(ready, params.connectTimeoutMs, label, () => conn.lost(undefined));
+    await sessionStart.withConnectTimeout(
+      ready,
+      params.connectTimeoutMs,
+      label,
+      () => conn.lost(undefined),
+    );
   } catch (err) {
     conn.lost(err);
-    throw connectError(err, label, "postgres.js", sockets.reached);
+    throw sessionStart.connectError(err, label, "postgres.js", sockets.reached);
   }
   sockets.markEstablished();
   return conn;
