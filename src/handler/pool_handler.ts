@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { DriverResult } from "../driver.ts";
 import { HandlerReleasedError, type PoolError, QueryError } from "../errors.ts";
 import { connectionLost, queryFailure } from "./failures.ts";
 import { commitOn, lostBeforeCommit, rollbackOn } from "./tx_commands.ts";
@@ -109,10 +110,21 @@ export class PoolHandler extends SessionLease implements GroupHandler {
     if (sql.prepared.length > 0) (this.#prepared ??= []).push(...sql.prepared);
   }
 
-  async #run(text: string, params: readonly unknown[] | undefined, sql: SqlVerdict) {
+  #run(text: string, params: readonly unknown[] | undefined, sql: SqlVerdict) {
     this.sent();
+    let reply: Promise<DriverResult>;
     try {
-      const result = await this.conn.query(text, params);
+      reply = this.conn.query(text, params);
+    } catch (err) {
+      reply = Promise.reject(err);
+    }
+    return this.#settle(reply, sql);
+  }
+
+  // The reply to the handler's own statement: tracked, translated, and the session quiet again.
+  async #settle(reply: Promise<DriverResult>, sql: SqlVerdict) {
+    try {
+      const result = await reply;
       this.#track(sql);
       return result;
     } catch (err) {
@@ -138,15 +150,7 @@ export class PoolHandler extends SessionLease implements GroupHandler {
       this.answered();
       throw this.#failure(err);
     }
-    try {
-      const result = await first;
-      this.#track(sql);
-      return result;
-    } catch (err) {
-      throw this.#failure(err, sql);
-    } finally {
-      this.answered();
-    }
+    return this.#settle(first, sql);
   }
 
   // From the text, not the command tag: COMMIT AND CHAIN answers COMMIT and leaves a
