@@ -27,8 +27,8 @@ const DEFAULT_CONNECTION_COUNT = 10;
  * environment. `DATABASE_URL` wins; otherwise, when `PGHOST`, `PGDATABASE` or
  * `PGUSER` is set, one endpoint per host of `PGHOST` (a comma list; default
  * `localhost`) with `PGPORT` (one port, or one per host), `PGDATABASE`,
- * `PGUSER`, `PGPASSWORD`, `PGSSLMODE`, `PGAPPNAME` and `PGCONNECT_TIMEOUT`
- * (seconds). The one group, `default`, opens `PGDBPOOL_CONNECTION_COUNT`
+ * `PGUSER`, `PGPASSWORD`, `PGSSLMODE`, `PGAPPNAME`, `PGCONNECT_TIMEOUT`
+ * (seconds) and `PGTARGETSESSIONATTRS` (the group's `target_session_attrs`). The one group, `default`, opens `PGDBPOOL_CONNECTION_COUNT`
  * connections (default 10). Empty variables count as unset. `PGSSLROOTCERT`
  * (a file path) is not read: the library reads no files.
  *
@@ -47,6 +47,9 @@ export function configFromEnv(env: EnvReader = runtimeEnv): PoolConfigInput {
   const groups = { default: { connection_count: connectionCount(read) } };
   const url = read("DATABASE_URL");
   if (url) return { db: url, groups };
+  // As in libpq, a fallback for the PG* variables only: a URL carries its own.
+  const target = read("PGTARGETSESSIONATTRS");
+  if (target) Object.assign(groups.default, { target_session_attrs: target });
   if (!read("PGHOST") && !read("PGDATABASE") && !read("PGUSER")) {
     throw new ConfigError(
       "",

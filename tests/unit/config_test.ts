@@ -932,6 +932,19 @@ describe("configFromEnv()", () => {
     assert.equal(passwordOf(e), SECRET);
   });
 
+  it("configFromEnv() reads PGTARGETSESSIONATTRS for the default group, as libpq does", () => {
+    const config = normalizeConfig(
+      configFromEnv(envOf({ PGHOST: "h1,h2", PGTARGETSESSIONATTRS: "read-write" })),
+    );
+    assert.equal(config.groups.default.targetSessionAttrs, "read-write");
+    assertConfigError(
+      () =>
+        normalizeConfig(configFromEnv(envOf({ PGHOST: "h1", PGTARGETSESSIONATTRS: "writable" }))),
+      "groups.default.target_session_attrs",
+      "writable",
+    );
+  });
+
   it("configFromEnv() turns a PGHOST list into endpoints, with one port or one per host", () => {
     const one = normalizeConfig(configFromEnv(envOf({ PGHOST: "h1, h2", PGPORT: "5433" })));
     assert.deepEqual(one.endpoints.map(describeEndpoint), ["h1:5433", "h2:5433"]);
