@@ -45,7 +45,6 @@ export interface Tokens {
   /** A plain `'...'` string held a backslash: with `standard_conforming_strings` off it reads otherwise. */
   readonly backslashInString: boolean;
 }
-
 // Character codes.
 const TAB = 9, LF = 10, CR = 13, SPACE = 32;
 const QUOTE = 39, DQUOTE = 34, DOLLAR = 36, BACKSLASH = 92, AMP = 38;
