@@ -21,8 +21,8 @@
  * @module
  */
 export { createPool, Pool } from "./src/pool.ts";
-export type { LeaseOptions, PoolOptions, PoolStats } from "./src/pool.ts";
-export { defaultPool, end, init, withHandler } from "./src/default_pool.ts";
+export type { LeaseOptions, PoolOptions, PoolStats, QueryOptions } from "./src/pool.ts";
+export { defaultPool, end, init, query, withHandler } from "./src/default_pool.ts";
 export type { Handler, QueryResult } from "./src/handler/handler.ts";
 export type {
   EndpointInput,

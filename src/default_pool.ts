@@ -1,5 +1,5 @@
 /**
- * The default pool behind the top-level `init`, `withHandler` and `end`, as in
+ * The default pool behind the top-level `init`, `withHandler`, `query` and `end`, as in
  * the Python module (`Connection.init(config)` once, then `Handler('group')`).
  *
  * @module
@@ -7,6 +7,8 @@
 import type { PoolConfigInput } from "./config/normalize.ts";
 import { configFromEnv } from "./config/env.ts";
 import type { Handler } from "./handler/handler.ts";
+import type { QueryResult } from "./handler/handler.ts";
+import type { QueryOptions } from "./handler/one_liners.ts";
 import { createPool, type LeaseOptions, type Pool } from "./pool.ts";
 import { PoolClosedError } from "./errors.ts";
 
@@ -86,6 +88,33 @@ export async function withHandler<T>(
   options?: LeaseOptions,
 ): Promise<T> {
   return await defaultPool().withHandler(group, fn, options);
+}
+
+/**
+ * `query` on the default pool: one statement through {@linkcode withHandler}
+ * on the group `default`, or `options.group`.
+ *
+ * @typeParam R The row shape.
+ * @param text SQL text.
+ * @param params Values for `$1`, `$2`…
+ * @param options The group, abort signal and acquire timeout.
+ * @returns The statement's result.
+ * @throws {ConfigError} When no pool is configured (see {@linkcode init}).
+ * @throws {PoolClosedError} After {@linkcode end}, until {@linkcode init}.
+ * @throws See `Pool.query`.
+ *
+ * @example One statement on the default pool
+ * ```ts
+ * import { query } from "@x/pgdbpool";
+ * const { rows } = await query("SELECT $1::int AS n", [42]);
+ * ```
+ */
+export async function query<R = Record<string, unknown>>(
+  text: string,
+  params?: readonly unknown[],
+  options?: QueryOptions,
+): Promise<QueryResult<R>> {
+  return await defaultPool().query<R>(text, params, options);
 }
 
 /**

@@ -1,25 +1,22 @@
 /**
- * The pool: groups over a shared set of endpoints, `withHandler`, `lease`,
- * `stats` and `end`.
+ * The pool: groups over shared endpoints; `withHandler`, `query`, `lease`, `stats`, `end`.
  *
  * @module
  */
-import { systemClock } from "./core/clock.ts";
-import type { AcquireOptions } from "./core/resource_pool.ts";
-import { normalizeConfig, type PoolConfigInput } from "./config/normalize.ts";
-import { defaultDriver } from "./default_driver.ts";
-import { EndpointSet } from "./endpoints/endpoint_set.ts";
+import type { PoolConfigInput } from "./config/normalize.ts";
 import { PoolClosedError, UnconfiguredGroupError } from "./errors.ts";
-import { buildGroups, closeGroups, type Groups, groupStats } from "./groups/build.ts";
+import { closeGroups, groupStats } from "./groups/build.ts";
 import { openGroups } from "./groups/open_groups.ts";
 import type { LeaseGroup } from "./groups/group.ts";
 import type { Handler } from "./handler/handler.ts";
-import { LeaseWatch } from "./handler/lease_watch.ts";
 import { runWithHandler } from "./handler/run_once.ts";
 import { acquireOptions, type LeaseOptions } from "./handler/lease_options.ts";
+import { type QueryOptions, queryThrough } from "./handler/one_liners.ts";
+import type { QueryResult } from "./handler/handler.ts";
 import type { PoolOptions, PoolStats } from "./pool_types.ts";
+import { buildPoolParts, type PoolParts } from "./pool_parts.ts";
 
-export type { LeaseOptions, PoolOptions, PoolStats };
+export type { LeaseOptions, PoolOptions, PoolStats, QueryOptions };
 
 /**
  * A connection pool over one or more PostgreSQL endpoints, with named groups.
@@ -46,11 +43,7 @@ export type { LeaseOptions, PoolOptions, PoolStats };
  * ```
  */
 export class Pool extends EventTarget {
-  readonly #groups: Groups;
-  readonly #endpoints: EndpointSet;
-  readonly #defaultAcquire: AcquireOptions;
-  readonly #endTimeoutMs: number;
-  readonly #watch: LeaseWatch;
+  readonly #p: PoolParts;
   #closed = false;
   #ended: Promise<void> | undefined;
 
@@ -63,25 +56,9 @@ export class Pool extends EventTarget {
    */
   constructor(input: PoolConfigInput, options: PoolOptions = {}) {
     super();
-    const config = normalizeConfig(input);
-    const clock = options.clock ?? systemClock;
-    this.#endTimeoutMs = config.endTimeoutMs;
-    this.#defaultAcquire = { timeoutMs: config.acquireTimeoutMs };
-    this.#watch = new LeaseWatch({
-      thresholdMs: config.leakDetectionMs,
-      clock,
-      report: (type: string, detail: unknown) =>
-        this.dispatchEvent(new CustomEvent(type, { detail })),
-    });
-    this.#endpoints = new EndpointSet(config.endpoints, {
-      driver: config.driver ?? defaultDriver(),
-      clock,
-      reconnectBaseMs: config.reconnectBaseMs,
-      reconnectMaxMs: config.reconnectMaxMs,
-      // Server notices (RAISE NOTICE, warnings) as a `notice` event; detail: DriverNotice.
-      onNotice: (notice) => this.dispatchEvent(new CustomEvent("notice", { detail: notice })),
-    });
-    this.#groups = buildGroups(config, this.#endpoints, clock);
+    const dispatch = (type: string, detail: unknown) =>
+      this.dispatchEvent(new CustomEvent(type, { detail }));
+    this.#p = buildPoolParts(input, options, dispatch);
   }
 
   /**
@@ -119,12 +96,36 @@ export class Pool extends EventTarget {
   ): Promise<T> {
     try {
       const g = this.#group(group);
-      const opts = acquireOptions(options, this.#defaultAcquire);
+      const opts = acquireOptions(options, this.#p.defaultAcquire);
       // The stack is taken before the first await, while the caller's frames are on it.
-      return runWithHandler(g, fn, opts, this.#watch, this.#watch.stackHere());
+      return runWithHandler(g, fn, opts, this.#p.watch, this.#p.watch.stackHere());
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /**
+   * Runs one statement through {@linkcode Pool.withHandler} on the group `default` or `options.group`.
+   *
+   * @param text SQL text (`R`: the row shape).
+   * @param params Values for `$1`, `$2`…
+   * @param options The group, abort signal and acquire timeout.
+   * @returns The statement's result.
+   * @throws See {@linkcode Pool.withHandler} and `Handler.query`.
+   *
+   * @example One statement, pg-pool style
+   * ```ts
+   * import { createPool } from "@x/pgdbpool";
+   * const pool = createPool({ db: "postgres://localhost/app", groups: { default: { connection_count: 4 } } });
+   * const { rows } = await pool.query("SELECT $1::int AS n", [42]);
+   * ```
+   */
+  query<R = Record<string, unknown>>(
+    text: string,
+    params?: readonly unknown[],
+    options?: QueryOptions,
+  ): Promise<QueryResult<R>> {
+    return queryThrough<R>((g, fn, o) => this.withHandler(g, fn, o), text, params, options);
   }
 
   /**
@@ -151,10 +152,10 @@ export class Pool extends EventTarget {
    */
   async lease(group: string, options?: LeaseOptions): Promise<Handler> {
     const g = this.#group(group);
-    const opts = acquireOptions(options, this.#defaultAcquire);
-    const stack = this.#watch.stackHere();
+    const opts = acquireOptions(options, this.#p.defaultAcquire);
+    const stack = this.#p.watch.stackHere();
     const handler = await g.lease(opts);
-    handler.watchWith(this.#watch, stack);
+    handler.watchWith(this.#p.watch, stack);
     return handler;
   }
 
@@ -171,7 +172,7 @@ export class Pool extends EventTarget {
    * ```
    */
   stats(): PoolStats {
-    return { groups: groupStats(this.#groups), endpoints: this.#endpoints.stats() };
+    return { groups: groupStats(this.#p.groups), endpoints: this.#p.endpoints.stats() };
   }
 
   /**
@@ -191,7 +192,7 @@ export class Pool extends EventTarget {
    */
   open(): Promise<void> {
     if (this.#closed) return Promise.reject(new PoolClosedError());
-    return openGroups(this.#groups.byName, this.#defaultAcquire.timeoutMs);
+    return openGroups(this.#p.groups.byName, this.#p.defaultAcquire.timeoutMs);
   }
 
   /**
@@ -210,8 +211,8 @@ export class Pool extends EventTarget {
    */
   end(): Promise<void> {
     this.#closed = true;
-    this.#watch.stop();
-    return this.#ended ??= closeGroups(this.#groups, this.#endTimeoutMs);
+    this.#p.watch.stop();
+    return this.#ended ??= closeGroups(this.#p.groups, this.#p.endTimeoutMs);
   }
 
   /** Same as {@linkcode Pool.end}, for `await using`. */
@@ -220,10 +221,10 @@ export class Pool extends EventTarget {
   }
 
   #group(name: string): LeaseGroup {
-    const g = this.#groups.byName.get(name);
+    const g = this.#p.groups.byName.get(name);
     if (g) return g;
     if (this.#closed) throw new PoolClosedError();
-    throw new UnconfiguredGroupError(name, [...this.#groups.byName.keys()]);
+    throw new UnconfiguredGroupError(name, [...this.#p.groups.byName.keys()]);
   }
 }
 

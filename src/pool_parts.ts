@@ -1,0 +1,62 @@
+/**
+ * What a pool is built from: its normalized configuration turned into the
+ * endpoint set, the groups over it and the lease watch.
+ *
+ * @module
+ */
+import { systemClock } from "./core/clock.ts";
+import type { AcquireOptions } from "./core/resource_pool.ts";
+import { normalizeConfig, type PoolConfigInput } from "./config/normalize.ts";
+import { defaultDriver } from "./default_driver.ts";
+import { EndpointSet } from "./endpoints/endpoint_set.ts";
+import { buildGroups, type Groups } from "./groups/build.ts";
+import { LeaseWatch } from "./handler/lease_watch.ts";
+import type { PoolOptions } from "./pool_types.ts";
+
+/** The parts of one pool. */
+export interface PoolParts {
+  /** The groups, by name. */
+  readonly groups: Groups;
+  /** The endpoints the groups share. */
+  readonly endpoints: EndpointSet;
+  /** The acquire options of a call that passed none. */
+  readonly defaultAcquire: AcquireOptions;
+  /** How long `end()` waits for leased handlers. */
+  readonly endTimeoutMs: number;
+  /** Leak and unreleased-handler reports. */
+  readonly watch: LeaseWatch;
+}
+
+/**
+ * Builds a pool's parts from its configuration. Does no I/O.
+ *
+ * @param input The configuration.
+ * @param options The clock, for tests.
+ * @param dispatch Sends a pool event (`type`, `detail`).
+ * @returns The parts.
+ * @throws {ConfigError} When the configuration is invalid.
+ */
+export function buildPoolParts(
+  input: PoolConfigInput,
+  options: PoolOptions,
+  dispatch: (type: string, detail: unknown) => void,
+): PoolParts {
+  const config = normalizeConfig(input);
+  const clock = options.clock ?? systemClock;
+  const watch = new LeaseWatch({ thresholdMs: config.leakDetectionMs, clock, report: dispatch });
+  const endpoints = new EndpointSet(config.endpoints, {
+    driver: config.driver ?? defaultDriver(),
+    clock,
+    reconnectBaseMs: config.reconnectBaseMs,
+    reconnectMaxMs: config.reconnectMaxMs,
+    // Server notices (RAISE NOTICE, warnings) as a `notice` event; detail: DriverNotice.
+    onNotice: (notice) => dispatch("notice", notice),
+  });
+  return {
+    groups: buildGroups(config, endpoints, clock),
+    endpoints,
+    defaultAcquire: { timeoutMs: config.acquireTimeoutMs },
+    endTimeoutMs: config.endTimeoutMs,
+    watch,
+  };
+}
