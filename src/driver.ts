@@ -129,6 +129,11 @@ export interface DriverConnection {
   readonly parameters: Readonly<Record<string, string>>;
   /** Ends the session. Never rejects. */
   close(): Promise<void>;
+  /**
+   * Optional (pool option `allowExitOnIdle`): from now on the session's socket
+   * keeps the process alive only while a query is in flight.
+   */
+  unrefWhenIdle?(): void;
 }
 
 /**

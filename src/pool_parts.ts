@@ -8,6 +8,7 @@ import { systemClock } from "./core/clock.ts";
 import type { AcquireOptions } from "./core/resource_pool.ts";
 import { normalizeConfig, type PoolConfigInput } from "./config/normalize.ts";
 import { defaultDriver } from "./default_driver.ts";
+import type { Driver } from "./driver.ts";
 import { EndpointSet } from "./endpoints/endpoint_set.ts";
 import { buildGroups, type Groups } from "./groups/build.ts";
 import { LeaseWatch } from "./handler/lease_watch.ts";
@@ -44,8 +45,9 @@ export function buildPoolParts(
   const config = normalizeConfig(input);
   const clock = options.clock ?? systemClock;
   const watch = new LeaseWatch({ thresholdMs: config.leakDetectionMs, clock, report: dispatch });
+  const driver = config.driver ?? defaultDriver();
   const endpoints = new EndpointSet(config.endpoints, {
-    driver: config.driver ?? defaultDriver(),
+    driver: config.allowExitOnIdle ? exitOnIdle(driver) : driver,
     clock,
     reconnectBaseMs: config.reconnectBaseMs,
     reconnectMaxMs: config.reconnectMaxMs,
@@ -58,5 +60,17 @@ export function buildPoolParts(
     defaultAcquire: { timeoutMs: config.acquireTimeoutMs },
     endTimeoutMs: config.endTimeoutMs,
     watch,
+  };
+}
+
+// Every session the driver opens lets the process exit while it is idle.
+function exitOnIdle(driver: Driver): Driver {
+  return {
+    name: driver.name,
+    connect: async (params) => {
+      const conn = await driver.connect(params);
+      conn.unrefWhenIdle?.();
+      return conn;
+    },
   };
 }

@@ -49,6 +49,7 @@ export const DEFAULTS:
     | "idleTimeoutMs"
     | "maxLifetimeMs"
     | "endTimeoutMs"
+    | "allowExitOnIdle"
     | "leakDetectionMs"
     | "reconnectBaseMs"
     | "reconnectMaxMs"
@@ -72,6 +73,7 @@ export const DEFAULTS:
     idleTimeoutMs: 600_000,
     maxLifetimeMs: 1_800_000,
     endTimeoutMs: 5000,
+    allowExitOnIdle: false,
     leakDetectionMs: 0,
     reconnectBaseMs: 250,
     reconnectMaxMs: 10_000,

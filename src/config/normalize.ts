@@ -17,7 +17,7 @@ import type { Driver } from "../driver.ts";
 import { ConfigError } from "../errors.ts";
 import type { EndpointConfig, PoolConfig } from "./types.ts";
 import { DEFAULTS } from "./defaults.ts";
-import { type Field, isRecord, pick, rejectUnknownKeys, render } from "./fields.ts";
+import { fail, type Field, isRecord, pick, rejectUnknownKeys, render } from "./fields.ts";
 import { duration, oneOf } from "./validators.ts";
 import { endpointsOf } from "./endpoints.ts";
 import { groupsOf } from "./groups.ts";
@@ -54,6 +54,7 @@ const TOP_KEYS: readonly string[] = [
   "db",
   "groups",
   "driver",
+  "allowExitOnIdle",
   ...DURATIONS.flatMap(([camel, seed]) => [camel, seed]),
 ];
 
@@ -109,8 +110,15 @@ export function normalizeConfig(input: unknown): PoolConfig {
     endpoints: Object.freeze(endpoints),
     groups,
     driver: driverOf(input.driver),
+    allowExitOnIdle: allowExitOnIdleOf(input),
     ...durations,
   });
+}
+
+function allowExitOnIdleOf(input: Record<string, unknown>): boolean {
+  const f = pick(input, "", ["allowExitOnIdle"]);
+  if (f && typeof f.value !== "boolean") fail(f, "true or false");
+  return f ? f.value as boolean : DEFAULTS.allowExitOnIdle;
 }
 
 /**

@@ -141,6 +141,11 @@ export interface PoolConfigInput {
   /** How long `end()` waits for leased handlers to come back, in ms (alias `end_timeout_ms`). @default {5000} */
   endTimeoutMs?: number;
   /**
+   * Let the process exit while every session is idle: idle sessions' sockets
+   * do not keep it alive (pg-pool's name; drivers that expose their socket). @default {false}
+   */
+  allowExitOnIdle?: boolean;
+  /**
    * Report a lease held longer than this, once, as a `leak` event carrying the
    * stack of the call that leased it; 0 turns it off (alias `leak_detection_ms`).
    * @default {0}
@@ -224,6 +229,8 @@ export interface PoolConfig {
   readonly maxLifetimeMs: number;
   /** How long `end()` waits for leased handlers, in ms. */
   readonly endTimeoutMs: number;
+  /** Idle sessions do not keep the process alive. */
+  readonly allowExitOnIdle: boolean;
   /** Report leases held longer than this, in ms; 0: off. */
   readonly leakDetectionMs: number;
   /** First back-off of a failing endpoint, in ms. */

@@ -55,3 +55,17 @@ describe("a script without end()", () => {
     assert.equal(r.code, 0, r.out);
   });
 });
+
+describe("allowExitOnIdle", () => {
+  it("deno (postgres.js): the script exits with code 0 once its sessions are idle", async () => {
+    const r = await runFixture([...denoArgv, "exit"], 5000);
+    assert.ok(r.out.includes("queried"), r.out);
+    assert.equal(r.code, 0, r.out);
+  });
+
+  it("bun (Bun.SQL): the script exits with code 0", async () => {
+    const r = await runFixture([...bunArgv, "exit"], 5000);
+    assert.ok(r.out.includes("queried"), r.out);
+    assert.equal(r.code, 0, r.out);
+  });
+});

@@ -97,6 +97,7 @@ describe("DEFAULTS", () => {
       idleTimeoutMs: 600_000,
       maxLifetimeMs: 1_800_000,
       endTimeoutMs: 5000,
+      allowExitOnIdle: false,
       leakDetectionMs: 0,
       reconnectBaseMs: 250,
       reconnectMaxMs: 10000,

@@ -36,6 +36,9 @@ export class PostgresjsConnection extends SessionConnection implements DriverCon
   #sql!: PostgresjsSql;
   readonly #prepare: boolean;
   #pending = 0;
+  readonly #socket: () => NetSocket | undefined;
+  // allowExitOnIdle: the socket is unref'd while no query is in flight.
+  #unrefIdle = false;
 
   /**
    * @param prepare Named prepared statements on or off.
@@ -48,6 +51,13 @@ export class PostgresjsConnection extends SessionConnection implements DriverCon
       destroy: () => socket()?.destroy(),
     });
     this.#prepare = prepare;
+    this.#socket = socket;
+  }
+
+  /** Lets the process exit while no query is in flight (pool option `allowExitOnIdle`). */
+  unrefWhenIdle(): void {
+    this.#unrefIdle = true;
+    if (this.#pending === 0) this.#socket()?.unref();
   }
 
   /** Sets the instance; called once, before any callback of that instance can fire. */
@@ -76,19 +86,24 @@ export class PostgresjsConnection extends SessionConnection implements DriverCon
     const withParams = params !== undefined && params.length > 0;
     // Whether nothing else was in flight when this query was handed over: see #translate.
     const alone = this.#pending++ === 0;
+    if (alone && this.#unrefIdle) this.#socket()?.ref();
     const pending = withParams
       ? this.#sql.unsafe(text, params as unknown[], this.#prepare ? NAMED : UNNAMED)
       : this.#sql.unsafe(text, EMPTY, this.#prepare && isSingleStatement(text) ? NAMED : SIMPLE);
     return pending.then(
       (result) => {
-        this.#pending--;
+        this.#settled();
         return taggedResult(result);
       },
       (err) => {
-        this.#pending--;
+        this.#settled();
         throw this.#translate(err, alone);
       },
     );
+  }
+
+  #settled(): void {
+    if (--this.#pending === 0 && this.#unrefIdle) this.#socket()?.unref();
   }
 
   async #end(socket: NetSocket | undefined): Promise<void> {
