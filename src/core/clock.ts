@@ -27,6 +27,12 @@ export interface Clock {
   /** Monotonic milliseconds. */
   now(): number;
   /**
+   * Wall-clock milliseconds (`Date.now()`), read only by the housekeeping
+   * tick to see time the monotonic clock missed (a suspended machine). A
+   * clock without it is never seen to leap by divergence, only by a late tick.
+   */
+  wallNow?(): number;
+  /**
    * Calls `fn` after `ms`. Timers are armed only for callers that wait (an
    * acquire timeout, `end()`'s grace period), so they keep the process alive.
    */
@@ -47,6 +53,7 @@ function monotonicNow(): number {
 /** The real clock: millisecond wall time that never runs backwards, and the runtime's timers. */
 export const systemClock: Clock = {
   now: monotonicNow,
+  wallNow: () => Date.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (handle) => clearTimeout(handle as number),
 };

@@ -98,13 +98,51 @@ export function retireAt(now: number, lifetimeMs: number): number {
   return lifetimeMs > 0 ? now + lifetimeMs * (1 - 0.1 * Math.random()) : Infinity;
 }
 
-/** A periodic sweep on one unref'd timer, armed only once started. */
+/**
+ * After a clock leap, counts the missed time against every entry: lifetimes
+ * end `leapMs` sooner and idle entries look idle at least `suspectMs` longer,
+ * so each is pinged before its next use (or goes at this sweep). Only ever
+ * ages entries: a leap never makes one look younger nor a deadline later.
+ *
+ * @param pool The pool.
+ * @param leapMs The size of the leap (> 0).
+ * @param suspectMs Idle time that makes an entry pinged before use.
+ */
+export function ageForLeap<R>(pool: Sweepable<R>, leapMs: number, suspectMs: number): void {
+  const idleShift = Math.max(leapMs, suspectMs + 1);
+  for (const entry of pool.entries()) {
+    entry.expiresAt -= leapMs;
+    if (entry.leased) continue;
+    entry.lastUsed -= idleShift;
+    entry.busyAt -= idleShift;
+  }
+}
+
+/**
+ * A tick later than its period by more than this (or wall and monotonic time
+ * drifting apart by more) is a leap; anything less is timer jitter.
+ *
+ * @param periodMs The sweep period.
+ * @returns Milliseconds.
+ */
+export function leapTolerance(periodMs: number): number {
+  return Math.max(1000, periodMs);
+}
+
+/**
+ * A periodic sweep on one unref'd timer, armed only once started. Each tick
+ * also checks for a clock leap (a frozen isolate, a suspended machine): the
+ * wall clock ran ahead of the monotonic one, or the tick came far too late.
+ */
 export class Housekeeper {
   readonly #clock: Clock;
   readonly #periodMs: number;
   readonly #sweep: (now: number) => void;
+  readonly #onLeap: ((leapMs: number, now: number) => void) | undefined;
   #timer: TimerHandle | undefined;
   #stopped = false;
+  #armedAt = 0;
+  #armedWall = 0;
 
   /**
    * Builds a stopped housekeeper.
@@ -112,16 +150,25 @@ export class Housekeeper {
    * @param clock The clock.
    * @param periodMs Time between sweeps.
    * @param sweep The work of one sweep.
+   * @param onLeap Called before the sweep of a tick that saw a forward leap.
    */
-  constructor(clock: Clock, periodMs: number, sweep: (now: number) => void) {
+  constructor(
+    clock: Clock,
+    periodMs: number,
+    sweep: (now: number) => void,
+    onLeap?: (leapMs: number, now: number) => void,
+  ) {
     this.#clock = clock;
     this.#periodMs = periodMs;
     this.#sweep = sweep;
+    this.#onLeap = onLeap;
   }
 
   /** Arms the timer, unless it is armed already or stopped for good. */
   start(): void {
     if (this.#timer !== undefined || this.#stopped) return;
+    this.#armedAt = this.#clock.now();
+    this.#armedWall = this.#clock.wallNow?.() ?? this.#armedAt;
     this.#timer = this.#clock.setTimeout(() => this.#tick(), this.#periodMs);
     // Housekeeping alone never keeps a process alive.
     unrefTimer(this.#timer);
@@ -136,8 +183,19 @@ export class Housekeeper {
 
   #tick(): void {
     this.#timer = undefined;
-    this.#sweep(this.#clock.now());
+    const now = this.#clock.now();
+    const leapMs = this.#leap(now, this.#clock.wallNow?.() ?? now);
+    if (leapMs > 0) this.#onLeap?.(leapMs, now);
+    this.#sweep(now);
     this.start();
+  }
+
+  // Forward only: a wall clock set back (negative divergence) is no leap, so
+  // it can neither make an entry younger nor push a deadline later.
+  #leap(now: number, wall: number): number {
+    const elapsed = now - this.#armedAt;
+    const leapMs = Math.max(wall - this.#armedWall - elapsed, elapsed - this.#periodMs);
+    return leapMs > leapTolerance(this.#periodMs) ? leapMs : 0;
   }
 }
 

@@ -25,7 +25,7 @@ export interface PoolEntry<R> extends Progress {
   /** Set when it is past its lifetime: destroyed at release instead of reused. */
   retire: boolean;
   /** Clock time past which it is retired (its lifetime, jittered); Infinity: never. */
-  readonly expiresAt: number;
+  expiresAt: number;
   /** Clock time of the last sweep that found it leased (idle time counts from then too). */
   busyAt: number;
 }

@@ -8,10 +8,26 @@ interface Timer {
 
 export class FakeClock implements Clock {
   #now = 1_000;
+  /** Wall time minus monotonic time: moved by {@linkcode FakeClock.stepWall}. */
+  #wallOffset = 1_700_000_000_000;
   #timers = new Set<Timer>();
 
   now(): number {
     return this.#now;
+  }
+
+  wallNow(): number {
+    return this.#now + this.#wallOffset;
+  }
+
+  /** Steps the wall clock alone (a suspend the monotonic clock missed, or a clock set back). */
+  stepWall(ms: number): void {
+    this.#wallOffset += ms;
+  }
+
+  /** Moves time forward without firing timers (a frozen isolate): they fire late on the next advance. */
+  freeze(ms: number): void {
+    this.#now += ms;
   }
 
   setTimeout(fn: () => void, ms: number): unknown {
@@ -37,7 +53,7 @@ export class FakeClock implements Clock {
       for (const t of this.#timers) if (t.at <= target && (!next || t.at < next.at)) next = t;
       if (!next) break;
       this.#timers.delete(next);
-      this.#now = next.at;
+      this.#now = Math.max(this.#now, next.at);
       next.fn();
     }
     this.#now = target;

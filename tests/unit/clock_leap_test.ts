@@ -1,0 +1,101 @@
+/**
+ * Clock leaps on the fake clock: the housekeeping tick sees the wall clock run
+ * ahead of the monotonic one, or arrive far too late, and ages idle entries so
+ * they are pinged before their next use; a wall clock set back is no leap.
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { ageForLeap, Housekeeper } from "../../src/core/housekeeper.ts";
+import type { PoolEntry } from "../../src/core/resource_pool_types.ts";
+import { FakeClock } from "../support/fake_clock.ts";
+
+function watch(clock: FakeClock, periodMs = 1000) {
+  const leaps: number[] = [];
+  let sweeps = 0;
+  const hk = new Housekeeper(clock, periodMs, () => sweeps++, (ms) => leaps.push(ms));
+  hk.start();
+  return { leaps, sweeps: () => sweeps, hk };
+}
+
+function entry(now: number, leased = false): PoolEntry<string> {
+  return {
+    lastUsed: now,
+    busyAt: now,
+    expiresAt: now + 60_000,
+    leased,
+    retire: false,
+    resource: "r",
+    partition: 0,
+  } as unknown as PoolEntry<string>;
+}
+
+describe("clock leap detection at the housekeeping tick", () => {
+  it("steady ticks are no leap", () => {
+    const clock = new FakeClock();
+    const w = watch(clock);
+    clock.advance(10_000);
+    assert.equal(w.sweeps(), 10);
+    assert.deepEqual(w.leaps, []);
+    w.hk.stop();
+  });
+
+  it("the wall clock running ahead of the monotonic one is a leap of the difference", () => {
+    const clock = new FakeClock();
+    const w = watch(clock);
+    clock.stepWall(3_600_000);
+    clock.advance(1000);
+    assert.deepEqual(w.leaps, [3_600_000]);
+    clock.advance(1000);
+    assert.deepEqual(w.leaps, [3_600_000], "reported once");
+    w.hk.stop();
+  });
+
+  it("a tick far later than scheduled (a frozen isolate) is a leap of its lateness", () => {
+    const clock = new FakeClock();
+    const w = watch(clock);
+    clock.freeze(120_000);
+    clock.advance(0);
+    assert.deepEqual(w.leaps, [119_000]);
+    assert.equal(w.sweeps(), 1);
+    w.hk.stop();
+  });
+
+  it("timer jitter under the tolerance is no leap", () => {
+    const clock = new FakeClock();
+    const w = watch(clock);
+    clock.stepWall(500);
+    clock.freeze(1500);
+    clock.advance(0);
+    assert.deepEqual(w.leaps, []);
+    w.hk.stop();
+  });
+
+  it("a wall clock set back is no leap", () => {
+    const clock = new FakeClock();
+    const w = watch(clock);
+    clock.stepWall(-3_600_000);
+    clock.advance(5000);
+    assert.deepEqual(w.leaps, []);
+    w.hk.stop();
+  });
+});
+
+describe("ageForLeap", () => {
+  it("idle entries look idle past the ping window; lifetimes end sooner; leased ones keep their idle time", () => {
+    const idle = entry(1000);
+    const leased = entry(1000, true);
+    ageForLeap({ entries: () => [idle, leased], destroy: () => {} }, 5000, 1000);
+    assert.equal(idle.lastUsed, -4000);
+    assert.equal(idle.busyAt, -4000);
+    assert.equal(idle.expiresAt, 56_000);
+    assert.equal(leased.lastUsed, 1000);
+    assert.equal(leased.expiresAt, 56_000);
+  });
+
+  it("a leap shorter than the ping window still makes idle entries suspect", () => {
+    const idle = entry(1000);
+    ageForLeap({ entries: () => [idle], destroy: () => {} }, 1500, 5000);
+    assert.ok(1000 - idle.lastUsed > 5000);
+    assert.equal(idle.expiresAt, 59_500, "never later");
+  });
+});
