@@ -25,9 +25,9 @@ export type { LeaseOptions, PoolOptions, PoolStats, QueryOptions };
  * It is an `EventTarget`. Events (`CustomEvent`, data in `detail`):
  * - `leak` — a lease held longer than `leakDetectionMs`, reported once:
  *   `{ group, heldMs, stack }`, the stack of the call that leased it.
- * - `unreleased` — a handler from `lease()` was garbage-collected without
- *   being released; its connection was closed and its slot freed:
- *   `{ group, stack }` (the stack when `leakDetectionMs` is on).
+ * - `unreleased` — a handler from `lease()` was garbage-collected unreleased; its
+ *   connection was closed: `{ group, stack }` (the stack when `leakDetectionMs` is on).
+ * - `clockleap` — time leapt (a suspend, a frozen isolate); idle sessions get pinged: `{ leapMs }`.
  *
  * @example A pool over two endpoints, one query, then end()
  * ```ts

@@ -55,7 +55,8 @@ export function buildPoolParts(
     onNotice: (notice) => dispatch("notice", notice),
   });
   return {
-    groups: buildGroups(config, endpoints, clock),
+    // A frozen isolate or suspended machine resumed; detail: { leapMs }.
+    groups: buildGroups(config, endpoints, clock, (leapMs) => dispatch("clockleap", { leapMs })),
     endpoints,
     defaultAcquire: { timeoutMs: config.acquireTimeoutMs },
     endTimeoutMs: config.endTimeoutMs,

@@ -33,9 +33,15 @@ export interface Groups {
  * @param config The pool's config.
  * @param endpoints The pool's endpoints.
  * @param clock The clock.
+ * @param onLeap Told of a clock leap the housekeeping tick saw (milliseconds).
  * @returns The groups and the set of closes in flight.
  */
-export function buildGroups(config: PoolConfig, endpoints: EndpointSet, clock: Clock): Groups {
+export function buildGroups(
+  config: PoolConfig,
+  endpoints: EndpointSet,
+  clock: Clock,
+  onLeap?: (leapMs: number) => void,
+): Groups {
   const closing = new Set<Promise<void>>();
   const close = (connection: DriverConnection) => {
     const closed: Promise<void> = connection.close().catch(() => {}).finally(() =>
@@ -57,9 +63,17 @@ export function buildGroups(config: PoolConfig, endpoints: EndpointSet, clock: C
   );
   // Sweeps sample progress: a stall is seen up to one period late, never early.
   const stallMs = queryMs.map((ms) => ms > 0 ? ms + (period ?? 0) : 0);
-  const housekeeper = period === undefined ? undefined : new Housekeeper(clock, period, (now) => {
-    for (const g of byName.values()) g.sweep(now, idleTimeoutMs);
-  });
+  const housekeeper = period === undefined ? undefined : new Housekeeper(
+    clock,
+    period,
+    (now) => {
+      for (const g of byName.values()) g.sweep(now, idleTimeoutMs);
+    },
+    (leapMs) => {
+      for (const g of byName.values()) g.leap?.(leapMs);
+      onLeap?.(leapMs);
+    },
+  );
   const opened = () => housekeeper?.start();
   const shared = {
     endpoints,

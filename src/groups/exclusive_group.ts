@@ -18,7 +18,7 @@ import { AcquireTimeoutError, isLoginRefused, PoolClosedError } from "../errors.
 import { type HandlerOwner, PoolHandler } from "../handler/pool_handler.ts";
 import type { GroupOptions, LeaseGroup } from "./group.ts";
 import { pingWithin } from "./ping.ts";
-import { stalledFor, sweepPool } from "../core/housekeeper.ts";
+import { ageForLeap, stalledFor, sweepPool } from "../core/housekeeper.ts";
 
 type Entry = PoolEntry<DriverConnection>;
 
@@ -203,6 +203,11 @@ export class Group implements HandlerOwner, LeaseGroup {
    * @param now Clock time.
    * @param idleTimeoutMs The idle timeout; 0: none.
    */
+  /** @param leapMs The size of a clock leap: idle sessions get pinged before next use. */
+  leap(leapMs: number): void {
+    ageForLeap(this.#pool, leapMs, this.#pingAfterIdleMs);
+  }
+
   sweep(now: number, idleTimeoutMs: number): void {
     sweepPool(this.#pool, now, idleTimeoutMs);
     const { stallMs, close } = this.#opts;

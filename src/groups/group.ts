@@ -66,6 +66,12 @@ export interface LeaseGroup {
    */
   sweep(now: number, idleTimeoutMs: number): void;
   /**
+   * After a clock leap: lifetimes end `leapMs` sooner, idle sessions are pinged before next use.
+   *
+   * @param leapMs The size of the leap.
+   */
+  leap?(leapMs: number): void;
+  /**
    * Opens sessions until the group holds its `connection_count` (`pool.open()`).
    *
    * @param timeoutMs How long it may take.

@@ -5,9 +5,11 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { createPool } from "../../mod.ts";
 import { ageForLeap, Housekeeper } from "../../src/core/housekeeper.ts";
 import type { PoolEntry } from "../../src/core/resource_pool_types.ts";
 import { FakeClock } from "../support/fake_clock.ts";
+import { FakeDriver } from "../support/fake_driver.ts";
 
 function watch(clock: FakeClock, periodMs = 1000) {
   const leaps: number[] = [];
@@ -97,5 +99,37 @@ describe("ageForLeap", () => {
     ageForLeap({ entries: () => [idle], destroy: () => {} }, 1500, 5000);
     assert.ok(1000 - idle.lastUsed > 5000);
     assert.equal(idle.expiresAt, 59_500, "never later");
+  });
+});
+
+describe("a pool after a clock leap", () => {
+  it("emits clockleap with its size and pings the idle session before its next use", async () => {
+    const driver = new FakeDriver();
+    const clock = new FakeClock();
+    const pool = createPool({
+      db: [{ host: "a", query_timeout: 0 }],
+      groups: { g: { connection_count: 1 } },
+      driver,
+      // A one-minute sweep; no idle timeout, so the session stays and is pinged.
+      idleTimeoutMs: 0,
+      maxLifetimeMs: 36_000_000,
+      pingAfterIdleMs: 120_000,
+    }, { clock });
+    const leaps: number[] = [];
+    pool.addEventListener("clockleap", (e) => leaps.push((e as CustomEvent).detail.leapMs));
+    await pool.withHandler("g", async () => {});
+    clock.advance(60_000);
+    const pings = () => driver.queries.filter((q) => q.text === "SELECT 1").length;
+    await pool.withHandler("g", async () => {});
+    assert.equal(pings(), 0, "no ping inside the window");
+    clock.stepWall(3_600_000);
+    clock.advance(60_000);
+    assert.deepEqual(leaps, [3_600_000]);
+    await pool.withHandler("g", async () => {});
+    assert.equal(pings(), 1, `pinged after the leap: ${driver.queries.map((q) => q.text)}`);
+    assert.equal(driver.open.size, 1, "the same session, pinged, not a new one");
+    const ending = pool.end();
+    clock.advance(60_000);
+    await ending;
   });
 });
