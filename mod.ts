@@ -55,6 +55,7 @@ export {
   OfflineError,
   PoolClosedError,
   PoolError,
+  PoolOverloadedError,
   QueryError,
   UnconfiguredGroupError,
 } from "./src/errors.ts";

@@ -416,6 +416,42 @@ const RETRYABLE_SQLSTATES = new Set(["40001", "40P01", "57P01", "57P02", "57P03"
 export function isRetryable(err: unknown): boolean {
   if (err instanceof CommitUnknownError || isLoginRefused(err)) return false;
   if (err instanceof ConnectionError || err instanceof OfflineError) return true;
-  if (err instanceof AcquireTimeoutError) return true;
+  if (err instanceof AcquireTimeoutError || err instanceof PoolOverloadedError) return true;
   return err instanceof QueryError && err.code !== undefined && RETRYABLE_SQLSTATES.has(err.code);
+}
+
+/**
+ * A group's wait queue is full (`max_waiting`): the lease fails at once
+ * instead of queueing. The message shows the group's state.
+ *
+ * @example Shed load when the queue of a group is full
+ * ```ts
+ * import { PoolOverloadedError, withHandler } from "@x/pgdbpool";
+ * try {
+ *   await withHandler("default", (db) => db.query("SELECT 1"));
+ * } catch (err) {
+ *   if (err instanceof PoolOverloadedError) console.log("too busy:", err.maxWaiting);
+ * }
+ * ```
+ */
+export class PoolOverloadedError extends PoolError {
+  /** The group whose wait queue is full. */
+  readonly group: string;
+  /** The group's `max_waiting` limit. */
+  readonly maxWaiting: number;
+  /**
+   * Builds the error.
+   *
+   * @param group The group whose wait queue is full.
+   * @param maxWaiting The group's `max_waiting` limit.
+   * @param state The group's state (`total`, `leased`, `idle`, `waiting`), for the message.
+   */
+  constructor(group: string, maxWaiting: number, state: string) {
+    super(
+      `Cannot lease from group "${group}": the wait queue is full (max_waiting ${maxWaiting}; ${state})`,
+    );
+    this.name = "PoolOverloadedError";
+    this.group = group;
+    this.maxWaiting = maxWaiting;
+  }
 }
