@@ -45,7 +45,12 @@ export class ResourcePool<R> {
   constructor(opts: ResourcePoolOptions<R>) {
     this.#opts = opts;
     // Through `opts`: the owner's hook may use `this`.
-    this.#waiters = new WaitList(opts.clock, (ms) => opts.timeoutError(ms));
+    this.#waiters = new WaitList(
+      opts.clock,
+      (ms) => opts.timeoutError(ms),
+      opts.maxWaiting,
+      () => opts.overloadedError?.() ?? new Error("wait queue full"),
+    );
     this.#idle = new IdleSet(opts.partitions);
   }
 
@@ -147,8 +152,9 @@ export class ResourcePool<R> {
    */
   stats(): ResourcePoolStats {
     const { total, leased, pending, counts } = this.#books;
-    const { size: waiting, waited, timedOut } = this.#waiters;
-    return { total, idle: this.#idle.size, leased, waiting, pending, waited, timedOut, ...counts };
+    const { size: waiting, waited, timedOut, rejected } = this.#waiters;
+    const idle = this.#idle.size;
+    return { total, idle, leased, waiting, pending, waited, timedOut, rejected, ...counts };
   }
 
   /**

@@ -56,6 +56,8 @@ export interface ResourcePoolStats {
   waited: number;
   /** Acquires that timed out in the queue. */
   timedOut: number;
+  /** Acquires turned away at once because `maxWaiting` callers already waited. */
+  rejected: number;
   /** Resources opened. */
   created: number;
   /** Resource openings that failed. */
@@ -91,6 +93,10 @@ export interface ResourcePoolOptions<R> {
   maxLifetimeMs?: number;
   /** The error for a caller that waited `timeoutMs` in vain. */
   timeoutError(timeoutMs: number): Error;
+  /** Most callers queued at once; past it an acquire fails at once. Default: unbounded. */
+  maxWaiting?: number;
+  /** The error for an acquire past `maxWaiting`. */
+  overloadedError?(): Error;
   /** The error for acquiring from a closed pool. */
   closedError(): Error;
 }

@@ -52,6 +52,9 @@ export class WaitList<T> {
   #timerAt = Infinity;
   #waited = 0;
   #timedOut = 0;
+  #rejected = 0;
+  readonly #maxWaiting: number;
+  readonly #overloadError: (() => Error) | undefined;
 
   /**
    * Builds an empty list.
@@ -59,10 +62,19 @@ export class WaitList<T> {
    * @param clock The clock for deadlines and the timer.
    * @param timeoutError The error for a caller that waited `timeoutMs` in vain;
    *   it is called while every expired waiter is still queued.
+   * @param maxWaiting Most waiters queued at once (Infinity: unbounded).
+   * @param overloadError The error for a caller past `maxWaiting`.
    */
-  constructor(clock: Clock, timeoutError: (timeoutMs: number) => Error) {
+  constructor(
+    clock: Clock,
+    timeoutError: (timeoutMs: number) => Error,
+    maxWaiting = Infinity,
+    overloadError?: () => Error,
+  ) {
     this.#clock = clock;
     this.#timeoutError = timeoutError;
+    this.#maxWaiting = maxWaiting;
+    this.#overloadError = overloadError;
   }
 
   /** Number of queued waiters. */
@@ -80,6 +92,11 @@ export class WaitList<T> {
     return this.#timedOut;
   }
 
+  /** Callers turned away at once because the queue was full. */
+  get rejected(): number {
+    return this.#rejected;
+  }
+
   /**
    * Queues a caller until {@linkcode WaitList.resolveNext} serves it, its
    * timeout passes, its signal aborts, or it is rejected.
@@ -89,10 +106,17 @@ export class WaitList<T> {
    * @param counted Whether the wait counts in {@linkcode WaitList.waited}.
    * @returns What the caller is handed.
    * @throws `signal.reason` (as a rejection) when the signal aborts, at once if already aborted.
+   * @throws The overload error (as a rejection) when `maxWaiting` callers already wait;
+   *   only a counted wait (one for a release) is turned away, never a `front` one
+   *   (already admitted once) nor one with a resource opening for it.
    */
   wait(options: WaitOptions, front: boolean, counted: boolean): Promise<T> {
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
+    if (counted && !front && this.#size >= this.#maxWaiting) {
+      this.#rejected++;
+      return Promise.reject(this.#overloadError?.() ?? new Error("wait queue full"));
+    }
     if (counted) this.#waited++;
     return new Promise<T>((resolve, reject) => {
       // Past the 32-bit limit runtimes fire timers at once: such a wait never times out.

@@ -126,6 +126,7 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
       pending: this.#opening ? 1 : 0,
       waited: w.waited,
       timedOut: w.timedOut,
+      rejected: w.rejected,
       ...this.#counts,
     };
   }
