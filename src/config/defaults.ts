@@ -40,6 +40,8 @@ export const DEFAULTS:
     readonly targetSessionAttrs: "any";
     /** Group `retry`. */
     readonly retry: number;
+    /** Group `max_waiting`. */
+    readonly maxWaiting: number;
   }
   & Pick<
     PoolConfig,
@@ -67,6 +69,7 @@ export const DEFAULTS:
     pipeline: false,
     targetSessionAttrs: "any",
     retry: 0,
+    maxWaiting: Infinity,
     acquireTimeoutMs: 10_000,
     pingAfterIdleMs: 1000,
     pingTimeoutMs: 5000,

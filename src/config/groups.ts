@@ -23,6 +23,8 @@ const GROUP_KEYS = [
   "target_session_attrs",
   "targetSessionAttrs",
   "retry",
+  "max_waiting",
+  "maxWaiting",
 ] as const;
 
 /** What the `db` key decides for the groups. */
@@ -86,6 +88,7 @@ export function groupsOf(
     const bound = pick(group, at, ["endpoints"]);
     const target = pick(group, at, ["target_session_attrs", "targetSessionAttrs"]);
     const retry = pick(group, at, ["retry"]);
+    const waiting = pick(group, at, ["max_waiting", "maxWaiting"]);
     const retries = retry ? retryCount(retry, autocommit?.value === false) : DEFAULTS.retry;
     out[name] = Object.freeze({
       connectionCount: integer(count, 1, Number.MAX_SAFE_INTEGER),
@@ -95,6 +98,11 @@ export function groupsOf(
       endpoints: bound ? endpointBinding(bound, context.endpointIds) : undefined,
       targetSessionAttrs: target ? targetSessionAttrs(target) : context.targetSessionAttrs,
       retry: retries,
+      maxWaiting: waiting?.value === Infinity
+        ? Infinity
+        : waiting
+        ? integer(waiting, 0, Number.MAX_SAFE_INTEGER)
+        : DEFAULTS.maxWaiting,
     });
   }
   return Object.freeze(out);

@@ -116,6 +116,14 @@ export interface GroupInput {
    * answer; never after a COMMIT whose outcome is unknown. @default {0}
    */
   retry?: number;
+  /**
+   * Most callers queued for a session (alias `maxWaiting`); past it a lease
+   * fails at once with `PoolOverloadedError`. An integer ≥ 0 (0: never wait)
+   * or `Infinity`. @default {Infinity}
+   */
+  max_waiting?: number;
+  /** Alias of `max_waiting`. */
+  maxWaiting?: number;
 }
 
 /** The pool configuration as the user writes it. */
@@ -202,6 +210,8 @@ export interface GroupConfig {
   readonly targetSessionAttrs: TargetSessionAttrs;
   /** How many times `fn` may run again (see `GroupInput.retry`); 0 in autocommit groups. */
   readonly retry: number;
+  /** Most callers queued for a session (`Infinity`: unbounded). */
+  readonly maxWaiting: number;
 }
 
 /**

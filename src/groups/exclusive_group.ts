@@ -14,7 +14,12 @@ import {
 import type { DriverConnection } from "../driver.ts";
 import type { EndpointInfo, EndpointScope, EndpointSet } from "../endpoints/endpoint_set.ts";
 import type { GroupConfig } from "../config/normalize.ts";
-import { AcquireTimeoutError, isLoginRefused, PoolClosedError } from "../errors.ts";
+import {
+  AcquireTimeoutError,
+  isLoginRefused,
+  PoolClosedError,
+  PoolOverloadedError,
+} from "../errors.ts";
 import { type HandlerOwner, PoolHandler } from "../handler/pool_handler.ts";
 import type { GroupOptions, LeaseGroup } from "./group.ts";
 import { pingWithin } from "./ping.ts";
@@ -87,6 +92,8 @@ export class Group implements HandlerOwner, LeaseGroup {
         opts.close(connection);
       },
       timeoutError: (ms) => this.#timeoutError(ms, ""),
+      maxWaiting: config.maxWaiting,
+      overloadedError: () => new PoolOverloadedError(name, config.maxWaiting, this.#state()),
       closedError: () => new PoolClosedError(),
     });
   }
@@ -168,10 +175,14 @@ export class Group implements HandlerOwner, LeaseGroup {
   }
 
   #timeoutError(ms: number, why: string): AcquireTimeoutError {
-    const s = this.#pool.stats();
     return new AcquireTimeoutError(
-      `Cannot lease from group "${this.name}": no connection became free within ${ms} ms${why} (total=${s.total}, leased=${s.leased}, idle=${s.idle}, waiting=${s.waiting})`,
+      `Cannot lease from group "${this.name}": no connection became free within ${ms} ms${why} (${this.#state()})`,
     );
+  }
+
+  #state(): string {
+    const s = this.#pool.stats();
+    return `total=${s.total}, leased=${s.leased}, idle=${s.idle}, waiting=${s.waiting}`;
   }
 
   endpointOf(entry: Entry): EndpointInfo {

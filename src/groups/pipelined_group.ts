@@ -12,7 +12,7 @@ import type { AcquireOptions, ResourcePoolStats } from "../core/resource_pool.ts
 import { WaitList } from "../core/wait_list.ts";
 import type { EndpointInfo, EndpointScope, EndpointSet } from "../endpoints/endpoint_set.ts";
 import type { GroupConfig } from "../config/normalize.ts";
-import { AcquireTimeoutError, PoolClosedError } from "../errors.ts";
+import { AcquireTimeoutError, PoolClosedError, PoolOverloadedError } from "../errors.ts";
 import {
   newShared,
   type Shared,
@@ -62,10 +62,15 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
     this.#max = config.connectionCount;
     this.#endpoints = endpoints;
     this.#scope = endpoints.scope(name, config);
-    this.#waiters = new WaitList(clock, (ms) =>
-      new AcquireTimeoutError(
-        `Cannot lease from group "${name}": no session opened within ${ms} ms (total=${this.#shared.length}, leased=${this.#leased}, waiting=${this.#waiters.size})`,
-      ));
+    this.#waiters = new WaitList(
+      clock,
+      (ms) =>
+        new AcquireTimeoutError(
+          `Cannot lease from group "${name}": no session opened within ${ms} ms (${this.#state()})`,
+        ),
+      config.maxWaiting,
+      () => new PoolOverloadedError(name, config.maxWaiting, this.#state()),
+    );
   }
 
   /**
@@ -129,6 +134,10 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
       rejected: w.rejected,
       ...this.#counts,
     };
+  }
+
+  #state(): string {
+    return `total=${this.#shared.length}, leased=${this.#leased}, waiting=${this.#waiters.size}`;
   }
 
   /**

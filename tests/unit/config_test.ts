@@ -91,6 +91,7 @@ describe("DEFAULTS", () => {
       pipeline: false,
       targetSessionAttrs: "any",
       retry: 0,
+      maxWaiting: Infinity,
       acquireTimeoutMs: 10000,
       pingAfterIdleMs: 1000,
       pingTimeoutMs: 5000,
@@ -147,6 +148,7 @@ describe("normalizeConfig() defaults", () => {
       endpoints: undefined,
       targetSessionAttrs: "any",
       retry: 0,
+      maxWaiting: Infinity,
     });
   });
 });
@@ -291,6 +293,7 @@ describe("normalizeConfig() pool keys", () => {
       endpoints: undefined,
       targetSessionAttrs: "any",
       retry: 0,
+      maxWaiting: Infinity,
     });
     assert.deepEqual(Object.keys(config.groups), ["tx", "ro"]);
   });

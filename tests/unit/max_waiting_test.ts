@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { isRetryable, PoolError, PoolOverloadedError } from "../../mod.ts";
+import { ConfigError, isRetryable, PoolError, PoolOverloadedError } from "../../mod.ts";
+import { normalizeConfig } from "../../src/config/normalize.ts";
 import { type PoolEntry, ResourcePool } from "../../src/core/resource_pool.ts";
 import { WaitList } from "../../src/core/wait_list.ts";
 import { FakeClock } from "../support/fake_clock.ts";
@@ -92,5 +93,25 @@ describe("maxWaiting in the core pool", () => {
     list.resolveNext(7);
     assert.equal(await front, 7);
     assert.equal(list.rejected, 1);
+  });
+});
+
+describe("max_waiting config", () => {
+  const config = (group: Record<string, unknown>) =>
+    normalizeConfig({ db: { host: "db1" }, groups: { g: { connection_count: 1, ...group } } })
+      .groups.g!;
+
+  it("defaults to unbounded, takes 0, integers and Infinity under both spellings, names a bad value", () => {
+    assert.equal(config({}).maxWaiting, Infinity);
+    assert.equal(config({ max_waiting: 0 }).maxWaiting, 0);
+    assert.equal(config({ maxWaiting: 3 }).maxWaiting, 3);
+    assert.equal(config({ max_waiting: Infinity }).maxWaiting, Infinity);
+    for (const bad of [-1, 1.5, NaN, "x", -Infinity]) {
+      assert.throws(
+        () => config({ max_waiting: bad }),
+        (err: unknown) =>
+          err instanceof ConfigError && err.message.includes("groups.g.max_waiting"),
+      );
+    }
   });
 });
