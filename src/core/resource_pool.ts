@@ -49,7 +49,7 @@ export class ResourcePool<R> {
       opts.clock,
       (ms) => opts.timeoutError(ms),
       opts.maxWaiting,
-      () => opts.overloadedError?.() ?? new Error("wait queue full"),
+      opts.overloadedError,
     );
     this.#idle = new IdleSet(opts.partitions);
   }

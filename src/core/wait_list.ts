@@ -1,9 +1,9 @@
 /**
- * The callers waiting for a resource: a FIFO (with front-of-queue places for
- * callers already served once) kept as a doubly-linked list of the waiters
- * themselves (O(1) enqueue, dequeue and cancel, no `Array.shift` over a long
- * queue, no node besides the waiter), one timer for the whole queue armed for
- * the earliest deadline, abort signals, and the `waited`/`timedOut` counters.
+ * The callers waiting for a resource: a FIFO (with front-of-queue places for callers already
+ * served once) kept as a doubly-linked list of the waiters themselves (O(1) enqueue, dequeue and
+ * cancel, no `Array.shift` over a long queue, no node besides the waiter), one timer for the whole
+ * queue armed for the earliest deadline, abort signals, an optional bound on the queue (past it a
+ * caller is turned away at once), and the `waited`/`timedOut`/`rejected` counters.
  *
  * @module
  */
@@ -11,6 +11,7 @@ import type { Clock, TimerHandle } from "./clock.ts";
 
 // setTimeout's largest delay (2^31 - 1 ms).
 const MAX_TIMER_MS = 2_147_483_647;
+const queueFull = () => new Error("wait queue full");
 
 /** How long a caller may wait, and what cancels the wait. */
 export interface WaitOptions {
@@ -54,7 +55,7 @@ export class WaitList<T> {
   #timedOut = 0;
   #rejected = 0;
   readonly #maxWaiting: number;
-  readonly #overloadError: (() => Error) | undefined;
+  readonly #overloadError: () => Error;
 
   /**
    * Builds an empty list.
@@ -62,19 +63,14 @@ export class WaitList<T> {
    * @param clock The clock for deadlines and the timer.
    * @param timeoutError The error for a caller that waited `timeoutMs` in vain;
    *   it is called while every expired waiter is still queued.
-   * @param maxWaiting Most waiters queued at once (Infinity: unbounded).
-   * @param overloadError The error for a caller past `maxWaiting`.
+   * @param max Most waiters queued at once (Infinity: unbounded).
+   * @param full The error for a caller past `max`.
    */
-  constructor(
-    clock: Clock,
-    timeoutError: (timeoutMs: number) => Error,
-    maxWaiting = Infinity,
-    overloadError?: () => Error,
-  ) {
+  constructor(clock: Clock, timeoutError: (ms: number) => Error, max = Infinity, full = queueFull) {
     this.#clock = clock;
     this.#timeoutError = timeoutError;
-    this.#maxWaiting = maxWaiting;
-    this.#overloadError = overloadError;
+    this.#maxWaiting = max;
+    this.#overloadError = full;
   }
 
   /** Number of queued waiters. */
@@ -106,16 +102,14 @@ export class WaitList<T> {
    * @param counted Whether the wait counts in {@linkcode WaitList.waited}.
    * @returns What the caller is handed.
    * @throws `signal.reason` (as a rejection) when the signal aborts, at once if already aborted.
-   * @throws The overload error (as a rejection) when `maxWaiting` callers already wait;
-   *   only a counted wait (one for a release) is turned away, never a `front` one
-   *   (already admitted once) nor one with a resource opening for it.
+   * @throws The `full` error (as a rejection) for a counted, not `front` wait past `max`.
    */
   wait(options: WaitOptions, front: boolean, counted: boolean): Promise<T> {
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (counted && !front && this.#size >= this.#maxWaiting) {
       this.#rejected++;
-      return Promise.reject(this.#overloadError?.() ?? new Error("wait queue full"));
+      return Promise.reject(this.#overloadError());
     }
     if (counted) this.#waited++;
     return new Promise<T>((resolve, reject) => {
