@@ -2,8 +2,7 @@
  * The callers waiting for a resource: a FIFO (with front-of-queue places for callers already
  * served once) kept as a doubly-linked list of the waiters themselves (O(1) enqueue, dequeue and
  * cancel, no `Array.shift` over a long queue, no node besides the waiter), one timer for the whole
- * queue armed for the earliest deadline, abort signals, an optional bound on the queue (past it a
- * caller is turned away at once), and the `waited`/`timedOut`/`rejected` counters.
+ * queue armed for the earliest deadline, abort signals, a bound (past it a caller is turned away).
  *
  * @module
  */
