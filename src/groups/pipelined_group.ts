@@ -9,10 +9,10 @@
  */
 import { type Clock, waitAtMost } from "../core/clock.ts";
 import type { AcquireOptions, ResourcePoolStats } from "../core/resource_pool.ts";
-import { WaitList } from "../core/wait_list.ts";
+import type { WaitList } from "../core/wait_list.ts";
 import type { EndpointInfo, EndpointScope, EndpointSet } from "../endpoints/endpoint_set.ts";
 import type { GroupConfig } from "../config/normalize.ts";
-import { AcquireTimeoutError, PoolClosedError, PoolOverloadedError } from "../errors.ts";
+import { PoolClosedError } from "../errors.ts";
 import {
   newShared,
   type Shared,
@@ -21,6 +21,7 @@ import {
   sweepVerdict,
 } from "../handler/shared_handler.ts";
 import type { GroupOptions, LeaseGroup } from "./group.ts";
+import { firstSessionWaiters } from "./first_session_waiters.ts";
 
 /** A group whose sessions are shared by concurrent handlers. */
 export class PipelinedGroup implements LeaseGroup, SharedOwner {
@@ -34,7 +35,6 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
   readonly #opts: GroupOptions;
   readonly #clock: Clock;
   readonly #shared: Shared[] = [];
-  // Callers waiting for the first session to open, with their timeouts and signals.
   readonly #waiters: WaitList<Shared>;
   #opening: Promise<void> | undefined;
   #openFailure: unknown;
@@ -48,10 +48,8 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
    * Builds the group; no I/O.
    *
    * @param name Group name.
-   * @param config Its size.
-   * @param endpoints The pool's endpoints.
-   * @param close Closes a session (tracked by the pool).
-   * @param clock The clock.
+   * @param config Its size, retry and waiting limit.
+   * @param opts The pool's endpoints, clock and session closer.
    */
   constructor(name: string, config: GroupConfig, opts: GroupOptions) {
     const { endpoints, clock } = opts;
@@ -62,15 +60,7 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
     this.#max = config.connectionCount;
     this.#endpoints = endpoints;
     this.#scope = endpoints.scope(name, config);
-    this.#waiters = new WaitList(
-      clock,
-      (ms) =>
-        new AcquireTimeoutError(
-          `Cannot lease from group "${name}": no session opened within ${ms} ms (${this.#state()})`,
-        ),
-      config.maxWaiting,
-      () => new PoolOverloadedError(name, config.maxWaiting, this.#state()),
-    );
+    this.#waiters = firstSessionWaiters(name, config, clock, () => this.#state());
   }
 
   /**
