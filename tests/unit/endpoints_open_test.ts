@@ -1,13 +1,13 @@
 import { afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { ConnectionError, createPool, OfflineError, type Pool } from "../../mod.ts";
+import { ConnectionError, createPool, OfflineError } from "../../mod.ts";
 import { FakeClock } from "../support/fake_clock.ts";
-import { RoleDriver } from "./endpoints_support.ts";
+import { type Built, endAll, RoleDriver } from "./endpoints_support.ts";
 
 const A = { host: "a", port: 5432, name: "app", user: "u" };
 const B = { host: "b", port: 5432, name: "app", user: "u" };
 
-let made: { pool: Pool; driver: RoleDriver; clock: FakeClock }[] = [];
+const made: Built[] = [];
 
 function setup(groups: Record<string, Record<string, unknown>>) {
   const driver = new RoleDriver();
@@ -18,15 +18,7 @@ function setup(groups: Record<string, Record<string, unknown>>) {
   return { pool, driver, clock };
 }
 
-afterEach(async () => {
-  for (const { pool, driver, clock } of made) {
-    const ending = pool.end();
-    clock.advance(60_000);
-    await ending;
-    assert.equal(driver.fake.open.size, 0, "sessions left open");
-  }
-  made = [];
-});
+afterEach(() => endAll(made));
 
 describe("pool.open()", () => {
   it("opens every group's connection_count sessions, spread over the endpoints", async () => {

@@ -1,14 +1,14 @@
 import { afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createPool, type Pool } from "../../mod.ts";
+import { createPool } from "../../mod.ts";
 import { FakeClock } from "../support/fake_clock.ts";
-import { RoleDriver, tick } from "./endpoints_support.ts";
+import { type Built, endAll, RoleDriver, tick } from "./endpoints_support.ts";
 import { planMoves } from "../../src/endpoints/rebalance.ts";
 
 const A = { host: "a", port: 5432, name: "app", user: "u" };
 const B = { host: "b", port: 5432, name: "app", user: "u" };
 
-let made: { pool: Pool; driver: RoleDriver; clock: FakeClock }[] = [];
+const made: Built[] = [];
 
 function setup(count: number) {
   const driver = new RoleDriver();
@@ -23,15 +23,7 @@ function setup(count: number) {
   return { pool, driver, clock };
 }
 
-afterEach(async () => {
-  for (const { pool, driver, clock } of made) {
-    const ending = pool.end();
-    clock.advance(60_000);
-    await ending;
-    assert.equal(driver.fake.open.size, 0, "sessions left open");
-  }
-  made = [];
-});
+afterEach(() => endAll(made));
 
 describe("planMoves()", () => {
   it("moves sessions from endpoints above their share to those below it", () => {

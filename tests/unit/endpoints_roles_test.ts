@@ -2,7 +2,7 @@ import { afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createPool, OfflineError, type Pool, QueryError } from "../../mod.ts";
 import { FakeClock } from "../support/fake_clock.ts";
-import { RoleDriver } from "./endpoints_support.ts";
+import { type Built, endAll, RoleDriver } from "./endpoints_support.ts";
 import { serves } from "../../src/endpoints/roles.ts";
 import type { TargetSessionAttrs } from "../../src/config/normalize.ts";
 
@@ -12,7 +12,7 @@ const PRIMARY = { inRecovery: false, readOnly: false };
 const STANDBY = { inRecovery: true, readOnly: false };
 const READ_ONLY_PRIMARY = { inRecovery: false, readOnly: true };
 
-let made: { pool: Pool; driver: RoleDriver; clock: FakeClock }[] = [];
+const made: Built[] = [];
 
 function setup(
   groups: Record<string, Record<string, unknown>>,
@@ -29,15 +29,7 @@ function setup(
   return m;
 }
 
-afterEach(async () => {
-  for (const { pool, driver, clock } of made) {
-    const ending = pool.end();
-    clock.advance(60_000);
-    await ending;
-    assert.equal(driver.fake.open.size, 0, "sessions left open");
-  }
-  made = [];
-});
+afterEach(() => endAll(made));
 
 async function whereFrom(pool: Pool, group: string): Promise<string> {
   return await pool.withHandler(group, (db) => db.endpoint.id);

@@ -3,7 +3,9 @@
  * standby, read-only), reported as session parameters (PostgreSQL 14+) or
  * answered to the role query; connects can be scripted to fail.
  */
-import { QueryError } from "../../mod.ts";
+import assert from "node:assert/strict";
+import { type Pool, QueryError } from "../../mod.ts";
+import type { FakeClock } from "../support/fake_clock.ts";
 import type { ConnectParams, Driver, DriverConnection } from "../../mod.ts";
 import { defaultResponder, FakeDriver, type FakeSession } from "../support/fake_driver.ts";
 import { ROLE_QUERY } from "../../src/endpoints/roles.ts";
@@ -78,4 +80,21 @@ export class RoleDriver implements Driver {
 /** Lets pending promise callbacks run. */
 export function tick(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/** A pool a test built, with its fake driver and clock. */
+export interface Built {
+  pool: Pool;
+  driver: RoleDriver;
+  clock: FakeClock;
+}
+
+/** Ends every pool in `made` (emptying it) and checks that none left a session open. */
+export async function endAll(made: Built[]): Promise<void> {
+  for (const { pool, driver, clock } of made.splice(0)) {
+    const ending = pool.end();
+    clock.advance(60_000);
+    await ending;
+    assert.equal(driver.fake.open.size, 0, "sessions left open");
+  }
 }
