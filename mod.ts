@@ -24,6 +24,7 @@ export { createPool, Pool } from "./src/pool.ts";
 export type { LeaseOptions, PoolOptions, PoolStats, QueryOptions } from "./src/pool.ts";
 export { defaultPool, end, init, query, withHandler } from "./src/default_pool.ts";
 export type { Handler, QueryResult } from "./src/handler/handler.ts";
+export { SqlFragment, sqlFragment } from "./src/handler/sql_tag.ts";
 export type {
   EndpointInput,
   GroupInput,
@@ -57,6 +58,7 @@ export {
   PoolError,
   PoolOverloadedError,
   QueryError,
+  QueryParamsError,
   UnconfiguredGroupError,
 } from "./src/errors.ts";
 export type { ConnectionErrorOptions, QueryErrorDetails } from "./src/errors.ts";

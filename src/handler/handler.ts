@@ -48,6 +48,33 @@ export interface Handler {
     params?: readonly unknown[],
   ): Promise<QueryResult<R>>;
   /**
+   * The same as {@linkcode Handler.query}, written as a tagged template:
+   * each `${value}` is sent as a `$n` parameter, never spliced into the text,
+   * so values need no quoting or escaping. An array value is one (array)
+   * parameter (`= ANY(${ids})`); a `sqlFragment` value is inlined with its
+   * own values as parameters. Identifiers (table or column names) cannot be
+   * parameters: write them in the template's text.
+   *
+   * @example A typed row by id
+   * ```ts
+   * import { withHandler } from "@x/pgdbpool";
+   * const id = 42;
+   * const { rows } = await withHandler("default", (db) =>
+   *   db.sql<{ name: string }>`SELECT name FROM users WHERE id = ${id}`);
+   * // sends: SELECT name FROM users WHERE id = $1   with params [42]
+   * ```
+   *
+   * @param strings The template's literal parts.
+   * @param values The interpolated values.
+   * @returns Rows, row count and command, as `query` returns them.
+   * @throws {TypeError} Called as a plain function instead of a tagged template.
+   * @throws See {@linkcode Handler.query}.
+   */
+  sql<R = Record<string, unknown>>(
+    strings: TemplateStringsArray,
+    ...values: unknown[]
+  ): Promise<QueryResult<R>>;
+  /**
    * Commits the open transaction, if any; the next query opens a new one
    * (in groups with `autocommit: false`).
    *

@@ -12,6 +12,7 @@ import { commitOn, lostBeforeCommit, rollbackOn } from "./tx_commands.ts";
 import type { QueryResult } from "./handler.ts";
 import type { GroupHandler } from "../groups/group.ts";
 import { invalidQuery } from "./query_args.ts";
+import { sqlQuery } from "./sql_tag.ts";
 import { TxState } from "./release.ts";
 import { SessionChange } from "../sql/session_changes.ts";
 import { readSql, type SqlVerdict } from "../sql/read_sql.ts";
@@ -49,6 +50,13 @@ export class PoolHandler extends SessionLease implements GroupHandler {
       return this.#beginAndRun(text, params, sql) as Promise<QueryResult<R>>;
     }
     return this.#run(text, params, sql) as Promise<QueryResult<R>>;
+  }
+
+  sql<R = Record<string, unknown>>(
+    strings: TemplateStringsArray,
+    ...values: unknown[]
+  ): Promise<QueryResult<R>> {
+    return sqlQuery<R>(this, strings, values);
   }
 
   async commit(): Promise<void> {

@@ -10,6 +10,7 @@
 import { CommitUnknownError, ConnectionError, isLoginRefused, QueryError } from "../errors.ts";
 import type { Handler, QueryResult } from "./handler.ts";
 import type { EndpointInfo } from "../endpoints/endpoint_set.ts";
+import { sqlQuery } from "./sql_tag.ts";
 
 const ROLLED_BACK = new Set(["40001", "40P01"]);
 
@@ -81,6 +82,13 @@ class AnswerCounter implements Handler {
       if (!(err instanceof ConnectionError)) this.answered++;
       throw err;
     }
+  }
+
+  sql<R = Record<string, unknown>>(
+    strings: TemplateStringsArray,
+    ...values: unknown[]
+  ): Promise<QueryResult<R>> {
+    return sqlQuery<R>(this, strings, values);
   }
 
   commit(): Promise<void> {

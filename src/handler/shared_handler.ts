@@ -10,6 +10,7 @@ import { HandlerReleasedError, PoolError } from "../errors.ts";
 import type { QueryResult } from "./handler.ts";
 import type { GroupHandler } from "../groups/group.ts";
 import { invalidQuery } from "./query_args.ts";
+import { sqlQuery } from "./sql_tag.ts";
 import type { LeaseWatch, WatchRecord } from "./lease_watch.ts";
 import { connectionLost, queryFailure } from "./failures.ts";
 import { readSql } from "../sql/read_sql.ts";
@@ -155,6 +156,13 @@ export class SharedHandler implements GroupHandler {
       shared.busy--;
       shared.progress++;
     }
+  }
+
+  sql<R = Record<string, unknown>>(
+    strings: TemplateStringsArray,
+    ...values: unknown[]
+  ): Promise<QueryResult<R>> {
+    return sqlQuery<R>(this, strings, values);
   }
 
   commit(): Promise<void> {
