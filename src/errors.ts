@@ -455,3 +455,30 @@ export class PoolOverloadedError extends PoolError {
     this.maxWaiting = maxWaiting;
   }
 }
+
+/**
+ * A query's parameters do not fit its placeholders (`paramstyle: "pyformat"`):
+ * a wrong count, a missing name, an array where names are used, or a `%`
+ * that is no placeholder. Thrown before anything is sent.
+ *
+ * @example A missing named parameter
+ * ```ts
+ * import { QueryParamsError, withHandler } from "@x/pgdbpool";
+ * try {
+ *   await withHandler("py", (db) => db.query("SELECT %(id)s", { ID: 1 }));
+ * } catch (err) {
+ *   if (err instanceof QueryParamsError) console.log(err.message); // names "id"
+ * }
+ * ```
+ */
+export class QueryParamsError extends PoolError {
+  /**
+   * Builds the error.
+   *
+   * @param message What does not fit, and where.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "QueryParamsError";
+  }
+}
