@@ -106,6 +106,9 @@ type Variant = "kill" | "restart" | "storm";
 const STORM_MS = Number(process.env.PGDBPOOL_STORM_MS || 3000);
 /** Pause between two looks of the storm for sessions still authenticating. */
 const STORM_AUTH_EVERY_MS = 2;
+/** The storm's hunting windows (sessions killed while authenticating), and the quiet ones between. */
+const STORM_HUNT_MS = 60;
+const STORM_QUIET_MS = 240;
 
 /** The caller's own error, thrown after a successful insert: must pass through unchanged and roll back. */
 class CallerError extends Error {
@@ -401,23 +404,32 @@ describe("fault soak against real PostgreSQL", () => {
         await Promise.all(servers.map(async (_, i) => {
           let nextRandom = performance.now();
           while (soaking) {
-            await kill(
-              i,
-              `SELECT pid, state = 'starting' AS starting FROM pg_stat_activity
-               WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
-                 AND state = 'starting' AND pg_terminate_backend(pid)`,
-              [],
-            );
+            // Hunting windows alternate with quiet ones: sessions killed while
+            // they authenticate, yet some get through and the soak makes progress.
+            const hunting = performance.now() % (STORM_HUNT_MS + STORM_QUIET_MS) < STORM_HUNT_MS;
+            if (hunting) {
+              await kill(
+                i,
+                // MATERIALIZED: the filter runs before any kill (the planner may
+                // otherwise call pg_terminate_backend on this very session).
+                `WITH k AS MATERIALIZED (
+                 SELECT pid FROM pg_stat_activity
+                 WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+                   AND state = 'starting'
+               ) SELECT pid, true AS starting FROM k WHERE pg_terminate_backend(pid)`,
+                [],
+              );
+            }
             if (performance.now() >= nextRandom) {
               nextRandom += KILL_EVERY_MS;
               await kill(
                 i,
-                `SELECT pid, starting FROM (
+                `WITH k AS MATERIALIZED (
                    SELECT pid, state = 'starting' AS starting FROM pg_stat_activity
                    WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
                      AND (application_name = $1 OR state = 'starting')
                    ORDER BY random() LIMIT 2
-                 ) k WHERE pg_terminate_backend(pid)`,
+                 ) SELECT pid, starting FROM k WHERE pg_terminate_backend(pid)`,
                 [app],
               );
             }
