@@ -32,6 +32,8 @@ interface Counts {
   skipped: number;
   /** Names of the skipped tests (with their reason where the report gives one). */
   skippedNames: string[];
+  /** Names of the failed tests, each with the first line of its failure. */
+  failedNames: string[];
   notes: string[];
 }
 
@@ -248,6 +250,7 @@ function countDeno(cases: JunitCase[], output: string): Counts {
     failed: 0,
     skipped: 0,
     skippedNames: skippedNames(cases),
+    failedNames: failedNames(cases),
     notes: [],
   };
   const names = cases.map((t) => t.name);
@@ -289,6 +292,7 @@ function countBun(cases: JunitCase[], output: string): Counts | undefined {
       failed: (fail ?? 0) + errors,
       skipped: (num("skip") ?? 0) + (num("todo") ?? 0),
       skippedNames: skippedNames(cases),
+      failedNames: failedNames(cases),
       notes: errors ? [`${errors} error(s) outside tests`] : [],
     };
     return c;
@@ -299,8 +303,17 @@ function countBun(cases: JunitCase[], output: string): Counts | undefined {
     failed: cases.filter((t) => t.failure).length,
     skipped: cases.filter((t) => t.skipped && !t.failure).length,
     skippedNames: skippedNames(cases),
+    failedNames: failedNames(cases),
     notes: ["counted from the JUnit file"],
   };
+}
+
+/** The failed leaves, as `describe > it: first line of the failure`. */
+function failedNames(cases: JunitCase[]): string[] {
+  const names = cases.map((t) => t.name);
+  return cases
+    .filter((t) => t.failure && !names.some((n) => n.startsWith(`${t.name} > `)))
+    .map((t) => `${t.name}: ${stripAnsi(t.failure ?? "").trim().split("\n")[0].slice(0, 300)}`);
 }
 
 /** The skipped leaves, as `describe > it` plus the reason where the report gives one. */
@@ -331,6 +344,7 @@ function count(
       failed: 1,
       skipped: 0,
       skippedNames: [],
+      failedNames: [],
       notes: [`crashed: no test report (exit code ${result.code})`],
     };
   } else if (result.code !== 0 && c.failed === 0) {
@@ -370,6 +384,7 @@ async function main(): Promise<number> {
   const totals = { passed: 0, failed: 0, skipped: 0 };
   const lines: string[] = [];
   const skippedLines: string[] = [];
+  const failedLines: string[] = [];
   try {
     const env: Record<string, string> = { PGDBPOOL_TEST_TMPDIR: root };
     const external = ["PGDBPOOL_TEST_URLS", "DATABASE_URL", "PGHOST"].find((k) => Deno.env.get(k));
@@ -404,6 +419,7 @@ async function main(): Promise<number> {
       totals.failed += c.failed;
       totals.skipped += c.skipped;
       for (const name of c.skippedNames) skippedLines.push(`  skipped (${runtime}): ${name}`);
+      for (const name of c.failedNames) failedLines.push(`  FAILED (${runtime}): ${name}`);
       const notes = c.notes.length ? ` (${c.notes.join("; ")})` : "";
       lines.push(
         `${runtime}: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped${notes}`,
@@ -430,7 +446,11 @@ async function main(): Promise<number> {
   }
   console.log("");
   for (const line of skippedLines) console.log(line);
+  for (const line of failedLines) console.log(line);
   for (const line of lines) console.log(line);
+  // CI prints this again at its very end, where a cut log still shows it.
+  const summaryFile = Deno.env.get("PGDBPOOL_TEST_SUMMARY");
+  if (summaryFile) fs.writeFileSync(summaryFile, [...failedLines, ...lines].join("\n") + "\n");
   console.log(`${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
   return totals.failed > 0 ? 1 : 0;
 }
