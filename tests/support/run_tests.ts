@@ -104,6 +104,8 @@ function command(
     "test",
     "--reporter=junit",
     `--reporter-outfile=${junit}`,
+    // bunfig.toml's timeout covers tests but not hooks (5 s, too short for starting servers).
+    "--timeout=60000",
     ...(filter ? ["-t", filter] : []),
     ...bunPaths,
   ];
