@@ -1,0 +1,66 @@
+/**
+ * Cold start, in this fresh process: the time to import the code (timed
+ * from the first line of this script, with a dynamic `import()`), then the
+ * time from building the pool to the first query's result. `bench/run.ts`
+ * runs it for both subjects, interleaved, a fresh process each; by hand:
+ *
+ * ```sh
+ * node_modules/.bin/deno run -A bench/cold_start.ts --subject=pgdbpool --url=postgres://…
+ * node_modules/.bin/bun bench/cold_start.ts --subject=bare --url=postgres://…
+ * ```
+ *
+ * Subjects: `bare`, the runtime's default driver alone (postgres.js on Deno
+ * and Node, `Bun.SQL` on Bun, which is built in: nothing to import); and
+ * `pgdbpool`, `mod.ts` with no driver named (the default driver, which it
+ * loads on first connect: that import counts in its first result).
+ *
+ * @module
+ */
+const t0 = performance.now();
+import fs from "node:fs";
+import process from "node:process";
+import { parseArgs, runtime, scriptArgs } from "./lib.ts";
+
+// deno-lint-ignore no-explicit-any
+type Any = any;
+
+async function bare(url: string): Promise<{ importMs: number; firstMs: number; end(): unknown }> {
+  if (runtime === "bun") {
+    const t1 = performance.now();
+    const sql = new (globalThis as Any).Bun.SQL({ url, max: 10 });
+    await sql`SELECT 1`;
+    return { importMs: t1 - t0, firstMs: performance.now() - t1, end: () => sql.close() };
+  }
+  const postgres = (await import("postgres")).default as Any;
+  const t1 = performance.now();
+  const sql = postgres(url, { max: 10, onnotice: () => {} });
+  await sql`SELECT 1`;
+  return { importMs: t1 - t0, firstMs: performance.now() - t1, end: () => sql.end() };
+}
+
+async function pgdbpool(url: string) {
+  const { createPool } = await import("../mod.ts");
+  const t1 = performance.now();
+  const pool = createPool({ db: url, groups: { default: { connection_count: 10 } } });
+  await pool.withHandler("default", (db) => db.query("SELECT 1"));
+  return { importMs: t1 - t0, firstMs: performance.now() - t1, end: () => pool.end() };
+}
+
+async function main() {
+  const args = parseArgs(scriptArgs());
+  const subject = args.subject ?? "pgdbpool";
+  let out: Record<string, unknown>;
+  try {
+    const r = subject === "bare" ? await bare(args.url) : await pgdbpool(args.url);
+    out = { kind: "cold", runtime, subject, importMs: r.importMs, firstMs: r.firstMs };
+    await Promise.race([r.end(), new Promise((res) => setTimeout(res, 1000))]);
+  } catch (err) {
+    out = { kind: "cold", runtime, subject, error: String((err as Error)?.stack ?? err) };
+  }
+  const line = JSON.stringify(out) + "\n";
+  if (args.out) fs.writeFileSync(args.out, line);
+  else process.stdout.write(line);
+}
+
+await main();
+process.exit(0);
