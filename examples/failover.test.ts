@@ -19,8 +19,8 @@ describe("an app behind pgdbpool survives a failover", () => {
   let cluster: TestCluster;
   let pool: Pool;
 
-  // Set up inside the test, not in before(): Bun limits hooks to 5 s whatever
-  // bunfig.toml says, and starting a cluster on a busy machine can take longer.
+  // Set up inside the test, not in before(): Bun gives hooks 5 s whatever their
+  // options say, and starting a cluster on a busy machine can take longer.
   async function setUp(): Promise<void> {
     cluster = await startCluster({ standbys: 1 });
     pool = createPool({
@@ -48,7 +48,9 @@ describe("an app behind pgdbpool survives a failover", () => {
     await cluster?.close();
   });
 
-  it("keeps every acknowledged write, keeps serving reads, and resumes writes", async () => {
+  it("keeps every acknowledged write, keeps serving reads, and resumes writes", {
+    timeout: 120_000,
+  }, async () => {
     await setUp();
     const acknowledged: number[] = [];
     let next = 0;
