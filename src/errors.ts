@@ -482,3 +482,30 @@ export class QueryParamsError extends PoolError {
     this.name = "QueryParamsError";
   }
 }
+
+/**
+ * A pool cannot be shared with another isolate: it is not `type: "threaded"`,
+ * it has been ended, or every isolate slot of its shared memory is taken.
+ *
+ * @example share() on a non-threaded pool
+ * ```ts
+ * import { createPool, PoolShareError } from "@x/pgdbpool";
+ * const pool = createPool({ db: "postgres://localhost/app", groups: { default: { connection_count: 4 } } });
+ * try {
+ *   pool.share();
+ * } catch (err) {
+ *   if (err instanceof PoolShareError) console.log(err.message); // asks for type "threaded"
+ * }
+ * ```
+ */
+export class PoolShareError extends PoolError {
+  /**
+   * Builds the error.
+   *
+   * @param message What cannot be shared, and why.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "PoolShareError";
+  }
+}
