@@ -24,6 +24,8 @@ export { createPool, Pool } from "./src/pool.ts";
 export type { LeaseOptions, PoolOptions, PoolStats, QueryOptions } from "./src/pool.ts";
 export { defaultPool, end, init, query, withHandler } from "./src/default_pool.ts";
 export type { Handler, QueryResult } from "./src/handler/handler.ts";
+export type { NewSession, OnConnect } from "./src/groups/on_connect.ts";
+export type { ParamStyle, QueryParams } from "./src/python/pyformat.ts";
 export { SqlFragment, sqlFragment } from "./src/handler/sql_tag.ts";
 export type {
   EndpointInput,

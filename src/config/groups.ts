@@ -12,6 +12,7 @@ import { integer } from "./validators.ts";
 import { endpointBinding, retryCount, targetSessionAttrs } from "./targets.ts";
 import type { TargetSessionAttrs } from "./types.ts";
 import { resetField } from "./reset.ts";
+import { type PoolDefaults, PYTHON_GROUP_KEYS, sessionKeys } from "./session_keys.ts";
 
 const GROUP_KEYS = [
   "connection_count",
@@ -25,6 +26,7 @@ const GROUP_KEYS = [
   "retry",
   "max_waiting",
   "maxWaiting",
+  ...PYTHON_GROUP_KEYS,
 ] as const;
 
 /** What the `db` key decides for the groups. */
@@ -33,6 +35,8 @@ export interface GroupContext {
   readonly endpointIds: readonly string[];
   /** The default `target_session_attrs` (a URL's `?target_session_attrs=`). */
   readonly targetSessionAttrs: TargetSessionAttrs;
+  /** The pool's `on_connect` and `paramstyle`, the groups' defaults. */
+  readonly defaults?: PoolDefaults;
 }
 
 /**
@@ -103,6 +107,7 @@ export function groupsOf(
         : waiting
         ? integer(waiting, 0, Number.MAX_SAFE_INTEGER)
         : DEFAULTS.maxWaiting,
+      ...sessionKeys(group, at, context.defaults),
     });
   }
   return Object.freeze(out);

@@ -22,6 +22,7 @@ import { duration, oneOf } from "./validators.ts";
 import { endpointsOf } from "./endpoints.ts";
 import { groupsOf } from "./groups.ts";
 import { targetSessionAttrs } from "./targets.ts";
+import { poolDefaults, PYTHON_TOP_KEYS } from "./session_keys.ts";
 
 export type {
   EndpointConfig,
@@ -55,6 +56,7 @@ const TOP_KEYS: readonly string[] = [
   "groups",
   "driver",
   "allowExitOnIdle",
+  ...PYTHON_TOP_KEYS,
   ...DURATIONS.flatMap(([camel, seed]) => [camel, seed]),
 ];
 
@@ -85,6 +87,7 @@ export function normalizeConfig(input: unknown): PoolConfig {
   const groups = groupsOf(input.groups, {
     endpointIds: endpoints.map((e) => e.id),
     targetSessionAttrs: target ? targetSessionAttrs(target) : DEFAULTS.targetSessionAttrs,
+    defaults: poolDefaults(input),
   });
   const type = pick(input, "", ["type"]);
   const durations = {} as Record<DurationKey, number>;

@@ -8,6 +8,8 @@
  * @module
  */
 import type { Driver, SslMode } from "../driver.ts";
+import type { OnConnect } from "../groups/on_connect.ts";
+import type { ParamStyle } from "../python/pyformat.ts";
 
 /**
  * libpq's `target_session_attrs`: which servers a group's sessions may use.
@@ -124,6 +126,14 @@ export interface GroupInput {
   max_waiting?: number;
   /** Alias of `max_waiting`. */
   maxWaiting?: number;
+  /** Call `"SQLPrepare"."PrepareQueries"()` on each new session (the Python module's key). @default {false} */
+  sqlprepare?: boolean;
+  /** SQL, or a function, run on each new session before its first use (alias `onConnect`); replaces the pool's. */
+  on_connect?: OnConnect;
+  /** Alias of `on_connect`. */
+  onConnect?: OnConnect;
+  /** `"numeric"` (`$1`) or `"pyformat"` (`%s`, `%(name)s`); replaces the pool's. @default {"numeric"} */
+  paramstyle?: ParamStyle;
 }
 
 /** The pool configuration as the user writes it. */
@@ -136,6 +146,12 @@ export interface PoolConfigInput {
   groups: Record<string, GroupInput>;
   /** The driver; by default Bun.SQL on Bun, postgres.js elsewhere. */
   driver?: Driver;
+  /** Every group's `on_connect` unless the group gives its own (alias `onConnect`). */
+  on_connect?: OnConnect;
+  /** Alias of `on_connect`. */
+  onConnect?: OnConnect;
+  /** Every group's `paramstyle` unless the group gives its own. @default {"numeric"} */
+  paramstyle?: ParamStyle;
   /** How long a lease waits for a free connection, in ms (alias `acquire_timeout_ms`). @default {10000} */
   acquireTimeoutMs?: number;
   /** Ping a connection that sat idle longer than this before handing it out, in ms (alias `ping_after_idle_ms`). @default {1000} */
@@ -212,6 +228,12 @@ export interface GroupConfig {
   readonly retry: number;
   /** Most callers queued for a session (`Infinity`: unbounded). */
   readonly maxWaiting: number;
+  /** Call `"SQLPrepare"."PrepareQueries"()` on each new session. */
+  readonly sqlprepare: boolean;
+  /** Run on each new session before its first use, if set. */
+  readonly onConnect: OnConnect | undefined;
+  /** How query parameters are written. */
+  readonly paramstyle: ParamStyle;
 }
 
 /**

@@ -84,6 +84,7 @@ export function buildGroups(
     pingTimeoutMs,
     maxLifetimeMs,
     stallMs,
+    setupMs: config.endpoints.map((e) => e.connectTimeoutMs),
   };
   for (const [name, group] of Object.entries(config.groups)) {
     const Kind = group.pipeline ? PipelinedGroup : Group;

@@ -23,6 +23,7 @@ import {
 import { type HandlerOwner, PoolHandler } from "../handler/pool_handler.ts";
 import type { GroupOptions, LeaseGroup } from "./group.ts";
 import { pingWithin } from "./ping.ts";
+import { sessionSetup } from "./on_connect.ts";
 import { ageForLeap, stalledFor, sweepPool } from "../core/housekeeper.ts";
 
 type Entry = PoolEntry<DriverConnection>;
@@ -37,6 +38,8 @@ export class Group implements HandlerOwner, LeaseGroup {
   readonly autocommit: boolean;
   /** `"auto"`, `"none"` or SQL run on release. */
   readonly reset: string;
+  /** Queries use `%s` / `%(name)s` placeholders. */
+  readonly pyformat: boolean;
   /** The clock. */
   readonly clock: Clock;
   /** How long release waits for a query `fn` left running (the ping's deadline). */
@@ -72,6 +75,8 @@ export class Group implements HandlerOwner, LeaseGroup {
     // The group's endpoints and target: which endpoint next, connect, does a session still fit.
     const scope = opts.endpoints.scope(name, config);
     this.#scope = scope;
+    const setUp = sessionSetup(name, config, { ...opts, scope });
+    this.pyformat = config.paramstyle === "pyformat";
     this.#max = config.connectionCount;
     this.#pool = new ResourcePool<DriverConnection>({
       max: config.connectionCount,
@@ -81,6 +86,7 @@ export class Group implements HandlerOwner, LeaseGroup {
       nextPartition: () => scope.next(),
       create: async (preferred) => {
         const { connection, endpoint } = await scope.connect(preferred);
+        await setUp?.({ connection, endpoint });
         opts.opened();
         return { resource: connection, partition: endpoint };
       },

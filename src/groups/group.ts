@@ -103,6 +103,8 @@ export interface GroupOptions {
    * for a dead network and closed (its `query_timeout` plus a grace); 0: never.
    */
   stallMs: readonly number[];
+  /** Per endpoint: how long a new session's `sqlprepare` and `on_connect` may take (its connect_timeout). */
+  setupMs: readonly number[];
   /** Closes a session; the pool tracks the promise so `end()` can wait for it. */
   close(connection: DriverConnection): void;
   /** A session opened (the pool's housekeeping starts). */

@@ -22,6 +22,7 @@ import {
 } from "../handler/shared_handler.ts";
 import type { GroupOptions, LeaseGroup } from "./group.ts";
 import { firstSessionWaiters } from "./first_session_waiters.ts";
+import { type SessionSetup, sessionSetup } from "./on_connect.ts";
 
 /** A group whose sessions are shared by concurrent handlers. */
 export class PipelinedGroup implements LeaseGroup, SharedOwner {
@@ -29,9 +30,12 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
   readonly name: string;
   /** Runs of `fn` allowed after a failure safe to retry. */
   readonly retry: number;
+  /** Queries use `%s` / `%(name)s` placeholders. */
+  readonly pyformat: boolean;
   readonly #max: number;
   readonly #endpoints: EndpointSet;
   readonly #scope: EndpointScope;
+  readonly #setUp: SessionSetup | undefined;
   readonly #opts: GroupOptions;
   readonly #clock: Clock;
   readonly #shared: Shared[] = [];
@@ -60,6 +64,8 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
     this.#max = config.connectionCount;
     this.#endpoints = endpoints;
     this.#scope = endpoints.scope(name, config);
+    this.#setUp = sessionSetup(name, config, { ...opts, scope: this.#scope });
+    this.pyformat = config.paramstyle === "pyformat";
     this.#waiters = firstSessionWaiters(name, config, clock, () => this.#state());
   }
 
@@ -221,6 +227,7 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
     this.#opening = (async () => {
       try {
         const { connection, endpoint } = await this.#scope.connect(this.#scope.next());
+        await this.#setUp?.({ connection, endpoint });
         this.#counts.created++;
         if (this.#closed) {
           this.#scope.disconnected(endpoint);

@@ -6,6 +6,9 @@
  * @module
  */
 import type { EndpointInfo } from "../endpoints/endpoint_set.ts";
+import type { QueryParams } from "../python/pyformat.ts";
+
+export type { QueryParams };
 
 /** Rows and counts of one query. */
 export interface QueryResult<R = Record<string, unknown>> {
@@ -33,20 +36,43 @@ export interface QueryResult<R = Record<string, unknown>> {
  */
 export interface Handler {
   /**
-   * Runs one statement with `$1`-style parameters. In a group with
-   * `autocommit: false`, the first query opens the transaction.
+   * Runs one statement with `$1`-style parameters (in a group with
+   * `paramstyle: "pyformat"`: `%s` with an array, `%(name)s` with an object,
+   * `%%` for a literal `%`). In a group with `autocommit: false`, the first
+   * query opens the transaction.
    *
    * @param text SQL text.
-   * @param params Values for `$1`, `$2`…
+   * @param params Values for `$1`, `$2`… (pyformat: for `%s`, or by name for `%(name)s`).
    * @returns Rows, row count and command.
    * @throws {QueryError} The server rejected the statement (SQLSTATE in `code`).
+   * @throws {QueryParamsError} pyformat: the params do not fit the placeholders (nothing was sent).
    * @throws {ConnectionError} The session was lost.
    * @throws {HandlerReleasedError} The handler was released.
    */
   query<R = Record<string, unknown>>(
     text: string,
-    params?: readonly unknown[],
+    params?: QueryParams,
   ): Promise<QueryResult<R>>;
+  /**
+   * The Python module's `query_prepared`: calls
+   * `"SQLPrepare"."ExecuteQuery"(...params)` (the `prep_queries` extension;
+   * the group's `sqlprepare: true` prepares its statements on each new
+   * session) and returns the first column of the first row. The request
+   * data (the third of four arguments) may be JSON text or an object.
+   *
+   * @example Run a stored, prepared query
+   * ```ts
+   * import { withHandler } from "@x/pgdbpool";
+   * const rows = await withHandler("prepared", (db) =>
+   *   db.queryPrepared(["S", "Test_Query_1", { val1: 20, val2: "Col2-Data2" }, ["val1", "val2"]]));
+   * ```
+   *
+   * @param params The arguments of `"SQLPrepare"."ExecuteQuery"`.
+   * @returns The first column of the first row (`undefined` without a row).
+   * @throws {QueryError} The server rejected the call (e.g. 26000: the statement is not prepared).
+   * @throws {TypeError} `params` is not an array.
+   */
+  queryPrepared<T = unknown>(params: readonly unknown[]): Promise<T>;
   /**
    * The same as {@linkcode Handler.query}, written as a tagged template:
    * each `${value}` is sent as a `$n` parameter, never spliced into the text,

@@ -12,6 +12,8 @@ import { commitOn, lostBeforeCommit, rollbackOn } from "./tx_commands.ts";
 import type { QueryResult } from "./handler.ts";
 import type { GroupHandler } from "../groups/group.ts";
 import { invalidQuery } from "./query_args.ts";
+import { type QueryParams, toNumeric } from "../python/pyformat.ts";
+import { queryPrepared } from "../python/sqlprepare.ts";
 import { sqlQuery } from "./sql_tag.ts";
 import { TxState } from "./release.ts";
 import { SessionChange } from "../sql/session_changes.ts";
@@ -35,8 +37,21 @@ export class PoolHandler extends SessionLease implements GroupHandler {
 
   query<R = Record<string, unknown>>(
     text: string,
-    params?: readonly unknown[],
+    params?: QueryParams,
   ): Promise<QueryResult<R>> {
+    if (this.owner.pyformat && params !== undefined && typeof text === "string") {
+      const numeric = toNumeric(text, params);
+      if (numeric instanceof Error) return Promise.reject(numeric);
+      return this.#query<R>(numeric.text, numeric.params);
+    }
+    return this.#query<R>(text, params as readonly unknown[] | undefined);
+  }
+
+  queryPrepared<T = unknown>(params: readonly unknown[]): Promise<T> {
+    return queryPrepared<T>((text, values) => this.#query(text, values), params);
+  }
+
+  #query<R>(text: string, params: readonly unknown[] | undefined): Promise<QueryResult<R>> {
     if (this.released) return Promise.reject(new HandlerReleasedError("query"));
     const invalid = invalidQuery(text, params);
     if (invalid) return Promise.reject(invalid);
@@ -56,7 +71,11 @@ export class PoolHandler extends SessionLease implements GroupHandler {
     strings: TemplateStringsArray,
     ...values: unknown[]
   ): Promise<QueryResult<R>> {
-    return sqlQuery<R>(this, strings, values);
+    // The tag builds `$n` text: it bypasses the pyformat translation.
+    const db = this.owner.pyformat
+      ? { query: <T>(t: string, p?: readonly unknown[]) => this.#query<T>(t, p) }
+      : this;
+    return sqlQuery<R>(db, strings, values);
   }
 
   async commit(): Promise<void> {

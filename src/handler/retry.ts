@@ -8,9 +8,8 @@
  * @module
  */
 import { CommitUnknownError, ConnectionError, isLoginRefused, QueryError } from "../errors.ts";
-import type { Handler, QueryResult } from "./handler.ts";
+import type { Handler, QueryParams, QueryResult } from "./handler.ts";
 import type { EndpointInfo } from "../endpoints/endpoint_set.ts";
-import { sqlQuery } from "./sql_tag.ts";
 
 const ROLLED_BACK = new Set(["40001", "40P01"]);
 
@@ -69,12 +68,27 @@ class AnswerCounter implements Handler {
     return this.#db.group;
   }
 
-  async query<R = Record<string, unknown>>(
+  query<R = Record<string, unknown>>(
     text: string,
-    params?: readonly unknown[],
+    params?: QueryParams,
   ): Promise<QueryResult<R>> {
+    return this.#count(this.#db.query<R>(text, params));
+  }
+
+  sql<R = Record<string, unknown>>(
+    strings: TemplateStringsArray,
+    ...values: unknown[]
+  ): Promise<QueryResult<R>> {
+    return this.#count(this.#db.sql<R>(strings, ...values));
+  }
+
+  queryPrepared<T = unknown>(params: readonly unknown[]): Promise<T> {
+    return this.#count(this.#db.queryPrepared<T>(params));
+  }
+
+  async #count<T>(reply: Promise<T>): Promise<T> {
     try {
-      const result = await this.#db.query<R>(text, params);
+      const result = await reply;
       this.answered++;
       return result;
     } catch (err) {
@@ -82,13 +96,6 @@ class AnswerCounter implements Handler {
       if (!(err instanceof ConnectionError)) this.answered++;
       throw err;
     }
-  }
-
-  sql<R = Record<string, unknown>>(
-    strings: TemplateStringsArray,
-    ...values: unknown[]
-  ): Promise<QueryResult<R>> {
-    return sqlQuery<R>(this, strings, values);
   }
 
   commit(): Promise<void> {

@@ -19,6 +19,8 @@ export interface HandlerOwner {
   readonly autocommit: boolean;
   /** The group's `reset`: `"auto"`, `"none"` or SQL. */
   readonly reset: string;
+  /** Queries use `%s` / `%(name)s` placeholders (`paramstyle: "pyformat"`). */
+  readonly pyformat?: boolean;
   endpointOf(entry: PoolEntry<DriverConnection>): EndpointInfo;
   /** A statement failed with this SQLSTATE (25006 may mean the server's role changed). */
   statementFailed?(entry: PoolEntry<DriverConnection>, code: string | undefined): void;

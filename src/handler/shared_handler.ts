@@ -10,6 +10,8 @@ import { HandlerReleasedError, PoolError } from "../errors.ts";
 import type { QueryResult } from "./handler.ts";
 import type { GroupHandler } from "../groups/group.ts";
 import { invalidQuery } from "./query_args.ts";
+import { type QueryParams, toNumeric } from "../python/pyformat.ts";
+import { queryPrepared } from "../python/sqlprepare.ts";
 import { sqlQuery } from "./sql_tag.ts";
 import type { LeaseWatch, WatchRecord } from "./lease_watch.ts";
 import { connectionLost, queryFailure } from "./failures.ts";
@@ -89,6 +91,8 @@ export function sweepVerdict(
 /** What a shared handler needs from its group. */
 export interface SharedOwner {
   readonly name: string;
+  /** Queries use `%s` / `%(name)s` placeholders (`paramstyle: "pyformat"`). */
+  readonly pyformat?: boolean;
   endpointOf(endpoint: number): EndpointInfo;
   label(endpoint: number): string;
   /** A handler gave its share back. */
@@ -130,10 +134,23 @@ export class SharedHandler implements GroupHandler {
     this.#watchRecord = watch.watch(this, group.name, () => group.returned(shared), stack);
   }
 
-  async query<R = Record<string, unknown>>(
+  query<R = Record<string, unknown>>(
     text: string,
-    params?: readonly unknown[],
+    params?: QueryParams,
   ): Promise<QueryResult<R>> {
+    if (this.#group.pyformat && params !== undefined && typeof text === "string") {
+      const numeric = toNumeric(text, params);
+      if (numeric instanceof Error) return Promise.reject(numeric);
+      return this.#query<R>(numeric.text, numeric.params);
+    }
+    return this.#query<R>(text, params as readonly unknown[] | undefined);
+  }
+
+  queryPrepared<T = unknown>(params: readonly unknown[]): Promise<T> {
+    return queryPrepared<T>((text, values) => this.#query(text, values), params);
+  }
+
+  async #query<R>(text: string, params: readonly unknown[] | undefined): Promise<QueryResult<R>> {
     if (this.#released) throw new HandlerReleasedError("query");
     const invalid = invalidQuery(text, params);
     if (invalid) throw invalid;
@@ -162,7 +179,11 @@ export class SharedHandler implements GroupHandler {
     strings: TemplateStringsArray,
     ...values: unknown[]
   ): Promise<QueryResult<R>> {
-    return sqlQuery<R>(this, strings, values);
+    // The tag builds `$n` text: it bypasses the pyformat translation.
+    const db = this.#group.pyformat
+      ? { query: <T>(t: string, p?: readonly unknown[]) => this.#query<T>(t, p) }
+      : this;
+    return sqlQuery<R>(db, strings, values);
   }
 
   commit(): Promise<void> {

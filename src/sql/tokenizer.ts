@@ -34,6 +34,8 @@ export interface Token {
   readonly value: string;
   /** A string whose body holds backslash escapes (`E''`) or a `U&` constant: `value` is raw. */
   readonly escaped?: boolean;
+  /** Where an operator starts in the text (operators only: pyformat placeholders are found by it). */
+  readonly at?: number;
 }
 
 /** What {@linkcode tokenize} read. */
@@ -238,7 +240,7 @@ export function tokenize(text: string, backslashQuotes = false): Tokens {
         if ((a === DASH && b === DASH) || (a === SLASH && b === STAR)) break;
         j++;
       }
-      tokens.push({ kind: TokenKind.Other, value: text.slice(i, j) });
+      tokens.push({ kind: TokenKind.Other, value: text.slice(i, j), at: i });
       i = j;
     } else {
       // A backslash, a brace, a control character: nothing the server reads as SQL.

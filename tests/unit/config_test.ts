@@ -149,6 +149,9 @@ describe("normalizeConfig() defaults", () => {
       targetSessionAttrs: "any",
       retry: 0,
       maxWaiting: Infinity,
+      sqlprepare: false,
+      onConnect: undefined,
+      paramstyle: "numeric",
     });
   });
 });
@@ -294,6 +297,9 @@ describe("normalizeConfig() pool keys", () => {
       targetSessionAttrs: "any",
       retry: 0,
       maxWaiting: Infinity,
+      sqlprepare: false,
+      onConnect: undefined,
+      paramstyle: "numeric",
     });
     assert.deepEqual(Object.keys(config.groups), ["tx", "ro"]);
   });

@@ -112,7 +112,10 @@ export class NodePostgresConnection extends SessionConnection implements DriverC
       (err) => {
         this.#watchDrops(text, name !== undefined, undefined);
         const fields = serverError(err);
-        if (name !== undefined && fields !== undefined && STALE_STATEMENT.has(fields.code)) {
+        if (
+          name !== undefined && fields !== undefined && STALE_STATEMENT.has(fields.code) &&
+          (fields.code === "0A000" || mentions(err, name))
+        ) {
           this.#forget(text, name, fields.code === "0A000");
           // Again once, only when no transaction was broken by the failure.
           const idle = this.#client.getTransactionStatus?.() === "I";
@@ -179,4 +182,12 @@ export class NodePostgresConnection extends SessionConnection implements DriverC
     return s._ending === true || s._ended === true || s._queryable === false ||
       s.connection?.stream?.destroyed === true;
   }
+}
+
+// A 26000 about another statement (an EXECUTE inside a function) leaves ours
+// alone: re-preparing ours would fail with 42P05. The name is matched whatever
+// the server's language quotes it with.
+function mentions(err: unknown, name: string): boolean {
+  const message = (err as { message?: unknown }).message;
+  return typeof message === "string" && new RegExp(`${name}(?!\\w)`).test(message);
 }

@@ -1,0 +1,75 @@
+/**
+ * The keys that shape a group's sessions and queries for code ported from
+ * the Python module, and for everyone's session setup: `sqlprepare` (groups),
+ * `on_connect` / `onConnect` and `paramstyle` (pool-wide defaults, which a
+ * group may replace).
+ *
+ * @module
+ */
+import type { OnConnect } from "../groups/on_connect.ts";
+import type { ParamStyle } from "../python/pyformat.ts";
+import { fail, type Field, pick } from "./fields.ts";
+import { oneOf } from "./validators.ts";
+
+/** The group keys read here. */
+export const PYTHON_GROUP_KEYS = ["sqlprepare", "on_connect", "onConnect", "paramstyle"] as const;
+
+/** The top-level keys read here. */
+export const PYTHON_TOP_KEYS = ["on_connect", "onConnect", "paramstyle"] as const;
+
+/** The pool-wide values, defaults of every group. */
+export interface PoolDefaults {
+  /** The pool's `on_connect`. */
+  readonly onConnect: OnConnect | undefined;
+  /** The pool's `paramstyle`. */
+  readonly paramstyle: ParamStyle;
+}
+
+const STYLES: readonly ParamStyle[] = ["numeric", "pyformat"];
+
+/**
+ * Reads the pool-wide `on_connect` and `paramstyle`.
+ *
+ * @param input The config as the user wrote it.
+ * @returns The values, defaulted.
+ * @throws {ConfigError} When one is invalid.
+ */
+export function poolDefaults(input: Record<string, unknown>): PoolDefaults {
+  const style = pick(input, "", ["paramstyle"]);
+  return {
+    onConnect: onConnectOf(pick(input, "", ["on_connect", "onConnect"])),
+    paramstyle: style ? oneOf(style, STYLES) : "numeric",
+  };
+}
+
+/**
+ * Reads a group's `sqlprepare`, `on_connect` and `paramstyle`.
+ *
+ * @param group The group as the user wrote it.
+ * @param at Its dotted path.
+ * @param defaults The pool's values.
+ * @returns The group's values, defaulted.
+ * @throws {ConfigError} When one is invalid.
+ */
+export function sessionKeys(
+  group: Record<string, unknown>,
+  at: string,
+  defaults: PoolDefaults | undefined,
+): { sqlprepare: boolean; onConnect: OnConnect | undefined; paramstyle: ParamStyle } {
+  const prepare = pick(group, at, ["sqlprepare"]);
+  if (prepare && typeof prepare.value !== "boolean") fail(prepare, "true or false");
+  const hook = pick(group, at, ["on_connect", "onConnect"]);
+  const style = pick(group, at, ["paramstyle"]);
+  return {
+    sqlprepare: prepare ? prepare.value as boolean : false,
+    onConnect: hook ? onConnectOf(hook) : defaults?.onConnect,
+    paramstyle: style ? oneOf(style, STYLES) : defaults?.paramstyle ?? "numeric",
+  };
+}
+
+function onConnectOf(f: Field | undefined): OnConnect | undefined {
+  if (f === undefined) return undefined;
+  const v = f.value;
+  if (typeof v === "function" || (typeof v === "string" && v.trim() !== "")) return v as OnConnect;
+  fail(f, "SQL text or a function (session) => Promise<void>");
+}

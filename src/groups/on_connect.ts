@@ -1,0 +1,157 @@
+/**
+ * What runs on every new session of a group before its first use: the
+ * Python module's `sqlprepare` (`"SQLPrepare"."PrepareQueries"()`), then the
+ * group's `onConnect` hook (SQL text, or a function given the session). A
+ * failure or a hook past its deadline costs the session: the group closes it
+ * and the lease fails as a failed connect does, with a {@linkcode ConnectionError}
+ * that names the hook.
+ *
+ * @module
+ */
+import type { Clock } from "../core/clock.ts";
+import type { DriverConnection } from "../driver.ts";
+import type { EndpointConnection, EndpointScope } from "../endpoints/endpoint_scope.ts";
+import type { EndpointSet } from "../endpoints/endpoint_set.ts";
+import { ConnectionError } from "../errors.ts";
+import type { QueryResult } from "../handler/handler.ts";
+import { invalidQuery } from "../handler/query_args.ts";
+import { messageOf, queryFailure } from "../handler/failures.ts";
+import { PREPARE_QUERIES_SQL } from "../python/sqlprepare.ts";
+
+/** A session just opened, as an `onConnect` function sees it. */
+export interface NewSession {
+  /**
+   * Runs one statement (`$1` parameters) on the new session, outside any
+   * transaction: what it sets (`SET`, `PREPARE`, temp tables) stays with the session.
+   *
+   * @param text SQL text.
+   * @param params Values for `$1`, `$2`…
+   * @returns Rows, row count and command.
+   * @throws {QueryError} The server rejected the statement.
+   */
+  query<R = Record<string, unknown>>(
+    text: string,
+    params?: readonly unknown[],
+  ): Promise<QueryResult<R>>;
+  /** The group that opened the session. */
+  readonly group: string;
+  /** `host:port` of the session's endpoint. */
+  readonly endpoint: string;
+}
+
+/**
+ * A group's `onConnect`: SQL run on every new session, or a function given
+ * the session. A throw (or a rejected promise) discards the session.
+ */
+export type OnConnect = string | ((session: NewSession) => Promise<void> | void);
+
+/** What a group's new sessions need before their first use. */
+export interface SetupConfig {
+  /** Call `"SQLPrepare"."PrepareQueries"()` (the Python module's `sqlprepare`). */
+  readonly sqlprepare: boolean;
+  /** The hook, if any. */
+  readonly onConnect: OnConnect | undefined;
+}
+
+/** What the setup needs from the group and its pool. */
+export interface SetupContext {
+  /** The group's endpoints: a failed session is counted out there. */
+  readonly scope: EndpointScope;
+  /** The pool's endpoints, for labels. */
+  readonly endpoints: EndpointSet;
+  /** The clock of the deadline. */
+  readonly clock: Clock;
+  /** Per endpoint: how long the setup may take (its `connect_timeout`). */
+  readonly setupMs: readonly number[];
+  /** Closes a session. */
+  close(connection: DriverConnection): void;
+}
+
+/** Prepares one new session; on failure closes it and rejects with a `ConnectionError`. */
+export type SessionSetup = (opened: EndpointConnection) => Promise<void>;
+
+/**
+ * The setup of a group's new sessions.
+ *
+ * @param group The group's name, for messages and the hook.
+ * @param config Its `sqlprepare` and `onConnect`.
+ * @param ctx Its endpoints, the clock, the deadlines, and how to close a session.
+ * @returns The setup, or `undefined` when there is nothing to run (no cost at all).
+ */
+export function sessionSetup(
+  group: string,
+  config: SetupConfig,
+  ctx: SetupContext,
+): SessionSetup | undefined {
+  const { sqlprepare, onConnect } = config;
+  if (!sqlprepare && onConnect === undefined) return undefined;
+  const steps = async (connection: DriverConnection, label: string) => {
+    if (sqlprepare) await step("sqlprepare", () => connection.query(PREPARE_QUERIES_SQL));
+    if (typeof onConnect === "string") await step("on_connect", () => connection.query(onConnect));
+    else if (onConnect) {
+      await step("on_connect", () => onConnect(newSession(connection, group, label)));
+    }
+  };
+  const { clock, scope } = ctx;
+  return async ({ connection, endpoint }) => {
+    const label = ctx.endpoints.label(endpoint);
+    const ms = ctx.setupMs[endpoint];
+    let timer: unknown;
+    const late = new Promise<never>((_, reject) => {
+      timer = clock.setTimeout(() => {
+        const why = new Error(`did not finish within ${ms} ms (the endpoint's connect_timeout)`);
+        reject(new StepError(onConnect === undefined ? "sqlprepare" : "on_connect", why));
+      }, ms);
+    });
+    try {
+      await Promise.race([steps(connection, label), late]);
+    } catch (err) {
+      scope.disconnected(endpoint);
+      ctx.close(connection);
+      const { what, cause } = err instanceof StepError ? err : { what: "setup", cause: err };
+      throw new ConnectionError(
+        `Cannot use a new session of group "${group}" on ${label}: its ${what} failed: ${
+          messageOf(cause)
+        }`,
+        label,
+        { cause, code: (cause as { code?: string } | undefined)?.code, reached: true },
+      );
+    } finally {
+      clock.clearTimeout(timer);
+    }
+  };
+}
+
+// Which step failed, and why.
+class StepError {
+  readonly what: string;
+  readonly cause: unknown;
+  constructor(what: string, cause: unknown) {
+    this.what = what;
+    this.cause = cause;
+  }
+}
+
+async function step(what: string, work: () => Promise<unknown> | void): Promise<void> {
+  try {
+    await work();
+  } catch (err) {
+    throw new StepError(what, err);
+  }
+}
+
+function newSession(connection: DriverConnection, group: string, endpoint: string): NewSession {
+  return {
+    group,
+    endpoint,
+    async query<R>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+      const invalid = invalidQuery(text, params);
+      if (invalid) throw invalid;
+      try {
+        return await connection.query(text, params) as QueryResult<R>;
+      } catch (err) {
+        throw queryFailure(err);
+      }
+    },
+  };
+}

@@ -1,0 +1,162 @@
+/**
+ * `paramstyle: "pyformat"`, as psycopg2 reads it: `%s` (positional, params in
+ * an array) or `%(name)s` (named, params in an object), `%%` for a literal
+ * `%`. Each text is translated once to `$n` placeholders (cached); then each
+ * call only orders its values. Placeholders are looked for with the SQL
+ * tokenizer, so a `%s` inside a string, a quoted identifier, a comment or a
+ * dollar quote stays text. Without params the text goes as written, `%` and
+ * all (psycopg2 does the same).
+ *
+ * @module
+ */
+import { QueryParamsError } from "../errors.ts";
+import { tokenize, TokenKind } from "../sql/tokenizer.ts";
+
+/** How a group writes query parameters: `$1` (numeric, the default) or psycopg2's `%s`. */
+export type ParamStyle = "numeric" | "pyformat";
+
+/** Parameters of a query: values for `$1`/`%s` in order, or by name for `%(name)s`. */
+export type QueryParams = readonly unknown[] | Readonly<Record<string, unknown>>;
+
+/** A text translated once: its `$n` form and what each `$n` stands for. */
+interface Translation {
+  readonly text: string;
+  /** Number of `%s` placeholders, when positional. */
+  readonly count: number;
+  /** For named placeholders: the name behind each `$n`, in order; `undefined` when positional. */
+  readonly names: readonly string[] | undefined;
+  /** Why the text cannot be used with params, if it cannot. */
+  readonly error: string | undefined;
+}
+
+const CACHE_ENTRIES = 2000;
+const CACHE_TEXT_CHARS = 16_384;
+const cache = new Map<string, Translation>();
+
+/**
+ * Turns a pyformat query into a `$n` query and its values in order.
+ *
+ * @param text SQL text with `%s` or `%(name)s` placeholders.
+ * @param params An array for `%s`, an object for `%(name)s`; `undefined`: the text goes as is.
+ * @returns The `$n` text and the values, or the {@linkcode QueryParamsError} to reject with.
+ *
+ * @example Named placeholders
+ * ```ts
+ * import { toNumeric } from "./pyformat.ts";
+ * toNumeric("SELECT * FROM t WHERE a = %(a)s OR b = %(a)s", { a: 1 });
+ * // { text: "SELECT * FROM t WHERE a = $1 OR b = $1", params: [1] }
+ * ```
+ */
+export function toNumeric(
+  text: string,
+  params: QueryParams | undefined,
+): { text: string; params: readonly unknown[] | undefined } | QueryParamsError {
+  if (params === undefined) return { text, params };
+  const t = translation(text);
+  if (t.error !== undefined) return new QueryParamsError(`Cannot run the query: ${t.error}`);
+  if (t.names === undefined) {
+    if (!Array.isArray(params)) {
+      return new QueryParamsError(
+        `Cannot run the query: it has ${t.count} %s placeholder(s), so params must be an array, got an object`,
+      );
+    }
+    if (params.length !== t.count) {
+      return new QueryParamsError(
+        `Cannot run the query: it has ${t.count} %s placeholder(s) but ${params.length} param(s) were given`,
+      );
+    }
+    return { text: t.text, params };
+  }
+  if (Array.isArray(params) || typeof params !== "object" || params === null) {
+    return new QueryParamsError(
+      `Cannot run the query: it has %(name)s placeholders, so params must be an object by name, got ${
+        Array.isArray(params) ? "an array" : typeof params
+      }`,
+    );
+  }
+  const named = params as Readonly<Record<string, unknown>>;
+  const values = new Array<unknown>(t.names.length);
+  for (let i = 0; i < t.names.length; i++) {
+    const name = t.names[i];
+    if (!Object.hasOwn(named, name)) {
+      return new QueryParamsError(
+        `Cannot run the query: no param named ${JSON.stringify(name)} for %(${name})s`,
+      );
+    }
+    values[i] = named[name];
+  }
+  return { text: t.text, params: values };
+}
+
+function translation(text: string): Translation {
+  const hit = cache.get(text);
+  if (hit !== undefined) return hit;
+  const t = translate(text);
+  if (text.length <= CACHE_TEXT_CHARS) {
+    if (cache.size >= CACHE_ENTRIES) cache.clear(); // hot texts come back at once
+    cache.set(text, t);
+  }
+  return t;
+}
+
+function failed(error: string): Translation {
+  return { text: "", count: 0, names: undefined, error };
+}
+
+// Every `%` outside literals and comments sits in an operator token: only those are read.
+function translate(text: string): Translation {
+  if (!text.includes("%")) return { text, count: 0, names: undefined, error: undefined };
+  const { tokens, unsure } = tokenize(text);
+  if (unsure) {
+    return failed(
+      "its placeholders cannot be found: the text holds an unterminated string, comment or quoted name, or a character SQL does not use",
+    );
+  }
+  let out = "";
+  let copied = 0; // text before this index is in `out`
+  let positional = 0;
+  const names: string[] = [];
+  for (const token of tokens) {
+    if (token.kind !== TokenKind.Other || token.at === undefined || token.at < copied) continue;
+    const end = token.at + token.value.length;
+    for (let i = Math.max(token.at, copied); i < end; i++) {
+      if (text.charCodeAt(i) !== 37 /* % */) continue;
+      const next = text[i + 1];
+      let skip: number;
+      let param: string;
+      if (next === "%") {
+        [skip, param] = [2, "%"];
+      } else if (next === "s") {
+        [skip, param] = [2, `$${++positional}`];
+      } else if (next === "(") {
+        const close = text.indexOf(")", i + 2);
+        if (close < 0 || text[close + 1] !== "s") {
+          return failed(`"%(" at offset ${i} is not a %(name)s placeholder`);
+        }
+        const name = text.slice(i + 2, close);
+        let n = names.indexOf(name);
+        if (n < 0) n = names.push(name) - 1;
+        [skip, param] = [close + 2 - i, `$${n + 1}`];
+      } else {
+        return failed(
+          `"%${
+            next ?? ""
+          }" at offset ${i} is no placeholder: write %s, %(name)s, or %% for a literal %`,
+        );
+      }
+      out += text.slice(copied, i) + param;
+      copied = i + skip;
+      i = copied - 1;
+    }
+  }
+  if (positional > 0 && names.length > 0) {
+    return failed("it mixes %s and %(name)s placeholders: use one kind");
+  }
+  out += text.slice(copied);
+  return {
+    text: out,
+    count: positional,
+    names: names.length > 0 ? names : undefined,
+    error: undefined,
+  };
+}
