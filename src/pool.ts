@@ -10,6 +10,7 @@ import { openGroups } from "./groups/open_groups.ts";
 import type { LeaseGroup } from "./groups/group.ts";
 import type { Handler } from "./handler/handler.ts";
 import { runWithHandler } from "./handler/run_once.ts";
+import { leaseWatched } from "./handler/after_lease.ts";
 import { acquireOptions, type LeaseOptions } from "./handler/lease_options.ts";
 import { type QueryOptions, queryThrough } from "./handler/one_liners.ts";
 import type { QueryResult } from "./handler/handler.ts";
@@ -150,13 +151,15 @@ export class Pool extends EventTarget {
    * } // released here
    * ```
    */
-  async lease(group: string, options?: LeaseOptions): Promise<Handler> {
-    const g = this.#group(group);
-    const opts = acquireOptions(options, this.#p.defaultAcquire);
-    const stack = this.#p.watch.stackHere();
-    const handler = await g.lease(opts);
-    handler.watchWith(this.#p.watch, stack);
-    return handler;
+  lease(group: string, options?: LeaseOptions): Promise<Handler> {
+    try {
+      const g = this.#group(group);
+      const opts = acquireOptions(options, this.#p.defaultAcquire);
+      // Not async: a queued caller then costs one promise (see leaseWatched).
+      return leaseWatched(g, opts, this.#p.watch, this.#p.watch.stackHere());
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /**

@@ -10,7 +10,7 @@
 import { waitAtMost } from "./clock.ts";
 import { IdleSet } from "./idle_set.ts";
 import { Ledger } from "./ledger.ts";
-import { WaitList, type WaitOptions } from "./wait_list.ts";
+import { type WaitContinuation, WaitList, type WaitOptions } from "./wait_list.ts";
 import type {
   Created,
   PoolEntry,
@@ -66,10 +66,18 @@ export class ResourcePool<R> {
    *
    * @param options Timeout and abort signal for the wait.
    * @param front Whether to wait ahead of every queued caller.
-   * @returns The entry, synchronously when one was idle.
+   * @param then For a caller that waits: what the entry goes through when served
+   *   (one promise per wait instead of one per step).
+   * @param arg Passed to `then`.
+   * @returns The entry, synchronously when one was idle; else `then`'s outcome.
    * @throws The closed error when the pool is closed.
    */
-  acquire(options: AcquireOptions, front = false): PoolEntry<R> | Promise<PoolEntry<R>> {
+  acquire<U = PoolEntry<R>>(
+    options: AcquireOptions,
+    front = false,
+    then?: WaitContinuation<PoolEntry<R>, U>,
+    arg?: unknown,
+  ): PoolEntry<R> | Promise<U> {
     if (this.#closed) throw this.#opts.closedError();
     const partition = this.#opts.nextPartition();
     const underMax = this.#books.total < this.#opts.max;
@@ -83,7 +91,7 @@ export class ResourcePool<R> {
       if (underMax && partition >= 0 && this.#books.pending === 0) this.#open(partition);
       return this.#books.lease(other);
     }
-    const waiting = this.#waiters.wait(options, front, !underMax);
+    const waiting = this.#waiters.wait(options, front, !underMax, then, arg);
     if (underMax) this.#open(partition);
     return waiting;
   }

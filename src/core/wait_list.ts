@@ -7,6 +7,9 @@
  * @module
  */
 import type { Clock, TimerHandle } from "./clock.ts";
+import { type WaitContinuation, type Waiter, WaiterChain } from "./waiter_chain.ts";
+
+export type { WaitContinuation };
 
 // setTimeout's largest delay (2^31 - 1 ms).
 const MAX_TIMER_MS = 2_147_483_647;
@@ -20,21 +23,6 @@ export interface WaitOptions {
   timeoutMs: number;
 }
 
-// One queued caller; the list links run through the waiters themselves.
-interface Waiter<T> {
-  resolve(value: T): void;
-  reject(err: unknown): void;
-  /** Clock time at which it times out (Infinity: never). */
-  deadline: number;
-  timeoutMs: number;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-  prev: Waiter<T> | undefined;
-  next: Waiter<T> | undefined;
-  /** `false` once dequeued or removed, so a late cancel is a no-op. */
-  queued: boolean;
-}
-
 /**
  * A FIFO of callers waiting for a value, with one timer per queue: a waiter
  * costs no timer of its own. The timer is armed for the earliest deadline and
@@ -45,9 +33,7 @@ interface Waiter<T> {
 export class WaitList<T> {
   readonly #clock: Clock;
   readonly #timeoutError: (timeoutMs: number) => Error;
-  #head: Waiter<T> | undefined;
-  #tail: Waiter<T> | undefined;
-  #size = 0;
+  readonly #chain = new WaiterChain<T>();
   #timer: TimerHandle | undefined;
   #timerAt = Infinity;
   #waited = 0;
@@ -74,7 +60,7 @@ export class WaitList<T> {
 
   /** Number of queued waiters. */
   get size(): number {
-    return this.#size;
+    return this.#chain.size;
   }
 
   /** Waits counted by {@linkcode WaitList.wait} since the start. */
@@ -99,40 +85,48 @@ export class WaitList<T> {
    * @param options Timeout and abort signal.
    * @param front Whether to queue ahead of every other waiter.
    * @param counted Whether the wait counts in {@linkcode WaitList.waited}.
-   * @returns What the caller is handed.
+   * @param then Runs on the value when the waiter is served; its outcome settles the wait.
+   * @param arg Passed to `then`.
+   * @returns What the caller is handed (through `then` when given).
    * @throws `signal.reason` (as a rejection) when the signal aborts, at once if already aborted.
    * @throws The `full` error (as a rejection) for a counted, not `front` wait past `max`.
    */
-  wait(options: WaitOptions, front: boolean, counted: boolean): Promise<T> {
+  wait<U = T>(
+    options: WaitOptions,
+    front: boolean,
+    counted: boolean,
+    then?: WaitContinuation<T, U>,
+    arg?: unknown,
+  ): Promise<U> {
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (counted && !front && this.#size >= this.#maxWaiting) {
+    if (counted && !front && this.#chain.size >= this.#maxWaiting) {
       this.#rejected++;
       return Promise.reject(this.#overloadError());
     }
     if (counted) this.#waited++;
-    return new Promise<T>((resolve, reject) => {
-      // Past the 32-bit limit runtimes fire timers at once: such a wait never times out.
-      const timeoutMs = options.timeoutMs;
-      const deadline = timeoutMs > MAX_TIMER_MS ? Infinity : this.#clock.now() + timeoutMs;
+    return new Promise<U>((resolve, reject) => {
+      const since = this.#clock.now();
+      const deadline = deadlineOf(options, since);
       const waiter: Waiter<T> = {
-        resolve,
+        resolve: resolve as (value: unknown) => void,
         reject,
-        deadline,
-        timeoutMs,
-        signal,
+        options,
+        since,
+        then,
+        arg,
         onAbort: undefined,
         prev: undefined,
         next: undefined,
         queued: true,
       };
-      if (front) this.#unshift(waiter);
-      else this.#push(waiter);
+      if (front) this.#chain.unshift(waiter);
+      else this.#chain.push(waiter);
       if (deadline < this.#timerAt) this.#armTimer(deadline);
       if (signal) {
         waiter.onAbort = () => {
-          this.#remove(waiter);
-          if (this.#size === 0) this.#disarmTimer();
+          this.#chain.remove(waiter);
+          if (this.#chain.size === 0) this.#disarmTimer();
           this.#settle(waiter, signal.reason);
         };
         signal.addEventListener("abort", waiter.onAbort, { once: true });
@@ -147,11 +141,19 @@ export class WaitList<T> {
    * @returns Whether a waiter took it (`false`: nobody waits).
    */
   resolveNext(value: T): boolean {
-    const waiter = this.#shift();
+    const waiter = this.#chain.shift();
     if (!waiter) return false;
-    if (this.#size === 0 && this.#timer !== undefined) this.#disarmTimer();
-    if (waiter.onAbort) waiter.signal!.removeEventListener("abort", waiter.onAbort);
-    waiter.resolve(value);
+    if (this.#chain.size === 0 && this.#timer !== undefined) this.#disarmTimer();
+    if (waiter.onAbort) waiter.options.signal!.removeEventListener("abort", waiter.onAbort);
+    const then = waiter.then;
+    if (then === undefined) waiter.resolve(value);
+    else {
+      try {
+        waiter.resolve(then(value, waiter.options, waiter.since, waiter.arg));
+      } catch (err) {
+        waiter.reject(err);
+      }
+    }
     return true;
   }
 
@@ -161,8 +163,8 @@ export class WaitList<T> {
    * @param err The rejection reason.
    */
   rejectNext(err: unknown): void {
-    const waiter = this.#shift();
-    if (this.#size === 0) this.#disarmTimer();
+    const waiter = this.#chain.shift();
+    if (this.#chain.size === 0) this.#disarmTimer();
     if (waiter) this.#settle(waiter, err);
   }
 
@@ -172,41 +174,8 @@ export class WaitList<T> {
    * @param err The rejection reason.
    */
   rejectAll(err: unknown): void {
-    for (let w = this.#shift(); w; w = this.#shift()) this.#settle(w, err);
+    for (let w = this.#chain.shift(); w; w = this.#chain.shift()) this.#settle(w, err);
     this.#disarmTimer();
-  }
-
-  #push(waiter: Waiter<T>): void {
-    waiter.prev = this.#tail;
-    if (this.#tail) this.#tail.next = waiter;
-    else this.#head = waiter;
-    this.#tail = waiter;
-    this.#size++;
-  }
-
-  #unshift(waiter: Waiter<T>): void {
-    waiter.next = this.#head;
-    if (this.#head) this.#head.prev = waiter;
-    else this.#tail = waiter;
-    this.#head = waiter;
-    this.#size++;
-  }
-
-  #shift(): Waiter<T> | undefined {
-    const waiter = this.#head;
-    if (waiter) this.#remove(waiter);
-    return waiter;
-  }
-
-  #remove(waiter: Waiter<T>): void {
-    if (!waiter.queued) return;
-    waiter.queued = false;
-    if (waiter.prev) waiter.prev.next = waiter.next;
-    else this.#head = waiter.next;
-    if (waiter.next) waiter.next.prev = waiter.prev;
-    else this.#tail = waiter.prev;
-    waiter.prev = waiter.next = undefined;
-    this.#size--;
   }
 
   #armTimer(at: number): void {
@@ -229,13 +198,14 @@ export class WaitList<T> {
     const now = this.#clock.now();
     const expired: Waiter<T>[] = [];
     let next = Infinity;
-    for (let w = this.#head; w; w = w.next) {
-      if (w.deadline <= now) expired.push(w);
-      else if (w.deadline < next) next = w.deadline;
+    for (let w = this.#chain.head; w; w = w.next) {
+      const deadline = deadlineOf(w.options, w.since);
+      if (deadline <= now) expired.push(w);
+      else if (deadline < next) next = deadline;
     }
     // Errors are built before anyone leaves the queue, so messages count them all.
-    const errors = expired.map((w) => this.#timeoutError(w.timeoutMs));
-    for (const w of expired) this.#remove(w);
+    const errors = expired.map((w) => this.#timeoutError(w.options.timeoutMs));
+    for (const w of expired) this.#chain.remove(w);
     expired.forEach((w, i) => {
       this.#timedOut++;
       this.#settle(w, errors[i]);
@@ -244,7 +214,12 @@ export class WaitList<T> {
   }
 
   #settle(waiter: Waiter<T>, err: unknown): void {
-    if (waiter.onAbort) waiter.signal!.removeEventListener("abort", waiter.onAbort);
+    if (waiter.onAbort) waiter.options.signal!.removeEventListener("abort", waiter.onAbort);
     waiter.reject(err);
   }
+}
+
+// Past the 32-bit limit runtimes fire timers at once: such a wait never times out.
+function deadlineOf(options: WaitOptions, since: number): number {
+  return options.timeoutMs > MAX_TIMER_MS ? Infinity : since + options.timeoutMs;
 }

@@ -21,6 +21,7 @@ import {
   PoolOverloadedError,
 } from "../errors.ts";
 import { type HandlerOwner, PoolHandler } from "../handler/pool_handler.ts";
+import { type AfterLease, applyAfter } from "../handler/after_lease.ts";
 import type { GroupOptions, LeaseGroup } from "./group.ts";
 import { pingWithin } from "./ping.ts";
 import { sessionSetup } from "./on_connect.ts";
@@ -121,15 +122,22 @@ export class Group implements HandlerOwner, LeaseGroup {
    * the ping fails).
    *
    * @param options Timeout and signal.
+   * @param after Runs on the handler as soon as it exists.
    * @returns The handler, synchronously on the fast path.
    */
-  lease(options: AcquireOptions): PoolHandler | Promise<PoolHandler> {
-    const got = this.#pool.acquire(options);
-    if (!(got instanceof Promise)) return this.#handler(this.#vet(got, options, -1));
-    // Only a caller that waited reads the clock here: its ping gets what is left of its timeout.
-    const start = this.#clock.now();
-    return got.then((entry) => this.#handler(this.#vet(entry, options, start)));
+  lease(options: AcquireOptions, after?: AfterLease): PoolHandler | Promise<PoolHandler> {
+    const got = this.#pool.acquire(options, false, this.#served, after);
+    if (got instanceof Promise) return got;
+    const handler = this.#handler(this.#vet(got, options, -1));
+    return after === undefined ? handler : applyAfter(handler, after);
   }
+
+  // A queued caller's next steps, run when the pool serves it (no promise of their own);
+  // `start`, when it began to wait: its ping gets what is left of its timeout.
+  readonly #served = (entry: Entry, options: AcquireOptions, start: number, after: unknown) => {
+    const handler = this.#handler(this.#vet(entry, options, start));
+    return after === undefined ? handler : applyAfter(handler, after as AfterLease);
+  };
 
   // One promise per waiting lease, not one per step.
   #handler(got: Entry | Promise<Entry>): PoolHandler | Promise<PoolHandler> {

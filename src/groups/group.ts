@@ -8,6 +8,7 @@
 import type { AcquireOptions, ResourcePoolStats } from "../core/resource_pool.ts";
 import type { Handler } from "../handler/handler.ts";
 import type { LeaseWatch } from "../handler/lease_watch.ts";
+import type { AfterLease } from "../handler/after_lease.ts";
 import type { Clock } from "../core/clock.ts";
 import type { DriverConnection } from "../driver.ts";
 import type { EndpointSet } from "../endpoints/endpoint_set.ts";
@@ -45,12 +46,13 @@ export interface LeaseGroup {
    * Leases a handler, honouring the caller's timeout and signal.
    *
    * @param options Timeout and abort signal of the wait.
+   * @param after Runs on the handler as soon as it exists.
    * @returns The handler, synchronously on the fast path.
    * @throws {AcquireTimeoutError} Nothing became free in time.
    * @throws {OfflineError} No endpoint can be reached.
    * @throws {PoolClosedError} The pool was ended.
    */
-  lease(options: AcquireOptions): GroupHandler | Promise<GroupHandler>;
+  lease(options: AcquireOptions, after?: AfterLease): GroupHandler | Promise<GroupHandler>;
   /**
    * Gauges and counters.
    *

@@ -13,6 +13,7 @@ import type { WaitList } from "../core/wait_list.ts";
 import type { EndpointInfo, EndpointScope, EndpointSet } from "../endpoints/endpoint_set.ts";
 import type { GroupConfig } from "../config/normalize.ts";
 import { PoolClosedError } from "../errors.ts";
+import { type AfterLease, applyAfter } from "../handler/after_lease.ts";
 import {
   newShared,
   type Shared,
@@ -75,12 +76,18 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
    * no session at all waits, within its timeout and signal.
    *
    * @param options Timeout and abort signal of the wait.
+   * @param after Runs on the handler as soon as it exists.
    * @returns The handler.
    * @throws {PoolClosedError} The pool was ended.
    * @throws {OfflineError} No session is open and no endpoint can be reached.
    * @throws {AcquireTimeoutError} No session opened within the timeout.
    */
-  lease(options: AcquireOptions): SharedHandler | Promise<SharedHandler> {
+  lease(options: AcquireOptions, after?: AfterLease): SharedHandler | Promise<SharedHandler> {
+    const handler = this.#take(options);
+    return after === undefined ? handler : applyAfter(handler, after);
+  }
+
+  #take(options: AcquireOptions): SharedHandler | Promise<SharedHandler> {
     if (this.#closed) throw new PoolClosedError();
     const best = this.#leastBusy();
     if (

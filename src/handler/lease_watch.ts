@@ -59,6 +59,9 @@ export class LeaseWatch {
   readonly #records = new Set<WatchRecord>();
   readonly #registry: FinalizationRegistry<WatchRecord>;
   #timer: TimerHandle | undefined;
+  /** Watches a handler leased without a stack (leak detection off): one function per pool. */
+  readonly adopt = (handler: { watchWith(watch: LeaseWatch, stack: undefined): void }): void =>
+    handler.watchWith(this, undefined);
 
   /**
    * Builds the watch; arms nothing yet.
