@@ -92,8 +92,8 @@ function diffs(a: PartRow[], b: PartRow[], field: string): number[] {
 export function coldReport(rows: PartRow[], runtimes: string[]): { md: string; targets: string[] } {
   const ok = rows.filter((r) => r.kind === "cold" && !r.error);
   const lines = [
-    "\n| runtime | subject | import ms | createPool → first result ms | total ms |",
-    "|---|---|---:|---:|---:|",
+    "\n| runtime | subject | import ms | createPool → first result ms | total ms | import CPU ms | first result CPU ms |",
+    "|---|---|---:|---:|---:|---:|---:|",
   ];
   const targets: string[] = [];
   for (const rt of runtimes) {
@@ -111,7 +111,9 @@ export function coldReport(rows: PartRow[], runtimes: string[]): { md: string; t
       lines.push(
         `| ${rt} | ${label} | ${span(rs.map((r) => r.importMs as number), 1)} | ${
           span(rs.map((r) => r.firstMs as number), 1)
-        } | ${span(rs.map((r) => r.totalMs as number), 1)} |`,
+        } | ${span(rs.map((r) => r.totalMs as number), 1)} | ${
+          span(rs.map((r) => r.importCpuMs as number), 1)
+        } | ${span(rs.map((r) => r.firstCpuMs as number), 1)} |`,
       );
     }
     const mine = by("pgdbpool");
@@ -124,9 +126,9 @@ export function coldReport(rows: PartRow[], runtimes: string[]): { md: string; t
       `- ${rt} cold start, first result above the bare driver's (pgdbpool's includes loading its driver): ${
         judge(diffs(mine, bare, "firstMs"), 1, "lower", " ms", 1).text
       }`,
-      `- ${rt} cold start, import + first result above the bare driver's (no target; the sum a request pays): ${
-        span(diffs(mine, bare, "totalMs"), 1)
-      } ms`,
+      `- ${rt} cold start, import + first result above the bare driver's (the sum a request pays; the two budgets together, 11 ms): ${
+        judge(diffs(mine, bare, "totalMs"), 11, "lower", " ms", 1).text
+      }`,
     );
   }
   return { md: lines.join("\n"), targets };
