@@ -46,6 +46,12 @@ export interface ConnectParams {
    */
   readonly settings: Readonly<Record<string, string>>;
   /**
+   * `false`: the endpoint is a transaction-mode pooler (PgBouncer before
+   * 1.21), which cannot keep named prepared statements: use unnamed ones
+   * only, whatever the driver's own `prepare` says. @default {true}
+   */
+  readonly namedStatements?: boolean;
+  /**
    * Called with each notice (`NOTICE`, `WARNING`, `INFO`…) the server sends
    * on this session, from connect to close. A throwing callback is ignored.
    */

@@ -24,11 +24,13 @@ import {
   hostField,
   integer,
   nonEmptyString,
+  oneOf,
   passwordField,
   seconds,
   sslMode,
 } from "./validators.ts";
 import { parseUrl } from "./url.ts";
+import { POOL_MODES } from "./session_keys.ts";
 import { describeEndpoint, renderSecret } from "../redact.ts";
 
 // PostgreSQL limits: statement_timeout is an int of ms; temp_buffers at most
@@ -150,5 +152,6 @@ function buildEndpoint(f: EndpointFields, at: string): EndpointConfig {
     applicationName: f.applicationName
       ? applicationName(f.applicationName)
       : DEFAULTS.applicationName,
+    poolMode: f.poolMode ? oneOf(f.poolMode, POOL_MODES) : "session",
   });
 }

@@ -42,6 +42,7 @@ export const ENDPOINT_KEYS = {
   sessionTmpBuffer: ["session_tmp_buffer", "sessionTmpBuffer"],
   applicationName: ["application_name", "applicationName"],
   retrySleep: ["connection_retry_sleep", "connectionRetrySleep"],
+  poolMode: ["pool_mode", "poolMode"],
 } as const;
 
 /**

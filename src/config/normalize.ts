@@ -22,7 +22,7 @@ import { duration, oneOf } from "./validators.ts";
 import { endpointsOf } from "./endpoints.ts";
 import { groupsOf } from "./groups.ts";
 import { targetSessionAttrs } from "./targets.ts";
-import { poolDefaults, PYTHON_TOP_KEYS } from "./session_keys.ts";
+import { checkSqlprepareEndpoints, poolDefaults, PYTHON_TOP_KEYS } from "./session_keys.ts";
 
 export type {
   EndpointConfig,
@@ -89,6 +89,7 @@ export function normalizeConfig(input: unknown): PoolConfig {
     targetSessionAttrs: target ? targetSessionAttrs(target) : DEFAULTS.targetSessionAttrs,
     defaults: poolDefaults(input),
   });
+  checkSqlprepareEndpoints(groups, endpoints);
   const type = pick(input, "", ["type"]);
   const durations = {} as Record<DurationKey, number>;
   const given = {} as Record<DurationKey, Field | undefined>;

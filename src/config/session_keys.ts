@@ -10,6 +10,11 @@ import type { OnConnect } from "../groups/on_connect.ts";
 import type { ParamStyle } from "../python/pyformat.ts";
 import { fail, type Field, pick } from "./fields.ts";
 import { oneOf } from "./validators.ts";
+import { ConfigError } from "../errors.ts";
+import type { EndpointConfig, GroupConfig } from "./types.ts";
+
+/** An endpoint's `pool_mode`: `"transaction"` for PgBouncer's transaction pooling. */
+export const POOL_MODES: readonly ("session" | "transaction")[] = ["session", "transaction"];
 
 /** The group keys read here. */
 export const PYTHON_GROUP_KEYS = ["sqlprepare", "on_connect", "onConnect", "paramstyle"] as const;
@@ -72,4 +77,30 @@ function onConnectOf(f: Field | undefined): OnConnect | undefined {
   const v = f.value;
   if (typeof v === "function" || (typeof v === "string" && v.trim() !== "")) return v as OnConnect;
   fail(f, "SQL text or a function (session) => Promise<void>");
+}
+
+/**
+ * Refuses `sqlprepare` in a group that may use a transaction-mode pooler: the
+ * statements `PrepareQueries()` prepares stay on one server session, and such
+ * a pooler hands each transaction another one.
+ *
+ * @param groups The normalised groups.
+ * @param endpoints The normalised endpoints.
+ * @throws {ConfigError} Naming the group and the endpoint.
+ */
+export function checkSqlprepareEndpoints(
+  groups: Readonly<Record<string, GroupConfig>>,
+  endpoints: readonly EndpointConfig[],
+): void {
+  for (const [name, group] of Object.entries(groups)) {
+    if (!group.sqlprepare) continue;
+    const pooled = endpoints.find((e) =>
+      e.poolMode === "transaction" && (group.endpoints?.includes(e.id) ?? true)
+    );
+    if (pooled === undefined) continue;
+    throw new ConfigError(
+      `groups.${name}.sqlprepare`,
+      `cannot work through endpoint "${pooled.id}" (pool_mode "transaction"): the statements it prepares stay on one server session, and the pooler hands each transaction another; bind the group to endpoints in session mode (groups.${name}.endpoints), or use PgBouncer's pool_mode = session there`,
+    );
+  }
 }

@@ -75,6 +75,14 @@ export interface EndpointInput {
   connection_retry_sleep?: number;
   /** Alias of `connection_retry_sleep`, in seconds. */
   connectionRetrySleep?: number;
+  /**
+   * `"transaction"`: the endpoint is a transaction-mode pooler (PgBouncer's
+   * `pool_mode = transaction`): no startup settings, unnamed statements only,
+   * session-changing statements refused (alias `poolMode`). @default {"session"}
+   */
+  pool_mode?: "session" | "transaction";
+  /** Alias of `pool_mode`. */
+  poolMode?: "session" | "transaction";
 }
 
 /** One group as the user may write it. */
@@ -208,6 +216,8 @@ export interface EndpointConfig {
   readonly sessionTmpBufferMb: number;
   /** `application_name` of the sessions. */
   readonly applicationName: string;
+  /** `"transaction"`: a transaction-mode pooler hands each transaction its own server session. */
+  readonly poolMode: "session" | "transaction";
 }
 
 /** A normalised group. */

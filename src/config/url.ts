@@ -18,6 +18,7 @@ const URL_PARAMS: Readonly<Record<string, EndpointField>> = {
   application_name: "applicationName",
   query_timeout: "queryTimeout",
   session_tmp_buffer: "sessionTmpBuffer",
+  pool_mode: "poolMode",
 };
 
 /** A URL parameter that sets the groups' default, not an endpoint field. */

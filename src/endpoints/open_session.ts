@@ -16,6 +16,7 @@ import {
   Health,
 } from "./health.ts";
 import { learnRole, type ServerRole } from "./roles.ts";
+import { markTransactionPooled, startupRefusal } from "./transaction_pooler.ts";
 
 /** One endpoint as the set keeps it. */
 export interface EndpointState {
@@ -68,11 +69,14 @@ export function endpointState(config: EndpointConfig): EndpointState {
   return {
     config,
     label: describeEndpoint(config),
-    settings: Object.freeze({
-      application_name: config.applicationName,
-      statement_timeout: String(config.queryTimeoutMs),
-      temp_buffers: `${config.sessionTmpBufferMb}MB`,
-    }),
+    // A transaction-mode pooler refuses startup parameters it does not know.
+    settings: Object.freeze<Record<string, string>>(
+      config.poolMode === "transaction" ? { application_name: config.applicationName } : {
+        application_name: config.applicationName,
+        statement_timeout: String(config.queryTimeoutMs),
+        temp_buffers: `${config.sessionTmpBufferMb}MB`,
+      },
+    ),
     health: new Health(),
     connections: 0,
   };
@@ -95,14 +99,18 @@ export async function openSession(
   let connection: DriverConnection;
   try {
     connection = await ctx.driver.connect({ ...connectParams(s), onNotice: ctx.onNotice });
-  } catch (error) {
-    const kind = classifyConnectFailure(error);
+  } catch (thrown) {
+    // A pooler that refuses the startup settings refuses every try: a login refusal, with advice.
+    const refused = startupRefusal(thrown, s.label);
+    const error = refused ?? thrown;
+    const kind = refused ? "login" : classifyConnectFailure(error);
     const message = redactCredentials(errorMessage(error));
     const backedOff = s.health.failed(ticket, kind, ctx.clock.now(), ctx.backoff, message);
     return { error, kind, backedOff };
   }
   s.health.succeeded(ticket);
   s.connections++;
+  if (s.config.poolMode === "transaction") markTransactionPooled(connection);
   if (!learn && connection.parameters?.in_hot_standby === undefined) {
     return { connection, role: undefined };
   }
@@ -128,6 +136,7 @@ function connectParams(s: EndpointState) {
     sslRootCert: e.sslRootCert,
     connectTimeoutMs: e.connectTimeoutMs,
     settings: s.settings,
+    namedStatements: e.poolMode !== "transaction",
   };
 }
 

@@ -14,6 +14,11 @@ import type { GroupHandler } from "../groups/group.ts";
 import { invalidQuery } from "./query_args.ts";
 import { type QueryParams, toNumeric } from "../python/pyformat.ts";
 import { queryPrepared } from "../python/sqlprepare.ts";
+import {
+  isTransactionPooled,
+  namedStatementHint,
+  sessionStateRefused,
+} from "../endpoints/transaction_pooler.ts";
 import { sqlQuery } from "./sql_tag.ts";
 import { TxState } from "./release.ts";
 import { SessionChange } from "../sql/session_changes.ts";
@@ -56,7 +61,12 @@ export class PoolHandler extends SessionLease implements GroupHandler {
     const invalid = invalidQuery(text, params);
     if (invalid) return Promise.reject(invalid);
     const sql = readSql(text);
-    if (sql.changes !== 0) this.#noteChanges(sql);
+    if (sql.changes !== 0) {
+      if (isTransactionPooled(this.conn)) {
+        return Promise.reject(sessionStateRefused(this.owner.name, this.owner.labelOf(this.entry)));
+      }
+      this.#noteChanges(sql);
+    }
     // The caller may lift the server's deadline (SET [LOCAL] statement_timeout, a function):
     // then a long wait for a reply is no sign of a dead network, on this session for good.
     if (sql.liftsDeadline || sql.changes & TIMEOUT_MAY_CHANGE) this.entry.unbounded = true;
@@ -197,7 +207,7 @@ export class PoolHandler extends SessionLease implements GroupHandler {
     // A failed text holding transaction control may have opened or ended one before failing.
     if (sql?.controls) this.#tx = TxState.Unknown;
     else if (this.#tx === TxState.Open) this.#tx = TxState.Failed;
-    const failure = queryFailure(err);
+    const failure = namedStatementHint(queryFailure(err), (sql?.prepared.length ?? 0) > 0);
     if (failure instanceof QueryError) this.owner.statementFailed?.(this.entry, failure.code);
     return failure;
   }

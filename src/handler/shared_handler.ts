@@ -12,6 +12,7 @@ import type { GroupHandler } from "../groups/group.ts";
 import { invalidQuery } from "./query_args.ts";
 import { type QueryParams, toNumeric } from "../python/pyformat.ts";
 import { queryPrepared } from "../python/sqlprepare.ts";
+import { namedStatementHint } from "../endpoints/transaction_pooler.ts";
 import { sqlQuery } from "./sql_tag.ts";
 import type { LeaseWatch, WatchRecord } from "./lease_watch.ts";
 import { connectionLost, queryFailure } from "./failures.ts";
@@ -166,7 +167,7 @@ export class SharedHandler implements GroupHandler {
     try {
       return await shared.connection.query(text, params) as QueryResult<R>;
     } catch (err) {
-      if (!shared.connection.closed) throw queryFailure(err);
+      if (!shared.connection.closed) throw namedStatementHint(queryFailure(err), false);
       this.#group.broken(shared);
       throw connectionLost(this.#group.label(shared.endpoint), err);
     } finally {

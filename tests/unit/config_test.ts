@@ -120,6 +120,7 @@ describe("normalizeConfig() defaults", () => {
       queryTimeoutMs: 5000,
       sessionTmpBufferMb: 128,
       applicationName: "pgdbpool",
+      poolMode: "session",
     });
   });
 
@@ -183,6 +184,7 @@ describe("normalizeConfig() endpoint keys", () => {
       queryTimeoutMs: 120,
       sessionTmpBufferMb: 64,
       applicationName: "billing",
+      poolMode: "session",
     });
     assert.equal(passwordOf(e), SECRET);
   });
@@ -337,6 +339,7 @@ describe("normalizeConfig() URLs", () => {
       queryTimeoutMs: 250,
       sessionTmpBufferMb: 16,
       applicationName: "api",
+      poolMode: "session",
     });
     assert.equal(passwordOf(e), SECRET);
   });

@@ -122,7 +122,7 @@ export function bunSql(options: BunSqlOptions = {}): Driver {
           ),
         );
       }
-      return open(bun, params, prepare, templates);
+      return open(bun, params, prepare && params.namedStatements !== false, templates);
     },
   };
 }

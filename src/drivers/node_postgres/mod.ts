@@ -133,7 +133,7 @@ export function nodePostgres(options: NodePostgresOptions = {}): Driver {
   return {
     name: "node-postgres",
     async connect(params: ConnectParams): Promise<DriverConnection> {
-      return open(await load(), params, names);
+      return open(await load(), params, params.namedStatements === false ? undefined : names);
     },
   };
 }

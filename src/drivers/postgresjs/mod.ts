@@ -147,7 +147,7 @@ export function postgresjs(options: PostgresjsOptions = {}): Driver {
   return {
     name: "postgresjs",
     async connect(params: ConnectParams): Promise<DriverConnection> {
-      return open(await load(), params, prepare, types);
+      return open(await load(), params, prepare && params.namedStatements !== false, types);
     },
   };
 }
