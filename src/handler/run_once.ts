@@ -4,7 +4,7 @@
  * @module
  */
 import type { AcquireOptions } from "../core/resource_pool.ts";
-import type { LeaseGroup } from "../groups/group.ts";
+import type { GroupHandler, LeaseGroup } from "../groups/group.ts";
 import type { Handler } from "./handler.ts";
 import type { LeaseWatch } from "./lease_watch.ts";
 import { raceAbort } from "./race_abort.ts";
@@ -43,29 +43,50 @@ export const runWithHandler: typeof runOnce = (g, fn, opts, watch, stack) => {
  * @returns What `fn` returned.
  * @throws What the lease, `fn` or the commit threw; the signal's reason when it aborts.
  */
-async function runOnce<T>(
+function runOnce<T>(
   g: LeaseGroup,
   fn: (db: Handler) => T | Promise<T>,
   opts: AcquireOptions,
   watch: LeaseWatch,
   stack: string | undefined,
 ): Promise<T> {
-  const got = g.lease(opts);
-  const handler = got instanceof Promise ? await got : got;
-  if (stack !== undefined) handler.watchWith(watch, stack);
-  if (opts.signal?.aborted) {
-    // The caller gave up while the lease completed: fn never runs.
-    await handler.finish(false);
-    throw opts.signal.reason;
-  }
-  let result: T;
+  let got: GroupHandler | Promise<GroupHandler>;
   try {
-    result = opts.signal ? await raceAbort(fn(handler), opts.signal, handler) : await fn(handler);
+    got = g.lease(opts);
   } catch (err) {
-    await handler.finish(false);
-    throw err;
+    return Promise.reject(err);
   }
-  const finishing = handler.finish(true);
-  if (finishing) await finishing;
-  return result;
+  if (got instanceof Promise) return got.then((handler) => runFn(handler, fn, opts, watch, stack));
+  return runFn(got, fn, opts, watch, stack);
+}
+
+// `fn` on a leased handler, then commit and release: plain promise steps, not an async
+// function, whose frame and extra promise per call cost more than the pool itself.
+function runFn<T>(
+  handler: GroupHandler,
+  fn: (db: Handler) => T | Promise<T>,
+  opts: AcquireOptions,
+  watch: LeaseWatch,
+  stack: string | undefined,
+): Promise<T> {
+  if (stack !== undefined) handler.watchWith(watch, stack);
+  const signal = opts.signal;
+  // The caller gave up while the lease completed: fn never runs.
+  if (signal?.aborted) return failed(handler, signal.reason);
+  let work: T | Promise<T>;
+  try {
+    work = signal ? raceAbort(fn(handler), signal, handler) : fn(handler);
+  } catch (err) {
+    return failed(handler, err);
+  }
+  return Promise.resolve(work).then((result) => {
+    const finishing = handler.finish(true);
+    return finishing ? finishing.then(() => result) : result;
+  }, (err) => failed(handler, err));
+}
+
+// Rolls back and releases, then rejects with `err`.
+async function failed(handler: GroupHandler, err: unknown): Promise<never> {
+  await handler.finish(false);
+  throw err;
 }
