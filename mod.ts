@@ -35,9 +35,24 @@ export type {
 } from "./src/config/normalize.ts";
 export type { EndpointInfo, EndpointStats } from "./src/endpoints/endpoint_set.ts";
 export type { EndpointRole } from "./src/endpoints/roles.ts";
-export type { ResourcePoolStats as GroupStats } from "./src/core/resource_pool.ts";
+export type { GroupStats } from "./src/pool_types.ts";
+export type { ResourcePoolStats } from "./src/core/resource_pool.ts";
+export type { Timings, TimingStats } from "./src/observe/timing.ts";
 export type { Clock, TimerHandle } from "./src/core/clock.ts";
 export type { LeakDetail, UnreleasedDetail } from "./src/handler/lease_watch.ts";
+export type { PoolEventListener, PoolEventTarget } from "./src/observe/event_target.ts";
+export type {
+  ClockLeapDetail,
+  EndpointDownDetail,
+  EndpointUpDetail,
+  LeaseWaitDetail,
+  PoolEventDetail,
+  PoolEventMap,
+  PoolEventName,
+  SessionCloseDetail,
+  SessionCloseReason,
+  SessionOpenDetail,
+} from "./src/observe/events.ts";
 export type {
   ConnectParams,
   Driver,

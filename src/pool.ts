@@ -16,6 +16,7 @@ import { type QueryOptions, queryThrough } from "./handler/one_liners.ts";
 import type { QueryResult } from "./handler/handler.ts";
 import type { PoolOptions, PoolStats } from "./pool_types.ts";
 import { buildPoolParts, type PoolParts } from "./pool_parts.ts";
+import { eventSinkOf, PoolEventTarget } from "./observe/event_target.ts";
 
 export type { LeaseOptions, PoolOptions, PoolStats, QueryOptions };
 
@@ -23,12 +24,10 @@ export type { LeaseOptions, PoolOptions, PoolStats, QueryOptions };
  * A connection pool over one or more PostgreSQL endpoints, with named groups.
  * Build one with {@linkcode createPool}.
  *
- * It is an `EventTarget`. Events (`CustomEvent`, data in `detail`):
- * - `leak` — a lease held longer than `leakDetectionMs`, reported once:
- *   `{ group, heldMs, stack }`, the stack of the call that leased it.
- * - `unreleased` — a handler from `lease()` was garbage-collected unreleased; its
- *   connection was closed: `{ group, stack }` (the stack when `leakDetectionMs` is on).
- * - `clockleap` — time leapt (a suspend, a frozen isolate); idle sessions get pinged: `{ leapMs }`.
+ * It is an `EventTarget` of `CustomEvent`s, their data in `detail` (see
+ * {@linkcode PoolEventMap}): `sessionopen`, `sessionclose`, `endpointdown`,
+ * `endpointup`, `leasewait`, `leak` (a lease held past `leakDetectionMs`),
+ * `unreleased`, `clockleap`, `notice`.
  *
  * @example A pool over two endpoints, one query, then end()
  * ```ts
@@ -43,7 +42,7 @@ export type { LeaseOptions, PoolOptions, PoolStats, QueryOptions };
  * await pool.end();
  * ```
  */
-export class Pool extends EventTarget {
+export class Pool extends PoolEventTarget {
   readonly #p: PoolParts;
   #closed = false;
   #ended: Promise<void> | undefined;
@@ -57,9 +56,7 @@ export class Pool extends EventTarget {
    */
   constructor(input: PoolConfigInput, options: PoolOptions = {}) {
     super();
-    const dispatch = (type: string, detail: unknown) =>
-      this.dispatchEvent(new CustomEvent(type, { detail }));
-    this.#p = buildPoolParts(input, options, dispatch);
+    this.#p = buildPoolParts(input, options, eventSinkOf(this));
   }
 
   /**

@@ -13,6 +13,8 @@ import { EndpointSet } from "./endpoints/endpoint_set.ts";
 import { buildGroups, type Groups } from "./groups/build.ts";
 import { LeaseWatch } from "./handler/lease_watch.ts";
 import type { PoolOptions } from "./pool_types.ts";
+import type { EventSink } from "./observe/event_target.ts";
+import { PoolObserver } from "./observe/observer.ts";
 
 /** The parts of one pool. */
 export interface PoolParts {
@@ -33,17 +35,19 @@ export interface PoolParts {
  *
  * @param input The configuration.
  * @param options The clock, for tests.
- * @param dispatch Sends a pool event (`type`, `detail`).
+ * @param sink Where the pool's events (and samples) go.
  * @returns The parts.
  * @throws {ConfigError} When the configuration is invalid.
  */
 export function buildPoolParts(
   input: PoolConfigInput,
   options: PoolOptions,
-  dispatch: (type: string, detail: unknown) => void,
+  sink: EventSink,
 ): PoolParts {
   const config = normalizeConfig(input);
   const clock = options.clock ?? systemClock;
+  const dispatch = (type: string, detail: unknown) => sink.emit(type, detail);
+  const observer = new PoolObserver(sink, clock);
   const watch = new LeaseWatch({ thresholdMs: config.leakDetectionMs, clock, report: dispatch });
   const driver = config.driver ?? defaultDriver();
   const endpoints = new EndpointSet(config.endpoints, {
@@ -52,11 +56,19 @@ export function buildPoolParts(
     reconnectBaseMs: config.reconnectBaseMs,
     reconnectMaxMs: config.reconnectMaxMs,
     // Server notices (RAISE NOTICE, warnings) as a `notice` event; detail: DriverNotice.
-    onNotice: (notice) => dispatch("notice", notice),
+    onNotice: (notice) => sink.hears("notice") && dispatch("notice", notice),
+    // `endpointdown` / `endpointup`, once per outage.
+    onHealth: (endpoint, up, error) => observer.health(endpoint, up, error),
   });
   return {
     // A frozen isolate or suspended machine resumed; detail: { leapMs }.
-    groups: buildGroups(config, endpoints, clock, (leapMs) => dispatch("clockleap", { leapMs })),
+    groups: buildGroups(
+      config,
+      endpoints,
+      clock,
+      (leapMs) => dispatch("clockleap", { leapMs }),
+      observer,
+    ),
     endpoints,
     defaultAcquire: { timeoutMs: config.acquireTimeoutMs },
     endTimeoutMs: config.endTimeoutMs,

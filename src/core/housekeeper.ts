@@ -57,8 +57,8 @@ export function stalledFor(p: Progress, now: number): number {
 export interface Sweepable<R> {
   /** Every live entry (a snapshot). */
   entries(): PoolEntry<R>[];
-  /** Destroys an idle entry. */
-  destroy(entry: PoolEntry<R>): void;
+  /** Destroys an idle entry, saying why. */
+  destroy(entry: PoolEntry<R>, reason: "idle-timeout" | "lifetime"): void;
 }
 
 /**
@@ -79,9 +79,8 @@ export function sweepPool<R>(pool: Sweepable<R>, now: number, idleTimeoutMs: num
       continue;
     }
     const idleMs = now - Math.max(entry.lastUsed, entry.busyAt);
-    if (now >= entry.expiresAt || (idleTimeoutMs > 0 && idleMs >= idleTimeoutMs)) {
-      pool.destroy(entry);
-    }
+    if (now >= entry.expiresAt) pool.destroy(entry, "lifetime");
+    else if (idleTimeoutMs > 0 && idleMs >= idleTimeoutMs) pool.destroy(entry, "idle-timeout");
   }
 }
 

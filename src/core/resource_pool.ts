@@ -12,13 +12,14 @@ import { IdleSet } from "./idle_set.ts";
 import { Ledger } from "./ledger.ts";
 import { type WaitContinuation, WaitList, type WaitOptions } from "./wait_list.ts";
 import type {
+  CoreDropReason,
   Created,
   PoolEntry,
   ResourcePoolOptions,
   ResourcePoolStats,
 } from "./resource_pool_types.ts";
 
-export type { Created, PoolEntry, ResourcePoolOptions, ResourcePoolStats };
+export type { CoreDropReason, Created, PoolEntry, ResourcePoolOptions, ResourcePoolStats };
 
 /** Per-acquire options: the timeout and abort signal of the wait. */
 export type AcquireOptions = WaitOptions;
@@ -28,8 +29,8 @@ export type AcquireOptions = WaitOptions;
  * goes to whoever is first in line when it is ready, and a caller takes
  * whichever comes first, a new resource or a released one.
  */
-export class ResourcePool<R> {
-  readonly #opts: ResourcePoolOptions<R>;
+export class ResourcePool<R, Why extends string = CoreDropReason> {
+  readonly #opts: ResourcePoolOptions<R, Why>;
   readonly #idle: IdleSet<R>;
   // FIFO of callers, with one timer for the whole queue.
   readonly #waiters: WaitList<PoolEntry<R>>;
@@ -42,7 +43,7 @@ export class ResourcePool<R> {
    *
    * @param opts Limits and the owner's hooks.
    */
-  constructor(opts: ResourcePoolOptions<R>) {
+  constructor(opts: ResourcePoolOptions<R, Why>) {
     this.#opts = opts;
     // Through `opts`: the owner's hook may use `this`.
     this.#waiters = new WaitList(
@@ -102,12 +103,17 @@ export class ResourcePool<R> {
    *
    * @param entry The leased entry to drop.
    * @param options The caller's timeout and signal.
+   * @param reason Why it is dropped.
    * @returns Another entry.
    */
-  replace(entry: PoolEntry<R>, options: AcquireOptions): PoolEntry<R> | Promise<PoolEntry<R>> {
+  replace(
+    entry: PoolEntry<R>,
+    options: AcquireOptions,
+    reason: Why | CoreDropReason = "broken",
+  ): PoolEntry<R> | Promise<PoolEntry<R>> {
     if (entry.leased) {
       this.#books.unlease(entry);
-      this.#drop(entry);
+      this.#drop(entry, reason);
     }
     return this.acquire(options, true);
   }
@@ -120,10 +126,10 @@ export class ResourcePool<R> {
    */
   release(entry: PoolEntry<R>): void {
     if (!entry.leased) return;
-    if (entry.retire) return this.destroy(entry);
+    if (entry.retire) return this.destroy(entry, "lifetime");
     this.#books.unlease(entry);
     if (this.#closed) {
-      this.#drop(entry);
+      this.#drop(entry, "pool-ended");
       this.#checkDrained();
       return;
     }
@@ -135,11 +141,12 @@ export class ResourcePool<R> {
    * refilled for a waiter if one is queued.
    *
    * @param entry An entry from {@linkcode ResourcePool.acquire} or the idle set.
+   * @param reason Why.
    */
-  destroy(entry: PoolEntry<R>): void {
+  destroy(entry: PoolEntry<R>, reason: Why | CoreDropReason = "broken"): void {
     if (entry.leased) this.#books.unlease(entry);
     else if (!this.#idle.remove(entry)) return;
-    this.#drop(entry);
+    this.#drop(entry, reason);
     if (this.#closed) this.#checkDrained();
     else if (this.#waiters.size > 0) this.#open(this.#opts.nextPartition());
   }
@@ -162,7 +169,8 @@ export class ResourcePool<R> {
     const { total, leased, pending, counts } = this.#books;
     const { size: waiting, waited, timedOut, rejected } = this.#waiters;
     const idle = this.#idle.size;
-    return { total, idle, leased, waiting, pending, waited, timedOut, rejected, ...counts };
+    const max = this.#opts.max;
+    return { max, total, idle, leased, waiting, pending, waited, timedOut, rejected, ...counts };
   }
 
   /**
@@ -176,7 +184,7 @@ export class ResourcePool<R> {
     if (!this.#closed) {
       this.#closed = true;
       this.#waiters.rejectAll(this.#opts.closedError());
-      for (const entry of this.#idle.clear()) this.#drop(entry);
+      for (const entry of this.#idle.clear()) this.#drop(entry, "pool-ended");
     }
     if (this.#books.leased > 0 || this.#books.pending > 0) {
       await waitAtMost(this.#opts.clock, graceMs, (done) => (this.#drained = done));
@@ -185,7 +193,7 @@ export class ResourcePool<R> {
       for (const entry of [...this.#books.live]) {
         if (!entry.leased) continue;
         this.#books.unlease(entry);
-        this.#drop(entry);
+        this.#drop(entry, "pool-ended");
       }
     }
   }
@@ -204,7 +212,7 @@ export class ResourcePool<R> {
     this.#opts.create(partition).then((created) => {
       const entry = books.opened(created, this.#opts.clock.now(), this.#opts.maxLifetimeMs ?? 0);
       if (!this.#closed) return this.#offer(entry);
-      this.#drop(entry);
+      this.#drop(entry, "pool-ended");
       this.#checkDrained();
     }, (err) => {
       books.failed();
@@ -219,9 +227,9 @@ export class ResourcePool<R> {
     });
   }
 
-  #drop(entry: PoolEntry<R>): void {
+  #drop(entry: PoolEntry<R>, reason: Why | CoreDropReason): void {
     this.#books.drop(entry);
-    this.#opts.destroy(entry.resource, entry.partition);
+    this.#opts.destroy(entry.resource, entry.partition, reason);
   }
 
   #checkDrained(): void {

@@ -30,6 +30,13 @@ export interface PoolEntry<R> extends Progress {
   busyAt: number;
 }
 
+/**
+ * Why the pool destroys a resource on its own: idle too long, past its
+ * lifetime, the pool closed, or unusable (the default when its owner names no
+ * reason). Owners may pass reasons of their own (`ResourcePool`'s `Why`).
+ */
+export type CoreDropReason = "idle-timeout" | "lifetime" | "pool-ended" | "broken";
+
 /** A freshly created resource and the partition it ended up on. */
 export interface Created<R> {
   /** The resource. */
@@ -40,6 +47,8 @@ export interface Created<R> {
 
 /** Counters and gauges of a {@linkcode ResourcePool}. */
 export interface ResourcePoolStats {
+  /** Most resources open at once (the current limit). */
+  max: number;
   /** Resources open or being opened. */
   total: number;
   /** Resources ready in the idle set. */
@@ -66,8 +75,8 @@ export interface ResourcePoolStats {
   destroyed: number;
 }
 
-/** What the pool needs from its owner. */
-export interface ResourcePoolOptions<R> {
+/** What the pool needs from its owner (`Why`: the owner's reasons to destroy a resource). */
+export interface ResourcePoolOptions<R, Why extends string = CoreDropReason> {
   /** Most resources open at once (pending ones count). */
   max: number;
   /** Number of partitions (≥ 1). */
@@ -82,8 +91,8 @@ export interface ResourcePoolOptions<R> {
    * still holds live resources. Default: never.
    */
   keepsWaiting?(err: unknown): boolean;
-  /** Disposes of a resource of `partition`. Must not throw. */
-  destroy(resource: R, partition: number): void;
+  /** Disposes of a resource of `partition`, destroyed for `reason`. Must not throw. */
+  destroy(resource: R, partition: number, reason: Why | CoreDropReason): void;
   /** The clock. */
   clock: Clock;
   /**

@@ -18,13 +18,14 @@ import {
   endpointState,
   openSession,
 } from "./open_session.ts";
+import { type Timings, TimingSet } from "../observe/timing.ts";
 
 export type { EndpointConnection } from "./endpoint_scope.ts";
 export { EndpointScope } from "./endpoint_scope.ts";
 export type { EndpointInfo } from "./role_book.ts";
 
-/** What `stats()` shows of one endpoint. */
-export interface EndpointStats extends EndpointInfo {
+/** What `stats()` shows of one endpoint: its health, sessions, and timings over all groups. */
+export interface EndpointStats extends EndpointInfo, Timings {
   /** Open sessions to it, over all groups. */
   connections: number;
   /** `false` while it is backed off after failed connects. */
@@ -47,6 +48,8 @@ export interface EndpointSetOptions {
   reconnectMaxMs: number;
   /** Receives every session's notices. */
   onNotice?: (notice: DriverNotice) => void;
+  /** Told when an endpoint goes down (with the redacted error) and when it comes back. */
+  onHealth?: (endpoint: string, up: boolean, error: string | undefined) => void;
 }
 
 /** The endpoints of a pool, their health and roles. */
@@ -54,6 +57,7 @@ export class EndpointSet {
   readonly #states: EndpointState[];
   readonly #clock: Clock;
   readonly #ctx: AttemptContext;
+  readonly #timings: TimingSet[];
   /** @internal What is known of each endpoint's role. */
   readonly roles: RoleBook;
 
@@ -72,6 +76,11 @@ export class EndpointSet {
       onNotice: opts.onNotice,
     };
     this.#states = endpoints.map(endpointState);
+    this.#timings = endpoints.map(() => new TimingSet());
+    const onHealth = opts.onHealth;
+    if (onHealth) {
+      for (const s of this.#states) s.health.onChange = (up, e) => onHealth(s.config.id, up, e);
+    }
     this.roles = new RoleBook(endpoints, opts.clock);
   }
 
@@ -142,7 +151,13 @@ export class EndpointSet {
       up: s.health.up,
       failures: s.health.failures,
       lastError: s.health.lastError,
+      ...this.#timings[i].snapshot(),
     }));
+  }
+
+  /** @internal The timings of `index` (over all groups). */
+  timings(index: number): TimingSet {
+    return this.#timings[index];
   }
 
   /** @internal Whether `index` is up (not backed off, not waiting for a probe). */

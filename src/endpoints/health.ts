@@ -94,6 +94,8 @@ export class Health {
   retryAt = 0;
   /** The last failure's message (redacted by the caller). */
   lastError: string | undefined;
+  /** Told once per outage when it begins (with the redacted error) and when it ends. */
+  onChange: ((up: boolean, error: string | undefined) => void) | undefined;
   #window = 0;
   #probing = false;
   #cuts = 0;
@@ -132,11 +134,13 @@ export class Health {
    * @param _ticket The attempt's ticket.
    */
   succeeded(_ticket: number): void {
-    if (this.failures > 0 || this.#cuts > 0) this.#window++;
+    const wasDown = this.failures > 0;
+    if (wasDown || this.#cuts > 0) this.#window++;
     this.failures = 0;
     this.#cuts = 0;
     this.#probing = false;
     this.lastError = undefined;
+    if (wasDown) this.onChange?.(true, undefined);
   }
 
   /**
@@ -167,6 +171,7 @@ export class Health {
     this.failures++;
     this.lastError = message;
     this.retryAt = now + backoffDelay(this.failures, backoff.baseMs, backoff.maxMs);
+    if (this.failures === 1) this.onChange?.(false, message);
     return true;
   }
 }

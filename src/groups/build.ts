@@ -5,7 +5,8 @@
  * @module
  */
 import type { Clock } from "../core/clock.ts";
-import type { ResourcePoolStats } from "../core/resource_pool.ts";
+import type { GroupStats } from "../pool_types.ts";
+import { PoolObserver } from "../observe/observer.ts";
 import { Housekeeper, sweepPeriod } from "../core/housekeeper.ts";
 import type { PoolConfig } from "../config/normalize.ts";
 import type { DriverConnection } from "../driver.ts";
@@ -34,6 +35,7 @@ export interface Groups {
  * @param endpoints The pool's endpoints.
  * @param clock The clock.
  * @param onLeap Told of a clock leap the housekeeping tick saw (milliseconds).
+ * @param observer Where groups report sessions, waits and timings.
  * @returns The groups and the set of closes in flight.
  */
 export function buildGroups(
@@ -41,6 +43,7 @@ export function buildGroups(
   endpoints: EndpointSet,
   clock: Clock,
   onLeap?: (leapMs: number) => void,
+  observer: PoolObserver = new PoolObserver(undefined, clock),
 ): Groups {
   const closing = new Set<Promise<void>>();
   const close = (connection: DriverConnection) => {
@@ -85,6 +88,7 @@ export function buildGroups(
     maxLifetimeMs,
     stallMs,
     setupMs: config.endpoints.map((e) => e.connectTimeoutMs),
+    observer,
   };
   for (const [name, group] of Object.entries(config.groups)) {
     const Kind = group.pipeline ? PipelinedGroup : Group;
@@ -113,8 +117,8 @@ export async function closeGroups(groups: Groups, graceMs: number): Promise<void
  * @param groups The pool's groups.
  * @returns A fresh snapshot per group name.
  */
-export function groupStats(groups: Groups): Record<string, ResourcePoolStats> {
-  const stats: Record<string, ResourcePoolStats> = {};
+export function groupStats(groups: Groups): Record<string, GroupStats> {
+  const stats: Record<string, GroupStats> = {};
   for (const [name, g] of groups.byName) stats[name] = g.stats();
   return stats;
 }

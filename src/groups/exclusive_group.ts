@@ -5,12 +5,8 @@
  * @module
  */
 import type { Clock } from "../core/clock.ts";
-import {
-  type AcquireOptions,
-  type PoolEntry,
-  ResourcePool,
-  type ResourcePoolStats,
-} from "../core/resource_pool.ts";
+import { type AcquireOptions, type PoolEntry, ResourcePool } from "../core/resource_pool.ts";
+import type { GroupStats } from "../pool_types.ts";
 import type { DriverConnection } from "../driver.ts";
 import type { EndpointInfo, EndpointScope, EndpointSet } from "../endpoints/endpoint_set.ts";
 import type { GroupConfig } from "../config/normalize.ts";
@@ -26,6 +22,8 @@ import type { GroupOptions, LeaseGroup } from "./group.ts";
 import { pingWithin } from "./ping.ts";
 import { sessionSetup } from "./on_connect.ts";
 import { ageForLeap, stalledFor, sweepPool } from "../core/housekeeper.ts";
+import type { SessionCloseReason as Why } from "../observe/events.ts";
+import type { GroupObserver } from "../observe/observer.ts";
 
 type Entry = PoolEntry<DriverConnection>;
 
@@ -45,7 +43,8 @@ export class Group implements HandlerOwner, LeaseGroup {
   readonly clock: Clock;
   /** How long release waits for a query `fn` left running (the ping's deadline). */
   readonly strayWaitMs: number;
-  readonly #pool: ResourcePool<DriverConnection>;
+  readonly #pool: ResourcePool<DriverConnection, Why>;
+  readonly #obs: GroupObserver;
   readonly #endpoints: EndpointSet;
   readonly #scope: EndpointScope;
   readonly #max: number;
@@ -79,16 +78,19 @@ export class Group implements HandlerOwner, LeaseGroup {
     const setUp = sessionSetup(name, config, { ...opts, scope });
     this.pyformat = config.paramstyle === "pyformat";
     this.#max = config.connectionCount;
-    this.#pool = new ResourcePool<DriverConnection>({
+    this.#obs = opts.observer.group(name, opts.endpoints);
+    this.#pool = new ResourcePool(this.#obs.observe<DriverConnection>({
       max: config.connectionCount,
       partitions: opts.endpoints.size,
       clock: opts.clock,
       maxLifetimeMs: opts.maxLifetimeMs,
       nextPartition: () => scope.next(),
       create: async (preferred) => {
+        const started = opts.clock.now();
         const { connection, endpoint } = await scope.connect(preferred);
         await setUp?.({ connection, endpoint });
         opts.opened();
+        this.#obs.opened(endpoint, started);
         return { resource: connection, partition: endpoint };
       },
       // A failed handshake or an outage does not fail a queued caller while
@@ -102,7 +104,7 @@ export class Group implements HandlerOwner, LeaseGroup {
       maxWaiting: config.maxWaiting,
       overloadedError: () => new PoolOverloadedError(name, config.maxWaiting, this.#state()),
       closedError: () => new PoolClosedError(),
-    });
+    }));
   }
 
   // As many concurrent acquires as the limit: each needs its own session, and
@@ -128,7 +130,7 @@ export class Group implements HandlerOwner, LeaseGroup {
   lease(options: AcquireOptions, after?: AfterLease): PoolHandler | Promise<PoolHandler> {
     const got = this.#pool.acquire(options, false, this.#served, after);
     if (got instanceof Promise) return got;
-    const handler = this.#handler(this.#vet(got, options, -1));
+    const handler = this.#handler(this.#vet(this.#obs.served(got, -1), options, -1));
     return after === undefined ? handler : applyAfter(handler, after);
   }
 
@@ -136,6 +138,7 @@ export class Group implements HandlerOwner, LeaseGroup {
   // `start`, when it began to wait: its ping gets what is left of its timeout.
   readonly #served = (entry: Entry, options: AcquireOptions, start: number, after: unknown) => {
     const handler = this.#handler(this.#vet(entry, options, start));
+    this.#obs.served(entry, start);
     return after === undefined ? handler : applyAfter(handler, after as AfterLease);
   };
 
@@ -146,12 +149,10 @@ export class Group implements HandlerOwner, LeaseGroup {
   }
 
   #vet(entry: Entry, options: AcquireOptions, start: number): Entry | Promise<Entry> {
+    if (entry.resource.closed) return this.#replace(entry, options, start, "broken");
     // A session whose server changed role no longer serves a group with a target.
-    if (
-      entry.resource.closed ||
-      (this.#scope.checksRole && !this.#scope.fits(entry.partition, entry.resource))
-    ) {
-      return this.#replace(entry, options, start);
+    if (this.#scope.checksRole && !this.#scope.fits(entry.partition, entry.resource)) {
+      return this.#replace(entry, options, start, "role-changed");
     }
     // One clock read per lease: "idle" counts from when it was last handed
     // out, so a lease held longer than the window is pinged once more, harmlessly.
@@ -169,21 +170,21 @@ export class Group implements HandlerOwner, LeaseGroup {
     const outcome = await pingWithin(entry.resource, this.#clock, budget, options.signal, (ok) => {
       // The session goes back only once its ping answered.
       if (ok) this.release(entry);
-      else this.destroy(entry);
+      else this.destroy(entry, "ping-failed");
     });
     if (outcome === "ok") return entry;
     if (outcome === "aborted") throw options.signal!.reason;
     // Failed or unanswered: the session is broken; the caller moves on, unless its own time is up.
     if (outcome === "late" && budget >= left) {
-      this.destroy(entry);
+      this.destroy(entry, "ping-failed");
       throw this.#timeoutError(options.timeoutMs, "; an idle session's ping went unanswered");
     }
-    return await this.#replace(entry, options, start);
+    return await this.#replace(entry, options, start, "ping-failed");
   }
 
   // The caller keeps its place in line: it is served before later callers.
-  #replace(entry: Entry, options: AcquireOptions, start: number): Entry | Promise<Entry> {
-    const got = this.#pool.replace(entry, options);
+  #replace(entry: Entry, options: AcquireOptions, start: number, why: Why): Entry | Promise<Entry> {
+    const got = this.#pool.replace(entry, options, why);
     if (got instanceof Promise) return got.then((next) => this.#vet(next, options, start));
     return this.#vet(got, options, start);
   }
@@ -212,13 +213,15 @@ export class Group implements HandlerOwner, LeaseGroup {
   }
 
   release(entry: Entry): void {
+    this.#obs.used(entry.partition, entry.lastUsed);
     // An endpoint back after an outage: a session above its endpoint's share is retired.
-    if (this.#scope.rebalances(entry.partition)) this.#pool.destroy(entry);
+    if (this.#scope.rebalances(entry.partition)) this.#pool.destroy(entry, "rebalanced");
     else this.#pool.release(entry);
   }
 
-  destroy(entry: Entry): void {
-    this.#pool.destroy(entry);
+  destroy(entry: Entry, why: Why = "broken"): void {
+    if (entry.leased) this.#obs.used(entry.partition, entry.lastUsed);
+    this.#pool.destroy(entry, why);
   }
 
   /**
@@ -249,8 +252,8 @@ export class Group implements HandlerOwner, LeaseGroup {
    *
    * @returns A fresh snapshot.
    */
-  stats(): ResourcePoolStats {
-    return this.#pool.stats();
+  stats(): GroupStats {
+    return { ...this.#pool.stats(), ...this.#obs.timings.snapshot() };
   }
 
   /**

@@ -5,7 +5,9 @@
  *
  * @module
  */
-import type { AcquireOptions, ResourcePoolStats } from "../core/resource_pool.ts";
+import type { AcquireOptions } from "../core/resource_pool.ts";
+import type { GroupStats } from "../pool_types.ts";
+import type { PoolObserver } from "../observe/observer.ts";
 import type { Handler } from "../handler/handler.ts";
 import type { LeaseWatch } from "../handler/lease_watch.ts";
 import type { AfterLease } from "../handler/after_lease.ts";
@@ -54,11 +56,11 @@ export interface LeaseGroup {
    */
   lease(options: AcquireOptions, after?: AfterLease): GroupHandler | Promise<GroupHandler>;
   /**
-   * Gauges and counters.
+   * Gauges, counters and timings.
    *
    * @returns A fresh snapshot.
    */
-  stats(): ResourcePoolStats;
+  stats(): GroupStats;
   /**
    * Housekeeping: closes idle sessions past their idle timeout or lifetime,
    * and marks leased ones past their lifetime to retire at release.
@@ -111,4 +113,6 @@ export interface GroupOptions {
   close(connection: DriverConnection): void;
   /** A session opened (the pool's housekeeping starts). */
   opened(): void;
+  /** Where groups report sessions opened and closed, waits and timings. */
+  observer: PoolObserver;
 }

@@ -8,7 +8,10 @@
  * @module
  */
 import { type Clock, waitAtMost } from "../core/clock.ts";
-import type { AcquireOptions, ResourcePoolStats } from "../core/resource_pool.ts";
+import type { AcquireOptions } from "../core/resource_pool.ts";
+import type { GroupStats } from "../pool_types.ts";
+import type { SessionCloseReason as Why } from "../observe/events.ts";
+import type { GroupObserver } from "../observe/observer.ts";
 import type { WaitList } from "../core/wait_list.ts";
 import type { EndpointInfo, EndpointScope, EndpointSet } from "../endpoints/endpoint_set.ts";
 import type { GroupConfig } from "../config/normalize.ts";
@@ -39,6 +42,7 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
   readonly #setUp: SessionSetup | undefined;
   readonly #opts: GroupOptions;
   readonly #clock: Clock;
+  readonly #obs: GroupObserver;
   readonly #shared: Shared[] = [];
   readonly #waiters: WaitList<Shared>;
   #opening: Promise<void> | undefined;
@@ -68,6 +72,7 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
     this.#setUp = sessionSetup(name, config, { ...opts, scope: this.#scope });
     this.pyformat = config.paramstyle === "pyformat";
     this.#waiters = firstSessionWaiters(name, config, clock, () => this.#state());
+    this.#obs = opts.observer.group(name, endpoints);
   }
 
   /**
@@ -98,7 +103,8 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
     // Every session is busy: open one more, but do not make the caller wait for it.
     this.#open();
     if (best) return this.#handOut(best);
-    return this.#waiters.wait(options, false, true).then((s) => this.#handOut(s));
+    const start = this.#clock.now();
+    return this.#waiters.wait(options, false, true).then((s) => this.#handOut(s, start));
   }
 
   /**
@@ -114,7 +120,9 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
       const verdict = sweepVerdict(s, now, idleTimeoutMs, this.#opts.stallMs[s.endpoint]);
       // Closing a stalled session rejects its queries in flight, which takes it out of rotation.
       if (verdict === "stalled") this.#opts.close(s.connection);
-      else if (verdict === "expired") this.broken(s);
+      else if (verdict === "expired") {
+        this.broken(s, now >= s.expiresAt ? "lifetime" : "idle-timeout");
+      }
     }
   }
 
@@ -124,9 +132,10 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
    *
    * @returns A fresh snapshot.
    */
-  stats(): ResourcePoolStats {
+  stats(): GroupStats {
     const w = this.#waiters;
     return {
+      max: this.#max,
       total: this.#shared.length + (this.#opening ? 1 : 0),
       idle: this.#shared.filter((s) => s.holders === 0).length,
       leased: this.#leased,
@@ -136,6 +145,7 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
       timedOut: w.timedOut,
       rejected: w.rejected,
       ...this.#counts,
+      ...this.#obs.timings.snapshot(),
     };
   }
 
@@ -155,23 +165,23 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
     // A session still opening is closed as soon as it opens; wait for that, within the grace.
     const opening = this.#opening;
     if (opening) await waitAtMost(this.#clock, graceMs, (done) => opening.then(done));
-    for (const s of this.#shared.splice(0)) this.#drop(s);
+    for (const s of this.#shared.splice(0)) this.#drop(s, "pool-ended");
   }
 
   /** @internal A handler came back. */
   returned(shared: Shared): void {
     shared.holders--;
     this.#leased--;
-    if (shared.retire && shared.holders === 0) this.broken(shared);
+    if (shared.retire && shared.holders === 0) this.broken(shared, "lifetime");
     if (this.#leased === 0) this.#drained?.();
   }
 
   /** @internal A session broke: take it out of rotation. */
-  broken(shared: Shared): void {
+  broken(shared: Shared, why: Why = "broken"): void {
     const at = this.#shared.indexOf(shared);
     if (at < 0) return;
     this.#shared.splice(at, 1);
-    this.#drop(shared);
+    this.#drop(shared, why);
   }
 
   /** @internal Label of an endpoint. */
@@ -184,7 +194,8 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
     return this.#endpoints.info(endpoint);
   }
 
-  #handOut(shared: Shared): SharedHandler {
+  #handOut(shared: Shared, startedAt = -1): SharedHandler {
+    this.#obs.servedOn(shared.endpoint, startedAt);
     shared.holders++;
     this.#leased++;
     this.#counts.acquired++;
@@ -212,7 +223,7 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
     if (list.some((s) => s.connection.closed)) {
       for (const s of list.filter((s) => s.connection.closed)) this.broken(s);
     }
-    if (unfit) { for (const s of unfit) this.broken(s); }
+    if (unfit) { for (const s of unfit) this.broken(s, "role-changed"); }
     if (list.length > 0) this.#cursor = (this.#cursor + 1) % list.length;
     return best;
   }
@@ -233,6 +244,7 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
     if (this.#opening || this.#shared.length >= this.#max) return;
     this.#opening = (async () => {
       try {
+        const started = this.#clock.now();
         const { connection, endpoint } = await this.#scope.connect(this.#scope.next());
         await this.#setUp?.({ connection, endpoint });
         this.#counts.created++;
@@ -242,6 +254,7 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
           return;
         }
         this.#opts.opened();
+        this.#obs.opened(endpoint, started);
         const shared = newShared(connection, endpoint, this.#clock.now(), this.#opts.maxLifetimeMs);
         this.#shared.push(shared);
         // Every waiter shares the new session: that is what pipelining is for.
@@ -256,7 +269,8 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
     })();
   }
 
-  #drop(shared: Shared): void {
+  #drop(shared: Shared, why: Why): void {
+    this.#obs.closed(shared.endpoint, why);
     this.#counts.destroyed++;
     this.#scope.disconnected(shared.endpoint);
     this.#opts.close(shared.connection);

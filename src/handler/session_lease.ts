@@ -12,6 +12,7 @@ import type { DriverConnection } from "../driver.ts";
 import type { EndpointInfo } from "../endpoints/endpoint_set.ts";
 import type { LeaseWatch, WatchRecord } from "./lease_watch.ts";
 import { cleanSession, releaseSql, type TxState } from "./release.ts";
+import type { SessionCloseReason } from "../observe/events.ts";
 
 /** What a handler needs from its group. */
 export interface HandlerOwner {
@@ -26,7 +27,7 @@ export interface HandlerOwner {
   statementFailed?(entry: PoolEntry<DriverConnection>, code: string | undefined): void;
   labelOf(entry: PoolEntry<DriverConnection>): string;
   release(entry: PoolEntry<DriverConnection>): void;
-  destroy(entry: PoolEntry<DriverConnection>): void;
+  destroy(entry: PoolEntry<DriverConnection>, reason?: SessionCloseReason): void;
   /** The group's clock. */
   readonly clock: Clock;
   /** How long release waits for a query `fn` left running before it drops the session. */
@@ -64,7 +65,12 @@ export class SessionLease {
   watchWith(watch: LeaseWatch, stack: string | undefined): void {
     const { owner, entry } = this;
     // The reclaim closure must not hold the handler, or it could never be collected.
-    this.#watchRecord = watch.watch(this, owner.name, () => owner.destroy(entry), stack);
+    this.#watchRecord = watch.watch(
+      this,
+      owner.name,
+      () => owner.destroy(entry, "abandoned"),
+      stack,
+    );
   }
 
   /** The endpoint this session is connected to. */
@@ -80,7 +86,7 @@ export class SessionLease {
   /** Drops the session at once (the caller gave up on `fn`); the server rolls back. */
   abandon(): void {
     if (!this.endLease()) return;
-    this.owner.destroy(this.entry);
+    this.owner.destroy(this.entry, "abandoned");
   }
 
   /**
@@ -139,7 +145,7 @@ export class SessionLease {
     await waitAtMost(clock, strayWaitMs, (done) => (this.#quiet = done));
     this.#quiet = undefined;
     // Still running: the session is not the next caller's to wait behind.
-    if (this.entry.busy > 0) return this.owner.destroy(this.entry);
+    if (this.entry.busy > 0) return this.owner.destroy(this.entry, "reset-failed");
     await this.giveBack(tx, changes, prepared);
   }
 
@@ -152,7 +158,7 @@ export class SessionLease {
     } catch {
       this.answered();
       // A session that cannot be cleaned is never handed to the next caller.
-      this.owner.destroy(this.entry);
+      this.owner.destroy(this.entry, this.conn.closed ? "broken" : "reset-failed");
     }
   }
 }
