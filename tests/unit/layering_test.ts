@@ -9,7 +9,9 @@
  * - an adapter (`src/drivers/<adapter>/`) imports only `src/driver.ts`,
  *   `src/drivers/shared/`, `src/errors.ts`, its own folder, and the packages
  *   of its own client (listed below);
- * - `mod.ts` never reaches `src/testing/`, not even indirectly.
+ * - `src/otel/` (the `./otel` entry point) imports only `@opentelemetry/api`
+ *   and the pool's own modules (no driver, no testing kit);
+ * - `mod.ts` never reaches `src/testing/` nor `src/otel/`, not even indirectly.
  *
  * @module
  */
@@ -127,10 +129,11 @@ describe("layering: import directions", () => {
     assert.deepEqual(bad.map(show), []);
   });
 
-  it("the core layer (src/ minus drivers/ and testing/) imports no npm:, jsr:, node: or bare specifier", () => {
+  it("the core layer (src/ minus drivers/, testing/ and otel/) imports no npm:, jsr:, node: or bare specifier", () => {
     const bad = EDGES.filter((e) =>
       (e.from === "mod.ts" ||
-        (under(e.from, "src") && !under(e.from, "src/drivers") && !under(e.from, "src/testing"))) &&
+        (under(e.from, "src") && !under(e.from, "src/drivers") && !under(e.from, "src/testing") &&
+          !under(e.from, "src/otel"))) &&
       e.target === undefined
     );
     assert.deepEqual(bad.map(show), []);
@@ -168,7 +171,21 @@ describe("layering: import directions", () => {
     assert.deepEqual(bad.map(show), []);
   });
 
-  it("mod.ts never reaches src/testing/, directly or through other modules", () => {
+  it("src/otel/ imports only @opentelemetry/api and the pool's modules (no driver, no testing kit)", () => {
+    const bad = EDGES.filter((e) =>
+      under(e.from, "src/otel") &&
+      (e.target === undefined
+        ? e.specifier !== "@opentelemetry/api"
+        : under(e.target, "src/drivers") || under(e.target, "src/testing"))
+    );
+    assert.deepEqual(bad.map(show), []);
+    assert.ok(
+      EDGES.some((e) => under(e.from, "src/otel") && e.specifier === "@opentelemetry/api"),
+      "src/otel/ is scanned",
+    );
+  });
+
+  it("mod.ts never reaches src/testing/ nor src/otel/, directly or through other modules", () => {
     const byFile = new Map<string, Edge[]>();
     for (const e of EDGES) byFile.set(e.from, [...(byFile.get(e.from) ?? []), e]);
     const seen = new Set<string>(["mod.ts"]);
@@ -178,7 +195,7 @@ describe("layering: import directions", () => {
       const file = queue.shift()!;
       for (const e of byFile.get(file) ?? []) {
         if (e.target === undefined || seen.has(e.target)) continue;
-        if (under(e.target, "src/testing")) bad.push(show(e));
+        if (under(e.target, "src/testing") || under(e.target, "src/otel")) bad.push(show(e));
         seen.add(e.target);
         queue.push(e.target);
       }
