@@ -19,7 +19,7 @@ import { runtimeDrivers } from "./python_support.ts";
 
 let seq = 0;
 
-for (const [name, makeDriver] of runtimeDrivers()) {
+for (const [name, makeDriver] of await runtimeDrivers()) {
   describe(`onConnect over ${name}`, () => {
     let server: TestServer;
     const pools: Pool[] = [];

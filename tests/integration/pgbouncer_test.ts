@@ -19,43 +19,27 @@ import {
   PoolError,
   QueryError,
 } from "../../mod.ts";
-import { denoPostgres } from "../../src/drivers/deno_postgres/mod.ts";
 import { normalizeConfig } from "../../src/config/normalize.ts";
-import type { DenoPostgresClientConstructor } from "../../src/drivers/deno_postgres/mod.ts";
 import { adminQuery, sharedServers, type TestServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
 import { type Bouncer, pgbouncerMissing, startPgbouncer } from "../support/pgbouncer.ts";
-import { runtimeDrivers } from "./python_support.ts";
+import { denoPostgresMissing, runtimeDrivers } from "./python_support.ts";
 
 const missing = pgbouncerMissing();
-const DENO_POSTGRES = "PGDBPOOL_DENO_POSTGRES";
 const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
-
-async function drivers(): Promise<[string, () => Driver][]> {
-  const list = runtimeDrivers();
-  const path = isDeno ? Deno.env.get(DENO_POSTGRES) : undefined;
-  if (path) {
-    const url = new URL(path, `file://${Deno.cwd()}/`);
-    const { Client } = await import(url.href) as { Client: DenoPostgresClientConstructor };
-    list.push(["deno-postgres", () => denoPostgres({ Client })]);
-  }
-  return list;
-}
 
 if (missing !== undefined) {
   describe("behind PgBouncer", () => {
     it("runs against Debian's pgbouncer", { skip: missing }, () => {});
   });
 } else {
-  if (!isDeno || !Deno.env.get(DENO_POSTGRES)) {
+  const noDenoPostgres = denoPostgresMissing();
+  if (noDenoPostgres !== undefined) {
     describe("behind PgBouncer over deno-postgres", () => {
-      it("runs under Deno with a local deno-postgres", {
-        skip:
-          `deno-postgres runs on Deno only, from a local copy named by ${DENO_POSTGRES} (README: Testing the deno-postgres adapter)`,
-      }, () => {});
+      it("runs under Deno with a local deno-postgres", { skip: noDenoPostgres }, () => {});
     });
   }
-  for (const [name, makeDriver] of await drivers()) suite(name, makeDriver);
+  for (const [name, makeDriver] of await runtimeDrivers()) suite(name, makeDriver);
 }
 
 function suite(name: string, makeDriver: () => Driver): void {

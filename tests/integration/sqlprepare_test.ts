@@ -20,7 +20,7 @@ import { freshDatabase, runtimeDrivers } from "./python_support.ts";
 
 const ROW_20 = { ID: 2, Column1: 20, Column2: "Col2-Data2", Column3: "Col3-Data2" };
 
-for (const [name, makeDriver] of runtimeDrivers()) {
+for (const [name, makeDriver] of await runtimeDrivers()) {
   describe(`sqlprepare and queryPrepared over ${name}`, () => {
     let db: TestServer;
     let bare: TestServer;

@@ -129,7 +129,18 @@ export async function startPgbouncer(
   return {
     host: "127.0.0.1",
     port,
-    server: { ...server, host: "127.0.0.1", port, restartable: false, url: urlOf(server, port) },
+    // Field by field: an embedded server's fields are getters, which a spread would drop.
+    server: {
+      host: "127.0.0.1",
+      port,
+      user: server.user,
+      password: server.password,
+      database: server.database,
+      url: urlOf(server, port),
+      restartable: false,
+      stop: () => Promise.reject(new Error("this server cannot be stopped from here")),
+      start: () => Promise.reject(new Error("this server cannot be started from here")),
+    },
     version,
     log: () => log,
     stop,
