@@ -7,7 +7,7 @@
 import type { PoolConfigInput } from "./config/normalize.ts";
 import { configFromEnv } from "./config/env.ts";
 import type { Handler } from "./handler/handler.ts";
-import type { QueryResult } from "./handler/handler.ts";
+import type { QueryParams, QueryResult } from "./handler/handler.ts";
 import type { QueryOptions } from "./handler/one_liners.ts";
 import { createPool, type LeaseOptions, type Pool } from "./pool.ts";
 import { PoolClosedError } from "./errors.ts";
@@ -96,7 +96,7 @@ export async function withHandler<T>(
  *
  * @typeParam R The row shape.
  * @param text SQL text.
- * @param params Values for `$1`, `$2`…
+ * @param params Values for `$1`, `$2`… (pyformat groups: an array for `%s`, an object for `%(name)s`)
  * @param options The group, abort signal and acquire timeout.
  * @returns The statement's result.
  * @throws {ConfigError} When no pool is configured (see {@linkcode init}).
@@ -111,7 +111,7 @@ export async function withHandler<T>(
  */
 export async function query<R = Record<string, unknown>>(
   text: string,
-  params?: readonly unknown[],
+  params?: QueryParams,
   options?: QueryOptions,
 ): Promise<QueryResult<R>> {
   return await defaultPool().query<R>(text, params, options);

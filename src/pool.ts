@@ -13,7 +13,7 @@ import { runWithHandler } from "./handler/run_once.ts";
 import { leaseWatched } from "./handler/after_lease.ts";
 import { acquireOptions, type LeaseOptions } from "./handler/lease_options.ts";
 import { type QueryOptions, queryThrough } from "./handler/one_liners.ts";
-import type { QueryResult } from "./handler/handler.ts";
+import type { QueryParams, QueryResult } from "./handler/handler.ts";
 import type { PoolOptions, PoolStats } from "./pool_types.ts";
 import { buildPoolParts, type PoolParts } from "./pool_parts.ts";
 import { eventSinkOf, PoolEventTarget } from "./observe/event_target.ts";
@@ -106,7 +106,7 @@ export class Pool extends PoolEventTarget {
    * Runs one statement through {@linkcode Pool.withHandler} on the group `default` or `options.group`.
    *
    * @param text SQL text (`R`: the row shape).
-   * @param params Values for `$1`, `$2`…
+   * @param params Values for `$1`, `$2`… (pyformat groups: an array for `%s`, an object for `%(name)s`)
    * @param options The group, abort signal and acquire timeout.
    * @returns The statement's result.
    * @throws See {@linkcode Pool.withHandler} and `Handler.query`.
@@ -120,7 +120,7 @@ export class Pool extends PoolEventTarget {
    */
   query<R = Record<string, unknown>>(
     text: string,
-    params?: readonly unknown[],
+    params?: QueryParams,
     options?: QueryOptions,
   ): Promise<QueryResult<R>> {
     return queryThrough<R>((g, fn, o) => this.withHandler(g, fn, o), text, params, options);

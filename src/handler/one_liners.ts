@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Handler, QueryResult } from "./handler.ts";
+import type { Handler, QueryParams, QueryResult } from "./handler.ts";
 import type { LeaseOptions } from "./lease_options.ts";
 import { invalidQuery } from "./query_args.ts";
 
@@ -29,7 +29,7 @@ export type WithHandlerFn = <T>(
  * @typeParam R The row shape.
  * @param withHandler The pool's `withHandler`, bound.
  * @param text SQL text.
- * @param params Values for `$1`, `$2`…
+ * @param params Values for `$1`, `$2`… (pyformat groups: an array for `%s`, an object for `%(name)s`)
  * @param options The group, abort signal and acquire timeout.
  * @returns The statement's result.
  * @throws {TypeError} `options.group`, `text` or `params` is of the wrong type (nothing is leased).
@@ -45,14 +45,19 @@ export type WithHandlerFn = <T>(
 export function queryThrough<R = Record<string, unknown>>(
   withHandler: WithHandlerFn,
   text: string,
-  params?: readonly unknown[],
+  params?: QueryParams,
   options?: QueryOptions,
 ): Promise<QueryResult<R>> {
   const group = options?.group ?? "default";
   // Checked before the lease, so a bad call never opens a session.
   const invalid = typeof group === "string"
-    ? invalidQuery(text, params)
+    // Named params (an object) are for pyformat groups: the handler checks them.
+    ? invalidQuery(text, isNamed(params) ? undefined : params)
     : new TypeError(`Invalid group: expected a group name (string), received ${typeof group}`);
   if (invalid) return Promise.reject(invalid);
   return withHandler(group, (db) => db.query<R>(text, params), options);
+}
+
+function isNamed(params: QueryParams | undefined): boolean {
+  return typeof params === "object" && params !== null && !Array.isArray(params);
 }

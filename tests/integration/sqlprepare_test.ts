@@ -200,6 +200,14 @@ for (const [name, makeDriver] of await runtimeDrivers()) {
       assert.deepEqual(rows, [{ n: 3, lit: "%s", m: 3 }, { s: "abab" }]);
     });
 
+    it("pool.query() takes named params in a pyformat pool; a numeric pool refuses an object", async () => {
+      const p = pool({ default: { connection_count: 1 } }, { paramstyle: "pyformat" });
+      const { rows } = await p.query("SELECT %(a)s::int AS a", { a: 9 });
+      assert.deepEqual(rows, [{ a: 9 }]);
+      const numeric = pool({ default: { connection_count: 1 } });
+      await assert.rejects(numeric.query("SELECT $1::int AS a", { a: 1 }), TypeError);
+    });
+
     it("a wrong count is a QueryParamsError and nothing is sent: the transaction is unharmed", async () => {
       const p = pool({ tx: { connection_count: 1, autocommit: false, paramstyle: "pyformat" } });
       const n = await p.withHandler("tx", async (h) => {
