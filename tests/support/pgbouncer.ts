@@ -112,7 +112,14 @@ export async function startPgbouncer(
   child.stdout.on("data", (b) => (log += b));
   child.stderr.on("data", (b) => (log += b));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  // A test process that dies without stop() takes its PgBouncer and files along.
+  const onExit = () => {
+    if (child.exitCode === null) child.kill("SIGKILL");
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  process.once("exit", onExit);
   const stop = async () => {
+    process.off("exit", onExit);
     if (child.exitCode === null) {
       child.kill("SIGTERM");
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
