@@ -36,6 +36,8 @@ export type {
 export type { EndpointInfo, EndpointStats } from "./src/endpoints/endpoint_set.ts";
 export type { EndpointRole } from "./src/endpoints/roles.ts";
 export type { GroupStats } from "./src/pool_types.ts";
+export type { PoolHandle } from "./src/threaded/handle.ts";
+export type { SharedGroupStats, SharedStats } from "./src/threaded/threaded_part.ts";
 export type { ResourcePoolStats } from "./src/core/resource_pool.ts";
 export type { Timings, TimingStats } from "./src/observe/timing.ts";
 export type { Clock, TimerHandle } from "./src/core/clock.ts";
@@ -74,6 +76,7 @@ export {
   PoolClosedError,
   PoolError,
   PoolOverloadedError,
+  PoolShareError,
   QueryError,
   QueryParamsError,
   UnconfiguredGroupError,

@@ -4,7 +4,7 @@
  * @module
  */
 import type { PoolConfigInput } from "./config/normalize.ts";
-import { PoolClosedError, UnconfiguredGroupError } from "./errors.ts";
+import { PoolClosedError, PoolShareError, UnconfiguredGroupError } from "./errors.ts";
 import { closeGroups, groupStats } from "./groups/build.ts";
 import { openGroups } from "./groups/open_groups.ts";
 import type { LeaseGroup } from "./groups/group.ts";
@@ -16,6 +16,7 @@ import { type QueryOptions, queryThrough } from "./handler/one_liners.ts";
 import type { QueryParams, QueryResult } from "./handler/handler.ts";
 import type { PoolOptions, PoolStats } from "./pool_types.ts";
 import { buildPoolParts, type PoolParts } from "./pool_parts.ts";
+import type { PoolHandle } from "./threaded/handle.ts";
 import { eventSinkOf, PoolEventTarget } from "./observe/event_target.ts";
 
 export type { LeaseOptions, PoolOptions, PoolStats, QueryOptions };
@@ -50,11 +51,12 @@ export class Pool extends PoolEventTarget {
   /**
    * Builds a pool; it connects lazily, on first lease.
    *
-   * @param input The configuration.
-   * @param options The clock, for tests.
+   * @param input The configuration, or a handle from {@linkcode Pool.share}.
+   * @param options The clock, for tests; the driver of a pool built from a handle.
    * @throws {ConfigError} When the configuration is invalid.
+   * @throws {PoolShareError} A handle whose pool has no isolate slot left.
    */
-  constructor(input: PoolConfigInput, options: PoolOptions = {}) {
+  constructor(input: PoolConfigInput | PoolHandle, options: PoolOptions = {}) {
     super();
     this.#p = buildPoolParts(input, options, eventSinkOf(this));
   }
@@ -172,7 +174,36 @@ export class Pool extends PoolEventTarget {
    * ```
    */
   stats(): PoolStats {
-    return { groups: groupStats(this.#p.groups), endpoints: this.#p.endpoints.stats() };
+    const stats: PoolStats = {
+      groups: groupStats(this.#p.groups),
+      endpoints: this.#p.endpoints.stats(),
+    };
+    if (this.#p.threaded) stats.shared = this.#p.threaded.stats();
+    return stats;
+  }
+
+  /**
+   * A handle on this `type: "threaded"` pool to post to a Worker, where
+   * `createPool(handle)` builds a pool that draws on the same `connection_count`
+   * per group and the same endpoint health (see docs/threaded.md). The handle
+   * is structured-cloneable; its string and JSON forms hold no password.
+   *
+   * @returns The handle.
+   * @throws {PoolShareError} The pool is not `type: "threaded"`, or was ended.
+   *
+   * @example Share a pool's budget with a Worker
+   * ```ts
+   * import { createPool } from "@x/pgdbpool";
+   * const pool = createPool({ type: "threaded", db: "postgres://localhost/app", groups: { default: { connection_count: 6 } } });
+   * const worker = new Worker(new URL("./worker.ts", import.meta.url).href, { type: "module" });
+   * worker.postMessage(pool.share()); // the worker calls createPool(handle)
+   * ```
+   */
+  share(): PoolHandle {
+    if (this.#p.threaded) return this.#p.threaded.share();
+    throw new PoolShareError(
+      'Cannot share the pool: its type is "non-threaded"; create it with type: "threaded"',
+    );
   }
 
   /**
@@ -212,7 +243,9 @@ export class Pool extends PoolEventTarget {
   end(): Promise<void> {
     this.#closed = true;
     this.#p.watch.stop();
-    return this.#ended ??= closeGroups(this.#p.groups, this.#p.endTimeoutMs);
+    // A threaded pool's row (and any slot still counted) goes back once its sessions are closed.
+    return this.#ended ??= closeGroups(this.#p.groups, this.#p.endTimeoutMs)
+      .finally(() => this.#p.threaded?.leave());
   }
 
   /** Same as {@linkcode Pool.end}, for `await using`. */
@@ -231,8 +264,8 @@ export class Pool extends PoolEventTarget {
 /**
  * Builds a pool. No I/O happens until the first lease.
  *
- * @param config The configuration (see `PoolConfigInput`).
- * @param options The clock, for tests.
+ * @param config The configuration (see `PoolConfigInput`), or a handle from `pool.share()`.
+ * @param options The clock, for tests; the driver of a pool built from a handle.
  * @returns The pool.
  * @throws {ConfigError} When the configuration is invalid.
  *
@@ -245,6 +278,6 @@ export class Pool extends PoolEventTarget {
  * });
  * ```
  */
-export function createPool(config: PoolConfigInput, options?: PoolOptions): Pool {
+export function createPool(config: PoolConfigInput | PoolHandle, options?: PoolOptions): Pool {
   return new Pool(config, options);
 }

@@ -15,6 +15,8 @@ import { LeaseWatch } from "./handler/lease_watch.ts";
 import type { PoolOptions } from "./pool_types.ts";
 import type { EventSink } from "./observe/event_target.ts";
 import { PoolObserver } from "./observe/observer.ts";
+import { inputOf, isPoolHandle, type PoolHandle } from "./threaded/handle.ts";
+import { type ThreadedPart, threadedPart } from "./threaded/threaded_part.ts";
 
 /** The parts of one pool. */
 export interface PoolParts {
@@ -28,28 +30,33 @@ export interface PoolParts {
   readonly endTimeoutMs: number;
   /** Leak and unreleased-handler reports. */
   readonly watch: LeaseWatch;
+  /** The shared side of a `type: "threaded"` pool. */
+  readonly threaded: ThreadedPart | undefined;
 }
 
 /**
  * Builds a pool's parts from its configuration. Does no I/O.
  *
- * @param input The configuration.
- * @param options The clock, for tests.
+ * @param input The configuration, or a handle from `pool.share()`.
+ * @param options The clock, for tests; the driver of a pool built from a handle.
  * @param sink Where the pool's events (and samples) go.
  * @returns The parts.
  * @throws {ConfigError} When the configuration is invalid.
  */
 export function buildPoolParts(
-  input: PoolConfigInput,
+  input: PoolConfigInput | PoolHandle,
   options: PoolOptions,
   sink: EventSink,
 ): PoolParts {
-  const config = normalizeConfig(input);
+  // A handle from `pool.share()` (in a Worker): the same config, on the same shared memory.
+  const from = isPoolHandle(input) ? inputOf(input) : undefined;
+  const config = normalizeConfig(from ? from.input : input);
+  const threaded = threadedPart(config, from?.memory);
   const clock = options.clock ?? systemClock;
   const dispatch = (type: string, detail: unknown) => sink.emit(type, detail);
   const observer = new PoolObserver(sink, clock);
   const watch = new LeaseWatch({ thresholdMs: config.leakDetectionMs, clock, report: dispatch });
-  const driver = config.driver ?? defaultDriver();
+  const driver = config.driver ?? options.driver ?? defaultDriver();
   const endpoints = new EndpointSet(config.endpoints, {
     driver: config.allowExitOnIdle ? exitOnIdle(driver) : driver,
     clock,
@@ -60,6 +67,7 @@ export function buildPoolParts(
     // `endpointdown` / `endpointup`, once per outage.
     onHealth: (endpoint, up, error) => observer.health(endpoint, up, error),
   });
+  threaded?.shareHealth(endpoints, clock);
   return {
     // A frozen isolate or suspended machine resumed; detail: { leapMs }.
     groups: buildGroups(
@@ -68,11 +76,13 @@ export function buildPoolParts(
       clock,
       (leapMs) => dispatch("clockleap", { leapMs }),
       observer,
+      threaded?.budgetOf,
     ),
     endpoints,
     defaultAcquire: { timeoutMs: config.acquireTimeoutMs },
     endTimeoutMs: config.endTimeoutMs,
     watch,
+    threaded,
   };
 }
 

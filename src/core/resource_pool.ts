@@ -12,6 +12,7 @@ import { IdleSet } from "./idle_set.ts";
 import { Ledger } from "./ledger.ts";
 import { type WaitContinuation, WaitList, type WaitOptions } from "./wait_list.ts";
 import type {
+  Budget,
   CoreDropReason,
   Created,
   PoolEntry,
@@ -37,6 +38,8 @@ export class ResourcePool<R, Why extends string = CoreDropReason> {
   readonly #books = new Ledger<R>();
   #closed = false;
   #drained: (() => void) | undefined;
+  // Undefined unless shared with other isolates: the only cost to others is that check.
+  readonly #budget: Budget | undefined;
 
   /**
    * Builds an empty pool; it opens resources lazily.
@@ -53,6 +56,22 @@ export class ResourcePool<R, Why extends string = CoreDropReason> {
       opts.overloadedError,
     );
     this.#idle = new IdleSet(opts.partitions);
+    this.#budget = opts.budget;
+    this.#budget?.attach({
+      waiting: () => this.#waiters.size - this.#books.pending,
+      held: () => this.#books.total,
+      opening: () => this.#books.pending,
+      refill: () => {
+        for (let n = this.#waiters.size - this.#books.pending; n > 0; n--) {
+          if (this.#closed || !this.#open(this.#opts.nextPartition())) return;
+        }
+      },
+      shed: () => {
+        const entry = this.#closed ? undefined : this.#idle.popAny(-1);
+        if (entry) this.#drop(entry, "rebalanced");
+        return entry !== undefined;
+      },
+    });
   }
 
   /** Whether {@linkcode ResourcePool.close} was called. */
@@ -127,6 +146,10 @@ export class ResourcePool<R, Why extends string = CoreDropReason> {
   release(entry: PoolEntry<R>): void {
     if (!entry.leased) return;
     if (entry.retire) return this.destroy(entry, "lifetime");
+    // A caller in another isolate waits for this slot.
+    if (this.#budget !== undefined && this.#budget.yields()) {
+      return this.destroy(entry, "rebalanced");
+    }
     this.#books.unlease(entry);
     if (this.#closed) {
       this.#drop(entry, "pool-ended");
@@ -205,9 +228,10 @@ export class ResourcePool<R, Why extends string = CoreDropReason> {
   }
 
   // Opens one resource for whoever is first in line when it is ready.
-  #open(partition: number): void {
+  #open(partition: number): boolean {
     const books = this.#books;
-    if (books.total >= this.#opts.max) return;
+    if (books.total >= this.#opts.max) return false;
+    if (this.#budget !== undefined && !this.#budget.tryTake()) return false;
     books.opening();
     this.#opts.create(partition).then((created) => {
       const entry = books.opened(created, this.#opts.clock.now(), this.#opts.maxLifetimeMs ?? 0);
@@ -216,6 +240,7 @@ export class ResourcePool<R, Why extends string = CoreDropReason> {
       this.#checkDrained();
     }, (err) => {
       books.failed();
+      this.#budget?.give();
       if (this.#closed) return this.#checkDrained();
       if (this.#waiters.size === 0) return;
       // Waiters may stay in line while a leased or opening resource can still
@@ -225,11 +250,13 @@ export class ResourcePool<R, Why extends string = CoreDropReason> {
       this.#waiters.rejectNext(err);
       if (this.#waiters.size > 0) this.#open(this.#opts.nextPartition());
     });
+    return true;
   }
 
   #drop(entry: PoolEntry<R>, reason: Why | CoreDropReason): void {
     this.#books.drop(entry);
-    this.#opts.destroy(entry.resource, entry.partition, reason);
+    const gone = this.#opts.destroy(entry.resource, entry.partition, reason);
+    this.#budget?.give(gone);
   }
 
   #checkDrained(): void {

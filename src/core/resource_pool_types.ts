@@ -32,10 +32,11 @@ export interface PoolEntry<R> extends Progress {
 
 /**
  * Why the pool destroys a resource on its own: idle too long, past its
- * lifetime, the pool closed, or unusable (the default when its owner names no
- * reason). Owners may pass reasons of their own (`ResourcePool`'s `Why`).
+ * lifetime, the pool closed, unusable (the default when its owner names no
+ * reason), or rebalanced (its slot of a shared budget goes to a caller in
+ * another isolate). Owners may pass reasons of their own (`ResourcePool`'s `Why`).
  */
-export type CoreDropReason = "idle-timeout" | "lifetime" | "pool-ended" | "broken";
+export type CoreDropReason = "idle-timeout" | "lifetime" | "pool-ended" | "broken" | "rebalanced";
 
 /** A freshly created resource and the partition it ended up on. */
 export interface Created<R> {
@@ -91,8 +92,11 @@ export interface ResourcePoolOptions<R, Why extends string = CoreDropReason> {
    * still holds live resources. Default: never.
    */
   keepsWaiting?(err: unknown): boolean;
-  /** Disposes of a resource of `partition`, destroyed for `reason`. Must not throw. */
-  destroy(resource: R, partition: number, reason: Why | CoreDropReason): void;
+  /**
+   * Disposes of a resource of `partition`, destroyed for `reason`. Must not
+   * throw. A promise returned says when it is gone (a budget slot comes back then).
+   */
+  destroy(resource: R, partition: number, reason: Why | CoreDropReason): unknown;
   /** The clock. */
   clock: Clock;
   /**
@@ -108,4 +112,35 @@ export interface ResourcePoolOptions<R, Why extends string = CoreDropReason> {
   overloadedError?(): Error;
   /** The error for acquiring from a closed pool. */
   closedError(): Error;
+  /** A budget shared with pools elsewhere (other isolates); `undefined`: only `max` limits. */
+  budget?: Budget;
+}
+
+/**
+ * A budget of resources shared with pools elsewhere (a threaded pool's other
+ * isolates): each resource open or being opened holds one slot.
+ */
+export interface Budget {
+  /** Takes a slot for a resource about to open; `false`: none now (the user's `refill` is called when one may be). */
+  tryTake(): boolean;
+  /** Returns the slot of a resource that failed to open, or closed (once `closing` settles). */
+  give(closing?: unknown): void;
+  /** Whether a resource coming back should close instead, so that its slot serves a caller elsewhere. */
+  yields(): boolean;
+  /** Connects the pool that draws on the budget. */
+  attach(user: BudgetUser): void;
+}
+
+/** What a {@linkcode Budget} asks of the pool that draws on it. */
+export interface BudgetUser {
+  /** Callers waiting whom no resource being opened will serve. */
+  waiting(): number;
+  /** Resources open or being opened. */
+  held(): number;
+  /** Resources being opened. */
+  opening(): number;
+  /** A slot may be free: open resources for waiting callers. */
+  refill(): void;
+  /** Closes one idle resource for a caller elsewhere; `false`: none was idle. */
+  shed(): boolean;
 }

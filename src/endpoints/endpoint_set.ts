@@ -11,6 +11,7 @@ import type { Driver, DriverConnection, DriverNotice } from "../driver.ts";
 import type { EndpointConfig, TargetSessionAttrs } from "../config/normalize.ts";
 import { type EndpointInfo, RoleBook } from "./role_book.ts";
 import { EndpointScope } from "./endpoint_scope.ts";
+import type { Health } from "./health.ts";
 import {
   type Attempt,
   type AttemptContext,
@@ -158,6 +159,11 @@ export class EndpointSet {
   /** @internal The timings of `index` (over all groups). */
   timings(index: number): TimingSet {
     return this.#timings[index];
+  }
+
+  /** @internal The health of `index` (a threaded pool shares it with its other isolates). */
+  health(index: number): Health {
+    return this.#states[index].health;
   }
 
   /** @internal Whether `index` is up (not backed off, not waiting for a probe). */

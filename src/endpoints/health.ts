@@ -73,6 +73,19 @@ export function codeOf(err: unknown): string | undefined {
   return undefined;
 }
 
+/** Where an endpoint's health is published to a threaded pool's other isolates. */
+export interface HealthLink {
+  /**
+   * The endpoint is backed off.
+   *
+   * @param failures Failures in a row.
+   * @param retryInMs Time until the next attempt.
+   */
+  down(failures: number, retryInMs: number): void;
+  /** The endpoint answered again. */
+  up(): void;
+}
+
 /** Back-off settings. */
 export interface BackoffOptions {
   /** First delay, in ms. */
@@ -96,6 +109,8 @@ export class Health {
   lastError: string | undefined;
   /** Told once per outage when it begins (with the redacted error) and when it ends. */
   onChange: ((up: boolean, error: string | undefined) => void) | undefined;
+  /** Where a threaded pool publishes this health to its other isolates. */
+  shared: HealthLink | undefined;
   #window = 0;
   #probing = false;
   #cuts = 0;
@@ -141,6 +156,7 @@ export class Health {
     this.#probing = false;
     this.lastError = undefined;
     if (wasDown) this.onChange?.(true, undefined);
+    if (wasDown) this.shared?.up();
   }
 
   /**
@@ -172,6 +188,21 @@ export class Health {
     this.lastError = message;
     this.retryAt = now + backoffDelay(this.failures, backoff.baseMs, backoff.maxMs);
     if (this.failures === 1) this.onChange?.(false, message);
+    this.shared?.down(this.failures, this.retryAt - now);
     return true;
+  }
+
+  /**
+   * Takes the health another isolate of a threaded pool published.
+   *
+   * @param failures Its failure count (0: up).
+   * @param retryAt Clock time of the next attempt.
+   */
+  adopt(failures: number, retryAt: number): void {
+    this.failures = failures;
+    this.retryAt = retryAt;
+    this.lastError = failures === 0
+      ? undefined
+      : this.lastError ?? "down (seen by another isolate)";
   }
 }

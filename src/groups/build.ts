@@ -5,6 +5,7 @@
  * @module
  */
 import type { Clock } from "../core/clock.ts";
+import type { Budget } from "../core/resource_pool_types.ts";
 import type { GroupStats } from "../pool_types.ts";
 import { PoolObserver } from "../observe/observer.ts";
 import { Housekeeper, sweepPeriod } from "../core/housekeeper.ts";
@@ -36,6 +37,7 @@ export interface Groups {
  * @param clock The clock.
  * @param onLeap Told of a clock leap the housekeeping tick saw (milliseconds).
  * @param observer Where groups report sessions, waits and timings.
+ * @param budgetOf Each group's budget shared with other isolates (threaded pools).
  * @returns The groups and the set of closes in flight.
  */
 export function buildGroups(
@@ -44,6 +46,7 @@ export function buildGroups(
   clock: Clock,
   onLeap?: (leapMs: number) => void,
   observer: PoolObserver = new PoolObserver(undefined, clock),
+  budgetOf?: (group: string) => Budget | undefined,
 ): Groups {
   const closing = new Set<Promise<void>>();
   const close = (connection: DriverConnection) => {
@@ -51,6 +54,7 @@ export function buildGroups(
       closing.delete(closed)
     );
     closing.add(closed);
+    return closed;
   };
   const byName = new Map<string, LeaseGroup>();
   const { pingAfterIdleMs, pingTimeoutMs, idleTimeoutMs, maxLifetimeMs } = config;
@@ -92,7 +96,7 @@ export function buildGroups(
   };
   for (const [name, group] of Object.entries(config.groups)) {
     const Kind = group.pipeline ? PipelinedGroup : Group;
-    byName.set(name, new Kind(name, group, shared));
+    byName.set(name, new Kind(name, group, shared, budgetOf?.(name)));
   }
   return { byName, closing, housekeeper };
 }

@@ -7,6 +7,7 @@
 import type { Clock } from "../core/clock.ts";
 import { type AcquireOptions, type PoolEntry, ResourcePool } from "../core/resource_pool.ts";
 import type { GroupStats } from "../pool_types.ts";
+import type { Budget } from "../core/resource_pool_types.ts";
 import type { DriverConnection } from "../driver.ts";
 import type { EndpointInfo, EndpointScope, EndpointSet } from "../endpoints/endpoint_set.ts";
 import type { GroupConfig } from "../config/normalize.ts";
@@ -59,8 +60,9 @@ export class Group implements HandlerOwner, LeaseGroup {
    * @param name Group name.
    * @param config Its size and autocommit mode.
    * @param opts Shared pool parts.
+   * @param budget The budget shared with other isolates (threaded pools).
    */
-  constructor(name: string, config: GroupConfig, opts: GroupOptions) {
+  constructor(name: string, config: GroupConfig, opts: GroupOptions, budget?: Budget) {
     this.name = name;
     this.retry = config.retry;
     this.#opts = opts;
@@ -98,12 +100,13 @@ export class Group implements HandlerOwner, LeaseGroup {
       keepsWaiting: (err) => !isLoginRefused(err),
       destroy: (connection, partition) => {
         scope.disconnected(partition);
-        opts.close(connection);
+        return opts.close(connection);
       },
       timeoutError: (ms) => this.#timeoutError(ms, ""),
       maxWaiting: config.maxWaiting,
       overloadedError: () => new PoolOverloadedError(name, config.maxWaiting, this.#state()),
       closedError: () => new PoolClosedError(),
+      budget,
     }));
   }
 

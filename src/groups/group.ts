@@ -110,7 +110,7 @@ export interface GroupOptions {
   /** Per endpoint: how long a new session's `sqlprepare` and `on_connect` may take (its connect_timeout). */
   setupMs: readonly number[];
   /** Closes a session; the pool tracks the promise so `end()` can wait for it. */
-  close(connection: DriverConnection): void;
+  close(connection: DriverConnection): void | Promise<void>;
   /** A session opened (the pool's housekeeping starts). */
   opened(): void;
   /** Where groups report sessions opened and closed, waits and timings. */

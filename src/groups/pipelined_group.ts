@@ -9,6 +9,7 @@
  */
 import { type Clock, waitAtMost } from "../core/clock.ts";
 import type { AcquireOptions } from "../core/resource_pool.ts";
+import type { Budget } from "../core/resource_pool_types.ts";
 import type { GroupStats } from "../pool_types.ts";
 import type { SessionCloseReason as Why } from "../observe/events.ts";
 import type { GroupObserver } from "../observe/observer.ts";
@@ -46,6 +47,7 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
   readonly #shared: Shared[] = [];
   readonly #waiters: WaitList<Shared>;
   #opening: Promise<void> | undefined;
+  readonly #budget: Budget | undefined;
   #openFailure: unknown;
   #cursor = 0;
   #leased = 0;
@@ -59,8 +61,9 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
    * @param name Group name.
    * @param config Its size, retry and waiting limit.
    * @param opts The pool's endpoints, clock and session closer.
+   * @param budget The budget shared with other isolates (threaded pools).
    */
-  constructor(name: string, config: GroupConfig, opts: GroupOptions) {
+  constructor(name: string, config: GroupConfig, opts: GroupOptions, budget?: Budget) {
     const { endpoints, clock } = opts;
     this.name = name;
     this.retry = config.retry;
@@ -73,6 +76,18 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
     this.pyformat = config.paramstyle === "pyformat";
     this.#waiters = firstSessionWaiters(name, config, clock, () => this.#state());
     this.#obs = opts.observer.group(name, endpoints);
+    this.#budget = budget;
+    budget?.attach({
+      waiting: () => this.#shared.length > 0 || this.#opening ? 0 : this.#waiters.size,
+      held: () => this.#shared.length + (this.#opening ? 1 : 0),
+      opening: () => this.#opening ? 1 : 0,
+      refill: () => this.#open(),
+      shed: () => {
+        const idle = this.#shared.find((s) => s.holders === 0);
+        if (idle) this.broken(idle, "rebalanced");
+        return idle !== undefined;
+      },
+    });
   }
 
   /**
@@ -172,7 +187,9 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
   returned(shared: Shared): void {
     shared.holders--;
     this.#leased--;
-    if (shared.retire && shared.holders === 0) this.broken(shared, "lifetime");
+    // A caller in another isolate waits for this session's slot.
+    if (shared.holders === 0 && this.#budget?.yields()) this.broken(shared, "rebalanced");
+    else if (shared.retire && shared.holders === 0) this.broken(shared, "lifetime");
     if (this.#leased === 0) this.#drained?.();
   }
 
@@ -242,6 +259,7 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
   // Settles on its own (never rejects): waiters learn the outcome.
   #open(): void {
     if (this.#opening || this.#shared.length >= this.#max) return;
+    if (this.#budget !== undefined && !this.#budget.tryTake()) return;
     this.#opening = (async () => {
       try {
         const started = this.#clock.now();
@@ -250,7 +268,9 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
         this.#counts.created++;
         if (this.#closed) {
           this.#scope.disconnected(endpoint);
-          this.#opts.close(connection);
+          // Closed first: `?.` would skip the whole call, argument included.
+          const closed = this.#opts.close(connection);
+          this.#budget?.give(closed);
           return;
         }
         this.#opts.opened();
@@ -262,6 +282,7 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
       } catch (err) {
         this.#openFailure = err;
         this.#counts.createFailed++;
+        this.#budget?.give();
         if (this.#shared.length === 0) this.#waiters.rejectAll(err);
       } finally {
         this.#opening = undefined;
@@ -273,6 +294,7 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
     this.#obs.closed(shared.endpoint, why);
     this.#counts.destroyed++;
     this.#scope.disconnected(shared.endpoint);
-    this.#opts.close(shared.connection);
+    const closed = this.#opts.close(shared.connection);
+    this.#budget?.give(closed);
   }
 }

@@ -8,6 +8,7 @@
  * @module
  */
 import type { Memory } from "./memory.ts";
+import { slotsOf } from "./slots.ts";
 
 /**
  * Puts `row` in line for group `g` (or back to its end).
@@ -48,23 +49,43 @@ export function inLine(m: Memory, g: number): number {
 }
 
 /**
- * Whether `row` is first in line for group `g`: no other row has waited
- * longer (ties go to the lower row). A row not in line is first only when
+ * Whether `row` is first in line for group `g`: no other row below `cap`
+ * slots has waited longer (ties go to the lower row); rows at their cap take
+ * nothing, so they hold nobody up. A row not in line is first only when
  * nobody is.
  *
  * @param m The shared memory.
  * @param g Group index.
  * @param row The row.
+ * @param cap Slots from which a row takes no more while others wait.
  * @returns Whether a free slot is `row`'s to take.
  */
-export function firstInLine(m: Memory, g: number, row: number): boolean {
+export function firstInLine(m: Memory, g: number, row: number, cap = Infinity): boolean {
   const { i64 } = m;
   const mine = Atomics.load(i64, m.since(g, row));
   for (let r = 0; r < m.rows; r++) {
     if (r === row) continue;
     const s = Atomics.load(i64, m.since(g, r));
-    if (s === 0n) continue;
+    if (s === 0n || slotsOf(m, g, r) >= cap) continue;
     if (mine === 0n || s < mine || (s === mine && r < row)) return false;
   }
   return true;
+}
+
+/**
+ * Whether a row other than `row` is in line for group `g` with fewer than
+ * `cap` slots: someone a slot given up now would serve.
+ *
+ * @param m The shared memory.
+ * @param g Group index.
+ * @param row The asking row.
+ * @param cap Slots from which a row takes no more while others wait.
+ * @returns Whether such a row waits.
+ */
+export function othersWait(m: Memory, g: number, row: number, cap: number): boolean {
+  for (let r = 0; r < m.rows; r++) {
+    if (r === row || Atomics.load(m.i64, m.since(g, r)) === 0n) continue;
+    if (slotsOf(m, g, r) < cap) return true;
+  }
+  return false;
 }

@@ -154,7 +154,8 @@ export function createMemory(sizes: MemorySizes, secret: Uint8Array = new Uint8A
   const groups = sizes.budgets.length;
   const l = layout(rows, groups, sizes.endpoints);
   const secretAt = (l.wideAt + l.wideWords * 2) * 4;
-  const buffer = new SharedArrayBuffer(secretAt + secret.length * 2);
+  // Whole 64-bit words: the typed views need a multiple of their size.
+  const buffer = new SharedArrayBuffer(secretAt + ((secret.length * 2 + 7) & ~7));
   const i32 = new Int32Array(buffer);
   i32[ROWS] = rows;
   i32[GROUPS] = groups;

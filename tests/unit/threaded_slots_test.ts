@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createMemory, Memory } from "../../src/threaded/memory.ts";
+import { createMemory, type Memory } from "../../src/threaded/memory.ts";
 import { claimRow, freeRow, liveRows, reclaimStale } from "../../src/threaded/rows.ts";
 import { addSlots, giveSlot, slotsOf, takeSlot } from "../../src/threaded/slots.ts";
 import { firstInLine, inLine, joinLine, leaveLine } from "../../src/threaded/line.ts";
