@@ -82,7 +82,8 @@ export class PoolHandler extends SessionLease implements GroupHandler {
     ...values: unknown[]
   ): Promise<QueryResult<R>> {
     // The tag builds `$n` text: it bypasses the pyformat translation.
-    const db = this.owner.pyformat
+    // `this?`: a destructured `const { sql } = db` must reject, not throw (sqlQuery says why).
+    const db = this?.owner.pyformat
       ? { query: <T>(t: string, p?: readonly unknown[]) => this.#query<T>(t, p) }
       : this;
     return sqlQuery<R>(db, strings, values);

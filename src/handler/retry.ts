@@ -10,6 +10,7 @@
 import { CommitUnknownError, ConnectionError, isLoginRefused, QueryError } from "../errors.ts";
 import type { Handler, QueryParams, QueryResult } from "./handler.ts";
 import type { EndpointInfo } from "../endpoints/endpoint_set.ts";
+import { sqlQuery } from "./sql_tag.ts";
 
 const ROLLED_BACK = new Set(["40001", "40P01"]);
 
@@ -79,6 +80,8 @@ class AnswerCounter implements Handler {
     strings: TemplateStringsArray,
     ...values: unknown[]
   ): Promise<QueryResult<R>> {
+    // A destructured `const { sql } = db` must reject, not throw (sqlQuery says why).
+    if (this === undefined) return sqlQuery<R>(undefined, strings, values);
     return this.#count(this.#db.sql<R>(strings, ...values));
   }
 

@@ -181,7 +181,8 @@ export class SharedHandler implements GroupHandler {
     ...values: unknown[]
   ): Promise<QueryResult<R>> {
     // The tag builds `$n` text: it bypasses the pyformat translation.
-    const db = this.#group.pyformat
+    // A destructured `const { sql } = db` must reject, not throw (sqlQuery says why).
+    const db = this !== undefined && this.#group.pyformat
       ? { query: <T>(t: string, p?: readonly unknown[]) => this.#query<T>(t, p) }
       : this;
     return sqlQuery<R>(db, strings, values);

@@ -6,6 +6,7 @@
  * @module
  */
 import type { QueryResult } from "./handler.ts";
+import { tokenize, TokenKind } from "../sql/tokenizer.ts";
 
 /**
  * A piece of SQL with its own parameters, built by {@linkcode sqlFragment},
@@ -82,6 +83,7 @@ export function buildSql(strings: readonly string[], values: readonly unknown[])
     if (text === undefined) {
       text = strings[0];
       for (let i = 1; i < strings.length; i++) text += `$${i}${strings[i]}`;
+      checkPlaceholders(text, strings.length - 1);
       flatTexts.set(strings, text);
     }
     return { text, params: values.slice() };
@@ -98,6 +100,12 @@ function append(
 ): string {
   // A fragment that contains itself would recurse for ever.
   if (depth > 32) throw new TypeError("Invalid sql fragment: nested more than 32 levels deep");
+  if (!checked.has(strings)) {
+    let own = strings[0];
+    for (let i = 1; i < strings.length; i++) own += `$${i}${strings[i]}`;
+    checkPlaceholders(own, strings.length - 1);
+    checked.add(strings);
+  }
   let text = strings[0];
   for (let i = 0; i < values.length; i++) {
     const value = values[i];
@@ -110,6 +118,28 @@ function append(
     text += strings[i + 1];
   }
   return text;
+}
+
+// Templates (of fragments) whose placeholders were checked: once per call site.
+const checked = new WeakSet<readonly string[]>();
+
+// Each value must be a `$n` of its own the server reads as one: not a `$n` the template
+// wrote itself (it would take a value silently), nor one inside a string or comment.
+function checkPlaceholders(text: string, values: number): void {
+  const { tokens, unsure } = tokenize(text);
+  if (unsure) return; // the server will say what is wrong with it
+  let seen = 0;
+  for (const t of tokens) if (t.kind === TokenKind.Other && t.value.charCodeAt(0) === 36) seen++;
+  if (seen > values) {
+    throw new TypeError(
+      "Invalid sql template: it holds $n placeholders of its own; the tag numbers the values, write ${value}",
+    );
+  }
+  if (seen < values) {
+    throw new TypeError(
+      "Invalid sql template: a value sits inside a quoted string, quoted name or comment, or is glued to a name, where it is not a parameter",
+    );
+  }
 }
 
 function checkTemplate(strings: readonly string[], name: string): void {
@@ -139,15 +169,19 @@ export interface Queryable {
  * @returns The query's result.
  */
 export function sqlQuery<R>(
-  db: Queryable,
+  db: Queryable | undefined,
   strings: TemplateStringsArray,
   values: readonly unknown[],
 ): Promise<QueryResult<R>> {
-  let built: BuiltSql;
   try {
-    built = buildSql(strings, values);
+    const built = buildSql(strings, values);
+    if (db === undefined) {
+      throw new TypeError(
+        "db.sql was called off its handler (const { sql } = db): call it as db.sql`…`",
+      );
+    }
+    return db.query<R>(built.text, built.params);
   } catch (err) {
     return Promise.reject(err);
   }
-  return db.query<R>(built.text, built.params);
 }

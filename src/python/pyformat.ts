@@ -31,7 +31,10 @@ interface Translation {
 
 const CACHE_ENTRIES = 2000;
 const CACHE_TEXT_CHARS = 16_384;
+// As read_sql's cache: many long distinct texts must not pin tens of megabytes.
+const CACHE_TOTAL_CHARS = 2_000_000;
 const cache = new Map<string, Translation>();
+let cachedChars = 0;
 
 /**
  * Turns a pyformat query into a `$n` query and its values in order.
@@ -55,6 +58,10 @@ export function toNumeric(
   const t = translation(text);
   if (t.error !== undefined) return new QueryParamsError(`Cannot run the query: ${t.error}`);
   if (t.names === undefined) {
+    // psycopg2 takes a mapping for a text without placeholders too.
+    if (t.count === 0 && !Array.isArray(params) && typeof params === "object" && params !== null) {
+      return { text: t.text, params: [] };
+    }
     if (!Array.isArray(params)) {
       return new QueryParamsError(
         `Cannot run the query: it has ${t.count} %s placeholder(s), so params must be an array, got an object`,
@@ -93,8 +100,13 @@ function translation(text: string): Translation {
   if (hit !== undefined) return hit;
   const t = translate(text);
   if (text.length <= CACHE_TEXT_CHARS) {
-    if (cache.size >= CACHE_ENTRIES) cache.clear(); // hot texts come back at once
+    // Hot texts come back at once.
+    if (cache.size >= CACHE_ENTRIES || cachedChars + text.length > CACHE_TOTAL_CHARS) {
+      cache.clear();
+      cachedChars = 0;
+    }
     cache.set(text, t);
+    cachedChars += text.length;
   }
   return t;
 }
@@ -117,6 +129,10 @@ function translate(text: string): Translation {
   let positional = 0;
   const names: string[] = [];
   for (const token of tokens) {
+    // A `$n` of the text's own would silently take the value of the `%s` translated to it.
+    if (token.kind === TokenKind.Other && token.value.charCodeAt(0) === 36 /* $ */) {
+      return failed(`it holds ${token.value}: with paramstyle pyformat write %s or %(name)s`);
+    }
     if (token.kind !== TokenKind.Other || token.at === undefined || token.at < copied) continue;
     const end = token.at + token.value.length;
     for (let i = Math.max(token.at, copied); i < end; i++) {
@@ -134,6 +150,13 @@ function translate(text: string): Translation {
           return failed(`"%(" at offset ${i} is not a %(name)s placeholder`);
         }
         const name = text.slice(i + 2, close);
+        // The tokenizer read such a name as the start of a literal or comment: it would
+        // disagree with this scan about what lies behind it.
+        if (/['"$]|--|\/\*/.test(name)) {
+          return failed(
+            `the name in "%(${name})s" at offset ${i} holds a quote, $, -- or /*: use another name`,
+          );
+        }
         let n = names.indexOf(name);
         if (n < 0) n = names.push(name) - 1;
         [skip, param] = [close + 2 - i, `$${n + 1}`];
