@@ -214,24 +214,28 @@ export class Housekeeper {
   }
 }
 
+/** The period of a tick that only watches for clock leaps (no limit to enforce). */
+export const LEAP_CHECK_MS = 10_000;
+
 /**
  * The period of the sweep: a tenth of the shorter lifetime limit, a quarter
  * of the shortest stall deadline, between 100 ms and a minute, so a session
- * overstays a limit by at most about 10% (25% for a stall).
+ * overstays a limit by at most about 10% (25% for a stall). With no limit at
+ * all, the tick still runs to see clock leaps: a suspend makes idle sessions suspect.
  *
  * @param idleTimeoutMs The idle timeout (0: off).
  * @param maxLifetimeMs The lifetime (0: off).
  * @param stallMs The shortest stall deadline (0: none).
- * @returns The period, or `undefined` when both are off.
+ * @returns The period.
  */
 export function sweepPeriod(
   idleTimeoutMs: number,
   maxLifetimeMs: number,
   stallMs = 0,
-): number | undefined {
+): number {
   const limits = [idleTimeoutMs / 10, maxLifetimeMs / 10, stallMs / 4].filter((ms) =>
     ms > 0 && ms < Infinity
   );
-  if (limits.length === 0) return undefined;
+  if (limits.length === 0) return LEAP_CHECK_MS;
   return Math.min(60_000, Math.max(100, Math.min(...limits)));
 }

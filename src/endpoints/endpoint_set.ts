@@ -141,6 +141,16 @@ export class EndpointSet {
   }
 
   /**
+   * After a clock leap: back-offs end `leapMs` sooner (time suspended counts
+   * as waited); never later.
+   *
+   * @param leapMs The size of the leap (> 0).
+   */
+  leap(leapMs: number): void {
+    for (const s of this.#states) s.health.retryAt -= leapMs;
+  }
+
+  /**
    * Per-endpoint stats.
    *
    * @returns A fresh snapshot.

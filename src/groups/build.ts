@@ -25,8 +25,8 @@ export interface Groups {
   readonly byName: Map<string, LeaseGroup>;
   /** Session closes not yet settled (they never reject). */
   readonly closing: Set<Promise<void>>;
-  /** The pool's one housekeeping timer, unless idle timeout and lifetime are both off. */
-  readonly housekeeper: Housekeeper | undefined;
+  /** The pool's one housekeeping timer (limits, stalls, clock leaps), armed on the first session. */
+  readonly housekeeper: Housekeeper;
 }
 
 /**
@@ -69,19 +69,20 @@ export function buildGroups(
     Math.min(...queryMs.filter((ms) => ms > 0)),
   );
   // Sweeps sample progress: a stall is seen up to one period late, never early.
-  const stallMs = queryMs.map((ms) => ms > 0 ? ms + (period ?? 0) : 0);
-  const housekeeper = period === undefined ? undefined : new Housekeeper(
+  const stallMs = queryMs.map((ms) => ms > 0 ? ms + period : 0);
+  const housekeeper = new Housekeeper(
     clock,
     period,
     (now) => {
       for (const g of byName.values()) g.sweep(now, idleTimeoutMs);
     },
     (leapMs) => {
+      endpoints.leap(leapMs);
       for (const g of byName.values()) g.leap?.(leapMs);
       onLeap?.(leapMs);
     },
   );
-  const opened = () => housekeeper?.start();
+  const opened = () => housekeeper.start();
   const shared = {
     endpoints,
     clock,
@@ -110,7 +111,7 @@ export function buildGroups(
  * @returns When every session is closed.
  */
 export async function closeGroups(groups: Groups, graceMs: number): Promise<void> {
-  groups.housekeeper?.stop();
+  groups.housekeeper.stop();
   await Promise.all([...groups.byName.values()].map((g) => g.close(graceMs)));
   await Promise.all(groups.closing);
 }

@@ -193,6 +193,16 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
     if (this.#leased === 0) this.#drained?.();
   }
 
+  /**
+   * After a clock leap (a suspend), sessions nobody holds may be dead: closed
+   * now; the next caller gets a fresh one. Held ones go on (their queries tell).
+   *
+   * @param _leapMs The size of the leap.
+   */
+  leap(_leapMs: number): void {
+    for (const s of this.#shared.filter((s) => s.holders === 0)) this.broken(s, "clock-leap");
+  }
+
   /** @internal A session broke: take it out of rotation. */
   broken(shared: Shared, why: Why = "broken"): void {
     const at = this.#shared.indexOf(shared);

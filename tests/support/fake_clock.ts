@@ -4,6 +4,8 @@ import type { Clock } from "../../mod.ts";
 interface Timer {
   at: number;
   fn: () => void;
+  /** An interval's period; undefined for a one-shot timer. */
+  every?: number;
 }
 
 export class FakeClock implements Clock {
@@ -40,9 +42,27 @@ export class FakeClock implements Clock {
     this.#timers.delete(handle as Timer);
   }
 
-  /** Pending timers (to check that none leak). */
+  /** Like a runtime's: after a late firing (a freeze), the next one is a period after it. */
+  setInterval(fn: () => void, ms: number): unknown {
+    const timer = { at: this.#now + ms, fn, every: ms };
+    this.#timers.add(timer);
+    return timer;
+  }
+
+  clearInterval(handle: unknown): void {
+    this.#timers.delete(handle as Timer);
+  }
+
+  /** Pending one-shot timers (to check that none leak). */
   get pendingTimers(): number {
-    return this.#timers.size;
+    let n = 0;
+    for (const t of this.#timers) if (t.every === undefined) n++;
+    return n;
+  }
+
+  /** Running intervals (the pool's housekeeping, while it lives). */
+  get pendingIntervals(): number {
+    return this.#timers.size - this.pendingTimers;
   }
 
   /** Moves time forward, firing due timers in order. */
@@ -54,6 +74,10 @@ export class FakeClock implements Clock {
       if (!next) break;
       this.#timers.delete(next);
       this.#now = Math.max(this.#now, next.at);
+      if (next.every !== undefined) {
+        next.at = this.#now + next.every;
+        this.#timers.add(next);
+      }
       next.fn();
     }
     this.#now = target;

@@ -133,3 +133,84 @@ describe("a pool after a clock leap", () => {
     await ending;
   });
 });
+
+describe("a clock leap reaches every part of the pool", () => {
+  it("is seen with no idle timeout, no lifetime and no query timeout (no sweep needed otherwise)", async () => {
+    const driver = new FakeDriver();
+    const clock = new FakeClock();
+    const pool = createPool({
+      db: [{ host: "a", query_timeout: 0 }],
+      groups: { g: { connection_count: 1 } },
+      driver,
+      idleTimeoutMs: 0,
+      maxLifetimeMs: 0,
+      pingAfterIdleMs: 120_000,
+    }, { clock });
+    const leaps: number[] = [];
+    pool.addEventListener("clockleap", (e) => leaps.push((e as CustomEvent).detail.leapMs));
+    await pool.withHandler("g", async () => {});
+    clock.stepWall(3_600_000);
+    clock.advance(60_000);
+    assert.deepEqual(leaps, [3_600_000]);
+    await pool.withHandler("g", async () => {});
+    const pings = driver.queries.filter((q) => q.text === "SELECT 1").length;
+    assert.equal(pings, 1, "the idle session is pinged after the leap");
+    await pool.end();
+  });
+
+  it("ends an endpoint's back-off no later than the leap says: suspended time counts", async () => {
+    const driver = new FakeDriver();
+    const clock = new FakeClock();
+    const pool = createPool({
+      db: [{ host: "a", query_timeout: 0 }, { host: "b", query_timeout: 0 }],
+      groups: { g: { connection_count: 3 } },
+      driver,
+      idleTimeoutMs: 0,
+      maxLifetimeMs: 0,
+      reconnectBaseMs: 30_000,
+      reconnectMaxMs: 30_000,
+    }, { clock });
+    driver.down.add("b:5432");
+    // Two leases at once: the second tries b, which refuses and backs off 30 s.
+    await Promise.all([
+      pool.withHandler("g", async () => {}),
+      pool.withHandler("g", async () => {}),
+    ]).catch(() => {});
+    assert.equal(pool.stats().endpoints[1].up, false, "b is backing off");
+    driver.down.delete("b:5432");
+    // An hour of suspend, seen at the next tick; the monotonic clock counts 10 s.
+    clock.stepWall(3_600_000);
+    clock.advance(10_000);
+    const before = driver.connectAttempts.filter((e) => e === "b:5432").length;
+    // Three at once: a third session opens, on b unless b is still backing off.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const three = [1, 2, 3].map(() => pool.withHandler("g", () => held));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    release();
+    await Promise.all(three);
+    const after = driver.connectAttempts.filter((e) => e === "b:5432").length;
+    assert.ok(after > before, "b is tried again at once: its back-off ran out during the suspend");
+    await pool.end();
+  });
+
+  it("retires the idle shared sessions of a pipelined group (they may be dead)", async () => {
+    const driver = new FakeDriver();
+    const clock = new FakeClock();
+    const pool = createPool({
+      db: [{ host: "a", query_timeout: 0 }],
+      groups: { p: { connection_count: 1, pipeline: true } },
+      driver,
+      idleTimeoutMs: 0,
+      maxLifetimeMs: 36_000_000,
+    }, { clock });
+    await pool.withHandler("p", (db) => db.query("SELECT 2"));
+    const first = driver.sessions[0];
+    clock.stepWall(3_600_000);
+    clock.advance(60_000);
+    await pool.withHandler("p", (db) => db.query("SELECT 2"));
+    assert.equal(first.closed, true, "the session idle across the leap was closed");
+    assert.equal(driver.sessions.length, 2, "a fresh session served the next caller");
+    await pool.end();
+  });
+});

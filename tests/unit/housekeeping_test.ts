@@ -44,7 +44,8 @@ afterEach(async () => {
   clock.advance(60_000);
   await ending;
   assert.equal(driver.open.size, 0, "sessions left open");
-  assert.equal(clock.pendingTimers, 0, "the housekeeping timer outlived end()");
+  assert.equal(clock.pendingTimers, 0, "a timer outlived end()");
+  assert.equal(clock.pendingIntervals, 0, "the housekeeping interval outlived end()");
 });
 
 describe("idleTimeoutMs", () => {
@@ -52,7 +53,8 @@ describe("idleTimeoutMs", () => {
     setup({ idleTimeoutMs: 10_000, maxLifetimeMs: 0 });
     await warm();
     assert.ok(driver.open.size >= 3, `${driver.open.size} sessions`);
-    assert.equal(clock.pendingTimers, 1, "one timer, not one per session");
+    assert.equal(clock.pendingIntervals, 1, "one interval, not one per session");
+    assert.equal(clock.pendingTimers, 0, "no timer per session");
     clock.advance(9_000);
     assert.ok(driver.open.size >= 3, "not yet");
     clock.advance(2_000);
@@ -72,11 +74,12 @@ describe("idleTimeoutMs", () => {
     assert.equal(driver.open.size, 0);
   });
 
-  it("0 keeps idle sessions and arms no timer", async () => {
+  it("0 keeps idle sessions; only the pool's tick runs, to see clock leaps", async () => {
     setup({ idleTimeoutMs: 0, maxLifetimeMs: 0 });
     await warm();
     const open = driver.open.size;
     assert.equal(clock.pendingTimers, 0);
+    assert.equal(clock.pendingIntervals, 1);
     clock.advance(24 * 3_600_000);
     assert.equal(driver.open.size, open);
   });
