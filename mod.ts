@@ -27,6 +27,8 @@ export type { Handler, QueryResult } from "./src/handler/handler.ts";
 export type { NewSession, OnConnect } from "./src/groups/on_connect.ts";
 export type { ParamStyle, QueryParams } from "./src/python/pyformat.ts";
 export { SqlFragment, sqlFragment } from "./src/handler/sql_tag.ts";
+export type { PassContext, PassFunction } from "./src/config/pass_function.ts";
+export { PASS_FUNCTION_FAILED } from "./src/endpoints/password.ts";
 export type {
   EndpointInput,
   GroupInput,

@@ -7,6 +7,7 @@ import type { PoolConfigInput } from "./config/normalize.ts";
 import { PoolClosedError, PoolShareError, UnconfiguredGroupError } from "./errors.ts";
 import { closeGroups, groupStats } from "./groups/build.ts";
 import { openGroups } from "./groups/open_groups.ts";
+import { drainGroups, resizeGroup, swapEndpoints } from "./reconfig/live.ts";
 import type { LeaseGroup } from "./groups/group.ts";
 import type { Handler } from "./handler/handler.ts";
 import { runWithHandler } from "./handler/run_once.ts";
@@ -16,8 +17,8 @@ import { type QueryOptions, queryThrough } from "./handler/one_liners.ts";
 import type { QueryParams, QueryResult } from "./handler/handler.ts";
 import type { PoolOptions, PoolStats } from "./pool_types.ts";
 import { buildPoolParts, type PoolParts } from "./pool_parts.ts";
-import type { PoolHandle } from "./threaded/handle.ts";
 import { eventSinkOf, PoolEventTarget } from "./observe/event_target.ts";
+import type { PoolHandle } from "./threaded/handle.ts";
 
 export type { LeaseOptions, PoolOptions, PoolStats, QueryOptions };
 
@@ -224,6 +225,77 @@ export class Pool extends PoolEventTarget {
   open(): Promise<void> {
     if (this.#closed) return Promise.reject(new PoolClosedError());
     return openGroups(this.#p.groups.byName, this.#p.defaultAcquire.timeoutMs);
+  }
+
+  /**
+   * Sets a group's `connection_count` on the running pool. Growing lets more
+   * sessions open (queued callers get them now); shrinking closes idle
+   * sessions above the new size at once and leased ones at release. See
+   * docs/live_reconfiguration.md.
+   *
+   * @param group The group name.
+   * @param connectionCount The new size.
+   * @throws {UnconfiguredGroupError} Unknown group.
+   * @throws {RangeError} `connectionCount` is not a whole number ≥ 1.
+   *
+   * @example Grow a group for a batch, then shrink it back
+   * ```ts
+   * import { createPool } from "@x/pgdbpool";
+   * const pool = createPool({ db: "postgres://localhost/app", groups: { jobs: { connection_count: 2 } } });
+   * pool.resize("jobs", 8);
+   * pool.resize("jobs", 2);
+   * ```
+   */
+  resize(group: string, connectionCount: number): void {
+    resizeGroup(this.#group(group), connectionCount);
+  }
+
+  /**
+   * Replaces every session of `group` (of every group without one), e.g.
+   * after a credential rotation: idle sessions close now, leased ones at
+   * release, and new ones open lazily with the credentials of that moment
+   * (`pass` as a function is called again). No caller sees an error.
+   *
+   * @param group The group name; all groups when absent.
+   * @throws {UnconfiguredGroupError} Unknown group.
+   *
+   * @example Drain after rotating the password
+   * ```ts
+   * import { createPool } from "@x/pgdbpool";
+   * let password = "old";
+   * const pool = createPool({
+   *   db: { host: "localhost", name: "app", user: "app", pass: () => password },
+   *   groups: { default: { connection_count: 4 } },
+   * });
+   * password = "new"; // after ALTER ROLE app PASSWORD 'new'
+   * pool.drain();
+   * ```
+   */
+  drain(group?: string): void {
+    drainGroups(group === undefined ? this.#p.groups.byName.values() : [this.#group(group)]);
+  }
+
+  /**
+   * Swaps the endpoint list, in any shape the config's `db` takes, without
+   * dropping work in flight: endpoints that stay (same id and settings) keep
+   * their sessions (a new password applies to new sessions), new ones take
+   * sessions at once, and sessions on removed ones retire (idle now, leased at
+   * release). See docs/live_reconfiguration.md.
+   *
+   * @param db The new endpoints.
+   * @throws {ConfigError} `db` is invalid, sets `connection_retry_sleep` or
+   *   `target_session_attrs` (fixed when the pool was built), or lacks an id
+   *   some group is bound to (`groups.<g>.endpoints`); then nothing changed.
+   *
+   * @example Move from db1 to db2
+   * ```ts
+   * import { createPool } from "@x/pgdbpool";
+   * const pool = createPool({ db: "postgres://app@db1/app", groups: { default: { connection_count: 4 } } });
+   * pool.setEndpoints("postgres://app@db2/app");
+   * ```
+   */
+  setEndpoints(db: PoolConfigInput["db"]): void {
+    swapEndpoints(this.#p.groups, this.#p.endpoints, db);
   }
 
   /**

@@ -29,9 +29,10 @@ import {
   seconds,
   sslMode,
 } from "./validators.ts";
-import { parseUrl } from "./url.ts";
 import { POOL_MODES } from "./session_keys.ts";
+import { parseUrl } from "./url.ts";
 import { describeEndpoint, renderSecret } from "../redact.ts";
+import type { PassFunction } from "./pass_function.ts";
 
 // PostgreSQL limits: statement_timeout is an int of ms; temp_buffers at most
 // 1073741823 blocks of 8 kB.
@@ -55,7 +56,7 @@ export function endpointsOf(
   db: unknown,
 ): {
   endpoints: EndpointConfig[];
-  passwords: Map<EndpointConfig, string>;
+  passwords: Map<EndpointConfig, string | PassFunction>;
   retrySleep?: { ms: number; field: Field };
   targetSessionAttrs?: Field;
 } {
@@ -64,9 +65,9 @@ export function endpointsOf(
   const list = Array.isArray(db) ? db : [db];
   if (list.length === 0) throw new ConfigError("db", `expected ${expected}, got an empty array`);
   const endpoints: EndpointConfig[] = [];
-  const passwords = new Map<EndpointConfig, string>();
+  const passwords = new Map<EndpointConfig, string | PassFunction>();
   const ids = new Map<string, string>();
-  const add = (fields: EndpointFields, password: string | undefined, at: string): void => {
+  const add = (fields: EndpointFields, password: string | PassFunction | undefined, at: string) => {
     const endpoint = buildEndpoint(fields, at);
     const seen = ids.get(endpoint.id);
     if (seen !== undefined) {
@@ -106,7 +107,11 @@ export function endpointsOf(
       const secret = name === "password";
       fields[name as EndpointField] = pick(item, at, keys, secret ? renderSecret : render);
     }
-    const password = fields.password && passwordField(fields.password);
+    const pass = fields.password;
+    // A function is called per new session (see pass_function.ts); a string is checked here.
+    const password = typeof pass?.value === "function"
+      ? pass.value as PassFunction
+      : pass && passwordField(pass);
     add(fields, password, at);
     if (fields.retrySleep) {
       const ms = Math.round(seconds(fields.retrySleep, true));

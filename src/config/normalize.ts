@@ -22,6 +22,7 @@ import { duration, oneOf } from "./validators.ts";
 import { endpointsOf } from "./endpoints.ts";
 import { groupsOf } from "./groups.ts";
 import { targetSessionAttrs } from "./targets.ts";
+import type { PassFunction } from "./pass_function.ts";
 import { checkSqlprepareEndpoints, poolDefaults, PYTHON_TOP_KEYS } from "./session_keys.ts";
 
 export type {
@@ -61,6 +62,7 @@ const TOP_KEYS: readonly string[] = [
 ];
 
 const PASSWORDS = new WeakMap<EndpointConfig, string>();
+const PASS_FUNCTIONS = new WeakMap<EndpointConfig, PassFunction>();
 
 /**
  * Turns user input into a frozen, fully-defaulted {@linkcode PoolConfig}:
@@ -83,7 +85,7 @@ export function normalizeConfig(input: unknown): PoolConfig {
   }
   rejectUnknownKeys(input, "", TOP_KEYS);
   const { endpoints, passwords, retrySleep, targetSessionAttrs: target } = endpointsOf(input.db);
-  for (const [endpoint, password] of passwords) PASSWORDS.set(endpoint, password);
+  keepPasswords(passwords);
   const groups = groupsOf(input.groups, {
     endpointIds: endpoints.map((e) => e.id),
     targetSessionAttrs: target ? targetSessionAttrs(target) : DEFAULTS.targetSessionAttrs,
@@ -135,6 +137,45 @@ function allowExitOnIdleOf(input: Record<string, unknown>): boolean {
  */
 export function passwordOf(endpoint: EndpointConfig): string | undefined {
   return PASSWORDS.get(endpoint);
+}
+
+/**
+ * The `pass` function of a normalised endpoint, if its `pass` was one.
+ *
+ * @param endpoint An endpoint of a normalised config.
+ * @returns The function, or `undefined`.
+ */
+export function passFunctionOf(endpoint: EndpointConfig): PassFunction | undefined {
+  return PASS_FUNCTIONS.get(endpoint);
+}
+
+/**
+ * Normalises a new `db` for `pool.setEndpoints()`. Pool-wide settings an
+ * endpoint list can carry (`connection_retry_sleep`, a URL's
+ * `?target_session_attrs=`) were fixed when the pool was built: they are refused.
+ *
+ * @param db The new `db`, in the shapes the config's `db` takes.
+ * @returns The endpoints, frozen, their passwords kept apart.
+ * @throws {ConfigError} When `db` is invalid or carries a pool-wide setting.
+ */
+export function normalizeEndpoints(db: unknown): readonly EndpointConfig[] {
+  const { endpoints, passwords, retrySleep, targetSessionAttrs: target } = endpointsOf(db);
+  const fixed = retrySleep?.field ?? target;
+  if (fixed) {
+    throw new ConfigError(
+      fixed.path,
+      "is a pool-wide setting, fixed when the pool was built: remove it from the new endpoint list",
+    );
+  }
+  keepPasswords(passwords);
+  return Object.freeze(endpoints);
+}
+
+function keepPasswords(passwords: Map<EndpointConfig, string | PassFunction>): void {
+  for (const [endpoint, password] of passwords) {
+    if (typeof password === "function") PASS_FUNCTIONS.set(endpoint, password);
+    else PASSWORDS.set(endpoint, password);
+  }
 }
 
 function driverOf(driver: unknown): Driver | undefined {

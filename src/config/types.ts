@@ -10,6 +10,7 @@
 import type { Driver, SslMode } from "../driver.ts";
 import type { OnConnect } from "../groups/on_connect.ts";
 import type { ParamStyle } from "../python/pyformat.ts";
+import type { PassFunction } from "./pass_function.ts";
 
 /**
  * libpq's `target_session_attrs`: which servers a group's sessions may use.
@@ -42,9 +43,9 @@ export interface EndpointInput {
   /** User name. @default {"postgres"} */
   user?: string;
   /** Password (alias `password`). */
-  pass?: string;
+  pass?: string | PassFunction;
   /** Password (alias of `pass`). */
-  password?: string;
+  password?: string | PassFunction;
   /** TLS mode. @default {"disable"} */
   ssl?: SslMode;
   /** PEM CA certificate(s) used by `verify-ca` / `verify-full` (alias `sslRootCert`). */

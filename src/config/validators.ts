@@ -165,6 +165,8 @@ export function applicationName(f: Field): string {
  * @throws {ConfigError} When the value is not a string.
  */
 export function passwordField(f: Field): string | undefined {
-  if (typeof f.value !== "string") fail(f, "a string");
+  if (typeof f.value !== "string") {
+    fail(f, "a string, or a function returning one (see PassFunction)");
+  }
   return f.value === "" ? undefined : f.value;
 }

@@ -36,7 +36,8 @@ export class IdleSet<R> {
    * @param entry An entry that nobody holds.
    */
   push(entry: PoolEntry<R>): void {
-    this.#lists[entry.partition].push(entry);
+    // Partitions may be added after construction (an endpoint list swapped in).
+    (this.#lists[entry.partition] ??= []).push(entry);
     this.#size++;
   }
 
@@ -47,7 +48,7 @@ export class IdleSet<R> {
    * @returns An entry, or `undefined` when that partition has none.
    */
   pop(partition: number): PoolEntry<R> | undefined {
-    const entry = this.#lists[partition].pop();
+    const entry = this.#lists[partition]?.pop();
     if (entry) this.#size--;
     return entry;
   }
@@ -62,7 +63,7 @@ export class IdleSet<R> {
     if (this.#size === 0) return undefined;
     const lists = this.#lists;
     for (let i = 0; i < lists.length; i++) {
-      if (i !== skip && lists[i].length > 0) return this.pop(i);
+      if (i !== skip && lists[i]?.length > 0) return this.pop(i);
     }
     return undefined;
   }
@@ -75,7 +76,7 @@ export class IdleSet<R> {
    */
   remove(entry: PoolEntry<R>): boolean {
     const list = this.#lists[entry.partition];
-    const at = list.indexOf(entry);
+    const at = list ? list.indexOf(entry) : -1;
     if (at < 0) return false;
     list.splice(at, 1);
     this.#size--;
@@ -98,7 +99,7 @@ export class IdleSet<R> {
    */
   clear(): PoolEntry<R>[] {
     const all = this.entries();
-    for (const list of this.#lists) list.length = 0;
+    for (const list of this.#lists) if (list) list.length = 0;
     this.#size = 0;
     return all;
   }

@@ -38,6 +38,12 @@ export class ResourcePool<R, Why extends string = CoreDropReason> {
   readonly #books = new Ledger<R>();
   #closed = false;
   #drained: (() => void) | undefined;
+  #max: number;
+  // Retired by resize, drain or an endpoint swap (not by age); and which of the
+  // resources being opened at the last such retire to retire once they open.
+  readonly #reconfigured = new WeakSet<PoolEntry<R>>();
+  #retireOpening: ((entry: PoolEntry<R>) => boolean) | undefined;
+  #retires = 0;
   // Undefined unless shared with other isolates: the only cost to others is that check.
   readonly #budget: Budget | undefined;
 
@@ -48,6 +54,7 @@ export class ResourcePool<R, Why extends string = CoreDropReason> {
    */
   constructor(opts: ResourcePoolOptions<R, Why>) {
     this.#opts = opts;
+    this.#max = opts.max;
     // Through `opts`: the owner's hook may use `this`.
     this.#waiters = new WaitList(
       opts.clock,
@@ -100,7 +107,7 @@ export class ResourcePool<R, Why extends string = CoreDropReason> {
   ): PoolEntry<R> | Promise<U> {
     if (this.#closed) throw this.#opts.closedError();
     const partition = this.#opts.nextPartition();
-    const underMax = this.#books.total < this.#opts.max;
+    const underMax = this.#books.total < this.#max;
     if (partition >= 0) {
       const entry = this.#idle.pop(partition);
       if (entry) return this.#books.lease(entry);
@@ -145,7 +152,12 @@ export class ResourcePool<R, Why extends string = CoreDropReason> {
    */
   release(entry: PoolEntry<R>): void {
     if (!entry.leased) return;
-    if (entry.retire) return this.destroy(entry, "lifetime");
+    if (entry.retire || this.#books.total > this.#max) {
+      return this.destroy(
+        entry,
+        entry.retire && !this.#reconfigured.has(entry) ? "lifetime" : "reconfigured",
+      );
+    }
     // A caller in another isolate waits for this slot.
     if (this.#budget !== undefined && this.#budget.yields()) {
       return this.destroy(entry, "rebalanced");
@@ -192,7 +204,7 @@ export class ResourcePool<R, Why extends string = CoreDropReason> {
     const { total, leased, pending, counts } = this.#books;
     const { size: waiting, waited, timedOut, rejected } = this.#waiters;
     const idle = this.#idle.size;
-    const max = this.#opts.max;
+    const max = this.#max;
     return { max, total, idle, leased, waiting, pending, waited, timedOut, rejected, ...counts };
   }
 
@@ -221,6 +233,44 @@ export class ResourcePool<R, Why extends string = CoreDropReason> {
     }
   }
 
+  /**
+   * Sets the most resources open at once. Growing opens resources for queued
+   * callers now; shrinking destroys idle ones above the new size now, and
+   * released ones while the pool is above it.
+   *
+   * @param max The new limit (≥ 1).
+   */
+  resize(max: number): void {
+    this.#max = max;
+    for (let e; this.#books.total > max && (e = this.#idle.popAny(-1));) {
+      this.#drop(e, "reconfigured");
+    }
+    const wanted = Math.min(this.#waiters.size - this.#books.pending, max - this.#books.total);
+    for (let n = wanted; n > 0; n--) this.#open(this.#opts.nextPartition());
+  }
+
+  /**
+   * Retires the resources `which` selects: idle ones are destroyed now, leased
+   * ones at release, and ones being opened now once they open (after one use).
+   *
+   * @param which Selects entries (for opens in flight, once they opened).
+   */
+  retire(which: (entry: PoolEntry<R>) => boolean): void {
+    for (const entry of [...this.#books.live]) {
+      if (!which(entry)) continue;
+      if (entry.leased) this.#retireLeased(entry);
+      else if (this.#idle.remove(entry)) this.#drop(entry, "reconfigured");
+    }
+    const before = this.#books.pending > 0 ? this.#retireOpening : undefined;
+    this.#retireOpening = before ? (e) => before(e) || which(e) : which;
+    this.#retires++;
+  }
+
+  #retireLeased(entry: PoolEntry<R>): void {
+    entry.retire = true;
+    this.#reconfigured.add(entry);
+  }
+
   // Hands an available entry to the oldest waiter, or parks it as idle.
   #offer(entry: PoolEntry<R>): void {
     if (this.#waiters.size > 0) this.#waiters.resolveNext(this.#books.lease(entry));
@@ -230,11 +280,13 @@ export class ResourcePool<R, Why extends string = CoreDropReason> {
   // Opens one resource for whoever is first in line when it is ready.
   #open(partition: number): boolean {
     const books = this.#books;
-    if (books.total >= this.#opts.max) return false;
+    if (books.total >= this.#max) return false;
     if (this.#budget !== undefined && !this.#budget.tryTake()) return false;
     books.opening();
+    const retires = this.#retires;
     this.#opts.create(partition).then((created) => {
       const entry = books.opened(created, this.#opts.clock.now(), this.#opts.maxLifetimeMs ?? 0);
+      if (retires !== this.#retires && this.#retireOpening?.(entry)) this.#retireLeased(entry);
       if (!this.#closed) return this.#offer(entry);
       this.#drop(entry, "pool-ended");
       this.#checkDrained();

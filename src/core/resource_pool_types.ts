@@ -34,9 +34,16 @@ export interface PoolEntry<R> extends Progress {
  * Why the pool destroys a resource on its own: idle too long, past its
  * lifetime, the pool closed, unusable (the default when its owner names no
  * reason), or rebalanced (its slot of a shared budget goes to a caller in
- * another isolate). Owners may pass reasons of their own (`ResourcePool`'s `Why`).
+ * another isolate), or reconfigured (resized, drained, or its endpoint
+ * removed). Owners may pass reasons of their own (`ResourcePool`'s `Why`).
  */
-export type CoreDropReason = "idle-timeout" | "lifetime" | "pool-ended" | "broken" | "rebalanced";
+export type CoreDropReason =
+  | "idle-timeout"
+  | "lifetime"
+  | "pool-ended"
+  | "broken"
+  | "rebalanced"
+  | "reconfigured";
 
 /** A freshly created resource and the partition it ended up on. */
 export interface Created<R> {

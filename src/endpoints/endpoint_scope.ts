@@ -27,10 +27,10 @@ export class EndpointScope {
   /** Whether sessions must be checked against a role (`target` is not `"any"`). */
   readonly checksRole: boolean;
   readonly #set: EndpointSet;
-  readonly #indexes: readonly number[];
+  #indexes: readonly number[];
   readonly #counts: number[];
   readonly #rebalancer: Rebalancer;
-  readonly #search: SearchScope;
+  #search: SearchScope;
   #cursor = 0;
   #opening = 0;
 
@@ -56,7 +56,7 @@ export class EndpointScope {
     this.#search = { set, group, indexes, target, checksRole: this.checksRole };
     // Sessions being opened now will most likely fill a gap: they count as moved.
     this.#rebalancer = new Rebalancer(() => {
-      const plan = planMoves(this.#counts, indexes, this.#candidates());
+      const plan = planMoves(this.#counts, this.#indexes, this.#candidates());
       return { moves: Math.max(0, plan.moves - this.#opening), share: plan.share };
     });
   }
@@ -124,6 +124,17 @@ export class EndpointScope {
     } finally {
       this.#opening--;
     }
+  }
+
+  /**
+   * After `pool.setEndpoints()`: the endpoints this group may use now.
+   *
+   * @param indexes Their indexes, in order (never empty).
+   */
+  rebind(indexes: readonly number[]): void {
+    this.#indexes = indexes;
+    this.#search = { ...this.#search, indexes };
+    while (this.#counts.length < this.#set.size) this.#counts.push(0);
   }
 
   /**

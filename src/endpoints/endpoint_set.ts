@@ -11,7 +11,6 @@ import type { Driver, DriverConnection, DriverNotice } from "../driver.ts";
 import type { EndpointConfig, TargetSessionAttrs } from "../config/normalize.ts";
 import { type EndpointInfo, RoleBook } from "./role_book.ts";
 import { EndpointScope } from "./endpoint_scope.ts";
-import type { Health } from "./health.ts";
 import {
   type Attempt,
   type AttemptContext,
@@ -19,6 +18,8 @@ import {
   endpointState,
   openSession,
 } from "./open_session.ts";
+import { type Binding, planSwap, type SwapPlan } from "../reconfig/endpoint_swap.ts";
+import type { Health } from "./health.ts";
 import { type Timings, TimingSet } from "../observe/timing.ts";
 
 export type { EndpointConnection } from "./endpoint_scope.ts";
@@ -59,6 +60,9 @@ export class EndpointSet {
   readonly #clock: Clock;
   readonly #ctx: AttemptContext;
   readonly #timings: TimingSet[];
+  readonly #onHealth: EndpointSetOptions["onHealth"];
+  // The scopes handed out, with the ids they are bound to, for `replace`.
+  readonly #scopes: { scope: EndpointScope; binding: Binding }[] = [];
   /** @internal What is known of each endpoint's role. */
   readonly roles: RoleBook;
 
@@ -77,6 +81,7 @@ export class EndpointSet {
       onNotice: opts.onNotice,
     };
     this.#states = endpoints.map(endpointState);
+    this.#onHealth = opts.onHealth;
     this.#timings = endpoints.map(() => new TimingSet());
     const onHealth = opts.onHealth;
     if (onHealth) {
@@ -105,10 +110,47 @@ export class EndpointSet {
     },
   ): EndpointScope {
     const ids = binding.endpoints;
-    const indexes = this.#states.map((_, i) => i).filter((i) =>
-      ids === undefined || ids.includes(this.#states[i].config.id)
+    const scope = new EndpointScope(
+      this,
+      group,
+      this.#indexesOf(ids),
+      binding.targetSessionAttrs ?? "any",
     );
-    return new EndpointScope(this, group, indexes, binding.targetSessionAttrs ?? "any");
+    this.#scopes.push({ scope, binding: { group, ids } });
+    return scope;
+  }
+
+  /**
+   * @internal Swaps the endpoint list (`pool.setEndpoints()`, see `planSwap`):
+   * kept endpoints take their new configuration (a new password), new ones
+   * are added, removed ones take no new sessions; every scope is rebound.
+   *
+   * @param next The new endpoints, normalised.
+   * @returns What changed: the endpoints added (at the end, in order) and the
+   *   indexes removed (their sessions are for the groups to retire).
+   * @throws {ConfigError} A group is bound to an id the list lacks (nothing changed).
+   */
+  replace(next: readonly EndpointConfig[]): SwapPlan {
+    const plan = planSwap(this.#states, next, this.#scopes.map((s) => s.binding));
+    for (const [at, config] of plan.keep) this.#states[at].config = config;
+    for (const at of plan.remove) this.#states[at].removed = true;
+    for (const config of plan.add) {
+      const s = endpointState(config);
+      this.#states.push(s);
+      this.#timings.push(new TimingSet());
+      const onHealth = this.#onHealth;
+      if (onHealth) s.health.onChange = (up, e) => onHealth(s.config.id, up, e);
+      this.roles.add(config);
+    }
+    for (const { scope, binding } of this.#scopes) scope.rebind(this.#indexesOf(binding.ids));
+    return plan;
+  }
+
+  // The endpoints not removed whose id is in `ids` (all of them without ids).
+  #indexesOf(ids: readonly string[] | undefined): number[] {
+    return this.#states.map((_, i) => i).filter((i) =>
+      !this.#states[i].removed && (ids === undefined || ids.includes(this.#states[i].config.id))
+    );
   }
 
   /**
@@ -151,7 +193,7 @@ export class EndpointSet {
   }
 
   /**
-   * Per-endpoint stats.
+   * Per-endpoint stats (a removed endpoint while it still has sessions).
    *
    * @returns A fresh snapshot.
    */
@@ -163,7 +205,8 @@ export class EndpointSet {
       failures: s.health.failures,
       lastError: s.health.lastError,
       ...this.#timings[i].snapshot(),
-    }));
+      // An endpoint removed by pool.setEndpoints() shows until its last session closed.
+    })).filter((_, i) => !this.#states[i].removed || this.#states[i].connections > 0);
   }
 
   /** @internal The timings of `index` (over all groups). */
@@ -183,6 +226,7 @@ export class EndpointSet {
 
   /** @internal Whether an attempt may go out to `index` now (not backed off). */
   usable(index: number): boolean {
+    if (this.#states[index].removed) return false;
     const h = this.#states[index].health;
     return h.failures === 0 || h.available(this.#clock.now());
   }

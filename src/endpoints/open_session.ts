@@ -8,7 +8,8 @@
 import { redactCredentials } from "../redact.ts";
 import type { Clock } from "../core/clock.ts";
 import type { Driver, DriverConnection, DriverNotice } from "../driver.ts";
-import { describeEndpoint, type EndpointConfig, passwordOf } from "../config/normalize.ts";
+import { describeEndpoint, type EndpointConfig } from "../config/normalize.ts";
+import { isPassFailure, passwordFor } from "./password.ts";
 import {
   type BackoffOptions,
   classifyConnectFailure,
@@ -20,8 +21,10 @@ import { markTransactionPooled, startupRefusal } from "./transaction_pooler.ts";
 
 /** One endpoint as the set keeps it. */
 export interface EndpointState {
-  /** Its configuration (no password). */
-  readonly config: EndpointConfig;
+  /** Its configuration (no password); replaced when `pool.setEndpoints()` brings a new password. */
+  config: EndpointConfig;
+  /** Removed by `pool.setEndpoints()`: no new sessions; its sessions retire. */
+  removed: boolean;
   /** `host:port`. */
   readonly label: string;
   /** Startup parameters of its sessions. */
@@ -79,6 +82,7 @@ export function endpointState(config: EndpointConfig): EndpointState {
     ),
     health: new Health(),
     connections: 0,
+    removed: false,
   };
 }
 
@@ -98,12 +102,19 @@ export async function openSession(
   const ticket = s.health.begin(ctx.clock.now());
   let connection: DriverConnection;
   try {
-    connection = await ctx.driver.connect({ ...connectParams(s), onNotice: ctx.onNotice });
+    // Only a pass function costs an await: a plain password keeps the connect's timing.
+    let password = passwordFor(s.config, s.label, ctx.clock);
+    if (password instanceof Promise) password = await password;
+    connection = await ctx.driver.connect({
+      ...connectParams(s, password),
+      onNotice: ctx.onNotice,
+    });
   } catch (thrown) {
     // A pooler that refuses the startup settings refuses every try: a login refusal, with advice.
     const refused = startupRefusal(thrown, s.label);
     const error = refused ?? thrown;
-    const kind = refused ? "login" : classifyConnectFailure(error);
+    // A failed pass function says nothing of the server: refused at once, like a login.
+    const kind = isPassFailure(error) || refused ? "login" : classifyConnectFailure(error);
     const message = redactCredentials(errorMessage(error));
     const backedOff = s.health.failed(ticket, kind, ctx.clock.now(), ctx.backoff, message);
     return { error, kind, backedOff };
@@ -124,14 +135,14 @@ export async function openSession(
   }
 }
 
-function connectParams(s: EndpointState) {
+function connectParams(s: EndpointState, password: string | undefined) {
   const e = s.config;
   return {
     host: e.host,
     port: e.port,
     database: e.database,
     user: e.user,
-    password: passwordOf(e),
+    password,
     ssl: e.ssl,
     sslRootCert: e.sslRootCert,
     connectTimeoutMs: e.connectTimeoutMs,

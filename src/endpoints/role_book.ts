@@ -59,13 +59,23 @@ export class RoleBook {
    */
   constructor(endpoints: readonly EndpointConfig[], clock: Clock) {
     this.#clock = clock;
-    this.#entries = endpoints.map((config) => ({
+    this.#entries = [];
+    for (const config of endpoints) this.add(config);
+  }
+
+  /**
+   * Adds an endpoint (`pool.setEndpoints()`), its role unknown.
+   *
+   * @param config The endpoint.
+   */
+  add(config: EndpointConfig): void {
+    this.#entries.push({
       config,
       role: undefined,
       epoch: 0,
       checkedAt: -Infinity,
       info: infoOf(config, undefined),
-    }));
+    });
   }
 
   /**

@@ -9,7 +9,7 @@ import type { Budget } from "../core/resource_pool_types.ts";
 import type { GroupStats } from "../pool_types.ts";
 import { PoolObserver } from "../observe/observer.ts";
 import { Housekeeper, sweepPeriod } from "../core/housekeeper.ts";
-import type { PoolConfig } from "../config/normalize.ts";
+import type { EndpointConfig, PoolConfig } from "../config/normalize.ts";
 import type { DriverConnection } from "../driver.ts";
 import type { EndpointSet } from "../endpoints/endpoint_set.ts";
 import { Group } from "./exclusive_group.ts";
@@ -27,6 +27,8 @@ export interface Groups {
   readonly closing: Set<Promise<void>>;
   /** The pool's one housekeeping timer (limits, stalls, clock leaps), armed on the first session. */
   readonly housekeeper: Housekeeper;
+  /** Extends the per-endpoint deadlines to an endpoint `pool.setEndpoints()` added. */
+  readonly endpointAdded: (endpoint: EndpointConfig) => void;
 }
 
 /**
@@ -99,7 +101,12 @@ export function buildGroups(
     const Kind = group.pipeline ? PipelinedGroup : Group;
     byName.set(name, new Kind(name, group, shared, budgetOf?.(name)));
   }
-  return { byName, closing, housekeeper };
+  const endpointAdded = (e: EndpointConfig) => {
+    const ms = e.queryTimeoutMs > 0 ? e.queryTimeoutMs + QUERY_GRACE_MS : 0;
+    stallMs.push(ms > 0 ? ms + period : 0);
+    shared.setupMs.push(e.connectTimeoutMs);
+  };
+  return { byName, closing, housekeeper, endpointAdded };
 }
 
 /**

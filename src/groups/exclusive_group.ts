@@ -6,8 +6,8 @@
  */
 import type { Clock } from "../core/clock.ts";
 import { type AcquireOptions, type PoolEntry, ResourcePool } from "../core/resource_pool.ts";
-import type { GroupStats } from "../pool_types.ts";
 import type { Budget } from "../core/resource_pool_types.ts";
+import type { GroupStats } from "../pool_types.ts";
 import type { DriverConnection } from "../driver.ts";
 import type { EndpointInfo, EndpointScope, EndpointSet } from "../endpoints/endpoint_set.ts";
 import type { GroupConfig } from "../config/normalize.ts";
@@ -48,7 +48,7 @@ export class Group implements HandlerOwner, LeaseGroup {
   readonly #obs: GroupObserver;
   readonly #endpoints: EndpointSet;
   readonly #scope: EndpointScope;
-  readonly #max: number;
+  #max: number;
   readonly #clock: Clock;
   readonly #pingAfterIdleMs: number;
   readonly #pingTimeoutMs: number;
@@ -220,6 +220,15 @@ export class Group implements HandlerOwner, LeaseGroup {
     // An endpoint back after an outage: a session above its endpoint's share is retired.
     if (this.#scope.rebalances(entry.partition)) this.#pool.destroy(entry, "rebalanced");
     else this.#pool.release(entry);
+  }
+
+  resize(max: number): void {
+    this.#max = max;
+    this.#pool.resize(max);
+  }
+
+  retire(which: (endpoint: number) => boolean): void {
+    this.#pool.retire((entry) => which(entry.partition));
   }
 
   destroy(entry: Entry, why: Why = "broken"): void {

@@ -83,6 +83,21 @@ export interface LeaseGroup {
    */
   open(timeoutMs: number): Promise<void>;
   /**
+   * Sets the group's `connection_count` (see `pool.resize`): growing may open
+   * sessions for queued callers now; shrinking closes idle sessions above it
+   * now and leased ones at release.
+   *
+   * @param max The new size (≥ 1).
+   */
+  resize(max: number): void;
+  /**
+   * Retires the sessions on the endpoints `which` selects (see `pool.drain`,
+   * `pool.setEndpoints`): idle ones close now, leased ones at release.
+   *
+   * @param which Selects by endpoint index.
+   */
+  retire(which: (endpoint: number) => boolean): void;
+  /**
    * Stops leasing, waits up to `graceMs` for handlers out, closes every session.
    *
    * @param graceMs How long to wait for handlers.

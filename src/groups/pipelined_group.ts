@@ -27,6 +27,7 @@ import {
 } from "../handler/shared_handler.ts";
 import type { GroupOptions, LeaseGroup } from "./group.ts";
 import { firstSessionWaiters } from "./first_session_waiters.ts";
+import { retireShared, shrinkShared } from "../reconfig/shared_sessions.ts";
 import { type SessionSetup, sessionSetup } from "./on_connect.ts";
 
 /** A group whose sessions are shared by concurrent handlers. */
@@ -37,7 +38,7 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
   readonly retry: number;
   /** Queries use `%s` / `%(name)s` placeholders. */
   readonly pyformat: boolean;
-  readonly #max: number;
+  #max: number;
   readonly #endpoints: EndpointSet;
   readonly #scope: EndpointScope;
   readonly #setUp: SessionSetup | undefined;
@@ -189,8 +190,20 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
     this.#leased--;
     // A caller in another isolate waits for this session's slot.
     if (shared.holders === 0 && this.#budget?.yields()) this.broken(shared, "rebalanced");
-    else if (shared.retire && shared.holders === 0) this.broken(shared, "lifetime");
+    else if (shared.retire && shared.holders === 0) {
+      this.broken(shared, this.#clock.now() >= shared.expiresAt ? "lifetime" : "reconfigured");
+    }
     if (this.#leased === 0) this.#drained?.();
+  }
+
+  resize(max: number): void {
+    this.#max = max;
+    shrinkShared(this.#shared, max, (s) => this.broken(s, "reconfigured"));
+    if (this.#waiters.size > 0) this.#open();
+  }
+
+  retire(which: (endpoint: number) => boolean): void {
+    retireShared(this.#shared, which, (s) => this.broken(s, "reconfigured"));
   }
 
   /**
@@ -209,6 +222,8 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
     if (at < 0) return;
     this.#shared.splice(at, 1);
     this.#drop(shared, why);
+    // Callers queued while every session was retiring (a resize or drain) get a new one.
+    if (this.#waiters.size > 0) this.#open();
   }
 
   /** @internal Label of an endpoint. */
