@@ -54,6 +54,14 @@ describe("a script without end()", () => {
     assert.ok(r.out.includes("queried"), r.out);
     assert.equal(r.code, 0, r.out);
   });
+
+  for (const [runtime, argv] of [["deno", denoArgv], ["bun", bunArgv]] as const) {
+    it(`${runtime} (node-postgres): its idle sessions' sockets keep it running after 2 s`, async () => {
+      const r = await runFixture([...argv, "node-postgres"], 2000);
+      assert.ok(r.out.includes("queried"), r.out);
+      assert.equal(r.code, "running", r.out);
+    });
+  }
 });
 
 describe("allowExitOnIdle", () => {
@@ -68,4 +76,12 @@ describe("allowExitOnIdle", () => {
     assert.ok(r.out.includes("queried"), r.out);
     assert.equal(r.code, 0, r.out);
   });
+
+  for (const [runtime, argv] of [["deno", denoArgv], ["bun", bunArgv]] as const) {
+    it(`${runtime} (node-postgres): the script exits with code 0 once its sessions are idle`, async () => {
+      const r = await runFixture([...argv, "node-postgres", "exit"], 5000);
+      assert.ok(r.out.includes("queried"), r.out);
+      assert.equal(r.code, 0, r.out);
+    });
+  }
 });

@@ -42,6 +42,9 @@ export class NodePostgresConnection extends SessionConnection implements DriverC
   #generation = 0;
   // Texts whose statement went stale on this session, with the name to use instead.
   #renamed: Map<string, string> | undefined;
+  // allowExitOnIdle: the socket is unref'd while no query is in flight.
+  #unrefIdle = false;
+  #pending = 0;
 
   /**
    * @param client The client, not yet connected; its events are watched from now on.
@@ -74,6 +77,12 @@ export class NodePostgresConnection extends SessionConnection implements DriverC
     });
   }
 
+  /** Lets the process exit while no query is in flight (pool option `allowExitOnIdle`). */
+  unrefWhenIdle(): void {
+    this.#unrefIdle = true;
+    if (this.#pending === 0) this.#client.unref?.();
+  }
+
   /** ParameterStatus values as the server reported them, kept current. */
   get parameters(): Readonly<Record<string, string>> {
     return this.#parameters;
@@ -94,7 +103,11 @@ export class NodePostgresConnection extends SessionConnection implements DriverC
     if (refused !== undefined) return rejected(refused);
     const values = params !== undefined && params.length > 0 ? params as unknown[] : undefined;
     const named = this.#names !== undefined && (values !== undefined || isSingleStatement(text));
-    return this.#run(text, values, named, true);
+    if (!this.#unrefIdle) return this.#run(text, values, named, true);
+    if (this.#pending++ === 0) this.#client.ref?.();
+    return this.#run(text, values, named, true).finally(() => {
+      if (--this.#pending === 0 && !this.session.closed) this.#client.unref?.();
+    });
   }
 
   #run(

@@ -68,6 +68,10 @@ export interface NodePostgresClient {
    * @returns When the socket is closed.
    */
   end(): Promise<void>;
+  /** Lets the socket keep the process alive again (pg ≥ 8.8). */
+  ref?(): void;
+  /** Lets the process exit while the socket stays open (pg ≥ 8.8). */
+  unref?(): void;
   /**
    * Subscribes to `end` (the session is over) and `error` (the socket failed).
    *
