@@ -21,6 +21,9 @@
  *   `pool.lease`), so the figure is the pool's own cost per waiter.
  * - `heap-idle:S`: bytes of heap per idle connection in a pool of S (the fake
  *   connection objects themselves are allocated before the baseline).
+ * - `paired-seq:S`, `paired-cont:T/S`: the subject and the reference pool in
+ *   this one process, alternating 10 ms slices; the median of per-slice
+ *   ratios (subject / reference), which the machine's load moves far less.
  *
  * @module
  */
@@ -41,6 +44,7 @@ import {
   heapUsed,
   initHeapProbe,
   instantDriver,
+  median,
   parseArgs,
   ReferencePool,
   runtime,
@@ -305,6 +309,30 @@ async function timed(
   return { leases, nsPerLease: ns / leases, cpuNsPerLease: cpuNs / leases };
 }
 
+/**
+ * The subject against the reference pool in this one process: both warmed, then
+ * short slices of each in alternating order, so that the load other jobs put
+ * on the machine falls on both alike. Returns the median of per-slice ratios.
+ */
+async function paired(factory: Factory, size: number, tasks: number, warmMs: number, ms: number) {
+  const ref = subjects.reference(size);
+  const mine = factory(size);
+  await ref.prewarm(size);
+  await mine.prewarm(size);
+  await drive(ref, tasks, Math.max(300, warmMs));
+  await drive(mine, tasks, Math.max(300, warmMs));
+  const ratios: number[] = [];
+  const slices = Math.max(40, Math.round(ms / 10));
+  for (let i = 0; i < slices; i++) {
+    const a = await drive(i % 2 ? ref : mine, tasks, 10);
+    const b = await drive(i % 2 ? mine : ref, tasks, 10);
+    const [r, m] = i % 2 ? [a, b] : [b, a];
+    ratios.push((m.ns / m.leases) / (r.ns / r.leases));
+  }
+  await mine.close();
+  return { slices, ratioToReference: median(ratios) };
+}
+
 async function heapWaiters(factory: Factory, waiters: number) {
   const subject = factory(10);
   const giveBack = await subject.hold(10);
@@ -400,6 +428,11 @@ async function main() {
     } else if (kind === "cont") {
       const [t, s] = arg.split("/").map(Number);
       out = await timed(factory, s, t, warmMs, measureMs);
+    } else if (kind === "paired-seq") {
+      out = await paired(factory, Number(arg), 1, warmMs, measureMs);
+    } else if (kind === "paired-cont") {
+      const [t, s] = arg.split("/").map(Number);
+      out = await paired(factory, s, t, warmMs, measureMs);
     } else if (kind === "heap-waiters") {
       out = fullGc() ? await heapWaiters(factory, Number(arg)) : { error: "no gc exposed" };
     } else if (kind === "heap-acquire") {

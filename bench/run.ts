@@ -250,6 +250,8 @@ function mode(args: Record<string, string>): Mode {
         "seq:1000",
         "cont:64/10",
         "cont:1010/10",
+        "paired-seq:10",
+        "paired-cont:64/10",
         "heap-acquire:10000",
         "heap-waiters:10000",
       ],
@@ -528,7 +530,7 @@ function coreReport(rows: Row[], m: Mode): { md: string; targets: string[] } {
   const pick = (rt: string, subject: string, sc: string) =>
     core.filter((r) => r.runtime === rt && r.subject === subject && r.scenario === sc);
   for (const rt of m.runtimes) {
-    const timedSc = m.coreScenarios.filter((s) => !s.startsWith("heap"));
+    const timedSc = m.coreScenarios.filter((s) => !s.startsWith("heap") && !s.startsWith("paired"));
     const heapSc = m.coreScenarios.filter((s) => s.startsWith("heap"));
     lines.push(
       `\n### ${rt} · ns per lease (lease → await query → release), × reference (wall; CPU)\n`,
@@ -562,6 +564,17 @@ function coreReport(rows: Row[], m: Mode): { md: string; targets: string[] } {
       }
     }
     // Targets: withHandler ≤ 1.5× the reference, flat in size, heap per waiter.
+    for (const sc of ["paired-seq:10", "paired-cont:64/10"]) {
+      const rs = pick(rt, "pgdbpool", sc);
+      if (!rs.length) continue;
+      targets.push(
+        `- ${rt} core ${
+          sc.slice(7)
+        }: pgdbpool withHandler × the reference pool, in one process (alternating slices): ${
+          judge(rs.map((r) => r.ratioToReference as number), 1.5, "lower").text
+        }`,
+      );
+    }
     for (const sc of ["seq:10", "cont:64/10"]) {
       const rs = pick(rt, "pgdbpool", sc);
       if (!rs.length) continue;
@@ -707,7 +720,10 @@ async function main(): Promise<number> {
           ...m.coreScenarios.filter((s) => s.startsWith("heap")).map((s) => [s]),
         ];
         for (const subj of rotate(m.coreSubjects, rep)) {
-          for (const scenarios of groups) {
+          for (const all of groups) {
+            // The paired scenarios run the reference inside: only withHandler's are judged.
+            const scenarios = all.filter((s) => !s.startsWith("paired") || subj === "pgdbpool");
+            if (scenarios.length === 0) continue;
             const got = await runWorker(rt, "core_microbench", [
               `--subject=${subj}`,
               `--scenarios=${scenarios.join(",")}`,
