@@ -17,6 +17,10 @@ import type { QueryResult } from "../handler/handler.ts";
 import { invalidQuery } from "../handler/query_args.ts";
 import { messageOf, queryFailure } from "../handler/failures.ts";
 import { PREPARE_QUERIES_SQL } from "../python/sqlprepare.ts";
+import { readSql } from "../sql/read_sql.ts";
+import { TxEffect } from "../sql/transaction_effects.ts";
+import { isTransactionPooled, sessionStateRefused } from "../endpoints/transaction_pooler.ts";
+import { redactCredentials } from "../redact.ts";
 
 /** A session just opened, as an `onConnect` function sees it. */
 export interface NewSession {
@@ -87,9 +91,15 @@ export function sessionSetup(
   if (!sqlprepare && onConnect === undefined) return undefined;
   const steps = async (connection: DriverConnection, label: string) => {
     if (sqlprepare) await step("sqlprepare", () => connection.query(PREPARE_QUERIES_SQL));
-    if (typeof onConnect === "string") await step("on_connect", () => connection.query(onConnect));
-    else if (onConnect) {
-      await step("on_connect", () => onConnect(newSession(connection, group, label)));
+    const hook = new HookQueries(connection, group, label);
+    if (typeof onConnect === "string") await step("on_connect", () => hook.run(onConnect));
+    else if (onConnect) await step("on_connect", () => onConnect(newSession(hook)));
+    // Handed out in a transaction, the session would run every lease's work in it, never committed.
+    if (hook.open) {
+      throw new StepError(
+        "on_connect",
+        new Error("it left a transaction open: end it with COMMIT in the hook"),
+      );
     }
   };
   const { clock, scope } = ctx;
@@ -111,7 +121,7 @@ export function sessionSetup(
       const { what, cause } = err instanceof StepError ? err : { what: "setup", cause: err };
       throw new ConnectionError(
         `Cannot use a new session of group "${group}" on ${label}: its ${what} failed: ${
-          messageOf(cause)
+          redactCredentials(messageOf(cause))
         }`,
         label,
         { cause, code: (cause as { code?: string } | undefined)?.code, reached: true },
@@ -140,15 +150,37 @@ async function step(what: string, work: () => Promise<unknown> | void): Promise<
   }
 }
 
-function newSession(connection: DriverConnection, group: string, endpoint: string): NewSession {
+// The hook's statements, read as a handler's are: whether they leave a transaction open, and,
+// through a transaction pooler, no session state (it would stay on a server session others get).
+class HookQueries {
+  open = false;
+  constructor(
+    readonly connection: DriverConnection,
+    readonly group: string,
+    readonly endpoint: string,
+  ) {}
+
+  async run(text: string, params?: readonly unknown[]): Promise<unknown> {
+    const sql = readSql(text);
+    if (sql.changes !== 0 && isTransactionPooled(this.connection)) {
+      throw sessionStateRefused(this.group, this.endpoint);
+    }
+    const result = await this.connection.query(text, params);
+    if (sql.tx === TxEffect.Opens || sql.tx === TxEffect.Unknown) this.open = true;
+    else if (sql.tx === TxEffect.Ends) this.open = false;
+    return result;
+  }
+}
+
+function newSession(hook: HookQueries): NewSession {
   return {
-    group,
-    endpoint,
+    group: hook.group,
+    endpoint: hook.endpoint,
     async query<R>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
       const invalid = invalidQuery(text, params);
       if (invalid) throw invalid;
       try {
-        return await connection.query(text, params) as QueryResult<R>;
+        return await hook.run(text, params) as QueryResult<R>;
       } catch (err) {
         throw queryFailure(err);
       }
