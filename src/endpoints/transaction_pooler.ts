@@ -67,20 +67,32 @@ export function startupRefusal(error: unknown, label: string): ConnectionError |
   );
 }
 
+// Why a driver's own named statement fails behind a transaction-mode pooler, by SQLSTATE.
+const NAMED_STATEMENT_FAILURES: Readonly<Record<string, string>> = {
+  "42P05": "the driver's named statement met a server session that already had it",
+  "26000":
+    "unless a PREPARE or EXECUTE of yours names it, the driver's named statement was parsed on another server session",
+};
+
 /**
  * A `42P05` (prepared statement already exists) on a text that prepares
- * nothing itself: the driver's own named statement met a server session that
- * had it already, which happens behind a transaction-mode pooler. The error
- * gets the advice; others pass unchanged.
+ * nothing itself, or a `26000` (no such prepared statement): what a driver's
+ * named statements meet behind a transaction-mode pooler, which hands each
+ * transaction another server session. The error gets the advice; others pass
+ * unchanged.
  *
  * @param failure The query's error.
  * @param prepares Whether the text itself runs `PREPARE`.
  * @returns `failure`, or a copy whose message names the cause and the setting.
  */
 export function namedStatementHint(failure: PoolError, prepares: boolean): PoolError {
-  if (!(failure instanceof QueryError) || failure.code !== "42P05" || prepares) return failure;
+  if (!(failure instanceof QueryError) || prepares || failure.code === undefined) return failure;
+  const why = Object.hasOwn(NAMED_STATEMENT_FAILURES, failure.code)
+    ? NAMED_STATEMENT_FAILURES[failure.code]
+    : undefined;
+  if (why === undefined) return failure;
   return new QueryError(
-    `${failure.message}: the driver's named statement met a server session that already had it, as happens behind a transaction-mode pooler (PgBouncer before 1.21); set pool_mode: "transaction" on the endpoint (or prepare: false on the driver)`,
+    `${failure.message}: ${why}, as happens behind a transaction-mode pooler (PgBouncer before 1.21); there, set pool_mode: "transaction" on the endpoint (or prepare: false on the driver)`,
     { ...failure, code: failure.code, cause: failure.cause },
   );
 }
