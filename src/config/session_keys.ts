@@ -12,6 +12,7 @@ import { fail, type Field, pick } from "./fields.ts";
 import { oneOf } from "./validators.ts";
 import { ConfigError } from "../errors.ts";
 import type { EndpointConfig, GroupConfig } from "./types.ts";
+import { tokenize, TokenKind } from "../sql/tokenizer.ts";
 
 /** An endpoint's `pool_mode`: `"transaction"` for PgBouncer's transaction pooling. */
 export const POOL_MODES: readonly ("session" | "transaction")[] = ["session", "transaction"];
@@ -82,7 +83,9 @@ function onConnectOf(f: Field | undefined): OnConnect | undefined {
 /**
  * Refuses `sqlprepare` in a group that may use a transaction-mode pooler: the
  * statements `PrepareQueries()` prepares stay on one server session, and such
- * a pooler hands each transaction another one.
+ * a pooler hands each transaction another one. Refuses it too with a `reset`
+ * that drops every prepared statement (`DISCARD ALL`, `DEALLOCATE ALL`): the
+ * next lease would find none of them.
  *
  * @param groups The normalised groups.
  * @param endpoints The normalised endpoints.
@@ -94,6 +97,12 @@ export function checkSqlprepareEndpoints(
 ): void {
   for (const [name, group] of Object.entries(groups)) {
     if (!group.sqlprepare) continue;
+    if (dropsAllStatements(group.reset)) {
+      throw new ConfigError(
+        `groups.${name}.reset`,
+        `drops every prepared statement on release, and the group has sqlprepare: its statements are prepared once per session, so the next lease would find none; use reset "auto" (it keeps them) or SQL without DISCARD ALL / DEALLOCATE ALL`,
+      );
+    }
     const pooled = endpoints.find((e) =>
       e.poolMode === "transaction" && (group.endpoints?.includes(e.id) ?? true)
     );
@@ -103,4 +112,14 @@ export function checkSqlprepareEndpoints(
       `cannot work through endpoint "${pooled.id}" (pool_mode "transaction"): the statements it prepares stay on one server session, and the pooler hands each transaction another; bind the group to endpoints in session mode (groups.${name}.endpoints), or use PgBouncer's pool_mode = session there`,
     );
   }
+}
+
+// `DISCARD ALL` or `DEALLOCATE [PREPARE] ALL` as a statement of the text (not in a literal).
+function dropsAllStatements(sql: string): boolean {
+  const words = tokenize(sql).tokens.map((t) => t.kind === TokenKind.Word ? t.value : "");
+  return words.some((w, i) =>
+    (w === "discard" && words[i + 1] === "all") ||
+    (w === "deallocate" && (words[i + 1] === "all" ||
+      (words[i + 1] === "prepare" && words[i + 2] === "all")))
+  );
 }

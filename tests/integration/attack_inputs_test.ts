@@ -125,6 +125,16 @@ for (const [name, makeDriver] of await runtimeDrivers()) {
       }
     });
 
+    it("on_connect's temp table is dropped by the reset after a handler's own temp table (documented)", async () => {
+      const p = pool({
+        g: { connection_count: 1, on_connect: "CREATE TEMP TABLE hook_t AS SELECT 1 AS n" },
+      });
+      const count = () => p.withHandler("g", (db) => db.query("SELECT count(*) FROM hook_t"));
+      await count();
+      await p.withHandler("g", (db) => db.query("CREATE TEMP TABLE mine (a int)"));
+      await assert.rejects(count(), (err: unknown) => (err as { code?: string }).code === "42P01");
+    });
+
     it("db.sql`COMMIT` is transaction control as db.query('COMMIT') is", async () => {
       const p = pool({ tx: { connection_count: 1, autocommit: false } });
       await assert.rejects(

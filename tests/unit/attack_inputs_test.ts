@@ -8,7 +8,8 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { toNumeric } from "../../src/python/pyformat.ts";
 import { buildSql } from "../../src/handler/sql_tag.ts";
-import { QueryParamsError } from "../../src/errors.ts";
+import { ConfigError, QueryParamsError } from "../../src/errors.ts";
+import { normalizeConfig } from "../../src/config/normalize.ts";
 import { createPool, sqlFragment } from "../../mod.ts";
 import { FakeDriver } from "../support/fake_driver.ts";
 
@@ -123,4 +124,30 @@ describe("db.sql taken off its handler", () => {
       });
     }
   }
+});
+
+describe("sqlprepare with a reset that drops every prepared statement", () => {
+  it("is a ConfigError naming the reset: the next lease would find none of them", () => {
+    for (const reset of ["DISCARD ALL", "discard all;", "SELECT 1; DEALLOCATE PREPARE ALL"]) {
+      assert.throws(
+        () =>
+          normalizeConfig({
+            db: { host: "h" },
+            groups: { py: { connection_count: 1, sqlprepare: true, reset } },
+          }),
+        (err: unknown) =>
+          err instanceof ConfigError && /groups\.py\.reset/.test(err.message) &&
+          /sqlprepare/.test(err.message),
+        reset,
+      );
+    }
+  });
+
+  it("a reset that names them only in a string or comment is fine", () => {
+    const config = normalizeConfig({
+      db: { host: "h" },
+      groups: { py: { connection_count: 1, sqlprepare: true, reset: "SELECT 'DISCARD ALL'" } },
+    });
+    assert.equal(config.groups.py.reset, "SELECT 'DISCARD ALL'");
+  });
 });
