@@ -29,6 +29,7 @@ export type { ParamStyle, QueryParams } from "./src/python/pyformat.ts";
 export { SqlFragment, sqlFragment } from "./src/handler/sql_tag.ts";
 export type { PassContext, PassFunction } from "./src/config/pass_function.ts";
 export { PASS_FUNCTION_FAILED } from "./src/endpoints/password.ts";
+export type { NotifyInfo, OnNotify } from "./src/listen/listener.ts";
 export type {
   EndpointInput,
   GroupInput,
@@ -62,6 +63,7 @@ export type {
   Driver,
   DriverConnection,
   DriverNotice,
+  DriverNotification,
   DriverResult,
   SslMode,
 } from "./src/driver.ts";
@@ -74,6 +76,7 @@ export {
   isConnectionBroken,
   isLoginRefused,
   isRetryable,
+  ListenUnsupportedError,
   OfflineError,
   PoolClosedError,
   PoolError,

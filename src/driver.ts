@@ -56,6 +56,22 @@ export interface ConnectParams {
    * on this session, from connect to close. A throwing callback is ignored.
    */
   readonly onNotice?: (notice: DriverNotice) => void;
+  /**
+   * Called with each notification the session receives after a `LISTEN`
+   * (only by drivers whose `notifications` is `true`; `pool.listen` uses it).
+   * A throwing callback is ignored.
+   */
+  readonly onNotification?: (notification: DriverNotification) => void;
+}
+
+/** A notification the server sent on a session that ran `LISTEN` (NotificationResponse). */
+export interface DriverNotification {
+  /** The channel it was sent on. */
+  readonly channel: string;
+  /** The payload (`""` when NOTIFY gave none). */
+  readonly payload: string;
+  /** Process id of the server session that sent it. */
+  readonly pid: number;
 }
 
 /** A notice the server sent on a session (NoticeResponse). */
@@ -159,6 +175,11 @@ export interface DriverConnection {
 export interface Driver {
   /** Short name for stats and messages, e.g. `"postgresjs"`. */
   readonly name: string;
+  /**
+   * `true` when `connect` honours `ConnectParams.onNotification` (postgres.js
+   * and node-postgres); `pool.listen` refuses a driver without it.
+   */
+  readonly notifications?: boolean;
   /**
    * Opens one session. The bundled adapters reject with a `ConnectionError`
    * whose `reached` says whether the server answered at all and whose `code`

@@ -509,3 +509,42 @@ export class PoolShareError extends PoolError {
     this.name = "PoolShareError";
   }
 }
+
+/**
+ * `pool.listen` on a pool whose driver cannot deliver notifications (Bun.SQL
+ * and deno-postgres today). The message names the driver and what to use instead.
+ *
+ * @example A second pool, on postgres.js, only for LISTEN
+ * ```ts
+ * import { createPool, ListenUnsupportedError } from "@x/pgdbpool";
+ * import { postgresjs } from "@x/pgdbpool/postgresjs";
+ * const pool = createPool({ db: "postgres://localhost/app", groups: { default: { connection_count: 4 } } });
+ * try {
+ *   await pool.listen("jobs", (payload) => console.log(payload));
+ * } catch (err) {
+ *   if (!(err instanceof ListenUnsupportedError)) throw err;
+ *   const listening = createPool({
+ *     db: "postgres://localhost/app",
+ *     groups: { default: { connection_count: 1 } },
+ *     driver: postgresjs(),
+ *   });
+ *   await listening.listen("jobs", (payload) => console.log(payload));
+ * }
+ * ```
+ */
+export class ListenUnsupportedError extends PoolError {
+  /** The pool's driver (`Driver.name`). */
+  readonly driver: string;
+  /**
+   * Builds the error.
+   *
+   * @param driver The driver's name.
+   */
+  constructor(driver: string) {
+    super(
+      `Cannot listen with the "${driver}" driver: it does not deliver notifications (LISTEN/NOTIFY); build the pool, or a second pool just for listen, with the postgresjs() or nodePostgres() driver`,
+    );
+    this.name = "ListenUnsupportedError";
+    this.driver = driver;
+  }
+}

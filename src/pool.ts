@@ -8,6 +8,7 @@ import { PoolClosedError, PoolShareError, UnconfiguredGroupError } from "./error
 import { closeGroups, groupStats } from "./groups/build.ts";
 import { openGroups } from "./groups/open_groups.ts";
 import { drainGroups, resizeGroup, swapEndpoints } from "./reconfig/live.ts";
+import { Listener, type OnNotify } from "./listen/listener.ts";
 import type { LeaseGroup } from "./groups/group.ts";
 import type { Handler } from "./handler/handler.ts";
 import { runWithHandler } from "./handler/run_once.ts";
@@ -48,6 +49,7 @@ export class Pool extends PoolEventTarget {
   readonly #p: PoolParts;
   #closed = false;
   #ended: Promise<void> | undefined;
+  #listener: Listener | undefined;
 
   /**
    * Builds a pool; it connects lazily, on first lease.
@@ -295,7 +297,38 @@ export class Pool extends PoolEventTarget {
    * ```
    */
   setEndpoints(db: PoolConfigInput["db"]): void {
-    swapEndpoints(this.#p.groups, this.#p.endpoints, db);
+    swapEndpoints(this.#p.groups, this.#p.endpoints, db, this.#listener);
+  }
+
+  /**
+   * Delivers the notifications of `channel` (`NOTIFY channel, 'payload'`) to
+   * `onNotify`, over one dedicated session per pool, outside every group's
+   * `connection_count`, opened on the first call and closed with the last
+   * unlisten or `end()`. After a lost connection or a failover it reconnects
+   * (with the pool's back-off) and LISTENs again; notifications sent while it
+   * was away are lost. See docs/listen.md.
+   *
+   * @param channel The channel, as NOTIFY names it (quoted as an identifier here).
+   * @param onNotify Called with the payload and `{ channel, pid }` (the sender's
+   *   `pg_backend_pid()`); what it throws is ignored.
+   * @returns An async function that stops this delivery.
+   * @throws {ListenUnsupportedError} The pool's driver cannot deliver notifications (Bun.SQL, deno-postgres).
+   * @throws {TypeError} The channel is not a non-empty string, or `onNotify` is not a function.
+   * @throws {RangeError} The channel is longer than 63 bytes.
+   * @throws {OfflineError} No server that accepts LISTEN (a primary) can be reached.
+   * @throws {PoolClosedError} The pool was ended.
+   *
+   * @example React to a job queued in another process
+   * ```ts
+   * import { createPool } from "@x/pgdbpool";
+   * const pool = createPool({ db: "postgres://localhost/app", groups: { default: { connection_count: 4 } } });
+   * const unlisten = await pool.listen("jobs", (payload, { pid }) => console.log(payload, pid));
+   * await pool.query("SELECT pg_notify('jobs', $1)", ["42"]);
+   * await unlisten();
+   * ```
+   */
+  listen(channel: string, onNotify: OnNotify): Promise<() => Promise<void>> {
+    return (this.#listener ??= new Listener(this.#p.endpoints)).listen(channel, onNotify);
   }
 
   /**
@@ -316,8 +349,10 @@ export class Pool extends PoolEventTarget {
     this.#closed = true;
     this.#p.watch.stop();
     // A threaded pool's row (and any slot still counted) goes back once its sessions are closed.
-    return this.#ended ??= closeGroups(this.#p.groups, this.#p.endTimeoutMs)
-      .finally(() => this.#p.threaded?.leave());
+    const { groups, endTimeoutMs, threaded } = this.#p;
+    return this.#ended ??= Promise.all([closeGroups(groups, endTimeoutMs), this.#listener?.close()])
+      .then(() => {})
+      .finally(() => threaded?.leave());
   }
 
   /** Same as {@linkcode Pool.end}, for `await using`. */

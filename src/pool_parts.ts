@@ -90,6 +90,7 @@ export function buildPoolParts(
 function exitOnIdle(driver: Driver): Driver {
   return {
     name: driver.name,
+    notifications: driver.notifications,
     connect: async (params) => {
       const conn = await driver.connect(params);
       conn.unrefWhenIdle?.();

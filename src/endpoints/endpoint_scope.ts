@@ -10,6 +10,7 @@ import type { TargetSessionAttrs } from "../config/normalize.ts";
 import type { EndpointSet } from "./endpoint_set.ts";
 import { serves } from "./roles.ts";
 import { findSession, type SearchScope } from "./find_session.ts";
+import type { ConnectExtra } from "./open_session.ts";
 import { type Candidate, planMoves, Rebalancer } from "./rebalance.ts";
 
 /** A session opened by {@linkcode EndpointScope.connect}, with where it went. */
@@ -41,19 +42,21 @@ export class EndpointScope {
    * @param group The group's name, for messages.
    * @param indexes The endpoints it may use, in order (never empty).
    * @param target Its `target_session_attrs`.
+   * @param extra Passed to every connect (the listen session's notifications).
    */
   constructor(
     set: EndpointSet,
     group: string | undefined,
     indexes: readonly number[],
     target: TargetSessionAttrs,
+    extra?: ConnectExtra,
   ) {
     this.#set = set;
     this.#indexes = indexes;
     this.target = target;
     this.checksRole = target !== "any";
     this.#counts = new Array(set.size).fill(0);
-    this.#search = { set, group, indexes, target, checksRole: this.checksRole };
+    this.#search = { set, group, indexes, target, checksRole: this.checksRole, extra };
     // Sessions being opened now will most likely fill a gap: they count as moved.
     this.#rebalancer = new Rebalancer(() => {
       const plan = planMoves(this.#counts, this.#indexes, this.#candidates());

@@ -14,12 +14,13 @@ import { EndpointScope } from "./endpoint_scope.ts";
 import {
   type Attempt,
   type AttemptContext,
+  type ConnectExtra,
   type EndpointState,
   endpointState,
   openSession,
 } from "./open_session.ts";
 import { type Binding, planSwap, type SwapPlan } from "../reconfig/endpoint_swap.ts";
-import type { Health } from "./health.ts";
+import type { BackoffOptions, Health } from "./health.ts";
 import { type Timings, TimingSet } from "../observe/timing.ts";
 
 export type { EndpointConnection } from "./endpoint_scope.ts";
@@ -90,6 +91,21 @@ export class EndpointSet {
     this.roles = new RoleBook(endpoints, opts.clock);
   }
 
+  /** @internal The pool's clock. */
+  get clock(): Clock {
+    return this.#clock;
+  }
+
+  /** @internal The driver sessions are opened with. */
+  get driver(): Driver {
+    return this.#ctx.driver;
+  }
+
+  /** @internal The reconnect back-off (`reconnectBaseMs`, `reconnectMaxMs`). */
+  get backoff(): BackoffOptions {
+    return this.#ctx.backoff;
+  }
+
   /** Number of endpoints. */
   get size(): number {
     return this.#states.length;
@@ -100,6 +116,7 @@ export class EndpointSet {
    *
    * @param group The group's name (for messages).
    * @param binding The ids it is bound to (`undefined`: all) and its `target_session_attrs`.
+   * @param extra Passed to every connect (the listen session's notifications).
    * @returns The group's view of the set.
    */
   scope(
@@ -108,6 +125,7 @@ export class EndpointSet {
       readonly endpoints?: readonly string[] | undefined;
       readonly targetSessionAttrs?: TargetSessionAttrs;
     },
+    extra?: ConnectExtra,
   ): EndpointScope {
     const ids = binding.endpoints;
     const scope = new EndpointScope(
@@ -115,6 +133,7 @@ export class EndpointSet {
       group,
       this.#indexesOf(ids),
       binding.targetSessionAttrs ?? "any",
+      extra,
     );
     this.#scopes.push({ scope, binding: { group, ids } });
     return scope;
@@ -247,8 +266,8 @@ export class EndpointSet {
    * role learned, and makes the other endpoints' roles due for a check when
    * this one was backed off (a failover changes roles).
    */
-  async attempt(index: number, learn: boolean): Promise<Attempt> {
-    const got = await openSession(this.#states[index], this.#ctx, learn);
+  async attempt(index: number, learn: boolean, extra?: ConnectExtra): Promise<Attempt> {
+    const got = await openSession(this.#states[index], this.#ctx, learn, extra);
     if (got.connection === undefined) {
       if (got.backedOff) this.roles.othersDue(index);
       return got;

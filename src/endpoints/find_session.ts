@@ -11,6 +11,7 @@ import type { TargetSessionAttrs } from "../config/normalize.ts";
 import type { DriverConnection } from "../driver.ts";
 import { asConnectionError, offlineError } from "./connect_errors.ts";
 import type { EndpointSet } from "./endpoint_set.ts";
+import type { ConnectExtra } from "./open_session.ts";
 import { roleName, serves } from "./roles.ts";
 
 // A cut handshake (the server is up) is tried once more on the same endpoint.
@@ -28,6 +29,8 @@ export interface SearchScope {
   readonly target: TargetSessionAttrs;
   /** Whether the target asks for a role. */
   readonly checksRole: boolean;
+  /** Passed to every connect of this search (the listen session's notifications). */
+  readonly extra?: ConnectExtra;
 }
 
 /**
@@ -66,9 +69,9 @@ export async function findSession(
         pass === 1 && known !== undefined && !serves(known, target, true) &&
         !set.roles.recheckDue(i)
       ) continue;
-      let got = await set.attempt(i, checksRole);
+      let got = await set.attempt(i, checksRole, scope.extra);
       for (let t = 1; t < HANDSHAKE_TRIES && !got.connection && got.kind === "handshake"; t++) {
-        got = await set.attempt(i, checksRole);
+        got = await set.attempt(i, checksRole, scope.extra);
       }
       if (got.connection === undefined) {
         if (got.kind === "login") throw asConnectionError(got.error, set.label(i), true);

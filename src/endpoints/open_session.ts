@@ -7,7 +7,7 @@
  */
 import { redactCredentials } from "../redact.ts";
 import type { Clock } from "../core/clock.ts";
-import type { Driver, DriverConnection, DriverNotice } from "../driver.ts";
+import type { ConnectParams, Driver, DriverConnection, DriverNotice } from "../driver.ts";
 import { describeEndpoint, type EndpointConfig } from "../config/normalize.ts";
 import { isPassFailure, passwordFor } from "./password.ts";
 import {
@@ -34,6 +34,9 @@ export interface EndpointState {
   /** Open sessions, over all groups. */
   connections: number;
 }
+
+/** What a session is opened with beyond its endpoint's settings (the listen session's notifications). */
+export type ConnectExtra = Pick<ConnectParams, "onNotification">;
 
 /** What an attempt needs from the pool. */
 export interface AttemptContext {
@@ -98,6 +101,7 @@ export async function openSession(
   s: EndpointState,
   ctx: AttemptContext,
   learn: boolean,
+  extra?: ConnectExtra,
 ): Promise<Attempt> {
   const ticket = s.health.begin(ctx.clock.now());
   let connection: DriverConnection;
@@ -108,6 +112,7 @@ export async function openSession(
     connection = await ctx.driver.connect({
       ...connectParams(s, password),
       onNotice: ctx.onNotice,
+      ...extra,
     });
   } catch (thrown) {
     // A pooler that refuses the startup settings refuses every try: a login refusal, with advice.

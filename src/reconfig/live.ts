@@ -10,6 +10,7 @@ import { normalizeEndpoints } from "../config/normalize.ts";
 import type { EndpointSet } from "../endpoints/endpoint_set.ts";
 import type { Groups } from "../groups/build.ts";
 import type { LeaseGroup } from "../groups/group.ts";
+import type { Listener } from "../listen/listener.ts";
 
 /**
  * Sets a group's `connection_count`.
@@ -46,12 +47,19 @@ export function drainGroups(groups: Iterable<LeaseGroup>): void {
  * @param groups The pool's groups.
  * @param endpoints The pool's endpoint set.
  * @param db The new list, in any shape the config's `db` takes.
+ * @param listener The pool's listen session, if any: it moves off a removed endpoint.
  * @throws {ConfigError} `db` is invalid, carries a pool-wide setting, or lacks
  *   an id a group is bound to; then nothing changed.
  */
-export function swapEndpoints(groups: Groups, endpoints: EndpointSet, db: unknown): void {
+export function swapEndpoints(
+  groups: Groups,
+  endpoints: EndpointSet,
+  db: unknown,
+  listener?: Listener,
+): void {
   const { add, remove } = endpoints.replace(normalizeEndpoints(db));
   for (const e of add) groups.endpointAdded(e);
   if (remove.size === 0) return;
   for (const g of groups.byName.values()) g.retire((i) => remove.has(i));
+  listener?.endpointsRemoved(remove);
 }

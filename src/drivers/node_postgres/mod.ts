@@ -48,7 +48,12 @@ import { StatementNames } from "./statement_names.ts";
 import { open } from "./open.ts";
 import type { NodePostgresModule } from "./types.ts";
 
-export type { NodePostgresClient, NodePostgresModule, NodePostgresResult } from "./types.ts";
+export type {
+  NodePostgresClient,
+  NodePostgresModule,
+  NodePostgresNotification,
+  NodePostgresResult,
+} from "./types.ts";
 // The driver interface that nodePostgres() returns, so that this entry point documents it fully.
 export type * from "../shared/contract.ts";
 
@@ -132,6 +137,7 @@ export function nodePostgres(options: NodePostgresOptions = {}): Driver {
   const load = given === undefined ? lazyLoader(loadPg) : () => Promise.resolve(given);
   return {
     name: "node-postgres",
+    notifications: true,
     async connect(params: ConnectParams): Promise<DriverConnection> {
       return open(await load(), params, params.namedStatements === false ? undefined : names);
     },

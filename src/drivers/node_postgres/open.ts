@@ -77,6 +77,14 @@ async function connectOnce(
   const client = await denialsAsUnset((c: Record<string, unknown>) => new pg.Client(c), config);
   sameShapes(client);
   const conn = new NodePostgresConnection(client, label, names, params.onNotice);
+  const onNotification = params.onNotification;
+  if (onNotification) {
+    client.on("notification", (m) => {
+      try {
+        onNotification({ channel: m.channel, payload: m.payload ?? "", pid: m.processId });
+      } catch { /* the callback's own failure: documented as ignored */ }
+    });
+  }
   // pg parses the server's bytes in its socket handlers, where a throw would
   // be uncaught: guard the socket, and the TLS socket that replaces it.
   const connection = client.connection;

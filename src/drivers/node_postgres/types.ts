@@ -32,6 +32,16 @@ export interface NodePostgresResult {
   command: string | null;
 }
 
+/** What pg's `notification` event carries. */
+export interface NodePostgresNotification {
+  /** The channel. */
+  readonly channel: string;
+  /** The payload. */
+  readonly payload?: string;
+  /** The sending backend's pid. */
+  readonly processId: number;
+}
+
 /**
  * The part of `pg.Client` this adapter uses.
  *
@@ -79,6 +89,8 @@ export interface NodePostgresClient {
    * @param listener The listener.
    */
   on(event: "end" | "error" | "notice", listener: (arg?: unknown) => void): unknown;
+  /** A NotificationResponse: `{ channel, payload, processId }`. */
+  on(event: "notification", listener: (msg: NodePostgresNotification) => void): unknown;
   /**
    * Sets this client's parser for a type (over the `pg` module's).
    *

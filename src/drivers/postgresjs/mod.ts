@@ -146,6 +146,7 @@ export function postgresjs(options: PostgresjsOptions = {}): Driver {
   const load = given === undefined ? lazyLoader(loadPostgres) : () => Promise.resolve(given);
   return {
     name: "postgresjs",
+    notifications: true,
     async connect(params: ConnectParams): Promise<DriverConnection> {
       return open(await load(), params, prepare && params.namedStatements !== false, types);
     },

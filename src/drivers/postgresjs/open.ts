@@ -17,6 +17,17 @@ import { type ArrayTypes, installValueShapes } from "./array_types.ts";
 import { PostgresjsConnection } from "./connection.ts";
 import { PostgresjsSocket } from "./socket.ts";
 import type { PostgresjsFactory } from "./types.ts";
+import { type DataSource, watchNotifications } from "./notifications.ts";
+
+// A session opened for `pool.listen` reads its notifications off the socket.
+function watched<S>(socket: Promise<S>, params: ConnectParams): Promise<S> {
+  const deliver = params.onNotification;
+  if (!deliver) return socket;
+  return socket.then((s) => {
+    watchNotifications(s as DataSource, deliver);
+    return s;
+  });
+}
 
 /**
  * Opens one session.
@@ -56,7 +67,7 @@ export async function open(
     connection: sessionStart.startupSettings(params.settings),
     onnotice: noticeForwarder(params.onNotice),
     onclose: () => conn.lost(undefined),
-    socket: () => sockets.open(),
+    socket: () => watched(sockets.open(), params),
     transform: { undefined: null },
     target_session_attrs: undefined,
     sslnegotiation: null,

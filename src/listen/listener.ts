@@ -1,0 +1,223 @@
+/**
+ * `pool.listen`: one dedicated session per pool, outside every group's
+ * budget, shared by all channels. It opens on the first `listen`, closes when
+ * the last channel is unlistened or the pool ends, and comes back after a
+ * reconnect or a failover (with the pool's back-off), every channel listened
+ * to again. It connects like a group with `target_session_attrs: "primary"`
+ * over the pool's endpoints: LISTEN and NOTIFY need a server not in recovery.
+ *
+ * @module
+ */
+import { backoffDelay } from "../core/backoff.ts";
+import { type TimerHandle, unrefTimer } from "../core/clock.ts";
+import type { DriverConnection, DriverNotification } from "../driver.ts";
+import type { EndpointScope, EndpointSet } from "../endpoints/endpoint_set.ts";
+import { ListenUnsupportedError, PoolClosedError } from "../errors.ts";
+import { quoteChannel } from "./channel.ts";
+
+/** What `onNotify` learns beside the payload. */
+export interface NotifyInfo {
+  /** The channel the notification came on. */
+  readonly channel: string;
+  /** Process id of the server session that sent it (`pg_backend_pid()` there). */
+  readonly pid: number;
+}
+
+/** A `pool.listen` callback: the payload (`""` when NOTIFY gave none), the channel and the sender. */
+export type OnNotify = (payload: string, info: NotifyInfo) => void | Promise<void>;
+
+// How often the session is checked for loss (a server restart closes its socket).
+const WATCH_MS = 250;
+
+interface Session {
+  readonly connection: DriverConnection;
+  readonly endpoint: number;
+}
+
+/** The listen session of one pool. */
+export class Listener {
+  readonly #endpoints: EndpointSet;
+  readonly #channels = new Map<string, Set<OnNotify>>();
+  #scope: EndpointScope | undefined;
+  #session: Session | undefined;
+  #connecting: Promise<Session> | undefined;
+  #watch: TimerHandle | undefined;
+  #retry: TimerHandle | undefined;
+  #failures = 0;
+  #closed = false;
+
+  /**
+   * Builds the listener; no I/O until the first `listen`.
+   *
+   * @param endpoints The pool's endpoints.
+   */
+  constructor(endpoints: EndpointSet) {
+    this.#endpoints = endpoints;
+  }
+
+  /**
+   * Starts delivering `channel`'s notifications to `onNotify`.
+   *
+   * @param channel The channel name, as NOTIFY names it (quoted as an identifier).
+   * @param onNotify Called with each notification's payload and `{ channel, pid }`.
+   * @returns An async function that stops this delivery (and UNLISTENs the
+   *   channel when it was the last callback on it).
+   */
+  async listen(channel: string, onNotify: OnNotify): Promise<() => Promise<void>> {
+    const quoted = quoteChannel(channel);
+    if (typeof onNotify !== "function") {
+      throw new TypeError(`Invalid onNotify: expected a function, received ${typeof onNotify}`);
+    }
+    const driver = this.#endpoints.driver;
+    if (driver.notifications !== true) throw new ListenUnsupportedError(driver.name);
+    if (this.#closed) throw new PoolClosedError();
+    // One entry per call: the same function listened twice is two subscriptions.
+    const entry: OnNotify = (payload, info) => onNotify(payload, info);
+    let callbacks = this.#channels.get(channel);
+    if (callbacks === undefined) this.#channels.set(channel, callbacks = new Set());
+    callbacks.add(entry);
+    try {
+      // A session opening now may have LISTENed before this channel was added:
+      // LISTEN again (a second LISTEN of a channel changes nothing).
+      const session = await this.#ensure();
+      await session.connection.query(`LISTEN ${quoted}`);
+    } catch (err) {
+      await this.#remove(channel, entry);
+      throw err;
+    }
+    let stopped = false;
+    return async () => {
+      if (stopped) return;
+      stopped = true;
+      await this.#remove(channel, entry);
+    };
+  }
+
+  /**
+   * After `pool.setEndpoints()`: a session on a removed endpoint moves.
+   *
+   * @param removed Indexes of the endpoints removed.
+   */
+  endpointsRemoved(removed: ReadonlySet<number>): void {
+    const s = this.#session;
+    if (s !== undefined && removed.has(s.endpoint)) this.#drop(s, true);
+  }
+
+  /**
+   * Ends listening for good (`pool.end()`): closes the session, stops every timer.
+   *
+   * @returns When the session is closed.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#channels.clear();
+    this.#stopTimers();
+    const connecting = this.#connecting;
+    if (connecting) await connecting.catch(() => {});
+    if (this.#session) await this.#drop(this.#session, false);
+  }
+
+  async #remove(channel: string, entry: OnNotify): Promise<void> {
+    const callbacks = this.#channels.get(channel);
+    if (!callbacks?.delete(entry) || callbacks.size > 0) return;
+    this.#channels.delete(channel);
+    const s = this.#session;
+    if (this.#channels.size === 0) {
+      this.#stopTimers();
+      if (s) await this.#drop(s, false);
+      return;
+    }
+    if (s && !s.connection.closed) {
+      await s.connection.query(`UNLISTEN ${quoteChannel(channel)}`).catch(() => {});
+    }
+  }
+
+  // The open session, or one opened (and every channel LISTENed) now.
+  #ensure(): Promise<Session> {
+    const s = this.#session;
+    if (s !== undefined && !s.connection.closed) return Promise.resolve(s);
+    return this.#connecting ??= this.#open().finally(() => (this.#connecting = undefined));
+  }
+
+  async #open(): Promise<Session> {
+    this.#scope ??= this.#endpoints.scope("listen", { targetSessionAttrs: "primary" }, {
+      onNotification: (n) => this.#deliver(n),
+    });
+    const scope = this.#scope;
+    const session = await scope.connect(-1);
+    try {
+      for (const channel of this.#channels.keys()) {
+        await session.connection.query(`LISTEN ${quoteChannel(channel)}`);
+      }
+    } catch (err) {
+      await this.#drop(session, false);
+      throw err;
+    }
+    if (this.#closed || this.#channels.size === 0) {
+      await this.#drop(session, false);
+      throw new PoolClosedError();
+    }
+    this.#session = session;
+    this.#failures = 0;
+    this.#arm();
+    return session;
+  }
+
+  #deliver(n: DriverNotification): void {
+    const callbacks = this.#channels.get(n.channel);
+    if (callbacks === undefined) return;
+    const info: NotifyInfo = Object.freeze({ channel: n.channel, pid: n.pid });
+    for (const fn of callbacks) {
+      // A callback's own failure is its own: it must not stop the others.
+      try {
+        const r = fn(n.payload, info);
+        if (r instanceof Promise) r.catch(() => {});
+      } catch { /* see above */ }
+    }
+  }
+
+  // Checks the session for loss; unref'd: the session's socket, not this timer, keeps a process up.
+  #arm(): void {
+    if (this.#watch !== undefined) return;
+    const clock = this.#endpoints.clock;
+    const tick = () => {
+      this.#watch = undefined;
+      const s = this.#session;
+      if (this.#closed || s === undefined) return;
+      if (s.connection.closed) this.#drop(s, true);
+      else this.#arm();
+    };
+    this.#watch = clock.setTimeout(tick, WATCH_MS);
+    unrefTimer(this.#watch);
+  }
+
+  // Closes a session; `again`: open a new one (the old one was lost or moved).
+  #drop(s: Session, again: boolean): Promise<void> {
+    if (this.#session === s) this.#session = undefined;
+    this.#scope?.disconnected(s.endpoint);
+    const closed = s.connection.close().catch(() => {});
+    if (again) this.#reconnect();
+    return closed;
+  }
+
+  // Retries with the pool's back-off until a session is up, the last channel goes, or the pool ends.
+  #reconnect(): void {
+    if (this.#closed || this.#channels.size === 0 || this.#retry !== undefined) return;
+    const { baseMs, maxMs } = this.#endpoints.backoff;
+    const delay = this.#failures === 0 ? 0 : backoffDelay(this.#failures, baseMs, maxMs);
+    this.#retry = this.#endpoints.clock.setTimeout(() => {
+      this.#retry = undefined;
+      this.#ensure().catch(() => {
+        this.#failures++;
+        this.#reconnect();
+      });
+    }, delay);
+  }
+
+  #stopTimers(): void {
+    const clock = this.#endpoints.clock;
+    if (this.#watch !== undefined) clock.clearTimeout(this.#watch);
+    if (this.#retry !== undefined) clock.clearTimeout(this.#retry);
+    this.#watch = this.#retry = undefined;
+  }
+}
