@@ -129,7 +129,15 @@ function checkPlaceholders(text: string, values: number): void {
   const { tokens, unsure } = tokenize(text);
   if (unsure) return; // the server will say what is wrong with it
   let seen = 0;
-  for (const t of tokens) if (t.kind === TokenKind.Other && t.value.charCodeAt(0) === 36) seen++;
+  for (const t of tokens) {
+    if (t.kind !== TokenKind.Other || t.value.charCodeAt(0) !== 36) continue;
+    // Numbered left to right: another number is the template's own, or a digit glued to a value.
+    if (t.value !== `$${++seen}`) {
+      throw new TypeError(
+        `Invalid sql template: it reads ${t.value} where the tag put $${seen}: write no $n of your own, and no digit right after a value`,
+      );
+    }
+  }
   if (seen > values) {
     throw new TypeError(
       "Invalid sql template: it holds $n placeholders of its own; the tag numbers the values, write ${value}",

@@ -167,6 +167,11 @@ function translate(text: string): Translation {
           }" at offset ${i} is no placeholder: write %s, %(name)s, or %% for a literal %`,
         );
       }
+      // "%s0" would become "$10": the server reads another parameter.
+      const after = text.charCodeAt(i + skip);
+      if (param !== "%" && after >= 48 && after <= 57) {
+        return failed(`the placeholder at offset ${i} is followed by a digit: put a space between`);
+      }
       out += text.slice(copied, i) + param;
       copied = i + skip;
       i = copied - 1;

@@ -42,6 +42,12 @@ describe("pyformat attacks", () => {
     }
   });
 
+  it("a placeholder glued to a digit is refused: %s0 would become $10, another value", () => {
+    const ten = Array.from({ length: 10 }, (_, i) => i);
+    assert.match(refused("SELECT %s0, %s, %s, %s, %s, %s, %s, %s, %s, %s", ten), /digit/);
+    assert.match(refused("SELECT %(a)s1", { a: 1 }), /digit/);
+  });
+
   it("odd but harmless names still work: spaces, unicode", () => {
     assert.deepEqual(toNumeric("SELECT %( a b )s, %(名前)s", { " a b ": 1, "名前": 2 }), {
       text: "SELECT $1, $2",
@@ -81,6 +87,17 @@ describe("db.sql tag attacks", () => {
     assert.throws(() => built`SELECT * FROM t WHERE a = $1 AND b = ${"x"}`, TypeError);
     const where = sqlFragment`a = $1 AND b = ${"x"}`;
     assert.throws(() => built`SELECT * FROM t WHERE ${where}`, TypeError);
+  });
+
+  it("a value glued to a digit is refused: ${a}0 would become $10, another value", () => {
+    const v = Array.from({ length: 10 }, (_, i) => i);
+    assert.throws(
+      () =>
+        built`SELECT ${v[0]}0, ${v[1]}, ${v[2]}, ${v[3]}, ${v[4]}, ${v[5]}, ${v[6]}, ${v[7]}, ${
+          v[8]
+        }, ${v[9]}`,
+      TypeError,
+    );
   });
 
   it("a value inside a quoted string or a comment is refused: it would not be a parameter", () => {
