@@ -98,7 +98,9 @@ export function sessionSetup(
     if (hook.open) {
       throw new StepError(
         "on_connect",
-        new Error("it left a transaction open: end it with COMMIT in the hook"),
+        new Error(
+          "it left a transaction open (or SQL the pool cannot read may have): end it with COMMIT in the hook",
+        ),
       );
     }
   };
