@@ -165,16 +165,24 @@ for (const [name, makeDriver] of await runtimeDrivers()) {
     });
 
     it("a hook past its deadline (the endpoint's connect_timeout) costs the session", async () => {
-      const { pool: p, app } = pool({
-        g: { connection_count: 1, on_connect: "SELECT pg_sleep(5)" },
-      }, { connect_timeout: 1 });
-      await assert.rejects(
-        p.withHandler("g", (db) => db.query("SELECT 1")),
-        (err: unknown) =>
-          err instanceof ConnectionError &&
-          /its on_connect failed: did not finish within 1000 ms/.test(err.message),
-      );
-      assert.equal(await sessions(app), 0);
+      // A hook waiting on the client side: the server session stays idle, so closing it ends
+      // its backend at once (a pg_sleep would keep the backend until the sleep ends).
+      let finish = () => {};
+      const { pool: p, app } = pool({ g: { connection_count: 1 } }, {
+        connect_timeout: 2,
+        onConnect: () => new Promise<void>((resolve) => (finish = resolve)),
+      });
+      try {
+        await assert.rejects(
+          p.withHandler("g", (db) => db.query("SELECT 1")),
+          (err: unknown) =>
+            err instanceof ConnectionError &&
+            /its on_connect failed: did not finish within 2000 ms/.test(err.message),
+        );
+        assert.equal(await sessions(app), 0);
+      } finally {
+        finish();
+      }
     });
 
     it("config: on_connect must be SQL text or a function", () => {
