@@ -91,7 +91,7 @@ export function statementChanges(stmt: readonly Token[], prepared: string[], dep
     else if (name === "update") updates = true;
     else if (name === "set") sets = true;
     else if (name === "temp" || name === "temporary") {
-      if (isTempKeyword(stmt, i)) mask |= S.Temp;
+      if (isTempKeyword(stmt, i) && !dropsOnCommit(stmt, i)) mask |= S.Temp;
     } else if (name === "hold") {
       if (wordAt(stmt, i - 1) === "with" && wordAt(stmt, i + 1) === "for") mask |= S.Cursors;
     }
@@ -190,6 +190,17 @@ function isTempKeyword(stmt: readonly Token[], i: number): boolean {
   if (next === undefined) return false;
   return next.kind === TokenKind.Ident ||
     (next.kind === TokenKind.Word && !AFTER_TABLE_NAME.has(next.value));
+}
+
+// CREATE TEMP TABLE … ON COMMIT DROP: the table ends with the transaction, nothing outlives it.
+function dropsOnCommit(stmt: readonly Token[], i: number): boolean {
+  if (wordAt(stmt, i - 1) === "into" || wordAt(stmt, i + 1) !== "table") return false;
+  for (let j = i + 2; j + 2 < stmt.length; j++) {
+    if (
+      wordAt(stmt, j) === "on" && wordAt(stmt, j + 1) === "commit" && wordAt(stmt, j + 2) === "drop"
+    ) return true;
+  }
+  return false;
 }
 
 // set_config(name, value, true): the change ends with the transaction.

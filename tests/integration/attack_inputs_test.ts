@@ -215,6 +215,25 @@ if (missingBouncer === undefined) {
             /pool_mode "transaction"/.test(err.message),
         );
       });
+
+      it("a temp table that ends with its transaction (ON COMMIT DROP) works through the pooler", async () => {
+        const db = endpointOf(bouncer.server, { connect_timeout: 5, pool_mode: "transaction" });
+        const p = createPool({
+          db,
+          groups: { tx: { connection_count: 1, autocommit: false } },
+          driver: makeDriver(),
+          reconnectMaxMs: 500,
+        });
+        pools.push(p);
+        for (let i = 0; i < 2; i++) {
+          const { rows } = await p.withHandler("tx", async (h) => {
+            await h.query("CREATE TEMP TABLE stage (a int) ON COMMIT DROP");
+            await h.query("INSERT INTO stage VALUES (1), (2)");
+            return h.query<{ n: number }>("SELECT count(*)::int AS n FROM stage");
+          });
+          assert.deepEqual(rows, [{ n: 2 }]);
+        }
+      });
     });
   }
 }

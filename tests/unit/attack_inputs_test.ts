@@ -10,6 +10,7 @@ import { toNumeric } from "../../src/python/pyformat.ts";
 import { buildSql } from "../../src/handler/sql_tag.ts";
 import { ConfigError, QueryParamsError } from "../../src/errors.ts";
 import { normalizeConfig } from "../../src/config/normalize.ts";
+import { readSql } from "../../src/sql/read_sql.ts";
 import { createPool, sqlFragment } from "../../mod.ts";
 import { FakeDriver } from "../support/fake_driver.ts";
 
@@ -166,5 +167,18 @@ describe("sqlprepare with a reset that drops every prepared statement", () => {
       groups: { py: { connection_count: 1, sqlprepare: true, reset: "SELECT 'DISCARD ALL'" } },
     });
     assert.equal(config.groups.py.reset, "SELECT 'DISCARD ALL'");
+  });
+});
+
+describe("temp tables that end with their transaction", () => {
+  it("CREATE TEMP TABLE … ON COMMIT DROP changes no session state (a pooler may run it)", () => {
+    assert.equal(readSql("CREATE TEMP TABLE stage (a int) ON COMMIT DROP").changes, 0);
+    assert.equal(readSql("create temporary table s on commit drop as select 1 as a").changes, 0);
+  });
+
+  it("other temp tables still do", () => {
+    assert.notEqual(readSql("CREATE TEMP TABLE t (a int) ON COMMIT DELETE ROWS").changes, 0);
+    assert.notEqual(readSql("CREATE TEMP TABLE t (a int)").changes, 0);
+    assert.notEqual(readSql("SELECT 1 INTO TEMP t").changes, 0);
   });
 });
