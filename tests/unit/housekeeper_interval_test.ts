@@ -21,7 +21,7 @@ class IntervalClock extends FakeClock implements Clock {
     return super.setTimeout(fn, ms);
   }
 
-  setInterval(fn: () => void, ms: number): unknown {
+  override setInterval(fn: () => void, ms: number): unknown {
     this.intervalsArmed++;
     const handle = {};
     const arm = () => {
@@ -37,7 +37,7 @@ class IntervalClock extends FakeClock implements Clock {
     return handle;
   }
 
-  clearInterval(handle: unknown): void {
+  override clearInterval(handle: unknown): void {
     super.clearTimeout(this.#intervals.get(handle as object));
     this.#intervals.delete(handle as object);
   }
