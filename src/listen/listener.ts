@@ -12,7 +12,8 @@ import { backoffDelay } from "../core/backoff.ts";
 import { type TimerHandle, unrefTimer } from "../core/clock.ts";
 import type { DriverConnection, DriverNotification } from "../driver.ts";
 import type { EndpointScope, EndpointSet } from "../endpoints/endpoint_set.ts";
-import { ListenUnsupportedError, PoolClosedError } from "../errors.ts";
+import { ListenUnsupportedError, PoolClosedError, PoolError } from "../errors.ts";
+import { isTransactionPooled } from "../endpoints/transaction_pooler.ts";
 import { quoteChannel } from "./channel.ts";
 
 /** What `onNotify` learns beside the payload. */
@@ -145,6 +146,15 @@ export class Listener {
     });
     const scope = this.#scope;
     const session = await scope.connect(-1);
+    // A transaction pooler hands the server session to other clients: no notification comes back.
+    if (isTransactionPooled(session.connection)) {
+      await this.#drop(session, false);
+      throw new PoolError(
+        `Cannot LISTEN on ${
+          this.#endpoints.label(session.endpoint)
+        }: the endpoint has pool_mode "transaction", and such a pooler hands the server session to other clients between transactions, so notifications would not reach this pool; listen through the server itself or a pooler in session mode`,
+      );
+    }
     try {
       for (const channel of this.#channels.keys()) {
         await session.connection.query(`LISTEN ${quoteChannel(channel)}`);

@@ -13,6 +13,7 @@ import {
   HandlerReleasedError,
   type Pool,
   type PoolConfigInput,
+  PoolError,
 } from "../../mod.ts";
 import { adminQuery, sharedServers, type TestServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
@@ -213,6 +214,23 @@ if (missingBouncer === undefined) {
           (err: unknown) =>
             err instanceof ConnectionError && /its on_connect failed/.test(err.message) &&
             /pool_mode "transaction"/.test(err.message),
+        );
+      });
+
+      it("pool.listen() through a transaction pooler is refused, naming pool_mode", {
+        skip: name === "bun-sql" ? "Bun.SQL delivers no notifications at all" : false,
+      }, async () => {
+        const db = endpointOf(bouncer.server, { connect_timeout: 5, pool_mode: "transaction" });
+        const p = createPool({
+          db,
+          groups: { g: { connection_count: 1 } },
+          driver: makeDriver(),
+          reconnectMaxMs: 500,
+        });
+        pools.push(p);
+        await assert.rejects(
+          p.listen("attack_jobs", () => {}),
+          (err: unknown) => err instanceof PoolError && /pool_mode "transaction"/.test(err.message),
         );
       });
 
