@@ -77,10 +77,16 @@ export interface ThreadedPart {
  * @param config The normalised config.
  * @param shared The memory of a handle, in a Worker; else a new one is made.
  * @returns The part, or `undefined` for a non-threaded pool.
- * @throws {PoolShareError} The handle's memory does not fit the config, or every isolate slot is taken.
+ * @throws {PoolShareError} The handle's memory does not fit the config, every isolate slot is
+ *   taken, or the runtime has no `SharedArrayBuffer` or `Worker`.
  */
 export function threadedPart(config: PoolConfig, shared?: Memory): ThreadedPart | undefined {
   if (config.type !== "threaded") return undefined;
+  if (typeof SharedArrayBuffer !== "function" || typeof Worker !== "function") {
+    throw new PoolShareError(
+      'Cannot build a pool of type "threaded": this runtime has no SharedArrayBuffer or Worker; use type "non-threaded"',
+    );
+  }
   const names = Object.keys(config.groups);
   const memory = shared ?? createMemory(
     {
