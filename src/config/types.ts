@@ -147,7 +147,7 @@ export interface GroupInput {
 
 /** The pool configuration as the user writes it. */
 export interface PoolConfigInput {
-  /** `"non-threaded"` (default) or `"threaded"` (accepted; each isolate has its own budget for now). */
+  /** `"non-threaded"` (default) or `"threaded"`: the Workers of a process share each group's budget and endpoint health through `pool.share()`. */
   type?: "threaded" | "non-threaded";
   /** One endpoint, a list of them, a connection URL (multi-host allowed) or a list of URLs. */
   db: string | EndpointInput | readonly (string | EndpointInput)[];
