@@ -203,7 +203,10 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
   }
 
   retire(which: (endpoint: number) => boolean): void {
-    retireShared(this.#shared, which, (s) => this.broken(s, "reconfigured"));
+    const close = (s: Shared) => this.broken(s, "reconfigured");
+    retireShared(this.#shared, which, close);
+    // The session being opened now (that promise never rejects) retires too, after its first holders.
+    this.#opening?.then(() => retireShared(this.#shared.slice(-1), which, close));
   }
 
   /**

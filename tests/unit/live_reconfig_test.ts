@@ -118,6 +118,26 @@ describe("pool.drain()", () => {
   });
 });
 
+describe("pool.drain() on a pipelined group", () => {
+  it("retires shared sessions, the one being opened too, after their holders leave", async () => {
+    const { pool: p, driver } = pool({ g: { connection_count: 2, pipeline: true } });
+    const held = await p.lease("g");
+    driver.hanging.set("a:5432", []);
+    const second = p.lease("g"); // every session busy: one more opens meanwhile
+    await tick();
+    p.drain("g");
+    for (const go of driver.hanging.get("a:5432")!) go();
+    driver.hanging.delete("a:5432");
+    await (await second).release();
+    await tick();
+    await held.release();
+    await tick();
+    assert.equal(driver.open.size, 0, "every session of the drained group closed");
+    await p.query("SELECT 1", [], { group: "g" });
+    assert.equal(driver.open.size, 1);
+  });
+});
+
 describe("pass as a function", () => {
   it("is called once per new session, concurrent opens sharing one call", async () => {
     let calls = 0;
