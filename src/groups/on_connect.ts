@@ -94,6 +94,7 @@ export function sessionSetup(
     const hook = new HookQueries(connection, group, label);
     if (typeof onConnect === "string") await step("on_connect", () => hook.run(onConnect));
     else if (onConnect) await step("on_connect", () => onConnect(newSession(hook)));
+    await step("on_connect", () => hook.settled());
     // Handed out in a transaction, the session would run every lease's work in it, never committed.
     if (hook.open) {
       throw new StepError(
@@ -156,13 +157,26 @@ async function step(what: string, work: () => Promise<unknown> | void): Promise<
 // through a transaction pooler, no session state (it would stay on a server session others get).
 class HookQueries {
   open = false;
+  // Statements the hook started, awaited or not: the session is ready once all have answered.
+  readonly #sent: Promise<unknown>[] = [];
   constructor(
     readonly connection: DriverConnection,
     readonly group: string,
     readonly endpoint: string,
   ) {}
 
-  async run(text: string, params?: readonly unknown[]): Promise<unknown> {
+  run(text: string, params?: readonly unknown[]): Promise<unknown> {
+    const reply = this.#run(text, params);
+    this.#sent.push(reply);
+    return reply;
+  }
+
+  // Rejects with the first statement that failed, even one the hook did not await.
+  async settled(): Promise<void> {
+    for (const reply of this.#sent) await reply;
+  }
+
+  async #run(text: string, params?: readonly unknown[]): Promise<unknown> {
     const sql = readSql(text);
     if (sql.changes !== 0 && isTransactionPooled(this.connection)) {
       throw sessionStateRefused(this.group, this.endpoint);

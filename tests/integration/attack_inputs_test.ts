@@ -77,6 +77,27 @@ for (const [name, makeDriver] of await runtimeDrivers()) {
       );
     });
 
+    it("a hook's statements it did not await still count: a failure or an open transaction", async () => {
+      const failing = pool({ g: { connection_count: 1 } }, {
+        onConnect: (session) => {
+          session.query("SELEC 1").catch(() => {}); // no await
+        },
+      });
+      await assert.rejects(
+        failing.withHandler("g", (db) => db.query("SELECT 1")),
+        (err: unknown) => err instanceof ConnectionError && err.code === "42601",
+      );
+      const opening = pool({ g: { connection_count: 1 } }, {
+        onConnect: (session) => {
+          session.query("BEGIN").catch(() => {}); // no await
+        },
+      });
+      await assert.rejects(
+        opening.withHandler("g", (db) => db.query("SELECT 1")),
+        (err: unknown) => err instanceof ConnectionError && /transaction open/.test(err.message),
+      );
+    });
+
     it("on_connect may open and end its own transaction", async () => {
       const p = pool({ g: { connection_count: 1 } }, {
         onConnect: async (session) => {
