@@ -128,7 +128,8 @@ function translate(text: string): Translation {
   let copied = 0; // text before this index is in `out`
   let positional = 0;
   const names: string[] = [];
-  for (const token of tokens) {
+  for (let k = 0; k < tokens.length; k++) {
+    const token = tokens[k];
     // A `$n` of the text's own would silently take the value of the `%s` translated to it.
     if (token.kind === TokenKind.Other && token.value.charCodeAt(0) === 36 /* $ */) {
       return failed(`it holds ${token.value}: with paramstyle pyformat write %s or %(name)s`);
@@ -171,6 +172,17 @@ function translate(text: string): Translation {
       const after = text.charCodeAt(i + skip);
       if (param !== "%" && after >= 48 && after <= 57) {
         return failed(`the placeholder at offset ${i} is followed by a digit: put a space between`);
+      }
+      // psycopg2 expands a tuple after IN; here a value is one parameter.
+      const before = tokens[k - 1];
+      if (
+        param !== "%" && i === token.at && before?.kind === TokenKind.Word && before.value === "in"
+      ) {
+        return failed(
+          `"IN ${
+            text.slice(i, i + skip)
+          }" at offset ${i}: a value is one parameter here, not a list; write = ANY(%s) with an array (or NOT IN: <> ALL(%s))`,
+        );
       }
       out += text.slice(copied, i) + param;
       copied = i + skip;

@@ -49,6 +49,15 @@ describe("pyformat attacks", () => {
     assert.match(refused("SELECT %(a)s1", { a: 1 }), /digit/);
   });
 
+  it("psycopg2's IN %s (a tuple expanded) is refused with the way to write it", () => {
+    assert.match(refused("SELECT * FROM t WHERE id IN %s", [[1, 2]]), /ANY\(%s\)/);
+    assert.match(refused("SELECT * FROM t WHERE id not in %(ids)s", { ids: [1] }), /ANY/);
+    assert.deepEqual(toNumeric("SELECT * FROM t WHERE id IN (%s, %s)", [1, 2]), {
+      text: "SELECT * FROM t WHERE id IN ($1, $2)",
+      params: [1, 2],
+    });
+  });
+
   it("odd but harmless names still work: spaces, unicode", () => {
     assert.deepEqual(toNumeric("SELECT %( a b )s, %(名前)s", { " a b ": 1, "名前": 2 }), {
       text: "SELECT $1, $2",
