@@ -328,6 +328,7 @@ export class Pool extends PoolEventTarget {
    * ```
    */
   listen(channel: string, onNotify: OnNotify): Promise<() => Promise<void>> {
+    if (this.#closed) return Promise.reject(new PoolClosedError());
     return (this.#listener ??= new Listener(this.#p.endpoints)).listen(channel, onNotify);
   }
 

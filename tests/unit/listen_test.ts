@@ -11,6 +11,7 @@ import {
   ListenUnsupportedError,
   OfflineError,
   type Pool,
+  PoolClosedError,
 } from "../../mod.ts";
 import { FakeDriver, type FakeSession } from "../support/fake_driver.ts";
 import { FakeClock } from "../support/fake_clock.ts";
@@ -129,6 +130,13 @@ describe("pool.listen() (fake driver)", () => {
     fake.down.add("a:5432");
     await assert.rejects(p.listen("a", () => {}), OfflineError);
     assert.equal(fake.open.size, 0);
+  });
+
+  it("rejects with PoolClosedError after end(), opening nothing", async () => {
+    const { pool: p, fake } = pool();
+    await p.end();
+    await assert.rejects(p.listen("a", () => {}), PoolClosedError);
+    assert.equal(fake.sessions.length, 0);
   });
 
   it("refuses a driver without notifications with ListenUnsupportedError", async () => {
