@@ -279,6 +279,8 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
     while (this.#shared.length < this.#max && !this.#closed) {
       const had = this.#shared.length;
       this.#open();
+      // A threaded pool's budget has no slot free: the group opens what it allows.
+      if (!this.#opening) return;
       await this.#opening;
       if (this.#shared.length <= had) throw this.#openFailure;
     }

@@ -138,6 +138,23 @@ describe("threaded pools", () => {
   });
 });
 
+describe("threaded pipelined groups", () => {
+  it("draw on the budget too; open() in another isolate opens what the budget allows", async () => {
+    const driver = new FakeDriver();
+    const main = track(createPool({
+      type: "threaded",
+      db,
+      driver,
+      groups: { p: { connection_count: 1, pipeline: true } },
+    }));
+    const other = track(createPool(main.share(), { driver }));
+    await main.withHandler("p", (h) => h.query("SELECT 1"));
+    await other.open();
+    assert.deepEqual([other.stats().groups.p.total, other.stats().shared?.groups.p.total], [0, 1]);
+    assert.equal(driver.open.size, 1);
+  });
+});
+
 function inspect(value: unknown): string {
   const g = globalThis as {
     Deno?: { inspect(v: unknown): string };
