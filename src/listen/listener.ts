@@ -29,6 +29,10 @@ export type OnNotify = (payload: string, info: NotifyInfo) => void | Promise<voi
 
 // How often the session is checked for loss (a server restart closes its socket).
 const WATCH_MS = 250;
+// A network that went silent (no reset) shows only when asked: a query every
+// PING_TICKS checks (10 s); no answer within PING_WAIT_MS closes the session.
+const PING_TICKS = 40;
+const PING_WAIT_MS = 5000;
 
 interface Session {
   readonly connection: DriverConnection;
@@ -45,6 +49,8 @@ export class Listener {
   #watch: TimerHandle | undefined;
   #retry: TimerHandle | undefined;
   #failures = 0;
+  #ticks = 0;
+  #pinging = false;
   #closed = false;
 
   /**
@@ -194,11 +200,24 @@ export class Listener {
       this.#watch = undefined;
       const s = this.#session;
       if (this.#closed || s === undefined) return;
-      if (s.connection.closed) this.#drop(s, true);
-      else this.#arm();
+      if (s.connection.closed) return void this.#drop(s, true);
+      if (++this.#ticks % PING_TICKS === 0) this.#ping(s.connection);
+      this.#arm();
     };
     this.#watch = clock.setTimeout(tick, WATCH_MS);
     unrefTimer(this.#watch);
+  }
+
+  #ping(connection: DriverConnection): void {
+    if (this.#pinging) return;
+    this.#pinging = true;
+    const clock = this.#endpoints.clock;
+    const late = clock.setTimeout(() => void connection.close().catch(() => {}), PING_WAIT_MS);
+    unrefTimer(late);
+    connection.query("SELECT 1").catch(() => {}).finally(() => {
+      clock.clearTimeout(late);
+      this.#pinging = false;
+    });
   }
 
   // Closes a session; `again`: open a new one (the old one was lost or moved).

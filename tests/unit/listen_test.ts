@@ -13,7 +13,7 @@ import {
   type Pool,
   PoolClosedError,
 } from "../../mod.ts";
-import { FakeDriver, type FakeSession } from "../support/fake_driver.ts";
+import { defaultResponder, FakeDriver, type FakeSession } from "../support/fake_driver.ts";
 import { FakeClock } from "../support/fake_clock.ts";
 
 let made: { pool: Pool; fake: FakeDriver; clock: FakeClock }[] = [];
@@ -123,6 +123,27 @@ describe("pool.listen() (fake driver)", () => {
     notify(fake, "a", "1");
     notify(fake, "b", "2");
     assert.deepEqual(got, ["a:1", "b:2"]);
+  });
+
+  it("closes a session whose ping goes unanswered (a silent network) and opens another", async () => {
+    const { pool: p, fake, clock } = pool();
+    await p.listen("a", () => {});
+    const first = [...fake.open][0] as FakeSession;
+    fake.respond = (text, params, s) =>
+      text === "SELECT 1" && s === first
+        ? new Promise(() => {})
+        : defaultResponder(text, params, s);
+    for (let i = 0; i < 100 && !first.closed; i++) {
+      clock.advance(250);
+      await settle();
+    }
+    assert.ok(first.closed, "the silent session was closed");
+    for (let i = 0; i < 20 && fake.open.size === 0; i++) {
+      clock.advance(250);
+      await settle();
+    }
+    const next = [...fake.open][0] as FakeSession;
+    assert.ok(next !== undefined && next !== first && next.log.includes('LISTEN "a"'));
   });
 
   it("rejects when no server can be reached, leaving nothing behind", async () => {
