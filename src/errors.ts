@@ -511,8 +511,10 @@ export class PoolShareError extends PoolError {
 }
 
 /**
- * `pool.listen` on a pool whose driver cannot deliver notifications (Bun.SQL
- * and deno-postgres today). The message names the driver and what to use instead.
+ * `pool.listen` on a pool whose driver cannot deliver the notifications of a
+ * session it opened (Bun.SQL: its own `sql.listen` opens a connection of its
+ * own, outside the pool, and passes the payload only; deno-postgres exposes
+ * none). The message names the driver and what to use instead.
  *
  * @example A second pool, on postgres.js, only for LISTEN
  * ```ts
