@@ -51,6 +51,7 @@ describe("pool.resize()", () => {
     await held[2].release();
     assert.equal(driver.open.size, 3);
     p.resize("g", 1);
+    assert.equal(p.stats().groups.g.max, 1, "stats (and the otel max gauge) follow");
     assert.equal(driver.open.size, 2, "the idle one closes at once");
     await held[0].release();
     assert.equal(driver.open.size, 1, "a released one above the size closes");
@@ -77,6 +78,7 @@ describe("pool.resize()", () => {
     assert.equal(driver.open.size, 2);
     p.resize("g", 1);
     assert.equal(driver.open.size, 1);
+    assert.equal(p.stats().groups.g.max, 1);
     await p.query("SELECT 1", [], { group: "g" });
   });
 
