@@ -4,7 +4,7 @@
  * `%`. Each text is translated once to `$n` placeholders (cached); then each
  * call only orders its values. Placeholders are looked for with the SQL
  * tokenizer, so a `%s` inside a string, a quoted identifier, a comment or a
- * dollar quote stays text. Without params the text goes as written, `%` and
+ * dollar quote stays text (a `%%` there is a `%`, as in psycopg2). Without params the text goes as written, `%` and
  * all (psycopg2 does the same).
  *
  * @module
@@ -111,6 +111,12 @@ function translation(text: string): Translation {
   return t;
 }
 
+// Text between placeholders holds a `%` only inside literals, quoted names and
+// comments: psycopg2 reads `%%` there as `%` too (`'50%% off'` stores "50% off").
+function literalPercents(slice: string): string {
+  return slice.includes("%%") ? slice.replaceAll("%%", "%") : slice;
+}
+
 function failed(error: string): Translation {
   return { text: "", count: 0, names: undefined, error };
 }
@@ -184,7 +190,7 @@ function translate(text: string): Translation {
           }" at offset ${i}: a value is one parameter here, not a list; write = ANY(%s) with an array (or NOT IN: <> ALL(%s))`,
         );
       }
-      out += text.slice(copied, i) + param;
+      out += literalPercents(text.slice(copied, i)) + param;
       copied = i + skip;
       i = copied - 1;
     }
@@ -192,7 +198,7 @@ function translate(text: string): Translation {
   if (positional > 0 && names.length > 0) {
     return failed("it mixes %s and %(name)s placeholders: use one kind");
   }
-  out += text.slice(copied);
+  out += literalPercents(text.slice(copied));
   return {
     text: out,
     count: positional,

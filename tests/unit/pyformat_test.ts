@@ -34,6 +34,16 @@ describe("toNumeric() with positional %s", () => {
     assert.deepEqual(ok("SELECT %%s", []).text, "SELECT %s");
   });
 
+  it("turns %% into % inside strings too, as psycopg2 does: the value stored is the one ported code meant", () => {
+    assert.equal(
+      ok("INSERT INTO t VALUES ('50%% off', %s)", [1]).text,
+      "INSERT INTO t VALUES ('50% off', $1)",
+    );
+    assert.equal(ok("SELECT format('%%s', %s)", ["x"]).text, "SELECT format('%s', $1)");
+    assert.equal(ok("SELECT 'a%%b', $$c%%d$$ -- e%%f", []).text, "SELECT 'a%b', $$c%d$$ -- e%f");
+    assert.equal(ok("SELECT 'a%%b' LIKE %(p)s", { p: "a%" }).text, "SELECT 'a%b' LIKE $1");
+  });
+
   it("leaves %s inside strings, E'' strings, quoted names, comments and dollar quotes", () => {
     const text = [
       "SELECT '%s', E'it\\'s %s', \"col%s\", $$ %s $$, $tag$ %s $tag$ -- %s",
