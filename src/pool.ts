@@ -239,6 +239,7 @@ export class Pool extends PoolEventTarget {
    * @param connectionCount The new size.
    * @throws {UnconfiguredGroupError} Unknown group.
    * @throws {RangeError} `connectionCount` is not a whole number ≥ 1.
+   * @throws {PoolClosedError} The pool was ended.
    *
    * @example Grow a group for a batch, then shrink it back
    * ```ts
@@ -249,6 +250,7 @@ export class Pool extends PoolEventTarget {
    * ```
    */
   resize(group: string, connectionCount: number): void {
+    if (this.#closed) throw new PoolClosedError();
     resizeGroup(this.#group(group), connectionCount);
   }
 
@@ -260,6 +262,7 @@ export class Pool extends PoolEventTarget {
    *
    * @param group The group name; all groups when absent.
    * @throws {UnconfiguredGroupError} Unknown group.
+   * @throws {PoolClosedError} The pool was ended.
    *
    * @example Drain after rotating the password
    * ```ts
@@ -274,6 +277,7 @@ export class Pool extends PoolEventTarget {
    * ```
    */
   drain(group?: string): void {
+    if (this.#closed) throw new PoolClosedError();
     drainGroups(group === undefined ? this.#p.groups.byName.values() : [this.#group(group)]);
   }
 
@@ -288,6 +292,7 @@ export class Pool extends PoolEventTarget {
    * @throws {ConfigError} `db` is invalid, sets `connection_retry_sleep` or
    *   `target_session_attrs` (fixed when the pool was built), or lacks an id
    *   some group is bound to (`groups.<g>.endpoints`); then nothing changed.
+   * @throws {PoolClosedError} The pool was ended.
    *
    * @example Move from db1 to db2
    * ```ts
@@ -297,6 +302,7 @@ export class Pool extends PoolEventTarget {
    * ```
    */
   setEndpoints(db: PoolConfigInput["db"]): void {
+    if (this.#closed) throw new PoolClosedError();
     swapEndpoints(this.#p.groups, this.#p.endpoints, db, this.#listener);
   }
 

@@ -22,7 +22,7 @@ import type { Listener } from "../listen/listener.ts";
 export function resizeGroup(group: LeaseGroup, size: number): void {
   if (!Number.isSafeInteger(size) || size < 1) {
     throw new RangeError(
-      `Cannot resize group "${group.name}": expected a whole number of sessions ≥ 1, got ${
+      `Cannot resize group "${group.name}": expected connectionCount to be a whole number of sessions ≥ 1, got ${
         typeof size === "number" ? size : typeof size
       }`,
     );

@@ -1,0 +1,199 @@
+/**
+ * `pool.listen` attacked the way users and networks would: channel names at
+ * the 63-byte limit in multi-byte UTF-8, a 7999-byte unicode payload, the
+ * listen session killed with pg_terminate_backend, callbacks that throw or
+ * reject, listen racing end(), and a server that is not there.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import {
+  createPool,
+  type Driver,
+  type NotifyInfo,
+  OfflineError,
+  type Pool,
+  PoolClosedError,
+  type PoolConfigInput,
+} from "../../mod.ts";
+import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
+import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
+import { adminQuery, freePort, sharedServers, type TestServer } from "../support/servers.ts";
+import { endpointOf } from "../support/params.ts";
+import { startProxy } from "../../src/testing/mod.ts";
+
+const drivers: { name: string; make: () => Driver }[] = [
+  { name: "postgresjs", make: () => postgresjs() },
+  { name: "node-postgres", make: () => nodePostgres() },
+];
+
+let seq = 0;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what: string, check: () => boolean | Promise<boolean>, ms = 8000) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await sleep(20);
+  }
+  assert.fail(`never happened: ${what}`);
+}
+
+for (const { name, make } of drivers) {
+  describe(`attacks on pool.listen() over ${name}`, () => {
+    let server: TestServer;
+    const pools: Pool[] = [];
+
+    function makePool(extra: Partial<PoolConfigInput> = {}): { pool: Pool; app: string } {
+      const app = `atk_listen_${name}_${++seq}_${Date.now() % 100000}`.replace(/\W/g, "_");
+      const pool = createPool({
+        db: endpointOf(server, { application_name: app }),
+        groups: { g: { connection_count: 1 } },
+        driver: make(),
+        reconnectBaseMs: 50,
+        reconnectMaxMs: 200,
+        ...extra,
+      });
+      pools.push(pool);
+      return { pool, app };
+    }
+
+    before(async () => {
+      server = (await sharedServers())[0];
+    });
+
+    after(async () => {
+      await Promise.all(pools.map((p) => p.end()));
+    });
+
+    it("a 63-byte multi-byte channel and a 7999-byte unicode payload arrive intact", async () => {
+      const { pool } = makePool();
+      // 21 three-byte characters: 63 bytes, PostgreSQL's limit, not truncated.
+      const channel = "€".repeat(21);
+      const quoted = `"q'"ü${seq}`;
+      const payload = "ü".repeat(3999) + "x"; // 7999 bytes
+      const got: { payload: string; info: NotifyInfo }[] = [];
+      const stop1 = await pool.listen(channel, (p, info) => void got.push({ payload: p, info }));
+      const stop2 = await pool.listen(quoted, (p, info) => void got.push({ payload: p, info }));
+      await pool.query("SELECT pg_notify($1, $2), pg_notify($3, 'q')", [channel, payload, quoted], {
+        group: "g",
+      });
+      await until("both notifications", () => got.length === 2);
+      assert.equal(got[0].info.channel, channel);
+      assert.equal(got[0].payload, payload);
+      assert.equal(got[1].info.channel, quoted);
+      // A 64-byte name (22 × "€" is 66 bytes) is refused before any I/O.
+      await assert.rejects(pool.listen("€".repeat(22), () => {}), RangeError);
+      await stop1();
+      await stop2();
+    });
+
+    it("a callback that throws or rejects stops neither itself nor the others", async () => {
+      const { pool } = makePool();
+      let good = 0;
+      let bad = 0;
+      const stops = [
+        await pool.listen("atk_throw", () => {
+          bad++;
+          throw new Error("boom");
+        }),
+        await pool.listen("atk_throw", () => {
+          bad++;
+          return Promise.reject(new Error("async boom"));
+        }),
+        await pool.listen("atk_throw", () => void good++),
+      ];
+      for (let i = 0; i < 3; i++) {
+        await pool.query("SELECT pg_notify('atk_throw', $1)", [String(i)], { group: "g" });
+      }
+      await until("every notification to every callback", () => good === 3 && bad === 6);
+      for (const stop of stops) await stop();
+    });
+
+    it("a listen session killed with pg_terminate_backend comes back and delivers again", async () => {
+      const { pool, app } = makePool();
+      const got: string[] = [];
+      const stop = await pool.listen("atk_kill", (p) => void got.push(p));
+      const killed = await adminQuery(
+        server,
+        "SELECT count(*)::int AS n FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1) t",
+        [app],
+      );
+      assert.equal(killed[0].n, 1);
+      // Notify until one arrives: those sent while it was away are lost.
+      await until("a notification after the kill", async () => {
+        await pool.query("SELECT pg_notify('atk_kill', 'again')", [], { group: "g" });
+        await sleep(50);
+        return got.length > 0;
+      });
+      await stop();
+      await until("no session left but the group's", async () => {
+        const rows = await adminQuery(
+          server,
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1",
+          [app],
+        );
+        return rows[0].n === 1;
+      });
+    });
+
+    it("listen racing end(): it rejects with PoolClosedError or stops, and no session stays", async () => {
+      const { pool, app } = makePool();
+      const pending = pool.listen("atk_race", () => {});
+      const ended = pool.end();
+      const outcome = await pending.then(() => "listened", (err) => err);
+      await ended;
+      if (outcome !== "listened") assert.ok(outcome instanceof PoolClosedError, String(outcome));
+      await assert.rejects(pool.listen("atk_race", () => {}), PoolClosedError);
+      await until("no session left", async () => {
+        const rows = await adminQuery(
+          server,
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1",
+          [app],
+        );
+        return rows[0].n === 0;
+      });
+    });
+
+    it("listen on a session that went silent settles (no hang), and listening works again", async () => {
+      const proxy = await startProxy({ target: server });
+      try {
+        const { pool } = makePool({
+          db: { ...endpointOf(server), host: proxy.host, port: proxy.port },
+        });
+        const got: string[] = [];
+        const stopA = await pool.listen("atk_silent_a", (p) => void got.push(p));
+        proxy.silenceOpen();
+        const started = Date.now();
+        const outcome = await pool.listen("atk_silent_b", (p) => void got.push(p)).then(
+          (stop) => stop,
+          (err: Error) => err,
+        );
+        // The ping (every 10 s, 5 s to answer) closes a silent session: the call settles.
+        assert.ok(Date.now() - started < 20_000);
+        assert.ok(typeof outcome === "function" || outcome instanceof Error);
+        await until("a notification on a", async () => {
+          await pool.query("SELECT pg_notify('atk_silent_a', 'a')", [], { group: "g" });
+          await sleep(50);
+          return got.includes("a");
+        }, 20_000);
+        if (typeof outcome === "function") await outcome();
+        await stopA();
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    it("listen with no server there rejects with OfflineError, within the connect timeout", async () => {
+      const port = await freePort();
+      const pool = createPool({
+        db: { ...endpointOf(server), port, connect_timeout: 2 },
+        groups: { g: { connection_count: 1 } },
+        driver: make(),
+      });
+      pools.push(pool);
+      const started = Date.now();
+      await assert.rejects(pool.listen("atk_down", () => {}), OfflineError);
+      assert.ok(Date.now() - started < 30_000);
+    });
+  });
+}

@@ -1,0 +1,175 @@
+/**
+ * Live reconfiguration attacked on the fake driver and clock: bad sizes and
+ * groups, reconfiguring an ended pool, drain with callers in line and racing
+ * end(), setEndpoints with invalid, duplicate and unchanged lists, and `pass`
+ * functions that are slow, concurrent or leak a secret in their error.
+ */
+import { afterEach, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import {
+  ConfigError,
+  ConnectionError,
+  createPool,
+  PASS_FUNCTION_FAILED,
+  type Pool,
+  type PoolConfigInput,
+  UnconfiguredGroupError,
+} from "../../mod.ts";
+import { FakeDriver } from "../support/fake_driver.ts";
+import { FakeClock } from "../support/fake_clock.ts";
+
+const A = { host: "a", port: 5432, user: "u", pass: "secret-a" };
+const B = { host: "b", port: 5432, user: "u", pass: "secret-b" };
+
+let made: { pool: Pool; driver: FakeDriver; clock: FakeClock }[] = [];
+
+function pool(groups: PoolConfigInput["groups"], db: PoolConfigInput["db"] = [A]) {
+  const driver = new FakeDriver();
+  const clock = new FakeClock();
+  const p = createPool({ db, groups, driver }, { clock });
+  made.push({ pool: p, driver, clock });
+  return { pool: p, driver, clock };
+}
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+afterEach(async () => {
+  for (const { pool: p, driver, clock } of made) {
+    const ending = p.end();
+    clock.advance(60_000);
+    await ending;
+    await tick();
+    assert.equal(driver.open.size, 0, "sessions left open");
+    assert.equal(clock.pendingTimers, 0, "timers left armed");
+  }
+  made = [];
+});
+
+describe("attacks on pool.resize()", () => {
+  it("an unknown group is an UnconfiguredGroupError; a bad size names connectionCount", () => {
+    const { pool: p } = pool({ g: { connection_count: 2 } });
+    assert.throws(() => p.resize("nope", 2), UnconfiguredGroupError);
+    for (const n of [0, -3, NaN, 2.5, Infinity, "3" as unknown as number]) {
+      assert.throws(() => p.resize("g", n), (err) => {
+        assert.ok(err instanceof RangeError);
+        assert.match(err.message, /connectionCount/);
+        return true;
+      });
+    }
+    assert.equal(p.stats().groups.g.max, 2, "nothing changed");
+  });
+
+  it("after end() it is a PoolClosedError, as every other call", async () => {
+    const { pool: p } = pool({ g: { connection_count: 2 } });
+    await p.end();
+    assert.throws(() => p.resize("g", 4), { name: "PoolClosedError" });
+    assert.throws(() => p.drain(), { name: "PoolClosedError" });
+    assert.throws(() => p.setEndpoints([B]), { name: "PoolClosedError" });
+  });
+});
+
+describe("attacks on pool.drain()", () => {
+  it("with callers in line: each gets a fresh session, none fails", async () => {
+    const { pool: p, driver } = pool({ g: { connection_count: 2 } });
+    const held = await Promise.all([p.lease("g"), p.lease("g")]);
+    const old = new Set(driver.sessions);
+    const waiting = [1, 2, 3].map(() => p.query("SELECT 1", [], { group: "g" }));
+    await tick();
+    p.drain("g");
+    for (const h of held) await h.release();
+    await Promise.all(waiting);
+    for (const s of old) assert.ok(!driver.open.has(s), "a drained session stayed open");
+    assert.ok(p.stats().groups.g.total <= 2);
+  });
+
+  it("racing end(): every session closes, no caller hangs", async () => {
+    const { pool: p, driver, clock } = pool({ g: { connection_count: 2 } });
+    const held = await p.lease("g");
+    const waiting = p.lease("g").then((h) => h.release(), () => {});
+    p.drain();
+    const ending = p.end();
+    await held.release();
+    clock.advance(60_000);
+    await ending;
+    await waiting;
+    assert.equal(driver.open.size, 0);
+  });
+});
+
+describe("attacks on pool.setEndpoints()", () => {
+  it("an invalid list is a ConfigError and changes nothing", async () => {
+    const { pool: p, driver } = pool({ g: { connection_count: 2 } });
+    await p.query("SELECT 1", [], { group: "g" });
+    for (
+      const bad of [
+        [],
+        42,
+        "not a url",
+        [{ host: "b", port: -1 }],
+        [{ ...B, connection_retry_sleep: 1 }],
+        [{ ...B, id: "x" }, { ...A, id: "x" }],
+      ]
+    ) {
+      assert.throws(
+        () => p.setEndpoints(bad as PoolConfigInput["db"]),
+        ConfigError,
+        JSON.stringify(bad),
+      );
+      assert.deepEqual(p.stats().endpoints.map((e) => e.host), ["a"]);
+      assert.equal(driver.open.size, 1);
+    }
+  });
+
+  it("the same list again churns nothing", async () => {
+    const { pool: p, driver } = pool({ g: { connection_count: 2 } }, [A, B]);
+    await p.open();
+    const before = driver.sessions.length;
+    p.setEndpoints([A, B]);
+    p.setEndpoints([{ ...B }, { ...A }]);
+    await p.query("SELECT 1", [], { group: "g" });
+    assert.equal(driver.sessions.length, before, "a session was replaced");
+    assert.equal(driver.open.size, 2);
+    assert.equal(p.stats().endpoints.length, 2);
+  });
+});
+
+describe("attacks on pass as a function", () => {
+  it("ten sessions opening at once share one slow call", async () => {
+    let calls = 0;
+    const pass = () => {
+      calls++;
+      return new Promise<string>((r) => setTimeout(() => r("tok"), 20));
+    };
+    const { pool: p, driver } = pool({ g: { connection_count: 10 } }, [{ ...A, pass }]);
+    const held = await Promise.all(Array.from({ length: 10 }, () => p.lease("g")));
+    assert.equal(calls, 1);
+    assert.equal(driver.open.size, 10);
+    for (const h of held) await h.release();
+  });
+
+  it("an error quoting the password, or a function returning an object, never shows it in the message", async () => {
+    const secret = "hunter2-very-secret";
+    for (
+      const pass of [
+        () => Promise.reject(new Error(`login with ${secret} refused`)),
+        () => Promise.resolve({ password: secret }),
+        () => {
+          throw secret;
+        },
+      ]
+    ) {
+      const { pool: p } = pool({ g: { connection_count: 1 } }, [{
+        ...A,
+        pass: pass as unknown as () => Promise<string>,
+      }]);
+      await assert.rejects(p.query("SELECT 1", [], { group: "g" }), (err) => {
+        assert.ok(err instanceof ConnectionError);
+        assert.equal(err.code, PASS_FUNCTION_FAILED);
+        assert.ok(!err.message.includes(secret), err.message);
+        assert.ok(!String(err).includes(secret));
+        assert.ok(!JSON.stringify(err).includes(secret));
+        return true;
+      });
+    }
+  });
+});
