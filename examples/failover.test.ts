@@ -93,17 +93,21 @@ describe("an app behind pgdbpool survives a failover", () => {
     };
 
     const load = [writer(), writer(), reader(), reader()];
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    await cluster.stop(cluster.primary);
-    outageAt = performance.now();
-    await cluster.promote(0);
-    const deadline = Date.now() + 10_000;
-    while (writesBackAfter === undefined && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await cluster.stop(cluster.primary);
+      outageAt = performance.now();
+      await cluster.promote(0);
+      const deadline = Date.now() + 10_000;
+      while (writesBackAfter === undefined && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    } finally {
+      // The load stops whatever happened, so a failure cannot leave it running.
+      stopping = true;
+      await Promise.all(load);
     }
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    stopping = true;
-    await Promise.all(load);
 
     assert.ok(writesBackAfter !== undefined, "writes resumed on the promoted standby");
     assert.ok(writesBackAfter < 5000, `writes resumed after ${writesBackAfter} ms`);

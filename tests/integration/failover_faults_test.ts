@@ -158,17 +158,22 @@ for (const [name, makeDriver] of drivers) {
           }
         }
       });
-      await sleep(1000);
-      assert.equal(p.stats().endpoints[0].up, false);
-      assert.ok(
-        p.stats().endpoints[0].failures < 10,
-        `failures ${p.stats().endpoints[0].failures}`,
-      );
-      await server.start();
-      const backAt = Date.now();
-      while (!firstOkAt && Date.now() - backAt < 10_000) await sleep(10);
-      stop = true;
-      await Promise.all(callers);
+      let backAt = 0;
+      // Whatever fails, the callers stop: a failed check must not leave them looping.
+      try {
+        await sleep(1000);
+        assert.equal(p.stats().endpoints[0].up, false);
+        assert.ok(
+          p.stats().endpoints[0].failures < 10,
+          `failures ${p.stats().endpoints[0].failures}`,
+        );
+        await server.start();
+        backAt = Date.now();
+        while (!firstOkAt && Date.now() - backAt < 10_000) await sleep(10);
+      } finally {
+        stop = true;
+        await Promise.all(callers);
+      }
       const ms = firstOkAt - backAt;
       console.log(`[${name}] server back to first served call: ${ms} ms`);
       assert.ok(firstOkAt > 0 && ms < 1500, `service resumed ${ms} ms after the server's return`);
