@@ -50,6 +50,8 @@ export class Pool extends PoolEventTarget {
   #closed = false;
   #ended: Promise<void> | undefined;
   #listener: Listener | undefined;
+  // A handle carries the endpoints and passwords the pool was built with.
+  #swapped = false;
 
   /**
    * Builds a pool; it connects lazily, on first lease.
@@ -192,7 +194,8 @@ export class Pool extends PoolEventTarget {
    * is structured-cloneable; its string and JSON forms hold no password.
    *
    * @returns The handle.
-   * @throws {PoolShareError} The pool is not `type: "threaded"`, or was ended.
+   * @throws {PoolShareError} The pool is not `type: "threaded"`, was ended, or
+   *   had its endpoints replaced with `setEndpoints`.
    *
    * @example Share a pool's budget with a Worker
    * ```ts
@@ -203,6 +206,11 @@ export class Pool extends PoolEventTarget {
    * ```
    */
   share(): PoolHandle {
+    if (this.#p.threaded && this.#swapped) {
+      throw new PoolShareError(
+        "Cannot share the pool: setEndpoints() replaced its endpoints, and a handle carries those it was built with; share it before setEndpoints(), or build a new threaded pool",
+      );
+    }
     if (this.#p.threaded) return this.#p.threaded.share();
     throw new PoolShareError(
       'Cannot share the pool: its type is "non-threaded"; create it with type: "threaded"',
@@ -304,6 +312,7 @@ export class Pool extends PoolEventTarget {
   setEndpoints(db: PoolConfigInput["db"]): void {
     if (this.#closed) throw new PoolClosedError();
     swapEndpoints(this.#p.groups, this.#p.endpoints, db, this.#listener);
+    this.#swapped = true;
   }
 
   /**
