@@ -183,6 +183,42 @@ for (const { name, make } of drivers) {
       }
     });
 
+    it("a storm of 10000 notifications in one transaction arrives whole and in order", async () => {
+      const { pool } = makePool();
+      const got: string[] = [];
+      const stop = await pool.listen("atk_storm", (p) => void got.push(p));
+      await pool.query(
+        "SELECT count(pg_notify('atk_storm', g::text)) FROM generate_series(1, 10000) g",
+        [],
+        { group: "g" },
+      );
+      await until("10000 notifications", () => got.length >= 10000, 20_000);
+      assert.equal(got.length, 10000);
+      assert.deepEqual(got.slice(0, 3), ["1", "2", "3"]);
+      assert.equal(got[9999], "10000");
+      assert.equal((await pool.query("SELECT 1 AS n", [], { group: "g" })).rows[0].n, 1);
+      await stop();
+    });
+
+    it("listen failing against a URL with a password never shows the password", async () => {
+      const secret = "listen-url-s3cr3t";
+      const port = await freePort();
+      const pool = createPool({
+        db:
+          `postgres://${server.user}:${secret}@127.0.0.1:${port}/${server.database}?connect_timeout=1`,
+        groups: { g: { connection_count: 1 } },
+        driver: make(),
+      });
+      pools.push(pool);
+      const err = await pool.listen("atk_pw", () => {}).then(() => undefined, (e: Error) => e);
+      assert.ok(err instanceof OfflineError, String(err));
+      let text = "";
+      for (let e: unknown = err; e instanceof Error; e = e.cause) {
+        text += `${e.message} ${e.stack} `;
+      }
+      assert.ok(!text.includes(secret), text);
+    });
+
     it("listen with no server there rejects with OfflineError, within the connect timeout", async () => {
       const port = await freePort();
       const pool = createPool({

@@ -172,4 +172,25 @@ describe("attacks on pass as a function", () => {
       });
     }
   });
+
+  it("a caller's abort wins over a pass function that hangs; the call still ends at connect_timeout", async () => {
+    const { pool: p, clock } = pool({ g: { connection_count: 1 } }, [{
+      ...A,
+      pass: () => new Promise<string>(() => {}),
+      connect_timeout: 5,
+    }]);
+    const ac = new AbortController();
+    const reason = new Error("gave up");
+    const leased = p.lease("g", { signal: ac.signal });
+    await tick();
+    ac.abort(reason);
+    await assert.rejects(leased, (err) => err === reason);
+    const timed = p.lease("g", { timeoutMs: 100 });
+    const failed = assert.rejects(timed);
+    await tick();
+    clock.advance(5000);
+    await failed;
+    await tick();
+    assert.equal(p.stats().groups.g.total, 0, "a slot stayed taken");
+  });
 });
