@@ -7,7 +7,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
-import type { EndpointConfig } from "./types.ts";
+import type { EndpointConfig } from "./endpoint_types.ts";
 import { DEFAULTS } from "./defaults.ts";
 import {
   ENDPOINT_KEYS,

@@ -5,12 +5,11 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
-import type { GroupConfig } from "./types.ts";
+import type { GroupConfig, TargetSessionAttrs } from "./group_types.ts";
 import { DEFAULTS } from "./defaults.ts";
 import { fail, isRecord, pick, rejectUnknownKeys, render } from "./fields.ts";
 import { integer } from "./validators.ts";
 import { endpointBinding, retryCount, targetSessionAttrs } from "./targets.ts";
-import type { TargetSessionAttrs } from "./types.ts";
 import { resetField } from "./reset.ts";
 import { type PoolDefaults, PYTHON_GROUP_KEYS, sessionKeys } from "./session_keys.ts";
 

@@ -15,7 +15,8 @@
  */
 import type { Driver } from "../driver.ts";
 import { ConfigError } from "../errors.ts";
-import type { EndpointConfig, PoolConfig } from "./types.ts";
+import type { EndpointConfig } from "./endpoint_types.ts";
+import type { PoolConfig } from "./types.ts";
 import { DEFAULTS } from "./defaults.ts";
 import { fail, type Field, isRecord, pick, rejectUnknownKeys, render } from "./fields.ts";
 import { duration, oneOf } from "./validators.ts";
@@ -25,15 +26,9 @@ import { targetSessionAttrs } from "./targets.ts";
 import type { PassFunction } from "./pass_function.ts";
 import { checkSqlprepareEndpoints, poolDefaults, PYTHON_TOP_KEYS } from "./session_keys.ts";
 
-export type {
-  EndpointConfig,
-  EndpointInput,
-  GroupConfig,
-  GroupInput,
-  PoolConfig,
-  PoolConfigInput,
-  TargetSessionAttrs,
-} from "./types.ts";
+export type { EndpointConfig, EndpointInput } from "./endpoint_types.ts";
+export type { GroupConfig, GroupInput, TargetSessionAttrs } from "./group_types.ts";
+export type { PoolConfig, PoolConfigInput } from "./types.ts";
 export { DEFAULTS } from "./defaults.ts";
 export { describeEndpoint, redactUrl } from "../redact.ts";
 

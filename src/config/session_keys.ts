@@ -11,7 +11,8 @@ import type { ParamStyle } from "../python/pyformat.ts";
 import { fail, type Field, pick } from "./fields.ts";
 import { oneOf } from "./validators.ts";
 import { ConfigError } from "../errors.ts";
-import type { EndpointConfig, GroupConfig } from "./types.ts";
+import type { EndpointConfig } from "./endpoint_types.ts";
+import type { GroupConfig } from "./group_types.ts";
 import { tokenize, TokenKind } from "../sql/tokenizer.ts";
 
 /** An endpoint's `pool_mode`: `"transaction"` for PgBouncer's transaction pooling. */

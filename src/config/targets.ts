@@ -8,7 +8,7 @@ import { ConfigError } from "../errors.ts";
 import type { Field } from "./fields.ts";
 import { fail, render } from "./fields.ts";
 import { integer, oneOf } from "./validators.ts";
-import type { TargetSessionAttrs } from "./types.ts";
+import type { TargetSessionAttrs } from "./group_types.ts";
 
 /**
  * libpq's `target_session_attrs` values, in libpq's order.

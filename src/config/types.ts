@@ -1,149 +1,17 @@
 /**
- * The shapes of a pool configuration: what the user may write
- * ({@linkcode PoolConfigInput}, {@linkcode EndpointInput}, {@linkcode GroupInput})
- * and what `normalizeConfig` in `config.ts` returns ({@linkcode PoolConfig},
- * {@linkcode EndpointConfig}, {@linkcode GroupConfig}). Types only: the
- * defaults live in `config_defaults.ts`.
+ * The shapes of a whole pool configuration: what the user may write
+ * ({@linkcode PoolConfigInput}) and what `normalizeConfig` in `normalize.ts`
+ * returns ({@linkcode PoolConfig}). Types only: the defaults live in
+ * `defaults.ts`; one endpoint's and one group's shapes in `endpoint_types.ts`
+ * and `group_types.ts`.
  *
  * @module
  */
-import type { Driver, SslMode } from "../driver.ts";
+import type { Driver } from "../driver.ts";
 import type { OnConnect } from "../groups/on_connect.ts";
 import type { ParamStyle } from "../python/pyformat.ts";
-import type { PassFunction } from "./pass_function.ts";
-
-/**
- * libpq's `target_session_attrs`: which servers a group's sessions may use.
- * `"read-write"`: accepts writes by default (not in recovery and
- * `default_transaction_read_only` off); `"read-only"`: the opposite;
- * `"primary"` / `"standby"`: not in recovery / in recovery;
- * `"prefer-standby"`: a standby while one is reachable, else a primary;
- * `"any"`: every server.
- */
-export type TargetSessionAttrs =
-  | "any"
-  | "read-write"
-  | "read-only"
-  | "primary"
-  | "standby"
-  | "prefer-standby";
-
-/** One endpoint as the user may write it (seed-style keys or camelCase aliases). */
-export interface EndpointInput {
-  /** Names the endpoint in `groups.<g>.endpoints`, stats and `db.endpoint`; unique. @default {"host:port"} */
-  id?: string;
-  /** Host name, IP, or Unix socket directory. */
-  host?: string;
-  /** TCP port. @default {5432} */
-  port?: number | string;
-  /** Database name (alias `database`). */
-  name?: string;
-  /** Database name (alias of `name`). */
-  database?: string;
-  /** User name. @default {"postgres"} */
-  user?: string;
-  /** Password (alias `password`). */
-  pass?: string | PassFunction;
-  /** Password (alias of `pass`). */
-  password?: string | PassFunction;
-  /** TLS mode. @default {"disable"} */
-  ssl?: SslMode;
-  /** PEM CA certificate(s) used by `verify-ca` / `verify-full` (alias `sslRootCert`). */
-  sslrootcert?: string;
-  /** Alias of `sslrootcert`. */
-  sslRootCert?: string;
-  /** Connect timeout in seconds (alias `connectTimeout`). @default {10} */
-  connect_timeout?: number;
-  /** Alias of `connect_timeout`, in seconds. */
-  connectTimeout?: number;
-  /** Statement timeout in milliseconds, applied as `statement_timeout` (alias `queryTimeout`). @default {5000} */
-  query_timeout?: number;
-  /** Alias of `query_timeout`, in milliseconds. */
-  queryTimeout?: number;
-  /** Temp buffers in megabytes, applied as `temp_buffers` (alias `sessionTmpBuffer`). @default {128} */
-  session_tmp_buffer?: number;
-  /** Alias of `session_tmp_buffer`, in megabytes. */
-  sessionTmpBuffer?: number;
-  /** `application_name` of the sessions (alias `applicationName`). @default {"pgdbpool"} */
-  application_name?: string;
-  /** Alias of `application_name`. */
-  applicationName?: string;
-  /**
-   * The Python module's sleep between reconnect tries, in seconds (alias
-   * `connectionRetrySleep`). Here it sets the pool's first back-off,
-   * `reconnectBaseMs`; every endpoint that gives it must give the same value.
-   */
-  connection_retry_sleep?: number;
-  /** Alias of `connection_retry_sleep`, in seconds. */
-  connectionRetrySleep?: number;
-  /**
-   * `"transaction"`: the endpoint is a transaction-mode pooler (PgBouncer's
-   * `pool_mode = transaction`): no startup settings, unnamed statements only,
-   * session-changing statements refused (alias `poolMode`). @default {"session"}
-   */
-  pool_mode?: "session" | "transaction";
-  /** Alias of `pool_mode`. */
-  poolMode?: "session" | "transaction";
-}
-
-/** One group as the user may write it. */
-export interface GroupInput {
-  /** Most connections this group opens (alias `connectionCount`). Required, integer ≥ 1. */
-  connection_count?: number;
-  /** Alias of `connection_count`. */
-  connectionCount?: number;
-  /** `false` runs each `withHandler` inside a transaction. @default {true} */
-  autocommit?: boolean;
-  /**
-   * What release does about session state a handler changed (`SET`, temp
-   * tables, prepared statements, advisory locks, `LISTEN`, held cursors):
-   * `"auto"` undoes what the handler changed, and costs nothing when it
-   * changed nothing; `"none"` trusts the callers; any other string is SQL run
-   * on every release. The keywords are matched exactly: a lone word that is
-   * no SQL statement (`"Auto"`, `"none "`) is a `ConfigError`. @default {"auto"}
-   */
-  reset?: string;
-  /**
-   * Let concurrent handlers share sessions so the driver pipelines their
-   * queries (autocommit groups only; transactions and session-changing
-   * statements are refused). Each lease takes the session with the fewest
-   * queries in flight. @default {false}
-   */
-  pipeline?: boolean;
-  /** Ids of the endpoints this group may use (see `EndpointInput.id`). @default {all endpoints} */
-  endpoints?: readonly string[];
-  /**
-   * Which servers the group's sessions may use, with libpq's values and
-   * meaning (alias `targetSessionAttrs`). A URL's `?target_session_attrs=`
-   * sets the default of every group. @default {"any"}
-   */
-  target_session_attrs?: TargetSessionAttrs;
-  /** Alias of `target_session_attrs`. */
-  targetSessionAttrs?: TargetSessionAttrs;
-  /**
-   * How many times `fn` runs again (transactional groups only) when its
-   * transaction failed with a serialization failure (40001) or a deadlock
-   * (40P01), or when the session was lost before any of `fn`'s queries got an
-   * answer; never after a COMMIT whose outcome is unknown. @default {0}
-   */
-  retry?: number;
-  /**
-   * Most callers queued for a session (alias `maxWaiting`); past it a lease
-   * fails at once with `PoolOverloadedError`. An integer ≥ 0 (0: never wait)
-   * or `Infinity`. @default {Infinity}
-   */
-  max_waiting?: number;
-  /** Alias of `max_waiting`. */
-  maxWaiting?: number;
-  /** Call `"SQLPrepare"."PrepareQueries"()` on each new session (the Python module's key). @default {false} */
-  sqlprepare?: boolean;
-  /** SQL, or a function, run on each new session before its first use (alias `onConnect`); replaces the pool's. */
-  on_connect?: OnConnect;
-  /** Alias of `on_connect`. */
-  onConnect?: OnConnect;
-  /** `"numeric"` (`$1`) or `"pyformat"` (`%s`, `%(name)s`); replaces the pool's. @default {"numeric"} */
-  paramstyle?: ParamStyle;
-}
+import type { EndpointConfig, EndpointInput } from "./endpoint_types.ts";
+import type { GroupConfig, GroupInput } from "./group_types.ts";
 
 /** The pool configuration as the user writes it. */
 export interface PoolConfigInput {
@@ -188,63 +56,6 @@ export interface PoolConfigInput {
   reconnectBaseMs?: number;
   /** Longest back-off of a failing endpoint, in ms (alias `reconnect_max_ms`). @default {10000} */
   reconnectMaxMs?: number;
-}
-
-/**
- * A normalised endpoint. Carries no password: {@linkcode passwordOf} finds it,
- * so that printing or serialising a config never shows it.
- */
-export interface EndpointConfig {
-  /** Unique id; `"host:port"` (IPv6 `"[::1]:5432"`) unless one was given. */
-  readonly id: string;
-  /** Host name, IP address (IPv6 without brackets) or Unix socket directory. */
-  readonly host: string;
-  /** TCP port, 1..65535. */
-  readonly port: number;
-  /** Database name; defaults to the user name. */
-  readonly database: string;
-  /** User name. */
-  readonly user: string;
-  /** TLS mode. */
-  readonly ssl: SslMode;
-  /** PEM CA certificate(s), if given. */
-  readonly sslRootCert: string | undefined;
-  /** Connect timeout in milliseconds (the input is in seconds). */
-  readonly connectTimeoutMs: number;
-  /** `statement_timeout` in milliseconds; `0` means none. */
-  readonly queryTimeoutMs: number;
-  /** `temp_buffers` in megabytes. */
-  readonly sessionTmpBufferMb: number;
-  /** `application_name` of the sessions. */
-  readonly applicationName: string;
-  /** `"transaction"`: a transaction-mode pooler hands each transaction its own server session. */
-  readonly poolMode: "session" | "transaction";
-}
-
-/** A normalised group. */
-export interface GroupConfig {
-  /** Most connections the group opens, ≥ 1. */
-  readonly connectionCount: number;
-  /** `false` runs each `withHandler` inside a transaction. */
-  readonly autocommit: boolean;
-  /** `"auto"`, `"none"`, or SQL run on every release. */
-  readonly reset: string;
-  /** Sessions shared by concurrent handlers. */
-  readonly pipeline: boolean;
-  /** Ids of the endpoints the group may use, in the pool's order; `undefined`: all. */
-  readonly endpoints: readonly string[] | undefined;
-  /** Which servers the group's sessions may use. */
-  readonly targetSessionAttrs: TargetSessionAttrs;
-  /** How many times `fn` may run again (see `GroupInput.retry`); 0 in autocommit groups. */
-  readonly retry: number;
-  /** Most callers queued for a session (`Infinity`: unbounded). */
-  readonly maxWaiting: number;
-  /** Call `"SQLPrepare"."PrepareQueries"()` on each new session. */
-  readonly sqlprepare: boolean;
-  /** Run on each new session before its first use, if set. */
-  readonly onConnect: OnConnect | undefined;
-  /** How query parameters are written. */
-  readonly paramstyle: ParamStyle;
 }
 
 /**
