@@ -21,23 +21,13 @@ import {
 } from "./open_session.ts";
 import { type Binding, planSwap, type SwapPlan } from "../reconfig/endpoint_swap.ts";
 import type { BackoffOptions, Health } from "./health.ts";
-import { type Timings, TimingSet } from "../observe/timing.ts";
+import { TimingSet } from "../observe/timing.ts";
+import { describeState, type EndpointStats, endpointStats } from "./endpoint_report.ts";
 
 export type { EndpointConnection } from "./endpoint_scope.ts";
+export type { EndpointStats } from "./endpoint_report.ts";
 export { EndpointScope } from "./endpoint_scope.ts";
 export type { EndpointInfo } from "./role_book.ts";
-
-/** What `stats()` shows of one endpoint: its health, sessions, and timings over all groups. */
-export interface EndpointStats extends EndpointInfo, Timings {
-  /** Open sessions to it, over all groups. */
-  connections: number;
-  /** `false` while it is backed off after failed connects. */
-  up: boolean;
-  /** Failed attempt windows in a row (concurrent failures count once). */
-  failures: number;
-  /** The last connect error's message, if it is down. */
-  lastError: string | undefined;
-}
 
 /** Options of an {@linkcode EndpointSet}. */
 export interface EndpointSetOptions {
@@ -81,13 +71,9 @@ export class EndpointSet {
       backoff: { baseMs: opts.reconnectBaseMs, maxMs: opts.reconnectMaxMs },
       onNotice: opts.onNotice,
     };
-    this.#states = endpoints.map(endpointState);
     this.#onHealth = opts.onHealth;
+    this.#states = endpoints.map((config) => this.#stateOf(config));
     this.#timings = endpoints.map(() => new TimingSet());
-    const onHealth = opts.onHealth;
-    if (onHealth) {
-      for (const s of this.#states) s.health.onChange = (up, e) => onHealth(s.config.id, up, e);
-    }
     this.roles = new RoleBook(endpoints, opts.clock);
   }
 
@@ -154,15 +140,20 @@ export class EndpointSet {
     for (const [at, config] of plan.keep) this.#states[at].config = config;
     for (const at of plan.remove) this.#states[at].removed = true;
     for (const config of plan.add) {
-      const s = endpointState(config);
-      this.#states.push(s);
+      this.#states.push(this.#stateOf(config));
       this.#timings.push(new TimingSet());
-      const onHealth = this.#onHealth;
-      if (onHealth) s.health.onChange = (up, e) => onHealth(s.config.id, up, e);
       this.roles.add(config);
     }
     for (const { scope, binding } of this.#scopes) scope.rebind(this.#indexesOf(binding.ids));
     return plan;
+  }
+
+  // A new endpoint's state, its health changes reported through `onHealth`.
+  #stateOf(config: EndpointConfig): EndpointState {
+    const s = endpointState(config);
+    const onHealth = this.#onHealth;
+    if (onHealth) s.health.onChange = (up, e) => onHealth(s.config.id, up, e);
+    return s;
   }
 
   // The endpoints not removed whose id is in `ids` (all of them without ids).
@@ -217,15 +208,7 @@ export class EndpointSet {
    * @returns A fresh snapshot.
    */
   stats(): EndpointStats[] {
-    return this.#states.map((s, i) => ({
-      ...this.roles.info(i),
-      connections: s.connections,
-      up: s.health.up,
-      failures: s.health.failures,
-      lastError: s.health.lastError,
-      ...this.#timings[i].snapshot(),
-      // An endpoint removed by pool.setEndpoints() shows until its last session closed.
-    })).filter((_, i) => !this.#states[i].removed || this.#states[i].connections > 0);
+    return endpointStats(this.#states, this.roles, this.#timings);
   }
 
   /** @internal The timings of `index` (over all groups). */
@@ -252,13 +235,7 @@ export class EndpointSet {
 
   /** @internal The message part describing `index`, for `OfflineError`. */
   describe(index: number, why: string | undefined): string {
-    const s = this.#states[index];
-    const h = s.health;
-    if (!h.up) {
-      const wait = Math.max(0, Math.ceil(h.retryAt - this.#clock.now()));
-      return `${s.label} (${h.lastError ?? "down"}; next try in ${wait} ms)`;
-    }
-    return `${s.label} (${why ?? "up"})`;
+    return describeState(this.#states[index], this.#clock.now(), why);
   }
 
   /**
