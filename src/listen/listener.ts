@@ -183,7 +183,10 @@ export class Listener {
     const callbacks = this.#channels.get(n.channel);
     if (callbacks === undefined) return;
     const info: NotifyInfo = Object.freeze({ channel: n.channel, pid: n.pid });
-    for (const fn of callbacks) {
+    // The callbacks of this moment: one listened during the delivery (a Set's
+    // iteration would reach it) gets only later notifications; one stopped gets none.
+    for (const fn of [...callbacks]) {
+      if (!callbacks.has(fn)) continue;
       // A callback's own failure is its own: it must not stop the others.
       try {
         const r = fn(n.payload, info);

@@ -219,6 +219,26 @@ for (const { name, make } of drivers) {
       assert.ok(!text.includes(secret), text);
     });
 
+    it("a callback that listens again during a delivery: the new callback gets only later notifications", async () => {
+      const { pool } = makePool();
+      const late: string[] = [];
+      const stops: Promise<() => Promise<void>>[] = [];
+      let calls = 0;
+      // Re-arming on every notification: each one adds a callback for the next.
+      const rearm = (payload: string) => {
+        if (++calls > 100) return; // without the fix this loops within one delivery
+        late.push(payload);
+        stops.push(pool.listen("atk_rearm", rearm));
+      };
+      stops.push(pool.listen("atk_rearm", rearm));
+      await stops[0];
+      await pool.query("SELECT pg_notify('atk_rearm', 'one')", [], { group: "g" });
+      await until("the first delivery", () => late.length > 0);
+      await sleep(100);
+      assert.deepEqual(late, ["one"], "a callback added during a delivery got that notification");
+      for (const stop of await Promise.all(stops)) await stop();
+    });
+
     it("listen with no server there rejects with OfflineError, within the connect timeout", async () => {
       const port = await freePort();
       const pool = createPool({
