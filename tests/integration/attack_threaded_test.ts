@@ -204,6 +204,53 @@ describe("attacks on threaded pools", () => {
     assert.equal(await port(b), other.port);
   });
 
+  it("one handle used twice in one isolate, and again after the first pool ended, stays in budget", async () => {
+    const a = main(2);
+    const handle = a.share();
+    const b = createPool(structuredClone(handle), { driver: postgresjs() });
+    const c = createPool(structuredClone(handle), { driver: postgresjs() });
+    pools.push(b, c);
+    assert.equal(a.stats().shared!.isolates, 3);
+    const held = [await b.lease("g"), await c.lease("g")];
+    let third = false;
+    const waiting = a.lease("g").then((h) => (third = true, h));
+    await sleep(50);
+    assert.equal(third, false, "a third session opened on a budget of 2");
+    await held[0].release();
+    held[0] = await waiting;
+    consistent([a, b, c], "g");
+    for (const h of held) await h.release();
+    await a.end();
+    // The handle outlives the pool that made it: a late joiner shares what is left.
+    const d = createPool(structuredClone(handle), { driver: postgresjs() });
+    pools.push(d);
+    assert.equal(d.stats().shared!.isolates, 3);
+    const got = await Promise.all([d.lease("g"), b.lease("g")]);
+    consistent([b, c, d], "g");
+    for (const h of got) await h.release();
+  });
+
+  it("pipelined groups: a lease waiting for a slot another isolate holds honours abort and timeout, then is served", async () => {
+    const a = main(1, { groups: { p: { connection_count: 1, pipeline: true } } });
+    const b = joined(a);
+    const held = await a.lease("p");
+    const ac = new AbortController();
+    const reason = new Error("caller gave up");
+    const aborted = b.lease("p", { signal: ac.signal });
+    const timed = b.lease("p", { timeoutMs: 200 });
+    await sleep(50);
+    ac.abort(reason);
+    await assert.rejects(aborted, (err) => err === reason);
+    await assert.rejects(timed, AcquireTimeoutError);
+    const served = b.lease("p", { timeoutMs: 5000 });
+    await sleep(50);
+    await held.release();
+    const h = await served;
+    assert.equal((await h.query("SELECT 3 AS n")).rows[0].n, 3);
+    await h.release();
+    consistent([a, b], "p");
+  });
+
   it("a password in a URL shows in no form of the handle", () => {
     const secret = "url-s3cr3t-pw";
     const url =
