@@ -239,6 +239,26 @@ for (const { name, make } of drivers) {
       for (const stop of await Promise.all(stops)) await stop();
     });
 
+    it("setEndpoints() to another server moves the listen session there; its NOTIFYs arrive", async () => {
+      const [, other] = await sharedServers();
+      const { pool, app } = makePool();
+      const got: string[] = [];
+      const stop = await pool.listen("atk_move", (p) => void got.push(p));
+      pool.setEndpoints(endpointOf(other, { application_name: app }));
+      await until("a notification on the new server", async () => {
+        await adminQuery(other, "SELECT pg_notify('atk_move', 'moved')");
+        await sleep(50);
+        return got.includes("moved");
+      });
+      const left = await adminQuery(
+        server,
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1",
+        [app],
+      );
+      assert.equal(left[0].n, 0, "a session stayed on the removed server");
+      await stop();
+    });
+
     it("listen with no server there rejects with OfflineError, within the connect timeout", async () => {
       const port = await freePort();
       const pool = createPool({
