@@ -4,20 +4,13 @@
  * @module
  */
 import type { PoolConfigInput } from "./config/normalize.ts";
-import { PoolClosedError, PoolShareError, UnconfiguredGroupError } from "./errors.ts";
-import { closeGroups, groupStats } from "./groups/build.ts";
-import { openGroups } from "./groups/open_groups.ts";
-import { drainGroups, resizeGroup, swapEndpoints } from "./reconfig/live.ts";
-import { Listener, type OnNotify } from "./listen/listener.ts";
-import type { LeaseGroup } from "./groups/group.ts";
-import type { Handler } from "./handler/handler.ts";
-import { runWithHandler } from "./handler/run_once.ts";
-import { leaseWatched } from "./handler/after_lease.ts";
-import { acquireOptions, type LeaseOptions } from "./handler/lease_options.ts";
+import type { OnNotify } from "./listen/listener.ts";
+import type { Handler, QueryParams, QueryResult } from "./handler/handler.ts";
+import type { LeaseOptions } from "./handler/lease_options.ts";
 import { type QueryOptions, queryThrough } from "./handler/one_liners.ts";
-import type { QueryParams, QueryResult } from "./handler/handler.ts";
 import type { PoolOptions, PoolStats } from "./pool_types.ts";
-import { buildPoolParts, type PoolParts } from "./pool_parts.ts";
+import { buildPoolParts } from "./pool_parts.ts";
+import { PoolState } from "./pool_state.ts";
 import { eventSinkOf, PoolEventTarget } from "./observe/event_target.ts";
 import type { PoolHandle } from "./threaded/handle.ts";
 
@@ -46,12 +39,8 @@ export type { LeaseOptions, PoolOptions, PoolStats, QueryOptions };
  * ```
  */
 export class Pool extends PoolEventTarget {
-  readonly #p: PoolParts;
-  #closed = false;
-  #ended: Promise<void> | undefined;
-  #listener: Listener | undefined;
-  // A handle carries the endpoints and passwords the pool was built with.
-  #swapped = false;
+  // Every method is one call: the behaviour lives in PoolState, the documentation here.
+  readonly #s: PoolState;
 
   /**
    * Builds a pool; it connects lazily, on first lease.
@@ -63,7 +52,7 @@ export class Pool extends PoolEventTarget {
    */
   constructor(input: PoolConfigInput | PoolHandle, options: PoolOptions = {}) {
     super();
-    this.#p = buildPoolParts(input, options, eventSinkOf(this));
+    this.#s = new PoolState(buildPoolParts(input, options, eventSinkOf(this)));
   }
 
   /**
@@ -99,14 +88,7 @@ export class Pool extends PoolEventTarget {
     fn: (db: Handler) => T | Promise<T>,
     options?: LeaseOptions,
   ): Promise<T> {
-    try {
-      const g = this.#group(group);
-      const opts = acquireOptions(options, this.#p.defaultAcquire);
-      // The stack is taken before the first await, while the caller's frames are on it.
-      return runWithHandler(g, fn, opts, this.#p.watch, this.#p.watch.stackHere());
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    return this.#s.withHandler(group, fn, options);
   }
 
   /**
@@ -156,14 +138,7 @@ export class Pool extends PoolEventTarget {
    * ```
    */
   lease(group: string, options?: LeaseOptions): Promise<Handler> {
-    try {
-      const g = this.#group(group);
-      const opts = acquireOptions(options, this.#p.defaultAcquire);
-      // Not async: a queued caller then costs one promise (see leaseWatched).
-      return leaseWatched(g, opts, this.#p.watch, this.#p.watch.stackHere());
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    return this.#s.lease(group, options);
   }
 
   /**
@@ -179,12 +154,7 @@ export class Pool extends PoolEventTarget {
    * ```
    */
   stats(): PoolStats {
-    const stats: PoolStats = {
-      groups: groupStats(this.#p.groups),
-      endpoints: this.#p.endpoints.stats(),
-    };
-    if (this.#p.threaded) stats.shared = this.#p.threaded.stats();
-    return stats;
+    return this.#s.stats();
   }
 
   /**
@@ -206,15 +176,7 @@ export class Pool extends PoolEventTarget {
    * ```
    */
   share(): PoolHandle {
-    if (this.#p.threaded && this.#swapped) {
-      throw new PoolShareError(
-        "Cannot share the pool: setEndpoints() replaced its endpoints, and a handle carries those it was built with; share it before setEndpoints(), or build a new threaded pool",
-      );
-    }
-    if (this.#p.threaded) return this.#p.threaded.share();
-    throw new PoolShareError(
-      'Cannot share the pool: its type is "non-threaded"; create it with type: "threaded"',
-    );
+    return this.#s.share();
   }
 
   /**
@@ -233,8 +195,7 @@ export class Pool extends PoolEventTarget {
    * ```
    */
   open(): Promise<void> {
-    if (this.#closed) return Promise.reject(new PoolClosedError());
-    return openGroups(this.#p.groups.byName, this.#p.defaultAcquire.timeoutMs);
+    return this.#s.open();
   }
 
   /**
@@ -258,8 +219,7 @@ export class Pool extends PoolEventTarget {
    * ```
    */
   resize(group: string, connectionCount: number): void {
-    if (this.#closed) throw new PoolClosedError();
-    resizeGroup(this.#group(group), connectionCount);
+    this.#s.resize(group, connectionCount);
   }
 
   /**
@@ -285,8 +245,7 @@ export class Pool extends PoolEventTarget {
    * ```
    */
   drain(group?: string): void {
-    if (this.#closed) throw new PoolClosedError();
-    drainGroups(group === undefined ? this.#p.groups.byName.values() : [this.#group(group)]);
+    this.#s.drain(group);
   }
 
   /**
@@ -310,9 +269,7 @@ export class Pool extends PoolEventTarget {
    * ```
    */
   setEndpoints(db: PoolConfigInput["db"]): void {
-    if (this.#closed) throw new PoolClosedError();
-    swapEndpoints(this.#p.groups, this.#p.endpoints, db, this.#listener);
-    this.#swapped = true;
+    this.#s.setEndpoints(db);
   }
 
   /**
@@ -343,8 +300,7 @@ export class Pool extends PoolEventTarget {
    * ```
    */
   listen(channel: string, onNotify: OnNotify): Promise<() => Promise<void>> {
-    if (this.#closed) return Promise.reject(new PoolClosedError());
-    return (this.#listener ??= new Listener(this.#p.endpoints)).listen(channel, onNotify);
+    return this.#s.listen(channel, onNotify);
   }
 
   /**
@@ -362,25 +318,12 @@ export class Pool extends PoolEventTarget {
    * ```
    */
   end(): Promise<void> {
-    this.#closed = true;
-    this.#p.watch.stop();
-    // A threaded pool's row (and any slot still counted) goes back once its sessions are closed.
-    const { groups, endTimeoutMs, threaded } = this.#p;
-    return this.#ended ??= Promise.all([closeGroups(groups, endTimeoutMs), this.#listener?.close()])
-      .then(() => {})
-      .finally(() => threaded?.leave());
+    return this.#s.end();
   }
 
   /** Same as {@linkcode Pool.end}, for `await using`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.end();
-  }
-
-  #group(name: string): LeaseGroup {
-    const g = this.#p.groups.byName.get(name);
-    if (g) return g;
-    if (this.#closed) throw new PoolClosedError();
-    throw new UnconfiguredGroupError(name, [...this.#p.groups.byName.keys()]);
   }
 }
 
