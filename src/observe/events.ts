@@ -24,7 +24,6 @@ import type { LeakDetail, UnreleasedDetail } from "../handler/lease_watch.ts";
  *   was garbage-collected unreleased;
  * - `"reconfigured"`: `pool.resize()` shrank its group, `pool.drain()` replaced it, or
  *   `pool.setEndpoints()` removed its endpoint (closed when idle, or at release);
- * - `"reconfigured"`: the group was resized or drained, or its endpoint removed;
  * - `"clock-leap"`: idle in a pipelined group across a clock leap (a suspend), so maybe dead;
  * - `"pool-ended"`: `pool.end()`.
  */
