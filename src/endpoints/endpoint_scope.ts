@@ -8,7 +8,7 @@
 import type { DriverConnection } from "../driver.ts";
 import type { TargetSessionAttrs } from "../config/normalize.ts";
 import type { EndpointSet } from "./endpoint_set.ts";
-import { serves } from "./roles.ts";
+import { serves, signalsDemotion } from "./roles.ts";
 import { findSession, type SearchScope } from "./find_session.ts";
 import type { ConnectExtra } from "./open_session.ts";
 import { type Candidate, planMoves, Rebalancer } from "./rebalance.ts";
@@ -158,9 +158,7 @@ export class EndpointScope {
    * @param code The SQLSTATE.
    */
   statementFailed(index: number, code: string | undefined): void {
-    if (code === "25006" && (this.target === "read-write" || this.target === "primary")) {
-      this.#set.roles.note(index, undefined);
-    }
+    if (signalsDemotion(this.target, code)) this.#set.roles.note(index, undefined);
   }
 
   /**

@@ -75,17 +75,6 @@ export function readSql(text: string): SqlVerdict {
 }
 
 /**
- * Whether any statement of the text starts, ends or marks a transaction;
- * `true` too when the text cannot be read.
- *
- * @param text SQL text, possibly several statements.
- * @returns `true` for `BEGIN`, `COMMIT`, `SAVEPOINT`… behind any comment.
- */
-export function controlsTransaction(text: string): boolean {
-  return readSql(text).controls;
-}
-
-/**
  * What a text changes in the session.
  *
  * @param text SQL text, possibly several statements.
