@@ -16,7 +16,17 @@ import { ConnectionError } from "../errors.ts";
 /** `code` of the `ConnectionError` of a `pass` function that failed. */
 export const PASS_FUNCTION_FAILED = "PASS_FUNCTION_FAILED";
 
-const inFlight = new WeakMap<EndpointConfig, Promise<string | undefined>>();
+const inFlight = new WeakMap<EndpointConfig, { call: Promise<string | undefined>; era: number }>();
+// Bumped by `pool.drain()`: a connect asked for after it calls `pass` anew.
+let era = 0;
+
+/**
+ * Makes later connects call their `pass` function again instead of sharing a
+ * call already in flight (whose value may predate a credential rotation).
+ */
+export function forgetPassCalls(): void {
+  era++;
+}
 
 /**
  * The password to open a session of `config` with.
@@ -33,12 +43,12 @@ export function passwordFor(
 ): string | undefined | Promise<string | undefined> {
   const fn = passFunctionOf(config);
   if (fn === undefined) return passwordOf(config);
-  let call = inFlight.get(config);
-  if (call === undefined) {
-    call = callWithin(fn, config, label, clock).finally(() => inFlight.delete(config));
-    inFlight.set(config, call);
-  }
-  return call;
+  const shared = inFlight.get(config);
+  if (shared !== undefined && shared.era === era) return shared.call;
+  const entry = { call: callWithin(fn, config, label, clock), era };
+  entry.call = entry.call.finally(() => inFlight.get(config) === entry && inFlight.delete(config));
+  inFlight.set(config, entry);
+  return entry.call;
 }
 
 /**

@@ -7,6 +7,7 @@
  * @module
  */
 import { normalizeEndpoints } from "../config/normalize.ts";
+import { forgetPassCalls } from "../endpoints/password.ts";
 import type { EndpointSet } from "../endpoints/endpoint_set.ts";
 import type { Groups } from "../groups/build.ts";
 import type { LeaseGroup } from "../groups/group.ts";
@@ -37,6 +38,7 @@ export function resizeGroup(group: LeaseGroup, size: number): void {
  * @param groups The groups to drain.
  */
 export function drainGroups(groups: Iterable<LeaseGroup>): void {
+  forgetPassCalls();
   for (const g of groups) g.retire(() => true);
 }
 

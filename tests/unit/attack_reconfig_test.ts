@@ -193,4 +193,29 @@ describe("attacks on pass as a function", () => {
     await tick();
     assert.equal(p.stats().groups.g.total, 0, "a slot stayed taken");
   });
+
+  it("a session opened after drain() does not reuse a pass call started before it", async () => {
+    let current = "old";
+    const later: (() => void)[] = [];
+    const pass = () => {
+      const value = current; // what the vault said when asked
+      return new Promise<string>((r) => later.push(() => r(value)));
+    };
+    const { pool: p, driver } = pool({ g: { connection_count: 2 } }, [{ ...A, pass }]);
+    const first = p.lease("g");
+    await tick();
+    current = "new"; // rotated: ALTER ROLE … PASSWORD 'new'
+    p.drain();
+    const second = p.lease("g");
+    await tick();
+    while (later.length > 0) later.shift()!();
+    const held = await Promise.all([first, second]);
+    const passwords = driver.sessions.map((s) => s.params.password);
+    assert.deepEqual(
+      passwords,
+      ["old", "new"],
+      "the session asked for after drain() logged in with the old password",
+    );
+    for (const h of held) await h.release();
+  });
 });
