@@ -121,9 +121,16 @@ export class EndpointScope {
   async connect(preferred: number): Promise<EndpointConnection> {
     this.#opening++;
     try {
-      const { connection, endpoint } = await findSession(this.#search, preferred);
-      this.#counts[endpoint]++;
-      return { connection, endpoint };
+      for (let search = this.#search;; search = this.#search) {
+        try {
+          const { connection, endpoint } = await findSession(search, preferred);
+          this.#counts[endpoint]++;
+          return { connection, endpoint };
+        } catch (err) {
+          // `pool.setEndpoints()` during the search: the endpoints of now get their try.
+          if (search === this.#search) throw err;
+        }
+      }
     } finally {
       this.#opening--;
     }

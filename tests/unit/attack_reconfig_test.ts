@@ -133,6 +133,22 @@ describe("attacks on pool.setEndpoints()", () => {
   });
 });
 
+describe("attacks on setEndpoints() with callers in line", () => {
+  it("a caller whose connect to a removed endpoint fails is served by the new endpoint", async () => {
+    const { pool: p, driver } = pool({ g: { connection_count: 1 } }, [A]);
+    driver.hanging.set("a:5432", []);
+    const waiting = p.query("SELECT 1", [], { group: "g", timeoutMs: 30_000 });
+    await tick();
+    p.setEndpoints([B]);
+    // The old server is gone: the connect in flight fails (a real driver's connect_timeout).
+    driver.down.add("a:5432");
+    for (const go of driver.hanging.get("a:5432")!) go();
+    driver.hanging.delete("a:5432");
+    await waiting;
+    assert.deepEqual([...driver.open].map((s) => s.endpoint), ["b:5432"]);
+  });
+});
+
 describe("attacks on pass as a function", () => {
   it("ten sessions opening at once share one slow call", async () => {
     let calls = 0;
