@@ -70,7 +70,7 @@ describe("shared slots", () => {
   it("counts every slot once while 4 Workers take and give and another reclaims every row", async () => {
     const budget = 8;
     const m = createMemory({ budgets: [budget], endpoints: 0, secretBytes: 0 });
-    const ctl = new SharedArrayBuffer(8);
+    const ctl = new SharedArrayBuffer(12);
     const c = new Int32Array(ctl);
     const url = new URL("../integration/fixtures/threaded_slot_churn.ts", import.meta.url).href;
     const start = (role: string) => {
