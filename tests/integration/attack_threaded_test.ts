@@ -264,4 +264,77 @@ describe("attacks on threaded pools", () => {
     const copy = joined(a);
     assert.ok(!JSON.stringify(copy.stats()).includes(secret));
   });
+
+  describe("across real Workers", () => {
+    const fixture = new URL("./fixtures/attack_threaded_worker.ts", import.meta.url).href;
+
+    /** One request at a time to a Worker running the fixture. */
+    function spawn() {
+      const worker = new Worker(fixture, { type: "module" });
+      const replies: ((r: Record<string, unknown>) => void)[] = [];
+      worker.onmessage = (e) => replies.shift()?.(e.data);
+      worker.onerror = (e) => {
+        e.preventDefault?.();
+        replies.shift()?.({ ok: false, error: String(e.message) });
+      };
+      return {
+        worker,
+        async ask(message: Record<string, unknown>): Promise<Record<string, unknown>> {
+          const reply = new Promise<Record<string, unknown>>((r) => replies.push(r));
+          worker.postMessage(message);
+          const r = await reply;
+          assert.ok(r.ok, String(r.error ?? "the Worker failed"));
+          return r;
+        },
+      };
+    }
+
+    it("abort and timeout win in a Worker waiting for the main isolate's slots; end() there fails its waiters; the main pool's end leaves the Worker working", async () => {
+      const a = main(2);
+      const w = spawn();
+      try {
+        await w.ask({ cmd: "start", handle: a.share() });
+        const held = [await a.lease("g"), await a.lease("g")];
+        const c = await w.ask({ cmd: "contend" });
+        assert.equal(c.waiting, 1, "the Worker was not in line");
+        assert.equal(c.abortWon, true, "the abort did not win");
+        assert.match(String(c.timed), /AcquireTimeoutError/);
+        assert.equal(c.own, 0, "the Worker holds a slot");
+        await held[0].release();
+        assert.equal((await w.ask({ cmd: "served" })).n, 1);
+        assert.ok(a.stats().shared!.groups.g.total <= 2);
+        held[0] = await a.lease("g");
+        // The Worker ends its pool while three of its callers wait.
+        const e = await w.ask({ cmd: "endWhileWaiting" });
+        assert.deepEqual(
+          (e.outcomes as string[]).map((o) => o.split(":")[0]),
+          ["PoolClosedError", "PoolClosedError", "PoolClosedError"],
+        );
+        await until("the Worker's row freed", () => a.stats().shared!.isolates === 1);
+        assert.equal(a.stats().shared!.groups.g.isolatesWaiting, 0);
+        for (const h of held) await h.release();
+        consistent([a], "g");
+      } finally {
+        w.worker.terminate();
+      }
+      // The main pool ends while a second Worker holds a lease.
+      const b = main(2);
+      const w2 = spawn();
+      try {
+        await w2.ask({ cmd: "start", handle: b.share() });
+        await w2.ask({ cmd: "hold" });
+        await b.end();
+        const q = await w2.ask({ cmd: "queryHeld" });
+        assert.deepEqual([q.n, q.again], [2, 3]);
+        const shared = q.stats as {
+          isolates: number;
+          groups: { g: { total: number; own: number } };
+        };
+        assert.equal(shared.isolates, 1);
+        assert.equal(shared.groups.g.total, shared.groups.g.own);
+      } finally {
+        w2.worker.terminate();
+      }
+    });
+  });
 });
