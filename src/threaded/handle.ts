@@ -35,11 +35,15 @@ export interface PoolHandle {
  *
  * @param value Anything.
  * @returns Whether it is a handle.
+ * @throws {PoolShareError} A handle whose memory is no longer a `SharedArrayBuffer`.
  */
 export function isPoolHandle(value: unknown): value is PoolHandle {
   const h = value as Partial<PoolHandle> | null;
-  return typeof h === "object" && h !== null && h.kind === KIND &&
-    typeof SharedArrayBuffer === "function" && h.memory instanceof SharedArrayBuffer;
+  if (typeof h !== "object" || h === null || h.kind !== KIND) return false;
+  if (typeof SharedArrayBuffer === "function" && h.memory instanceof SharedArrayBuffer) return true;
+  throw new PoolShareError(
+    "Cannot use the handle: its memory is not a SharedArrayBuffer (it went through JSON, to another process, or to a context without SharedArrayBuffer); post the handle itself to a Worker of the same process",
+  );
 }
 
 /**

@@ -251,6 +251,23 @@ describe("attacks on threaded pools", () => {
     consistent([a, b], "p");
   });
 
+  it("a handle that lost its shared memory (JSON, another process) is a PoolShareError saying so", () => {
+    const a = main(1);
+    const handle = a.share();
+    for (
+      const lost of [
+        JSON.parse(JSON.stringify(handle)),
+        { ...handle, memory: new ArrayBuffer(8) },
+      ]
+    ) {
+      assert.throws(() => createPool(lost), (err) => {
+        assert.ok(err instanceof PoolShareError, String(err));
+        assert.match(err.message, /SharedArrayBuffer/);
+        return true;
+      });
+    }
+  });
+
   it("a password in a URL shows in no form of the handle", () => {
     const secret = "url-s3cr3t-pw";
     const url =
