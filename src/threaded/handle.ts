@@ -9,7 +9,12 @@
  *
  * @module
  */
-import { passwordOf, type PoolConfig, type PoolConfigInput } from "../config/normalize.ts";
+import {
+  passFunctionOf,
+  passwordOf,
+  type PoolConfig,
+  type PoolConfigInput,
+} from "../config/normalize.ts";
 import { PoolShareError } from "../errors.ts";
 import { Memory } from "./memory.ts";
 
@@ -74,7 +79,9 @@ export function handleOf(config: PoolConfig, memory: Memory): PoolHandle {
     groups[name] = cloneable(group, `groups.${name}`);
   }
   const { type: _t, endpoints, groups: _g, driver: _d, ...top } = config;
-  endpoints.forEach((e, i) => cloneable({ password: passwordOf(e) as unknown }, `db[${i}]`));
+  endpoints.forEach((e, i) =>
+    cloneable({ password: passFunctionOf(e) ?? passwordOf(e) as unknown }, `db[${i}]`)
+  );
   return Object.freeze({
     kind: KIND,
     version: 1,

@@ -268,6 +268,15 @@ describe("attacks on threaded pools", () => {
     }
   });
 
+  it("share() refuses a pass function, as docs/threaded.md says (a Worker would log in without a password)", () => {
+    const a = main(1, { db: { ...endpointOf(server), pass: () => server.password ?? "" } });
+    assert.throws(() => a.share(), (err) => {
+      assert.ok(err instanceof PoolShareError, String(err));
+      assert.match(err.message, /db\[0\]/);
+      return true;
+    });
+  });
+
   it("a password in a URL shows in no form of the handle", () => {
     const secret = "url-s3cr3t-pw";
     const url =
