@@ -10,6 +10,7 @@
 import { waitAtMost } from "./clock.ts";
 import { IdleSet } from "./idle_set.ts";
 import { Ledger } from "./ledger.ts";
+import { Retirements } from "./retirements.ts";
 import { type WaitContinuation, WaitList, type WaitOptions } from "./wait_list.ts";
 import type {
   Budget,
@@ -39,11 +40,7 @@ export class ResourcePool<R, Why extends string = CoreDropReason> {
   #closed = false;
   #drained: (() => void) | undefined;
   #max: number;
-  // Retired by resize, drain or an endpoint swap (not by age); and which of the
-  // resources being opened at the last such retire to retire once they open.
-  readonly #reconfigured = new WeakSet<PoolEntry<R>>();
-  #retireOpening: ((entry: PoolEntry<R>) => boolean) | undefined;
-  #retires = 0;
+  readonly #retirements = new Retirements<R>();
   // Undefined unless shared with other isolates: the only cost to others is that check.
   readonly #budget: Budget | undefined;
 
@@ -155,7 +152,7 @@ export class ResourcePool<R, Why extends string = CoreDropReason> {
     if (entry.retire || this.#books.total > this.#max) {
       return this.destroy(
         entry,
-        entry.retire && !this.#reconfigured.has(entry) ? "lifetime" : "reconfigured",
+        entry.retire && !this.#retirements.marked(entry) ? "lifetime" : "reconfigured",
       );
     }
     // A caller in another isolate waits for this slot.
@@ -258,17 +255,10 @@ export class ResourcePool<R, Why extends string = CoreDropReason> {
   retire(which: (entry: PoolEntry<R>) => boolean): void {
     for (const entry of [...this.#books.live]) {
       if (!which(entry)) continue;
-      if (entry.leased) this.#retireLeased(entry);
+      if (entry.leased) this.#retirements.mark(entry);
       else if (this.#idle.remove(entry)) this.#drop(entry, "reconfigured");
     }
-    const before = this.#books.pending > 0 ? this.#retireOpening : undefined;
-    this.#retireOpening = before ? (e) => before(e) || which(e) : which;
-    this.#retires++;
-  }
-
-  #retireLeased(entry: PoolEntry<R>): void {
-    entry.retire = true;
-    this.#reconfigured.add(entry);
+    this.#retirements.order(which, this.#books.pending > 0);
   }
 
   // Hands an available entry to the oldest waiter, or parks it as idle.
@@ -283,10 +273,10 @@ export class ResourcePool<R, Why extends string = CoreDropReason> {
     if (books.total >= this.#max) return false;
     if (this.#budget !== undefined && !this.#budget.tryTake()) return false;
     books.opening();
-    const retires = this.#retires;
+    const orders = this.#retirements.orders;
     this.#opts.create(partition).then((created) => {
       const entry = books.opened(created, this.#opts.clock.now(), this.#opts.maxLifetimeMs ?? 0);
-      if (retires !== this.#retires && this.#retireOpening?.(entry)) this.#retireLeased(entry);
+      this.#retirements.opened(entry, orders);
       if (!this.#closed) return this.#offer(entry);
       this.#drop(entry, "pool-ended");
       this.#checkDrained();
