@@ -11,17 +11,12 @@ import type { GroupStats } from "../pool_types.ts";
 import type { DriverConnection } from "../driver.ts";
 import type { EndpointInfo, EndpointScope, EndpointSet } from "../endpoints/endpoint_set.ts";
 import type { GroupConfig } from "../config/normalize.ts";
-import {
-  AcquireTimeoutError,
-  isLoginRefused,
-  PoolClosedError,
-  PoolOverloadedError,
-} from "../errors.ts";
+import { AcquireTimeoutError } from "../errors.ts";
 import { type HandlerOwner, PoolHandler } from "../handler/pool_handler.ts";
 import { type AfterLease, applyAfter } from "../handler/after_lease.ts";
 import type { GroupOptions, LeaseGroup } from "./group.ts";
 import { pingWithin } from "./ping.ts";
-import { sessionSetup } from "./on_connect.ts";
+import { sessionPoolOptions } from "./session_pool.ts";
 import { ageForLeap, stalledFor, sweepPool } from "../core/housekeeper.ts";
 import type { SessionCloseReason as Why } from "../observe/events.ts";
 import type { GroupObserver } from "../observe/observer.ts";
@@ -75,39 +70,17 @@ export class Group implements HandlerOwner, LeaseGroup {
     this.clock = opts.clock;
     this.strayWaitMs = opts.pingTimeoutMs;
     // The group's endpoints and target: which endpoint next, connect, does a session still fit.
-    const scope = opts.endpoints.scope(name, config);
-    this.#scope = scope;
-    const setUp = sessionSetup(name, config, { ...opts, scope });
+    this.#scope = opts.endpoints.scope(name, config);
     this.pyformat = config.paramstyle === "pyformat";
     this.#max = config.connectionCount;
     this.#obs = opts.observer.group(name, opts.endpoints);
-    this.#pool = new ResourcePool(this.#obs.observe<DriverConnection>({
-      max: config.connectionCount,
-      partitions: opts.endpoints.size,
-      clock: opts.clock,
-      maxLifetimeMs: opts.maxLifetimeMs,
-      nextPartition: () => scope.next(),
-      create: async (preferred) => {
-        const started = opts.clock.now();
-        const { connection, endpoint } = await scope.connect(preferred);
-        await setUp?.({ connection, endpoint });
-        opts.opened();
-        this.#obs.opened(endpoint, started);
-        return { resource: connection, partition: endpoint };
-      },
-      // A failed handshake or an outage does not fail a queued caller while
-      // the group has sessions that will come back; a refused login does.
-      keepsWaiting: (err) => !isLoginRefused(err),
-      destroy: (connection, partition) => {
-        scope.disconnected(partition);
-        return opts.close(connection);
-      },
-      timeoutError: (ms) => this.#timeoutError(ms, ""),
-      maxWaiting: config.maxWaiting,
-      overloadedError: () => new PoolOverloadedError(name, config.maxWaiting, this.#state()),
-      closedError: () => new PoolClosedError(),
-      budget,
-    }));
+    const errors = {
+      timeout: (ms: number) => this.#timeoutError(ms, ""),
+      state: () => this.#state(),
+    };
+    this.#pool = new ResourcePool(this.#obs.observe(
+      sessionPoolOptions(name, config, opts, this.#scope, this.#obs, errors, budget),
+    ));
   }
 
   // As many concurrent acquires as the limit: each needs its own session, and
@@ -236,6 +209,11 @@ export class Group implements HandlerOwner, LeaseGroup {
     this.#pool.destroy(entry, why);
   }
 
+  /** @param leapMs The size of a clock leap: idle sessions get pinged before next use. */
+  leap(leapMs: number): void {
+    ageForLeap(this.#pool, leapMs, this.#pingAfterIdleMs);
+  }
+
   /**
    * Closes idle sessions past their idle timeout or lifetime; marks leased
    * ones past their lifetime to retire at release.
@@ -243,11 +221,6 @@ export class Group implements HandlerOwner, LeaseGroup {
    * @param now Clock time.
    * @param idleTimeoutMs The idle timeout; 0: none.
    */
-  /** @param leapMs The size of a clock leap: idle sessions get pinged before next use. */
-  leap(leapMs: number): void {
-    ageForLeap(this.#pool, leapMs, this.#pingAfterIdleMs);
-  }
-
   sweep(now: number, idleTimeoutMs: number): void {
     sweepPool(this.#pool, now, idleTimeoutMs);
     const { stallMs, close } = this.#opts;
