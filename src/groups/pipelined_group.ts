@@ -27,6 +27,7 @@ import {
 } from "../handler/shared_handler.ts";
 import type { GroupOptions, LeaseGroup } from "./group.ts";
 import { firstSessionWaiters } from "./first_session_waiters.ts";
+import { LeastBusy } from "./least_busy.ts";
 import { retireShared, shrinkShared } from "../reconfig/shared_sessions.ts";
 import { type SessionSetup, sessionSetup } from "./on_connect.ts";
 
@@ -50,7 +51,7 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
   #opening: Promise<void> | undefined;
   readonly #budget: Budget | undefined;
   #openFailure: unknown;
-  #cursor = 0;
+  readonly #rotation = new LeastBusy();
   #leased = 0;
   #closed = false;
   #drained: (() => void) | undefined;
@@ -110,7 +111,7 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
 
   #take(options: AcquireOptions): SharedHandler | Promise<SharedHandler> {
     if (this.#closed) throw new PoolClosedError();
-    const best = this.#leastBusy();
+    const best = this.#rotation.pick(this.#shared, this.#scope, this);
     if (
       best && (best.holders === 0 || this.#shared.length + (this.#opening ? 1 : 0) >= this.#max)
     ) {
@@ -245,32 +246,6 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
     this.#leased++;
     this.#counts.acquired++;
     return new SharedHandler(this, shared);
-  }
-
-  // Fewest holders; ties go round the sessions.
-  #leastBusy(): Shared | undefined {
-    const list = this.#shared;
-    const n = list.length;
-    let best: Shared | undefined;
-    let unfit: Shared[] | undefined;
-    for (let k = 0; k < n; k++) {
-      const s = list[(this.#cursor + k) % n];
-      if (s.connection.closed || s.retire) continue;
-      if (this.#scope.checksRole && !this.#scope.fits(s.endpoint, s.connection)) {
-        // Its server changed role: out of rotation, and closed once nobody holds a share.
-        if (s.holders === 0) (unfit ??= []).push(s);
-        continue;
-      }
-      if (!best || s.holders < best.holders) best = s;
-      if (best.holders === 0) break;
-    }
-    // Sessions that died since: out of rotation, their slots free again.
-    if (list.some((s) => s.connection.closed)) {
-      for (const s of list.filter((s) => s.connection.closed)) this.broken(s);
-    }
-    if (unfit) { for (const s of unfit) this.broken(s, "role-changed"); }
-    if (list.length > 0) this.#cursor = (this.#cursor + 1) % list.length;
-    return best;
   }
 
   // One session after the other, as the group opens them under load; each
