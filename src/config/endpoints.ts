@@ -2,7 +2,7 @@
  * The `db` key: one endpoint, a list, or connection URLs, turned into frozen
  * {@linkcode EndpointConfig}s with defaults applied and units translated
  * (`connect_timeout` seconds to milliseconds). Passwords come back apart, for
- * `config.ts` to keep out of the endpoint objects.
+ * `normalize.ts` to keep out of the endpoint objects.
  *
  * @module
  */

@@ -6,10 +6,10 @@
  *
  * This is the entry point: the other modules import the config's types,
  * {@linkcode DEFAULTS}, {@linkcode describeEndpoint} and {@linkcode redactUrl}
- * from here. The work is shared by `config_endpoints.ts` (the `db` key, with
- * `config_url.ts` for URLs), `config_groups.ts` (the `groups` key),
- * `config_fields.ts` and `config_validators.ts` (reading and checking one key),
- * and `redact.ts` (what messages may show).
+ * from here. The work is shared by `endpoints.ts` (the `db` key, with
+ * `url.ts` for URLs), `groups.ts` (the `groups` key), `fields.ts` and
+ * `validators.ts` (reading and checking one key), and `../redact.ts` (what
+ * messages may show).
  *
  * @module
  */
