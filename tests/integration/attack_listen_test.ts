@@ -259,6 +259,34 @@ for (const { name, make } of drivers) {
       await stop();
     });
 
+    it("a callback that unlistens itself, or ends the pool, from inside a delivery", async () => {
+      const { pool, app } = makePool();
+      const seen: string[] = [];
+      let stopSelf: (() => Promise<void>) | undefined;
+      stopSelf = await pool.listen("atk_inside", (p) => {
+        seen.push(`self:${p}`);
+        void stopSelf?.();
+        stopSelf = undefined;
+      });
+      let ended: Promise<void> | undefined;
+      await pool.listen("atk_inside", (p) => {
+        seen.push(`end:${p}`);
+        ended ??= pool.end();
+      });
+      await pool.query("SELECT pg_notify('atk_inside', 'x')", [], { group: "g" });
+      await until("the pool ended from a callback", () => ended !== undefined);
+      await ended;
+      assert.deepEqual(seen, ["self:x", "end:x"]);
+      await until("no session left", async () => {
+        const rows = await adminQuery(
+          server,
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1",
+          [app],
+        );
+        return rows[0].n === 0;
+      });
+    });
+
     it("listen with no server there rejects with OfflineError, within the connect timeout", async () => {
       const port = await freePort();
       const pool = createPool({

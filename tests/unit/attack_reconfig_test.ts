@@ -68,6 +68,35 @@ describe("attacks on pool.resize()", () => {
   });
 });
 
+describe("attacks on resize() during open()", () => {
+  it("shrinking while open() is opening: open() settles, the group keeps the new size", async () => {
+    const { pool: p, driver, clock } = pool({ g: { connection_count: 4 } });
+    driver.hanging.set("a:5432", []);
+    const opening = p.open().then(() => "opened", (err: Error) => err.name);
+    await tick();
+    p.resize("g", 1);
+    for (const go of driver.hanging.get("a:5432")!) go();
+    driver.hanging.delete("a:5432");
+    for (let i = 0; i < 20; i++) {
+      await tick();
+      clock.advance(100);
+    }
+    const outcome = await opening;
+    assert.ok(outcome === "opened" || outcome === "OfflineError", outcome);
+    await tick();
+    assert.equal(driver.open.size, 1, "sessions above the new size stayed open");
+  });
+
+  it("growing while open() is opening: every session of the new size ends up open", async () => {
+    const { pool: p, driver } = pool({ g: { connection_count: 1 } });
+    const opening = p.open();
+    p.resize("g", 3);
+    await opening;
+    await p.open();
+    assert.equal(driver.open.size, 3);
+  });
+});
+
 describe("attacks on pool.drain()", () => {
   it("with callers in line: each gets a fresh session, none fails", async () => {
     const { pool: p, driver } = pool({ g: { connection_count: 2 } });
