@@ -161,6 +161,13 @@ export class Listener {
         }: the endpoint has pool_mode "transaction", and such a pooler hands the server session to other clients between transactions, so notifications would not reach this pool; listen through the server itself or a pooler in session mode`,
       );
     }
+    // A server gone silent after the login: no answer within PING_WAIT_MS closes the session.
+    const clock = this.#endpoints.clock;
+    const late = clock.setTimeout(
+      () => void session.connection.close().catch(() => {}),
+      PING_WAIT_MS,
+    );
+    unrefTimer(late);
     try {
       for (const channel of this.#channels.keys()) {
         await session.connection.query(`LISTEN ${quoteChannel(channel)}`);
@@ -168,6 +175,8 @@ export class Listener {
     } catch (err) {
       await this.#drop(session, false);
       throw err;
+    } finally {
+      clock.clearTimeout(late);
     }
     if (this.#closed || this.#channels.size === 0) {
       await this.#drop(session, false);

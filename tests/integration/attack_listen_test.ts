@@ -287,6 +287,51 @@ for (const { name, make } of drivers) {
       });
     });
 
+    it("a server that goes silent right after the connect: listen() settles and end() does not hang", async () => {
+      // The real driver and server, with the network going quiet once the login is done:
+      // the session's queries get no answer (until the session is closed here).
+      const base = make();
+      const driver: Driver = {
+        name: base.name,
+        notifications: base.notifications,
+        connect: async (params) => {
+          const conn = await base.connect(params);
+          let gone!: (err: Error) => void;
+          const closed = new Promise<never>((_, reject) => (gone = reject));
+          closed.catch(() => {});
+          return {
+            get closed() {
+              return conn.closed;
+            },
+            get parameters() {
+              return conn.parameters;
+            },
+            query: () => closed,
+            close: () => {
+              gone(new Error("the session was closed"));
+              return conn.close();
+            },
+          };
+        },
+      };
+      const pool = createPool({
+        db: endpointOf(server),
+        groups: { g: { connection_count: 1 } },
+        driver,
+        reconnectBaseMs: 50,
+        reconnectMaxMs: 200,
+      });
+      pools.push(pool);
+      const never = new Promise((r) => setTimeout(() => r("still pending"), 20_000));
+      const outcome = await Promise.race([
+        pool.listen("atk_quiet", () => {}).then(() => "listened", (err: Error) => err),
+        never,
+      ]);
+      assert.ok(outcome instanceof Error, `listen() gave ${String(outcome)}`);
+      const ended = await Promise.race([pool.end().then(() => "ended"), never]);
+      assert.equal(ended, "ended");
+    });
+
     it("listen with no server there rejects with OfflineError, within the connect timeout", async () => {
       const port = await freePort();
       const pool = createPool({
