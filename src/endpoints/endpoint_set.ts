@@ -226,6 +226,11 @@ export class EndpointSet {
     return this.#states[index].health.up;
   }
 
+  /** @internal Whether `pool.setEndpoints()` removed `index`. */
+  removed(index: number): boolean {
+    return this.#states[index].removed;
+  }
+
   /** @internal Whether an attempt may go out to `index` now (not backed off). */
   usable(index: number): boolean {
     if (this.#states[index].removed) return false;

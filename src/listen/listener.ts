@@ -182,6 +182,11 @@ export class Listener {
       await this.#drop(session, false);
       throw new PoolClosedError();
     }
+    // setEndpoints() removed its endpoint while it opened: open on the endpoints of now.
+    if (this.#endpoints.removed(session.endpoint)) {
+      await this.#drop(session, false);
+      return this.#open();
+    }
     this.#session = session;
     this.#failures = 0;
     this.#arm();

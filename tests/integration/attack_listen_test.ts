@@ -332,6 +332,31 @@ for (const { name, make } of drivers) {
       assert.equal(ended, "ended");
     });
 
+    it("setEndpoints() while the listen session is still connecting to the removed server", async () => {
+      const [, other] = await sharedServers();
+      const proxy = await startProxy({ target: server });
+      try {
+        proxy.delay(150); // a slow login to the old server
+        const { pool } = makePool({
+          db: { ...endpointOf(server), host: proxy.host, port: proxy.port },
+        });
+        const got: string[] = [];
+        const listening = pool.listen("atk_move_early", (p) => void got.push(p));
+        await sleep(50);
+        pool.setEndpoints(endpointOf(other));
+        const stop = await listening.catch(() => undefined);
+        const again = stop ?? await pool.listen("atk_move_early", (p) => void got.push(p));
+        await until("a notification on the new server", async () => {
+          await adminQuery(other, "SELECT pg_notify('atk_move_early', 'moved')");
+          await sleep(100);
+          return got.includes("moved");
+        }, 10_000);
+        await again();
+      } finally {
+        await proxy.close();
+      }
+    });
+
     it("listen with no server there rejects with OfflineError, within the connect timeout", async () => {
       const port = await freePort();
       const pool = createPool({
