@@ -57,11 +57,17 @@ function monotonicNow(): number {
   return t > last ? (last = t) : last;
 }
 
+/**
+ * The longest delay a runtime's timer takes (2^31 - 1 ms, about 24.8 days):
+ * a longer one fires at once. Deadlines are clamped to it.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 /** The real clock: millisecond wall time that never runs backwards, and the runtime's timers. */
 export const systemClock: Clock = {
   now: monotonicNow,
   wallNow: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  setTimeout: (fn, ms) => setTimeout(fn, Math.min(ms, MAX_TIMER_MS)),
   clearTimeout: (handle) => clearTimeout(handle as number),
   setInterval: (fn, ms) => setInterval(fn, ms),
   clearInterval: (handle) => clearInterval(handle as number),

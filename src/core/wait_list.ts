@@ -6,13 +6,11 @@
  *
  * @module
  */
-import type { Clock, TimerHandle } from "./clock.ts";
+import { type Clock, MAX_TIMER_MS, type TimerHandle } from "./clock.ts";
 import { type WaitContinuation, type Waiter, WaiterChain } from "./waiter_chain.ts";
 
 export type { WaitContinuation };
 
-// setTimeout's largest delay (2^31 - 1 ms).
-const MAX_TIMER_MS = 2_147_483_647;
 const queueFull = () => new Error("wait queue full");
 
 /** How long a caller may wait, and what cancels the wait. */

@@ -12,9 +12,36 @@ import { lazyLoader } from "../../src/drivers/shared/lazy.ts";
 import { CLOSE_GRACE_MS, Session } from "../../src/drivers/shared/session.ts";
 import { copyRefusal } from "../../src/drivers/shared/copy_check.ts";
 import { checkParams, refusal } from "../../src/drivers/shared/params.ts";
-import { endpointLabel } from "../../src/drivers/shared/connect.ts";
+import { endpointLabel, withConnectTimeout } from "../../src/drivers/shared/connect.ts";
+import { systemClock } from "../../src/core/clock.ts";
 import { isCertificatePem } from "../../src/drivers/shared/tls.ts";
 import { parseArray, serializeArray } from "../../src/drivers/postgresjs/array_text.ts";
+
+describe("deadlines longer than a timer can wait (2^31 - 1 ms, about 24.8 days)", () => {
+  const month = 30 * 24 * 3_600_000;
+  const settledWithin = async (p: Promise<unknown>, ms: number) => {
+    let settled = false;
+    p.then(() => (settled = true), () => (settled = true));
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    return settled;
+  };
+
+  it("a connect_timeout of a month does not fire at once", async () => {
+    let tornDown = false;
+    const never = new Promise<never>(() => {});
+    const p = withConnectTimeout(never, month, "db:5432", () => (tornDown = true));
+    assert.equal(await settledWithin(p, 50), false);
+    assert.equal(tornDown, false);
+  });
+
+  it("the system clock's timers wait, not fire, for a month", async () => {
+    let fired = false;
+    const t = systemClock.setTimeout(() => (fired = true), month);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    systemClock.clearTimeout(t);
+    assert.equal(fired, false);
+  });
+});
 
 describe("lazyLoader()", () => {
   it("lazyLoader() tries again after a failed load, and keeps a success", async () => {

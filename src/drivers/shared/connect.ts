@@ -14,6 +14,9 @@ import { ConnectionError } from "../../errors.ts";
 import { isCertificatePem } from "./tls.ts";
 import { serverError } from "./server_error.ts";
 
+// A runtime's timer fires at once past 2^31 - 1 ms (about 24.8 days): longer deadlines wait that long.
+const MAX_TIMER_MS = 2_147_483_647;
+
 /**
  * `host:port` of an endpoint for messages; an IPv6 address in brackets, a
  * Unix socket directory as is.
@@ -157,7 +160,7 @@ export function withConnectTimeout<T>(
     const timer = setTimeout(() => {
       onTimeout();
       reject(connectTimeout(label, timeoutMs));
-    }, timeoutMs);
+    }, Math.min(timeoutMs, MAX_TIMER_MS));
     connecting.then(
       (value) => {
         clearTimeout(timer);
