@@ -283,12 +283,16 @@ export class Pool extends PoolEventTarget {
    * @param channel The channel, as NOTIFY names it (quoted as an identifier here).
    * @param onNotify Called with the payload and `{ channel, pid }` (the sender's
    *   `pg_backend_pid()`); what it throws is ignored.
+   * @param options Abort signal and timeout of the wait for the LISTEN to take
+   *   effect (default: the pool's `acquireTimeoutMs`).
    * @returns An async function that stops this delivery.
    * @throws {ListenUnsupportedError} The pool's driver cannot deliver notifications (Bun.SQL, deno-postgres).
    * @throws {TypeError} The channel is not a non-empty string, or `onNotify` is not a function.
    * @throws {RangeError} The channel is longer than 63 bytes.
    * @throws {OfflineError} No server that accepts LISTEN (a primary) can be reached.
    * @throws {PoolClosedError} The pool was ended.
+   * @throws {AcquireTimeoutError} The LISTEN did not take effect within `timeoutMs`.
+   * @throws The signal's reason, when it aborts first.
    *
    * @example React to a job queued in another process
    * ```ts
@@ -299,8 +303,12 @@ export class Pool extends PoolEventTarget {
    * await unlisten();
    * ```
    */
-  listen(channel: string, onNotify: OnNotify): Promise<() => Promise<void>> {
-    return this.#s.listen(channel, onNotify);
+  listen(
+    channel: string,
+    onNotify: OnNotify,
+    options?: LeaseOptions,
+  ): Promise<() => Promise<void>> {
+    return this.#s.listen(channel, onNotify, options);
   }
 
   /**

@@ -12,6 +12,7 @@ import { closeGroups, groupStats } from "./groups/build.ts";
 import { openGroups } from "./groups/open_groups.ts";
 import { drainGroups, resizeGroup, swapEndpoints } from "./reconfig/live.ts";
 import { Listener, type OnNotify } from "./listen/listener.ts";
+import { boundedListen } from "./listen/bounded.ts";
 import type { LeaseGroup } from "./groups/group.ts";
 import type { Handler } from "./handler/handler.ts";
 import { runWithHandler } from "./handler/run_once.ts";
@@ -116,9 +117,20 @@ export class PoolState {
   }
 
   /** See `Pool.listen`. */
-  listen(channel: string, onNotify: OnNotify): Promise<() => Promise<void>> {
-    if (this.#closed) return Promise.reject(new PoolClosedError());
-    return (this.#listener ??= new Listener(this.#p.endpoints)).listen(channel, onNotify);
+  listen(
+    channel: string,
+    onNotify: OnNotify,
+    options: LeaseOptions | undefined,
+  ): Promise<() => Promise<void>> {
+    try {
+      if (this.#closed) throw new PoolClosedError();
+      const opts = acquireOptions(options, this.#p.defaultAcquire);
+      const listener = this.#listener ??= new Listener(this.#p.endpoints);
+      const pending = listener.listen(channel, onNotify);
+      return boundedListen(pending, channel, opts, this.#p.endpoints.clock);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** See `Pool.end`. */
