@@ -33,6 +33,8 @@ export class Group implements HandlerOwner, LeaseGroup {
   readonly autocommit: boolean;
   /** `"auto"`, `"none"` or SQL run on release. */
   readonly reset: string;
+  /** Sessions get `on_connect` / `sqlprepare`: one that lost it is replaced at release. */
+  readonly hasSetup: boolean;
   /** Queries use `%s` / `%(name)s` placeholders. */
   readonly pyformat: boolean;
   /** The clock. */
@@ -63,6 +65,7 @@ export class Group implements HandlerOwner, LeaseGroup {
     this.#opts = opts;
     this.autocommit = config.autocommit;
     this.reset = config.reset;
+    this.hasSetup = config.sqlprepare || config.onConnect !== undefined;
     this.#endpoints = opts.endpoints;
     this.#clock = opts.clock;
     this.#pingAfterIdleMs = opts.pingAfterIdleMs;

@@ -5,7 +5,7 @@
  * @module
  */
 import type { DriverConnection } from "../driver.ts";
-import { undoSql } from "../sql/session_changes.ts";
+import { SessionChange, UNDOES_SETUP, undoSql } from "../sql/session_changes.ts";
 
 /** Where the session's transaction stands, as tracked from command tags. */
 export enum TxState {
@@ -40,6 +40,20 @@ export function releaseSql(
   const undo = reset === "auto" ? undoSql(changes, prepared) : reset === "none" ? undefined : reset;
   if (rollback && undo) return `${rollback}; ${undo}`;
   return rollback ?? undo;
+}
+
+/**
+ * Whether a session's `on_connect` / `sqlprepare` setup is gone after this
+ * lease: the handler wiped it (`DISCARD ALL`, `DEALLOCATE ALL`), or the
+ * automatic reset would (`RESET ALL`, `DISCARD TEMP`).
+ *
+ * @param reset The group's `reset`.
+ * @param changes Session changes seen.
+ * @returns `true`: replace the session rather than clean it.
+ */
+export function losesSetup(reset: string, changes: number): boolean {
+  if ((changes & SessionChange.Wiped) !== 0) return true;
+  return reset === "auto" && (changes & UNDOES_SETUP) !== 0;
 }
 
 /**

@@ -11,7 +11,7 @@ import type { PoolEntry } from "../core/resource_pool.ts";
 import type { DriverConnection } from "../driver.ts";
 import type { EndpointInfo } from "../endpoints/endpoint_set.ts";
 import type { LeaseWatch, WatchRecord } from "./lease_watch.ts";
-import { cleanSession, releaseSql, type TxState } from "./release.ts";
+import { cleanSession, losesSetup, releaseSql, type TxState } from "./release.ts";
 import type { SessionCloseReason } from "../observe/events.ts";
 
 /** What a handler needs from its group. */
@@ -20,6 +20,8 @@ export interface HandlerOwner {
   readonly autocommit: boolean;
   /** The group's `reset`: `"auto"`, `"none"` or SQL. */
   readonly reset: string;
+  /** The group sets its sessions up (`on_connect`, `sqlprepare`): a session that lost that is replaced. */
+  readonly hasSetup?: boolean;
   /** Queries use `%s` / `%(name)s` placeholders (`paramstyle: "pyformat"`). */
   readonly pyformat?: boolean;
   endpointOf(entry: PoolEntry<DriverConnection>): EndpointInfo;
@@ -131,6 +133,11 @@ export class SessionLease {
     if (this.entry.busy > 0) return this.#giveBackWhenQuiet(tx, changes, prepared);
     if (this.conn.closed) {
       this.owner.destroy(this.entry);
+      return undefined;
+    }
+    if (this.owner.hasSetup && losesSetup(this.owner.reset, changes)) {
+      // A new session gets the setup again; this one would go on without it.
+      this.owner.destroy(this.entry, "reset-failed");
       return undefined;
     }
     if (releaseSql(tx, this.owner.reset, changes, prepared) === undefined) {

@@ -19,7 +19,8 @@ import type { LeakDetail, UnreleasedDetail } from "../handler/lease_watch.ts";
  * - `"rebalanced"`: retired so that an endpoint back from an outage gets its
  *   share, or so that its slot of a threaded pool's budget serves another isolate;
  * - `"reset-failed"`: it could not be made clean for the next caller (the
- *   rollback or reset failed, or a query `fn` left running did not finish);
+ *   rollback or reset failed, a query `fn` left running did not finish, or the
+ *   reset would undo its group's `on_connect` / `sqlprepare` setup);
  * - `"abandoned"`: its caller gave up (aborted) while `fn` ran, or its handler
  *   was garbage-collected unreleased;
  * - `"reconfigured"`: `pool.resize()` shrank its group, `pool.drain()` replaced it, or

@@ -16,6 +16,8 @@ const WORDS = new Set([
   "abort",
   "begin",
   "commit",
+  "deallocate",
+  "discard",
   "do",
   "end",
   "execute",

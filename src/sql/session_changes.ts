@@ -27,7 +27,16 @@ export const SessionChange = {
   Cursors: 64,
   /** `markDirty()`, or SQL the pool could not read: anything may have changed; undo all of the above. */
   Unknown: 128,
+  /** `DISCARD ALL` / `DEALLOCATE ALL` by the handler: nothing to undo, but a group's setup is gone. */
+  Wiped: 256,
 } as const;
+
+/**
+ * Changes whose undoing (or that by themselves) remove what a group's
+ * `on_connect` / `sqlprepare` set up on the session.
+ */
+export const UNDOES_SETUP = SessionChange.Settings | SessionChange.Role | SessionChange.Temp |
+  SessionChange.Unknown | SessionChange.Wiped;
 
 /**
  * The SQL that undoes the changes in `mask`, as one multi-statement text.
@@ -48,5 +57,5 @@ export function undoSql(mask: number, prepared: readonly string[]): string | und
   if (has(SessionChange.Listen)) sql.push("UNLISTEN *");
   if (has(SessionChange.Locks)) sql.push("SELECT pg_advisory_unlock_all()");
   if (has(SessionChange.Temp)) sql.push("DISCARD TEMP");
-  return sql.join("; ");
+  return sql.length > 0 ? sql.join("; ") : undefined;
 }

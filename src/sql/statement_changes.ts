@@ -161,6 +161,15 @@ function leadingChanges(stmt: readonly Token[], at: number, prepared: string[]):
     }
     case "listen":
       return S.Listen;
+    case "discard":
+      return wordAt(stmt, at + 1) === "all" ? S.Wiped : wordAt(stmt, at + 1) === "temp" ||
+          wordAt(stmt, at + 1) === "temporary"
+        ? S.Temp
+        : 0;
+    case "deallocate": {
+      const what = wordAt(stmt, at + 1) === "prepare" ? at + 2 : at + 1;
+      return wordAt(stmt, what) === "all" ? S.Wiped : 0;
+    }
     case "prepare": {
       const name = stmt[at + 1];
       if (name === undefined) return S.Unknown;

@@ -147,14 +147,20 @@ for (const [name, makeDriver] of await runtimeDrivers()) {
       }
     });
 
-    it("on_connect's temp table is dropped by the reset after a handler's own temp table (documented)", async () => {
+    it("on_connect's temp table outlives a handler's own temp table: that session is replaced", async () => {
       const p = pool({
         g: { connection_count: 1, on_connect: "CREATE TEMP TABLE hook_t AS SELECT 1 AS n" },
       });
       const count = () => p.withHandler("g", (db) => db.query("SELECT count(*) FROM hook_t"));
       await count();
       await p.withHandler("g", (db) => db.query("CREATE TEMP TABLE mine (a int)"));
-      await assert.rejects(count(), (err: unknown) => (err as { code?: string }).code === "42P01");
+      const { rows } = await count();
+      assert.equal(Number(rows[0].count), 1);
+      await assert.rejects(
+        p.withHandler("g", (db) => db.query("SELECT * FROM mine")),
+        (err: unknown) => (err as { code?: string }).code === "42P01",
+        "the handler's own temp table is gone with its session",
+      );
     });
 
     it("db.sql`COMMIT` is transaction control as db.query('COMMIT') is", async () => {

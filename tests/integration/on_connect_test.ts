@@ -116,7 +116,7 @@ for (const [name, makeDriver] of await runtimeDrivers()) {
       ]);
     });
 
-    it("a settings change made by on_connect is undone by reset auto's RESET ALL after a handler's SET", async () => {
+    it("a setting made by on_connect holds for every lease: a handler's SET costs its session, not the setting", async () => {
       const { pool: p } = pool({
         g: { connection_count: 1, on_connect: "SET application_name = 'from_on_connect'" },
       });
@@ -129,7 +129,9 @@ for (const [name, makeDriver] of await runtimeDrivers()) {
         });
       assert.equal(await read(), "from_on_connect");
       await p.withHandler("g", (db) => db.query("SET work_mem = '8MB'"));
-      assert.notEqual(await read(), "from_on_connect", "documented in docs/python.md");
+      assert.equal(await read(), "from_on_connect");
+      await p.withHandler("g", (db) => db.query("DISCARD ALL"));
+      assert.equal(await read(), "from_on_connect");
     });
 
     it("a throwing hook: the lease fails with a ConnectionError naming it; no session is left", async () => {

@@ -81,9 +81,10 @@ for (const [name, makeDriver] of await runtimeDrivers()) {
       assert.deepEqual(seen.map((r) => r.n), [1, 1, 1]);
     });
 
-    it("the prepared statements survive the release reset of a handler that changed settings", async () => {
+    it("the prepared statements survive a handler that changed settings or ran DEALLOCATE ALL", async () => {
       const p = pool({ py: { connection_count: 1, sqlprepare: true } });
       await p.withHandler("py", (h) => h.query("SET search_path TO pg_catalog")); // reset: RESET ALL
+      await p.withHandler("py", (h) => h.query("DEALLOCATE ALL")); // the session is replaced
       const rows = await p.withHandler(
         "py",
         (h) =>
