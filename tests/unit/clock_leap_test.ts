@@ -5,7 +5,7 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createPool } from "../../mod.ts";
+import { createPool, type PoolConfigInput } from "../../mod.ts";
 import { ageForLeap, Housekeeper } from "../../src/core/housekeeper.ts";
 import type { PoolEntry } from "../../src/core/resource_pool_types.ts";
 import { FakeClock } from "../support/fake_clock.ts";
@@ -102,21 +102,26 @@ describe("ageForLeap", () => {
   });
 });
 
+/** A pool on the fake driver and clock, with the clockleap events it emits. */
+function leapingPool(config: Omit<PoolConfigInput, "driver">) {
+  const driver = new FakeDriver();
+  const clock = new FakeClock();
+  const pool = createPool({ ...config, driver }, { clock });
+  const leaps: number[] = [];
+  pool.addEventListener("clockleap", (e) => leaps.push(e.detail.leapMs));
+  return { driver, clock, pool, leaps };
+}
+
 describe("a pool after a clock leap", () => {
   it("emits clockleap with its size and pings the idle session before its next use", async () => {
-    const driver = new FakeDriver();
-    const clock = new FakeClock();
-    const pool = createPool({
+    const { driver, clock, pool, leaps } = leapingPool({
       db: [{ host: "a", query_timeout: 0 }],
       groups: { g: { connection_count: 1 } },
-      driver,
       // A one-minute sweep; no idle timeout, so the session stays and is pinged.
       idleTimeoutMs: 0,
       maxLifetimeMs: 36_000_000,
       pingAfterIdleMs: 120_000,
-    }, { clock });
-    const leaps: number[] = [];
-    pool.addEventListener("clockleap", (e) => leaps.push((e as CustomEvent).detail.leapMs));
+    });
     await pool.withHandler("g", async () => {});
     clock.advance(60_000);
     const pings = () => driver.queries.filter((q) => q.text === "SELECT 1").length;
@@ -136,18 +141,13 @@ describe("a pool after a clock leap", () => {
 
 describe("a clock leap reaches every part of the pool", () => {
   it("is seen with no idle timeout, no lifetime and no query timeout (no sweep needed otherwise)", async () => {
-    const driver = new FakeDriver();
-    const clock = new FakeClock();
-    const pool = createPool({
+    const { driver, clock, pool, leaps } = leapingPool({
       db: [{ host: "a", query_timeout: 0 }],
       groups: { g: { connection_count: 1 } },
-      driver,
       idleTimeoutMs: 0,
       maxLifetimeMs: 0,
       pingAfterIdleMs: 120_000,
-    }, { clock });
-    const leaps: number[] = [];
-    pool.addEventListener("clockleap", (e) => leaps.push((e as CustomEvent).detail.leapMs));
+    });
     await pool.withHandler("g", async () => {});
     clock.stepWall(3_600_000);
     clock.advance(60_000);
@@ -159,17 +159,14 @@ describe("a clock leap reaches every part of the pool", () => {
   });
 
   it("ends an endpoint's back-off no later than the leap says: suspended time counts", async () => {
-    const driver = new FakeDriver();
-    const clock = new FakeClock();
-    const pool = createPool({
+    const { driver, clock, pool } = leapingPool({
       db: [{ host: "a", query_timeout: 0 }, { host: "b", query_timeout: 0 }],
       groups: { g: { connection_count: 3 } },
-      driver,
       idleTimeoutMs: 0,
       maxLifetimeMs: 0,
       reconnectBaseMs: 30_000,
       reconnectMaxMs: 30_000,
-    }, { clock });
+    });
     driver.down.add("b:5432");
     // Two leases at once: the second tries b, which refuses and backs off 30 s.
     await Promise.all([
@@ -195,15 +192,12 @@ describe("a clock leap reaches every part of the pool", () => {
   });
 
   it("retires the idle shared sessions of a pipelined group (they may be dead)", async () => {
-    const driver = new FakeDriver();
-    const clock = new FakeClock();
-    const pool = createPool({
+    const { driver, clock, pool } = leapingPool({
       db: [{ host: "a", query_timeout: 0 }],
       groups: { p: { connection_count: 1, pipeline: true } },
-      driver,
       idleTimeoutMs: 0,
       maxLifetimeMs: 36_000_000,
-    }, { clock });
+    });
     await pool.withHandler("p", (db) => db.query("SELECT 2"));
     const first = driver.sessions[0];
     clock.stepWall(3_600_000);
