@@ -9,41 +9,22 @@ import assert from "node:assert/strict";
 import {
   ConfigError,
   ConnectionError,
-  createPool,
   PASS_FUNCTION_FAILED,
-  type Pool,
   type PoolConfigInput,
   UnconfiguredGroupError,
 } from "../../mod.ts";
-import { FakeDriver } from "../support/fake_driver.ts";
-import { FakeClock } from "../support/fake_clock.ts";
+import { FakePools } from "../support/fake_pools.ts";
 
 const A = { host: "a", port: 5432, user: "u", pass: "secret-a" };
 const B = { host: "b", port: 5432, user: "u", pass: "secret-b" };
 
-let made: { pool: Pool; driver: FakeDriver; clock: FakeClock }[] = [];
-
-function pool(groups: PoolConfigInput["groups"], db: PoolConfigInput["db"] = [A]) {
-  const driver = new FakeDriver();
-  const clock = new FakeClock();
-  const p = createPool({ db, groups, driver }, { clock });
-  made.push({ pool: p, driver, clock });
-  return { pool: p, driver, clock };
-}
+const pools = new FakePools();
+const pool = (groups: PoolConfigInput["groups"], db: PoolConfigInput["db"] = [A]) =>
+  pools.make(groups, db);
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-afterEach(async () => {
-  for (const { pool: p, driver, clock } of made) {
-    const ending = p.end();
-    clock.advance(60_000);
-    await ending;
-    await tick();
-    assert.equal(driver.open.size, 0, "sessions left open");
-    assert.equal(clock.pendingTimers, 0, "timers left armed");
-  }
-  made = [];
-});
+afterEach(() => pools.endAll(true));
 
 describe("attacks on pool.resize()", () => {
   it("an unknown group is an UnconfiguredGroupError; a bad size names connectionCount", () => {
