@@ -108,3 +108,30 @@ export async function waitAtMost(
   });
   clock.clearTimeout(timer);
 }
+
+/**
+ * Settles with `work`, or rejects with `late()` once `ms` pass first (a step
+ * of opening a session bounded by its connect timeout); the timer is cleared.
+ *
+ * @param clock The clock.
+ * @param work What to wait for.
+ * @param ms The deadline.
+ * @param late The error to reject with when the deadline comes first.
+ * @returns What `work` resolves to.
+ */
+export async function settleWithin<T>(
+  clock: Clock,
+  work: Promise<T>,
+  ms: number,
+  late: () => unknown,
+): Promise<T> {
+  let timer: TimerHandle | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = clock.setTimeout(() => reject(late()), ms);
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clock.clearTimeout(timer!);
+  }
+}

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Clock, TimerHandle } from "../core/clock.ts";
+import { type Clock, settleWithin } from "../core/clock.ts";
 import { type EndpointConfig, passFunctionOf, passwordOf } from "../config/normalize.ts";
 import type { PassFunction } from "../config/pass_function.ts";
 import { ConnectionError } from "../errors.ts";
@@ -69,27 +69,20 @@ async function callWithin(
 ): Promise<string | undefined> {
   const ms = config.connectTimeoutMs;
   const { id, host, port, user, database } = config;
-  let timer: TimerHandle | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = clock.setTimeout(
-      () => reject(failure(label, `did not return within ${ms} ms (connect_timeout)`)),
-      ms,
-    );
-  });
   try {
     // A function that throws at once, and one that never settles, end the same way.
-    const value = await Promise.race([
+    const value = await settleWithin(
+      clock,
       Promise.resolve().then(() => fn(Object.freeze({ id, host, port, user, database }))),
-      late,
-    ]);
+      ms,
+      () => failure(label, `did not return within ${ms} ms (connect_timeout)`),
+    );
     if (typeof value !== "string") {
       throw failure(label, `returned a value of type ${typeof value}, expected a string`);
     }
     return value === "" ? undefined : value;
   } catch (err) {
     throw isPassFailure(err) ? err : failure(label, "threw (its error is the cause)", err);
-  } finally {
-    if (timer !== undefined) clock.clearTimeout(timer);
   }
 }
 

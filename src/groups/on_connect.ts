@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Clock } from "../core/clock.ts";
+import { type Clock, settleWithin } from "../core/clock.ts";
 import type { DriverConnection } from "../driver.ts";
 import type { EndpointConnection, EndpointScope } from "../endpoints/endpoint_scope.ts";
 import type { EndpointSet } from "../endpoints/endpoint_set.ts";
@@ -109,15 +109,11 @@ export function sessionSetup(
   return async ({ connection, endpoint }) => {
     const label = ctx.endpoints.label(endpoint);
     const ms = ctx.setupMs[endpoint];
-    let timer: unknown;
-    const late = new Promise<never>((_, reject) => {
-      timer = clock.setTimeout(() => {
-        const why = new Error(`did not finish within ${ms} ms (the endpoint's connect_timeout)`);
-        reject(new StepError(onConnect === undefined ? "sqlprepare" : "on_connect", why));
-      }, ms);
-    });
     try {
-      await Promise.race([steps(connection, label), late]);
+      await settleWithin(clock, steps(connection, label), ms, () => {
+        const why = new Error(`did not finish within ${ms} ms (the endpoint's connect_timeout)`);
+        return new StepError(onConnect === undefined ? "sqlprepare" : "on_connect", why);
+      });
     } catch (err) {
       scope.disconnected(endpoint);
       ctx.close(connection);
@@ -129,8 +125,6 @@ export function sessionSetup(
         label,
         { cause, code: (cause as { code?: string } | undefined)?.code, reached: true },
       );
-    } finally {
-      clock.clearTimeout(timer);
     }
   };
 }
