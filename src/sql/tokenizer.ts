@@ -8,6 +8,26 @@
  *
  * @module
  */
+import {
+  AMP,
+  BACKSLASH,
+  CR,
+  DASH,
+  DOLLAR,
+  DOT,
+  DQUOTE,
+  foldWord,
+  isDigit,
+  isLetter,
+  isOperatorChar,
+  isPunct,
+  isSpace,
+  LF,
+  PLUS,
+  QUOTE,
+  SLASH,
+  STAR,
+} from "./char_classes.ts";
 
 /** Kinds of token. */
 export const TokenKind = {
@@ -46,49 +66,6 @@ export interface Tokens {
   readonly unsure: boolean;
   /** A plain `'...'` string held a backslash: with `standard_conforming_strings` off it reads otherwise. */
   readonly backslashInString: boolean;
-}
-// Character codes.
-const TAB = 9, LF = 10, CR = 13, SPACE = 32;
-const QUOTE = 39, DQUOTE = 34, DOLLAR = 36, BACKSLASH = 92, AMP = 38;
-const STAR = 42, SLASH = 47, DASH = 45, DOT = 46, PLUS = 43;
-
-// Space, \t, \n, \v, \f, \r.
-function isSpace(c: number): boolean {
-  return c === SPACE || (c >= TAB && c <= CR);
-}
-
-function isLetter(c: number): boolean {
-  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c >= 128;
-}
-
-function isDigit(c: number): boolean {
-  return c >= 48 && c <= 57;
-}
-
-// PostgreSQL's operator characters: ~ ! @ # ^ & | ` ? + - * / % < > =
-function isOperatorChar(c: number): boolean {
-  return c === 126 || c === 33 || c === 64 || c === 35 || c === 94 || c === AMP || c === 124 ||
-    c === 96 || c === 63 || c === PLUS || c === DASH || c === STAR || c === SLASH || c === 37 ||
-    c === 60 || c === 62 || c === 61;
-}
-
-// ( ) [ ] , . : ;
-function isPunct(c: number): boolean {
-  return c === 40 || c === 41 || c === 91 || c === 93 || c === 44 || c === DOT || c === 58 ||
-    c === 59;
-}
-
-// Lower-cases ASCII letters only: the server folds unquoted identifiers that way
-// (String#toLowerCase would also fold the Kelvin sign into "k"). A regular expression over
-// one word already cut out, never over the text.
-const ASCII_UPPER = /[A-Z]+/g;
-
-function foldWord(text: string, start: number, end: number): string {
-  const raw = text.slice(start, end);
-  for (let i = start; i < end; i++) {
-    if (text.charCodeAt(i) >= 128) return raw.replace(ASCII_UPPER, (m) => m.toLowerCase());
-  }
-  return raw.toLowerCase();
 }
 
 /**
