@@ -9,30 +9,16 @@
  * @module
  */
 import { backoffDelay } from "../core/backoff.ts";
-import { type TimerHandle, unrefTimer } from "../core/clock.ts";
-import type { DriverConnection, DriverNotification } from "../driver.ts";
+import type { TimerHandle } from "../core/clock.ts";
+import type { DriverConnection } from "../driver.ts";
 import type { EndpointScope, EndpointSet } from "../endpoints/endpoint_set.ts";
 import { ListenUnsupportedError, PoolClosedError, PoolError } from "../errors.ts";
 import { isTransactionPooled } from "../endpoints/transaction_pooler.ts";
 import { quoteChannel } from "./channel.ts";
+import { type OnNotify, Subscribers } from "./subscribers.ts";
+import { closeUnlessAnswered, SessionWatch } from "./session_watch.ts";
 
-/** What `onNotify` learns beside the payload. */
-export interface NotifyInfo {
-  /** The channel the notification came on. */
-  readonly channel: string;
-  /** Process id of the server session that sent it (`pg_backend_pid()` there). */
-  readonly pid: number;
-}
-
-/** A `pool.listen` callback: the payload (`""` when NOTIFY gave none), the channel and the sender. */
-export type OnNotify = (payload: string, info: NotifyInfo) => void | Promise<void>;
-
-// How often the session is checked for loss (a server restart closes its socket).
-const WATCH_MS = 250;
-// A network that went silent (no reset) shows only when asked: a query every
-// PING_TICKS checks (10 s); no answer within PING_WAIT_MS closes the session.
-const PING_TICKS = 40;
-const PING_WAIT_MS = 5000;
+export type { NotifyInfo, OnNotify } from "./subscribers.ts";
 
 interface Session {
   readonly connection: DriverConnection;
@@ -42,15 +28,13 @@ interface Session {
 /** The listen session of one pool. */
 export class Listener {
   readonly #endpoints: EndpointSet;
-  readonly #channels = new Map<string, Set<OnNotify>>();
+  readonly #channels = new Subscribers();
+  readonly #watch: SessionWatch<Session>;
   #scope: EndpointScope | undefined;
   #session: Session | undefined;
   #connecting: Promise<Session> | undefined;
-  #watch: TimerHandle | undefined;
   #retry: TimerHandle | undefined;
   #failures = 0;
-  #ticks = 0;
-  #pinging = false;
   #closed = false;
 
   /**
@@ -60,6 +44,11 @@ export class Listener {
    */
   constructor(endpoints: EndpointSet) {
     this.#endpoints = endpoints;
+    this.#watch = new SessionWatch(
+      endpoints.clock,
+      () => this.#closed ? undefined : this.#session,
+      (s) => this.#drop(s, true),
+    );
   }
 
   /**
@@ -78,11 +67,7 @@ export class Listener {
     const driver = this.#endpoints.driver;
     if (driver.notifications !== true) throw new ListenUnsupportedError(driver.name);
     if (this.#closed) throw new PoolClosedError();
-    // One entry per call: the same function listened twice is two subscriptions.
-    const entry: OnNotify = (payload, info) => onNotify(payload, info);
-    let callbacks = this.#channels.get(channel);
-    if (callbacks === undefined) this.#channels.set(channel, callbacks = new Set());
-    callbacks.add(entry);
+    const entry = this.#channels.add(channel, onNotify);
     try {
       // A session opening now may have LISTENed before this channel was added:
       // LISTEN again (a second LISTEN of a channel changes nothing).
@@ -125,9 +110,7 @@ export class Listener {
   }
 
   async #remove(channel: string, entry: OnNotify): Promise<void> {
-    const callbacks = this.#channels.get(channel);
-    if (!callbacks?.delete(entry) || callbacks.size > 0) return;
-    this.#channels.delete(channel);
+    if (!this.#channels.remove(channel, entry)) return;
     const s = this.#session;
     if (this.#channels.size === 0) {
       this.#stopTimers();
@@ -148,7 +131,7 @@ export class Listener {
 
   async #open(): Promise<Session> {
     this.#scope ??= this.#endpoints.scope("listen", { targetSessionAttrs: "primary" }, {
-      onNotification: (n) => this.#deliver(n),
+      onNotification: (n) => this.#channels.deliver(n),
     });
     const scope = this.#scope;
     const session = await scope.connect(-1);
@@ -161,22 +144,17 @@ export class Listener {
         }: the endpoint has pool_mode "transaction", and such a pooler hands the server session to other clients between transactions, so notifications would not reach this pool; listen through the server itself or a pooler in session mode`,
       );
     }
-    // A server gone silent after the login: no answer within PING_WAIT_MS closes the session.
-    const clock = this.#endpoints.clock;
-    const late = clock.setTimeout(
-      () => void session.connection.close().catch(() => {}),
-      PING_WAIT_MS,
-    );
-    unrefTimer(late);
+    // A server gone silent after the login: no answer to the LISTENs within 5 s closes the session.
+    const answered = closeUnlessAnswered(this.#endpoints.clock, session.connection);
     try {
-      for (const channel of this.#channels.keys()) {
+      for (const channel of this.#channels.channels()) {
         await session.connection.query(`LISTEN ${quoteChannel(channel)}`);
       }
     } catch (err) {
       await this.#drop(session, false);
       throw err;
     } finally {
-      clock.clearTimeout(late);
+      answered();
     }
     if (this.#closed || this.#channels.size === 0) {
       await this.#drop(session, false);
@@ -189,52 +167,8 @@ export class Listener {
     }
     this.#session = session;
     this.#failures = 0;
-    this.#arm();
+    this.#watch.arm();
     return session;
-  }
-
-  #deliver(n: DriverNotification): void {
-    const callbacks = this.#channels.get(n.channel);
-    if (callbacks === undefined) return;
-    const info: NotifyInfo = Object.freeze({ channel: n.channel, pid: n.pid });
-    // The callbacks of this moment: one listened during the delivery (a Set's
-    // iteration would reach it) gets only later notifications; one stopped gets none.
-    for (const fn of [...callbacks]) {
-      if (!callbacks.has(fn)) continue;
-      // A callback's own failure is its own: it must not stop the others.
-      try {
-        const r = fn(n.payload, info);
-        if (r instanceof Promise) r.catch(() => {});
-      } catch { /* see above */ }
-    }
-  }
-
-  // Checks the session for loss; unref'd: the session's socket, not this timer, keeps a process up.
-  #arm(): void {
-    if (this.#watch !== undefined) return;
-    const clock = this.#endpoints.clock;
-    const tick = () => {
-      this.#watch = undefined;
-      const s = this.#session;
-      if (this.#closed || s === undefined) return;
-      if (s.connection.closed) return void this.#drop(s, true);
-      if (++this.#ticks % PING_TICKS === 0) this.#ping(s.connection);
-      this.#arm();
-    };
-    this.#watch = clock.setTimeout(tick, WATCH_MS);
-    unrefTimer(this.#watch);
-  }
-
-  #ping(connection: DriverConnection): void {
-    if (this.#pinging) return;
-    this.#pinging = true;
-    const clock = this.#endpoints.clock;
-    const late = clock.setTimeout(() => void connection.close().catch(() => {}), PING_WAIT_MS);
-    unrefTimer(late);
-    connection.query("SELECT 1").catch(() => {}).finally(() => {
-      clock.clearTimeout(late);
-      this.#pinging = false;
-    });
   }
 
   // Closes a session; `again`: open a new one (the old one was lost or moved).
@@ -261,9 +195,8 @@ export class Listener {
   }
 
   #stopTimers(): void {
-    const clock = this.#endpoints.clock;
-    if (this.#watch !== undefined) clock.clearTimeout(this.#watch);
-    if (this.#retry !== undefined) clock.clearTimeout(this.#retry);
-    this.#watch = this.#retry = undefined;
+    this.#watch.stop();
+    if (this.#retry !== undefined) this.#endpoints.clock.clearTimeout(this.#retry);
+    this.#retry = undefined;
   }
 }
