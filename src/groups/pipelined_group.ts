@@ -19,7 +19,6 @@ import type { GroupConfig } from "../config/normalize.ts";
 import { PoolClosedError } from "../errors.ts";
 import { type AfterLease, applyAfter } from "../handler/after_lease.ts";
 import {
-  newShared,
   type Shared,
   SharedHandler,
   type SharedOwner,
@@ -28,8 +27,8 @@ import {
 import type { GroupOptions, LeaseGroup } from "./group.ts";
 import { firstSessionWaiters } from "./first_session_waiters.ts";
 import { LeastBusy } from "./least_busy.ts";
+import { PipelinedSessions } from "./pipelined_sessions.ts";
 import { retireShared, shrinkShared } from "../reconfig/shared_sessions.ts";
-import { type SessionSetup, sessionSetup } from "./on_connect.ts";
 
 /** A group whose sessions are shared by concurrent handlers. */
 export class PipelinedGroup implements LeaseGroup, SharedOwner {
@@ -39,23 +38,21 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
   readonly retry: number;
   /** Queries use `%s` / `%(name)s` placeholders. */
   readonly pyformat: boolean;
-  #max: number;
   readonly #endpoints: EndpointSet;
   readonly #scope: EndpointScope;
-  readonly #setUp: SessionSetup | undefined;
   readonly #opts: GroupOptions;
   readonly #clock: Clock;
   readonly #obs: GroupObserver;
-  readonly #shared: Shared[] = [];
+  readonly #sessions: PipelinedSessions;
+  // The same array as `#sessions.list`, read on every lease.
+  readonly #shared: Shared[];
   readonly #waiters: WaitList<Shared>;
-  #opening: Promise<void> | undefined;
   readonly #budget: Budget | undefined;
-  #openFailure: unknown;
   readonly #rotation = new LeastBusy();
   #leased = 0;
+  #acquired = 0;
   #closed = false;
   #drained: (() => void) | undefined;
-  readonly #counts = { acquired: 0, created: 0, createFailed: 0, destroyed: 0 };
 
   /**
    * Builds the group; no I/O.
@@ -71,25 +68,19 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
     this.retry = config.retry;
     this.#clock = clock;
     this.#opts = opts;
-    this.#max = config.connectionCount;
     this.#endpoints = endpoints;
-    this.#scope = endpoints.scope(name, config);
-    this.#setUp = sessionSetup(name, config, { ...opts, scope: this.#scope });
     this.pyformat = config.paramstyle === "pyformat";
     this.#waiters = firstSessionWaiters(name, config, clock, () => this.#state());
-    this.#obs = opts.observer.group(name, endpoints);
     this.#budget = budget;
-    budget?.attach({
-      waiting: () => this.#shared.length > 0 || this.#opening ? 0 : this.#waiters.size,
-      held: () => this.#shared.length + (this.#opening ? 1 : 0),
-      opening: () => this.#opening ? 1 : 0,
-      refill: () => this.#open(),
-      shed: () => {
-        const idle = this.#shared.find((s) => s.holders === 0);
-        if (idle) this.broken(idle, "rebalanced");
-        return idle !== undefined;
-      },
-    });
+    const shed = () => {
+      const idle = this.#shared.find((s) => s.holders === 0);
+      if (idle) this.broken(idle, "rebalanced");
+      return idle !== undefined;
+    };
+    this.#sessions = new PipelinedSessions(name, config, opts, this.#waiters, shed, budget);
+    this.#shared = this.#sessions.list;
+    this.#scope = this.#sessions.scope;
+    this.#obs = this.#sessions.obs;
   }
 
   /**
@@ -112,13 +103,11 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
   #take(options: AcquireOptions): SharedHandler | Promise<SharedHandler> {
     if (this.#closed) throw new PoolClosedError();
     const best = this.#rotation.pick(this.#shared, this.#scope, this);
-    if (
-      best && (best.holders === 0 || this.#shared.length + (this.#opening ? 1 : 0) >= this.#max)
-    ) {
+    if (best && (best.holders === 0 || this.#sessions.held >= this.#sessions.max)) {
       return this.#handOut(best);
     }
     // Every session is busy: open one more, but do not make the caller wait for it.
-    this.#open();
+    this.#sessions.openOne();
     if (best) return this.#handOut(best);
     const start = this.#clock.now();
     return this.#waiters.wait(options, false, true).then((s) => this.#handOut(s, start));
@@ -151,17 +140,19 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
    */
   stats(): GroupStats {
     const w = this.#waiters;
+    const sessions = this.#sessions;
     return {
-      max: this.#max,
-      total: this.#shared.length + (this.#opening ? 1 : 0),
+      max: sessions.max,
+      total: sessions.held,
       idle: this.#shared.filter((s) => s.holders === 0).length,
       leased: this.#leased,
       waiting: w.size,
-      pending: this.#opening ? 1 : 0,
+      pending: sessions.opening ? 1 : 0,
       waited: w.waited,
       timedOut: w.timedOut,
       rejected: w.rejected,
-      ...this.#counts,
+      acquired: this.#acquired,
+      ...sessions.counts,
       ...this.#obs.timings.snapshot(),
     };
   }
@@ -176,13 +167,13 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
    * @param graceMs How long to wait for handlers.
    */
   async close(graceMs: number): Promise<void> {
-    this.#closed = true;
+    this.#closed = this.#sessions.closed = true;
     this.#waiters.rejectAll(new PoolClosedError());
     if (this.#leased > 0) await waitAtMost(this.#clock, graceMs, (done) => (this.#drained = done));
     // A session still opening is closed as soon as it opens; wait for that, within the grace.
-    const opening = this.#opening;
+    const opening = this.#sessions.opening;
     if (opening) await waitAtMost(this.#clock, graceMs, (done) => opening.then(done));
-    for (const s of this.#shared.splice(0)) this.#drop(s, "pool-ended");
+    for (const s of this.#shared.splice(0)) this.#sessions.drop(s, "pool-ended");
   }
 
   /** @internal A handler came back. */
@@ -198,16 +189,16 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
   }
 
   resize(max: number): void {
-    this.#max = max;
+    this.#sessions.max = max;
     shrinkShared(this.#shared, max, (s) => this.broken(s, "reconfigured"));
-    if (this.#waiters.size > 0) this.#open();
+    if (this.#waiters.size > 0) this.#sessions.openOne();
   }
 
   retire(which: (endpoint: number) => boolean): void {
     const close = (s: Shared) => this.broken(s, "reconfigured");
     retireShared(this.#shared, which, close);
     // The session being opened now (that promise never rejects) retires too, after its first holders.
-    this.#opening?.then(() => retireShared(this.#shared.slice(-1), which, close));
+    this.#sessions.opening?.then(() => retireShared(this.#shared.slice(-1), which, close));
   }
 
   /**
@@ -225,9 +216,9 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
     const at = this.#shared.indexOf(shared);
     if (at < 0) return;
     this.#shared.splice(at, 1);
-    this.#drop(shared, why);
+    this.#sessions.drop(shared, why);
     // Callers queued while every session was retiring (a resize or drain) get a new one.
-    if (this.#waiters.size > 0) this.#open();
+    if (this.#waiters.size > 0) this.#sessions.openOne();
   }
 
   /** @internal Label of an endpoint. */
@@ -244,62 +235,12 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
     this.#obs.servedOn(shared.endpoint, startedAt);
     shared.holders++;
     this.#leased++;
-    this.#counts.acquired++;
+    this.#acquired++;
     return new SharedHandler(this, shared);
   }
 
-  // One session after the other, as the group opens them under load; each
-  // connect is bounded by connect_timeout, so no timeout of its own is needed.
-  async open(_timeoutMs: number): Promise<void> {
-    while (this.#shared.length < this.#max && !this.#closed) {
-      const had = this.#shared.length;
-      this.#open();
-      // A threaded pool's budget has no slot free: the group opens what it allows.
-      if (!this.#opening) return;
-      await this.#opening;
-      if (this.#shared.length <= had) throw this.#openFailure;
-    }
-  }
-
-  // Settles on its own (never rejects): waiters learn the outcome.
-  #open(): void {
-    if (this.#opening || this.#shared.length >= this.#max) return;
-    if (this.#budget !== undefined && !this.#budget.tryTake()) return;
-    this.#opening = (async () => {
-      try {
-        const started = this.#clock.now();
-        const { connection, endpoint } = await this.#scope.connect(this.#scope.next());
-        await this.#setUp?.({ connection, endpoint });
-        this.#counts.created++;
-        if (this.#closed) {
-          this.#scope.disconnected(endpoint);
-          // Closed first: `?.` would skip the whole call, argument included.
-          const closed = this.#opts.close(connection);
-          this.#budget?.give(closed);
-          return;
-        }
-        this.#opts.opened();
-        this.#obs.opened(endpoint, started);
-        const shared = newShared(connection, endpoint, this.#clock.now(), this.#opts.maxLifetimeMs);
-        this.#shared.push(shared);
-        // Every waiter shares the new session: that is what pipelining is for.
-        while (this.#waiters.resolveNext(shared));
-      } catch (err) {
-        this.#openFailure = err;
-        this.#counts.createFailed++;
-        this.#budget?.give();
-        if (this.#shared.length === 0) this.#waiters.rejectAll(err);
-      } finally {
-        this.#opening = undefined;
-      }
-    })();
-  }
-
-  #drop(shared: Shared, why: Why): void {
-    this.#obs.closed(shared.endpoint, why);
-    this.#counts.destroyed++;
-    this.#scope.disconnected(shared.endpoint);
-    const closed = this.#opts.close(shared.connection);
-    this.#budget?.give(closed);
+  /** One session after the other (see `LeaseGroup.open`); each connect has its own deadline. */
+  open(_timeoutMs: number): Promise<void> {
+    return this.#sessions.openAll();
   }
 }
