@@ -8,9 +8,10 @@
  */
 import type { Clock } from "../core/clock.ts";
 import type { Driver, DriverConnection, DriverNotice } from "../driver.ts";
-import type { EndpointConfig, TargetSessionAttrs } from "../config/normalize.ts";
+import type { EndpointConfig } from "../config/normalize.ts";
 import { type EndpointInfo, RoleBook } from "./role_book.ts";
-import { EndpointScope } from "./endpoint_scope.ts";
+import type { EndpointScope } from "./endpoint_scope.ts";
+import { type ScopeBinding, ScopeBindings } from "./scope_bindings.ts";
 import {
   type Attempt,
   type AttemptContext,
@@ -19,7 +20,7 @@ import {
   endpointState,
   openSession,
 } from "./open_session.ts";
-import { type Binding, planSwap, type SwapPlan } from "../reconfig/endpoint_swap.ts";
+import { planSwap, type SwapPlan } from "../reconfig/endpoint_swap.ts";
 import type { BackoffOptions, Health } from "./health.ts";
 import { TimingSet } from "../observe/timing.ts";
 import { describeState, type EndpointStats, endpointStats } from "./endpoint_report.ts";
@@ -52,8 +53,7 @@ export class EndpointSet {
   readonly #ctx: AttemptContext;
   readonly #timings: TimingSet[];
   readonly #onHealth: EndpointSetOptions["onHealth"];
-  // The scopes handed out, with the ids they are bound to, for `replace`.
-  readonly #scopes: { scope: EndpointScope; binding: Binding }[] = [];
+  readonly #bound: ScopeBindings;
   /** @internal What is known of each endpoint's role. */
   readonly roles: RoleBook;
 
@@ -73,6 +73,7 @@ export class EndpointSet {
     };
     this.#onHealth = opts.onHealth;
     this.#states = endpoints.map((config) => this.#stateOf(config));
+    this.#bound = new ScopeBindings(this.#states);
     this.#timings = endpoints.map(() => new TimingSet());
     this.roles = new RoleBook(endpoints, opts.clock);
   }
@@ -105,24 +106,8 @@ export class EndpointSet {
    * @param extra Passed to every connect (the listen session's notifications).
    * @returns The group's view of the set.
    */
-  scope(
-    group: string | undefined,
-    binding: {
-      readonly endpoints?: readonly string[] | undefined;
-      readonly targetSessionAttrs?: TargetSessionAttrs;
-    },
-    extra?: ConnectExtra,
-  ): EndpointScope {
-    const ids = binding.endpoints;
-    const scope = new EndpointScope(
-      this,
-      group,
-      this.#indexesOf(ids),
-      binding.targetSessionAttrs ?? "any",
-      extra,
-    );
-    this.#scopes.push({ scope, binding: { group, ids } });
-    return scope;
+  scope(group: string | undefined, binding: ScopeBinding, extra?: ConnectExtra): EndpointScope {
+    return this.#bound.open(this, group, binding, extra);
   }
 
   /**
@@ -136,7 +121,7 @@ export class EndpointSet {
    * @throws {ConfigError} A group is bound to an id the list lacks (nothing changed).
    */
   replace(next: readonly EndpointConfig[]): SwapPlan {
-    const plan = planSwap(this.#states, next, this.#scopes.map((s) => s.binding));
+    const plan = planSwap(this.#states, next, this.#bound.bindings());
     for (const [at, config] of plan.keep) this.#states[at].config = config;
     for (const at of plan.remove) this.#states[at].removed = true;
     for (const config of plan.add) {
@@ -144,7 +129,7 @@ export class EndpointSet {
       this.#timings.push(new TimingSet());
       this.roles.add(config);
     }
-    for (const { scope, binding } of this.#scopes) scope.rebind(this.#indexesOf(binding.ids));
+    this.#bound.rebind();
     return plan;
   }
 
@@ -154,13 +139,6 @@ export class EndpointSet {
     const onHealth = this.#onHealth;
     if (onHealth) s.health.onChange = (up, e) => onHealth(s.config.id, up, e);
     return s;
-  }
-
-  // The endpoints not removed whose id is in `ids` (all of them without ids).
-  #indexesOf(ids: readonly string[] | undefined): number[] {
-    return this.#states.map((_, i) => i).filter((i) =>
-      !this.#states[i].removed && (ids === undefined || ids.includes(this.#states[i].config.id))
-    );
   }
 
   /**
