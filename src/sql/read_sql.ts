@@ -13,6 +13,7 @@ import { transactionEffect, TxEffect } from "./transaction_effects.ts";
 import { statementChanges } from "./statement_changes.ts";
 import { SessionChange } from "./session_changes.ts";
 import { mayMatter } from "./quick_scan.ts";
+import { TextCache } from "./text_cache.ts";
 
 /** What a query text does to its session. */
 export interface SqlVerdict {
@@ -44,12 +45,7 @@ const CLEAN: SqlVerdict = Object.freeze({
   liftsDeadline: false,
 });
 
-// Bounds on what is remembered: query texts are mostly literals, but not all.
-const CACHE_ENTRIES = 2000;
-const CACHE_TEXT_CHARS = 16_384;
-const CACHE_TOTAL_CHARS = 2_000_000;
-const cache = new Map<string, SqlVerdict>();
-let cachedChars = 0;
+const cache = new TextCache<SqlVerdict>();
 
 /**
  * Reads a query text (cached).
@@ -61,16 +57,7 @@ export function readSql(text: string): SqlVerdict {
   const hit = cache.get(text);
   if (hit !== undefined) return hit;
   const verdict = mayMatter(text) ? analyzeSql(text) : CLEAN;
-  if (text.length <= CACHE_TEXT_CHARS) {
-    // Clear rather than evict the oldest: deleting from a Map's front leaves holes that
-    // every later keys().next() walks over. The hot texts come back at once.
-    if (cache.size >= CACHE_ENTRIES || cachedChars + text.length > CACHE_TOTAL_CHARS) {
-      cache.clear();
-      cachedChars = 0;
-    }
-    cache.set(text, verdict);
-    cachedChars += text.length;
-  }
+  cache.set(text, verdict);
   return verdict;
 }
 
