@@ -15,7 +15,15 @@
  * @module
  */
 
-/** TLS modes, as libpq names them. */
+/**
+ * TLS modes, as libpq names them and as the bundled adapters read them:
+ * `disable` no TLS; `allow` and `prefer` TLS without verifying, plaintext when
+ * the server has no TLS; `require` TLS without verifying, unless `sslRootCert`
+ * is given, which makes it `verify-ca` (as in libpq); `verify-ca` the chain
+ * verified against `sslRootCert` (or the system roots), not the host name;
+ * `verify-full` both. A Unix socket (a host starting with `/`) never uses
+ * TLS. Each adapter's documentation says where its client differs.
+ */
 export type SslMode = "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full";
 
 /**
@@ -42,7 +50,8 @@ export interface ConnectParams {
   /**
    * Startup parameters to send (they become the session defaults, so
    * `RESET ALL` returns to them): `application_name`, `statement_timeout`,
-   * `temp_buffers`.
+   * `temp_buffers`. The bundled adapters name a session `"pgdbpool"` when
+   * `application_name` is not given.
    */
   readonly settings: Readonly<Record<string, string>>;
   /**

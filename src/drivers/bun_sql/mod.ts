@@ -74,11 +74,9 @@ export interface BunSqlOptions {
  * Builds a {@linkcode Driver} on Bun.SQL. The driver can be built anywhere;
  * connecting outside Bun rejects with an error that says so.
  *
- * Connect-parameter mapping: `settings` become startup parameters (session
- * defaults, so `RESET ALL` returns to them; `application_name` defaults to
- * `"pgdbpool"`). TLS (`ssl`) uses Bun's own modes: `disable`; `allow` and
- * `prefer` (TLS when the server offers it, unverified, else plaintext; Bun
- * tries TLS first in both); `require` (TLS, unverified, unless `sslRootCert`
+ * The connect parameters mean what {@linkcode ConnectParams} says. TLS (`ssl`)
+ * uses Bun's own modes: `disable`; `allow` and `prefer` (TLS when the server
+ * offers it, unverified, else plaintext; Bun tries TLS first in both); `require` (TLS, unverified, unless `sslRootCert`
  * is given, which makes it `verify-ca` as in libpq); `verify-ca` (chain
  * verified against `sslRootCert` or the system roots, host name not
  * checked); `verify-full` (both). `NODE_TLS_REJECT_UNAUTHORIZED` does not
@@ -133,8 +131,7 @@ async function open(
   prepare: boolean,
   templates: Map<string, TemplateStringsArray>,
 ): Promise<DriverConnection> {
-  const label = sessionStart.endpointLabel(params.host, params.port);
-  sessionStart.checkConnectParams(params, label);
+  const label = sessionStart.checkedLabel(params);
   const password = params.password ?? "";
   const timeoutMs = params.connectTimeoutMs;
   const conn = new BunSqlConnection(prepare, label, templates);

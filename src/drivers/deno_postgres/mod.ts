@@ -140,8 +140,7 @@ async function connect(
   controls: object | undefined,
   params: ConnectParams,
 ): Promise<DriverConnection> {
-  const label = sessionStart.endpointLabel(params.host, params.port);
-  sessionStart.checkConnectParams(params, label);
+  const label = sessionStart.checkedLabel(params);
   const client = new Client(clientOptions(params, controls));
   const connecting = client.connect();
   try {

@@ -43,7 +43,7 @@
  * @module
  */
 import type { ConnectParams, Driver, DriverConnection } from "../../driver.ts";
-import { lazyLoader } from "../shared/lazy.ts";
+import { clientLoader, type NpmClient } from "../shared/lazy.ts";
 import { StatementNames } from "./statement_names.ts";
 import { open } from "./open.ts";
 import type { NodePostgresModule } from "./types.ts";
@@ -102,15 +102,8 @@ export interface NodePostgresOptions {
 /**
  * Builds a {@linkcode Driver} on node-postgres (npm `pg`).
  *
- * Connect-parameter mapping: `settings` become startup parameters (session
- * defaults, so `RESET ALL` returns to them; `application_name` defaults to
- * `"pgdbpool"`). TLS (`ssl`): `disable` none; `allow` and `prefer` try TLS
- * without verifying and fall back to plaintext when the server has no TLS;
- * `require` insists on TLS without verifying, unless `sslRootCert` is given,
- * which makes it `verify-ca` (as in libpq); `verify-ca` verifies the chain
- * against `sslRootCert` (or the system roots) but not the host name;
- * `verify-full` verifies both. A host starting with `/` is a Unix socket
- * directory. `undefined` parameters are sent as `NULL` (as `pg` does).
+ * The connect parameters mean what {@linkcode ConnectParams} and
+ * {@linkcode SslMode} say. `undefined` parameters are sent as `NULL` (as `pg` does).
  *
  * @param options The `pg` module, prepared statements, and their limit.
  * @returns A driver that opens one `pg.Client` (one session) per connection.
@@ -125,16 +118,10 @@ export interface NodePostgresOptions {
  * ```
  */
 export function nodePostgres(options: NodePostgresOptions = {}): Driver {
-  const given = options.pg;
-  if (given !== undefined && typeof given?.Client !== "function") {
-    throw new TypeError(
-      `Cannot build the node-postgres driver: "pg" must be the pg module (with a Client class), received ${typeof given}`,
-    );
-  }
   const names = options.prepare === false
     ? undefined
     : new StatementNames(options.maxPrepared ?? 1000);
-  const load = given === undefined ? lazyLoader(loadPg) : () => Promise.resolve(given);
+  const load = clientLoader(options.pg, PG);
   return {
     name: "node-postgres",
     notifications: true,
@@ -144,19 +131,15 @@ export function nodePostgres(options: NodePostgresOptions = {}): Driver {
   };
 }
 
-async function loadPg(): Promise<NodePostgresModule> {
-  let mod: { default?: unknown; Client?: unknown };
-  try {
-    mod = await import("pg");
-  } catch (err) {
-    throw new Error(
-      'Cannot load node-postgres: install the npm package "pg" or pass it as nodePostgres({ pg })',
-      { cause: err },
-    );
-  }
-  const pg = (mod.default ?? mod) as NodePostgresModule;
-  if (typeof pg.Client !== "function") {
-    throw new TypeError('Cannot load node-postgres: the module "pg" has no Client class');
-  }
-  return pg;
-}
+const PG: NpmClient<NodePostgresModule> = {
+  client: "node-postgres",
+  pkg: "pg",
+  builder: "nodePostgres",
+  option: "pg",
+  expected: "the pg module (with a Client class)",
+  lacks: "has no Client class",
+  importIt: () => import("pg"),
+  inModule: (mod) => mod.default ?? mod,
+  isLibrary: (pg): pg is NodePostgresModule =>
+    typeof (pg as { Client?: unknown } | null)?.Client === "function",
+};

@@ -31,8 +31,7 @@ export async function open(
   params: ConnectParams,
   names: StatementNames | undefined,
 ): Promise<DriverConnection> {
-  const label = sessionStart.endpointLabel(params.host, params.port);
-  sessionStart.checkConnectParams(params, label);
+  const label = sessionStart.checkedLabel(params);
   const { application_name, ...rest } = sessionStart.startupSettings(params.settings);
   const options = Object.entries(rest)
     .map(([k, v]) => `-c ${escapeOption(k)}=${escapeOption(v)}`)

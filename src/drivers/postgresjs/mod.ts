@@ -49,7 +49,7 @@
  * @module
  */
 import type { ConnectParams, Driver, DriverConnection } from "../../driver.ts";
-import { lazyLoader } from "../shared/lazy.ts";
+import { clientLoader, type NpmClient } from "../shared/lazy.ts";
 import { ArrayTypes } from "./array_types.ts";
 import { open } from "./open.ts";
 import type { PostgresjsFactory } from "./types.ts";
@@ -110,17 +110,10 @@ export interface PostgresjsOptions {
 /**
  * Builds a {@linkcode Driver} on postgres.js.
  *
- * Connect-parameter mapping: `settings` become startup parameters (session
- * defaults, so `RESET ALL` returns to them; `application_name` defaults to
- * `"pgdbpool"`). TLS (`ssl`): `disable` none; `allow` and `prefer` try TLS
- * without verifying and fall back to plaintext when the server has no TLS
- * (`allow` thus tries TLS first, unlike libpq); `require` insists on TLS
- * without verifying, unless `sslRootCert` is given, which makes it `verify-ca`
- * (as in libpq); `verify-ca` verifies the chain against `sslRootCert` (or the
- * system roots) but not the host name; `verify-full` verifies both.
- * `NODE_TLS_REJECT_UNAUTHORIZED` does not weaken the verifying modes. A host
- * starting with `/` is a Unix socket directory (TLS is not used there, as in
- * libpq). `undefined` parameters are sent as `NULL`.
+ * The connect parameters mean what {@linkcode ConnectParams} and
+ * {@linkcode SslMode} say, but for `allow`, which tries TLS first (unlike
+ * libpq). `NODE_TLS_REJECT_UNAUTHORIZED` does not weaken the verifying modes.
+ * `undefined` parameters are sent as `NULL`.
  *
  * @param options Prepared statements, type fetching, and the `postgres` factory.
  * @returns A driver that opens one postgres.js instance (one session) per connection.
@@ -135,15 +128,9 @@ export interface PostgresjsOptions {
  * ```
  */
 export function postgresjs(options: PostgresjsOptions = {}): Driver {
-  const given = options.postgres;
-  if (given !== undefined && typeof given !== "function") {
-    throw new TypeError(
-      `Cannot build the postgres.js driver: "postgres" must be postgres.js's default export (a function), received ${typeof given}`,
-    );
-  }
   const prepare = options.prepare ?? true;
   const types = options.fetchTypes ?? true ? new ArrayTypes() : undefined;
-  const load = given === undefined ? lazyLoader(loadPostgres) : () => Promise.resolve(given);
+  const load = clientLoader(options.postgres, POSTGRES);
   return {
     name: "postgresjs",
     notifications: true,
@@ -153,18 +140,14 @@ export function postgresjs(options: PostgresjsOptions = {}): Driver {
   };
 }
 
-async function loadPostgres(): Promise<PostgresjsFactory> {
-  let mod: { default?: unknown };
-  try {
-    mod = await import("postgres");
-  } catch (err) {
-    throw new Error(
-      'Cannot load postgres.js: install the npm package "postgres" or pass it as postgresjs({ postgres })',
-      { cause: err },
-    );
-  }
-  if (typeof mod.default !== "function") {
-    throw new TypeError('Cannot load postgres.js: the module "postgres" has no default export');
-  }
-  return mod.default as PostgresjsFactory;
-}
+const POSTGRES: NpmClient<PostgresjsFactory> = {
+  client: "postgres.js",
+  pkg: "postgres",
+  builder: "postgresjs",
+  option: "postgres",
+  expected: "postgres.js's default export (a function)",
+  lacks: "has no default export",
+  importIt: () => import("postgres"),
+  inModule: (mod) => mod.default,
+  isLibrary: (postgres): postgres is PostgresjsFactory => typeof postgres === "function",
+};

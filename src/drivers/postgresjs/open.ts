@@ -45,8 +45,7 @@ export async function open(
   prepare: boolean,
   types: ArrayTypes | undefined,
 ): Promise<DriverConnection> {
-  const label = sessionStart.endpointLabel(params.host, params.port);
-  sessionStart.checkConnectParams(params, label);
+  const label = sessionStart.checkedLabel(params);
   const sockets = await PostgresjsSocket.load(params, label);
   const password = params.password ?? "";
   const conn = new PostgresjsConnection(prepare, label, () => sockets.current);

@@ -104,14 +104,16 @@ export function connectError(
 }
 
 /**
- * Checks what can be checked before connecting: an `sslRootCert` that is not
- * a PEM certificate fails every driver the same way.
+ * The endpoint's label (see {@linkcode endpointLabel}), once what can be
+ * checked before connecting is checked: an `sslRootCert` that is not a PEM
+ * certificate fails every driver the same way.
  *
  * @param params The connect parameters.
- * @param label `host:port`.
+ * @returns `host:port`.
  * @throws {ConnectionError} Coded `SSL_ROOT_CERT_INVALID`, not `reached`.
  */
-export function checkConnectParams(params: ConnectParams, label: string): void {
+export function checkedLabel(params: ConnectParams): string {
+  const label = endpointLabel(params.host, params.port);
   const pem = params.sslRootCert;
   if (pem !== undefined && params.ssl !== "disable" && !isCertificatePem(pem)) {
     throw new ConnectionError(
@@ -120,6 +122,7 @@ export function checkConnectParams(params: ConnectParams, label: string): void {
       { code: "SSL_ROOT_CERT_INVALID" },
     );
   }
+  return label;
 }
 
 /**
