@@ -24,7 +24,7 @@ export interface PartContext {
   log(line: string): void;
 }
 
-const COLD_SUBJECTS = ["bare", "pgdbpool"];
+const COLD_SUBJECTS = ["bare", "pgdbpool", "pgdbpool-named"];
 const OVERLOAD = ["pg", "pgdbpool-nodepg", "pgdbpool"];
 
 const rotate = <T>(list: readonly T[], by: number) => [
@@ -107,7 +107,9 @@ export function coldReport(rows: PartRow[], runtimes: string[]): { md: string; t
       if (!rs.length) continue;
       const label = s === "bare"
         ? (rt === "bun" ? "Bun.SQL alone" : "postgres.js alone")
-        : "mod.ts, default driver";
+        : s === "pgdbpool"
+        ? "mod.ts, default driver"
+        : "mod.ts + driver named and imported up front";
       lines.push(
         `| ${rt} | ${label} | ${span(rs.map((r) => r.importMs as number), 1)} | ${
           span(rs.map((r) => r.firstMs as number), 1)
@@ -118,6 +120,14 @@ export function coldReport(rows: PartRow[], runtimes: string[]): { md: string; t
     }
     const mine = by("pgdbpool");
     const bare = by("bare");
+    const named = by("pgdbpool-named");
+    if (named.length && bare.length) {
+      targets.push(
+        `- ${rt} cold start, first result above the bare driver's with the driver imported up front (no target; what the pool adds to a first query): ${
+          span(diffs(named, bare, "firstMs"), 1)
+        } ms`,
+      );
+    }
     if (!mine.length || !bare.length) continue;
     targets.push(
       `- ${rt} cold start, import above the bare driver's: ${

@@ -10,9 +10,13 @@
  * ```
  *
  * Subjects: `bare`, the runtime's default driver alone (postgres.js on Deno
- * and Node, `Bun.SQL` on Bun, which is built in: nothing to import); and
+ * and Node, `Bun.SQL` on Bun, which is built in: nothing to import);
  * `pgdbpool`, `mod.ts` with no driver named (the default driver, which it
- * loads on first connect: that import counts in its first result).
+ * loads on first connect: that import counts in its first result); and
+ * `pgdbpool-named`, `mod.ts` with the same driver named in the config and
+ * imported up front with it (postgres.js and its adapter, or the Bun.SQL
+ * adapter), so that its first result compares with the bare driver's on the
+ * same footing: what the pool adds to a first query, the driver's load aside.
  *
  * @module
  */
@@ -77,12 +81,35 @@ async function pgdbpool(url: string): Promise<Cold> {
   });
 }
 
+async function named(url: string): Promise<Cold> {
+  const [{ createPool }, driver] = await Promise.all([
+    import("../mod.ts"),
+    runtime === "bun"
+      ? import("../src/drivers/bun_sql/mod.ts").then((m) => m.bunSql())
+      : Promise.all([import("postgres"), import("../src/drivers/postgresjs/mod.ts")])
+        .then(([pg, m]) => m.postgresjs({ postgres: pg.default as Any })),
+  ]);
+  return timeFirst(async () => {
+    const pool = createPool({ db: url, driver, groups: { default: { connection_count: 10 } } });
+    await pool.withHandler("default", (db) => db.query("SELECT 1"));
+    return () => pool.end();
+  });
+}
+
+const SUBJECTS: Record<string, (url: string) => Promise<Cold>> = {
+  bare,
+  pgdbpool,
+  "pgdbpool-named": named,
+};
+
 async function main() {
   const args = parseArgs(scriptArgs());
   const subject = args.subject ?? "pgdbpool";
   let out: Record<string, unknown>;
   try {
-    const r = subject === "bare" ? await bare(args.url) : await pgdbpool(args.url);
+    const run = SUBJECTS[subject];
+    if (!run) throw new Error(`Unknown subject ${subject}: ${Object.keys(SUBJECTS).join(", ")}`);
+    const r = await run(args.url);
     const { end: _, ...times } = r;
     out = { kind: "cold", runtime, subject, ...times };
     await Promise.race([r.end(), new Promise((res) => setTimeout(res, 1000))]);

@@ -11,8 +11,7 @@ import { PoolClosedError, PoolShareError, UnconfiguredGroupError } from "./error
 import { closeGroups, groupStats } from "./groups/build.ts";
 import { openGroups } from "./groups/open_groups.ts";
 import { drainGroups, resizeGroup, swapEndpoints } from "./reconfig/live.ts";
-import { Listener, type OnNotify } from "./listen/listener.ts";
-import { boundedListen } from "./listen/bounded.ts";
+import type { Listener, OnNotify } from "./listen/listener.ts";
 import type { LeaseGroup } from "./groups/group.ts";
 import type { Handler } from "./handler/handler.ts";
 import { runWithHandler } from "./handler/run_once.ts";
@@ -125,9 +124,16 @@ export class PoolState {
     try {
       if (this.#closed) throw new PoolClosedError();
       const opts = acquireOptions(options, this.#p.defaultAcquire);
-      const listener = this.#listener ??= new Listener(this.#p.endpoints);
-      const pending = listener.listen(channel, onNotify);
-      return boundedListen(pending, channel, opts, this.#p.endpoints.clock);
+      // Loaded on the first listen: a pool that never listens does not pay for the code.
+      return Promise.all([import("./listen/listener.ts"), import("./listen/bounded.ts")])
+        .then(([{ Listener }, { boundedListen }]) => {
+          // The import gave end() and the caller's signal a turn.
+          if (this.#closed) throw new PoolClosedError();
+          opts.signal?.throwIfAborted();
+          const listener = this.#listener ??= new Listener(this.#p.endpoints);
+          const pending = listener.listen(channel, onNotify);
+          return boundedListen(pending, channel, opts, this.#p.endpoints.clock);
+        });
     } catch (err) {
       return Promise.reject(err);
     }
