@@ -11,7 +11,7 @@ import type { PoolEntry } from "../core/resource_pool.ts";
 import type { DriverConnection } from "../driver.ts";
 import type { EndpointInfo } from "../endpoints/endpoint_set.ts";
 import type { LeaseWatch, WatchRecord } from "./lease_watch.ts";
-import { cleanSession, losesSetup, releaseSql, type TxState } from "./release.ts";
+import { cleanSession, losesSetup, releaseSql, TxState } from "./release.ts";
 import type { SessionCloseReason } from "../observe/events.ts";
 
 /** What a handler needs from its group. */
@@ -135,12 +135,18 @@ export class SessionLease {
       this.owner.destroy(this.entry);
       return undefined;
     }
-    if (this.owner.hasSetup && losesSetup(this.owner.reset, changes)) {
+    const reset = this.owner.reset;
+    // Nothing ran that leaves a trace (most leases): straight back, no reset to work out.
+    if (changes === 0 && tx === TxState.Idle && (reset === "auto" || reset === "none")) {
+      this.owner.release(this.entry);
+      return undefined;
+    }
+    if (this.owner.hasSetup && losesSetup(reset, changes)) {
       // A new session gets the setup again; this one would go on without it.
       this.owner.destroy(this.entry, "reset-failed");
       return undefined;
     }
-    if (releaseSql(tx, this.owner.reset, changes, prepared) === undefined) {
+    if (releaseSql(tx, reset, changes, prepared) === undefined) {
       this.owner.release(this.entry);
       return undefined;
     }
