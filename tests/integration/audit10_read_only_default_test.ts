@@ -126,5 +126,39 @@ describe("default_transaction_read_only turned on and off under a live pool", ()
       assert.ok(Number(rows[0].n) >= 4);
       await p.end();
     });
+
+    it(`${name}: a pipelined read-write group drops the server after one 25006`, async () => {
+      const p = createPool({
+        db: [endpointOf(server, { id: "only", connect_timeout: 2 })],
+        groups: {
+          rwp: { connection_count: 1, pipeline: true, target_session_attrs: "read-write" },
+        },
+        driver: makeDriver(),
+      });
+      pools.push(p);
+      const write = () =>
+        p.withHandler("rwp", (db) => db.query("insert into ro_flip (who) values ('rwp')"));
+      await write();
+      await readOnly(true);
+      const outcomes: string[] = [];
+      try {
+        for (let i = 0; i < 6; i++) {
+          try {
+            await write();
+            outcomes.push("written");
+          } catch (err) {
+            if (err instanceof QueryError && err.code === "25006") outcomes.push("25006");
+            else if (err instanceof OfflineError) outcomes.push("offline");
+            else throw err;
+          }
+        }
+      } finally {
+        await readOnly(false);
+      }
+      const denied = outcomes.filter((o) => o === "25006").length;
+      assert.ok(denied <= 1, `the pipelined read-write group: ${outcomes.join()}`);
+      assert.deepEqual(outcomes.filter((o) => o === "written"), []);
+      await p.end();
+    });
   }
 });

@@ -109,7 +109,10 @@ for (const [name, makeDriver] of drivers) {
           await sleep(10);
         }
       }
-      console.log(`[${name}] paused standby promoted → primary group committed: ${servedMs} ms`);
+      console.log(
+        `[${name}] paused standby promoted → primary group committed: ${servedMs} ms ` +
+          `(${attempts.length} failed tries, last: ${attempts.at(-1)?.slice(0, 160) ?? "none"})`,
+      );
       assert.ok(servedMs < 1000, `${servedMs} ms; failed attempts:\n${attempts.join("\n")}`);
       assert.deepEqual(
         await count("w", "b"),
