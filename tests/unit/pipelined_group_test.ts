@@ -176,7 +176,7 @@ describe("pipelined group leases", () => {
     await tick();
   });
 
-  it("reports a pipelined lease held past leakDetectionMs with the caller's stack", async () => {
+  it("reports a pipelined lease held past leakDetectionMs with the caller's stack and no frame of the pool", async () => {
     setupClocked({
       leakDetectionMs: 50,
       idleTimeoutMs: 0,
@@ -190,6 +190,10 @@ describe("pipelined group leases", () => {
     assert.equal(leaks.length, 1);
     assert.equal(leaks[0].group, "fast");
     assert.match(leaks[0].stack, /pipelined_group_test\.ts/);
+    const src = new URL("../../src/", import.meta.url);
+    for (const line of leaks[0].stack.split("\n")) {
+      assert.ok(!line.includes(src.href), `a frame of the pool is shown: ${line}`);
+    }
     await db.release();
     assert.equal(clock.pendingTimers, 0);
   });
