@@ -12,14 +12,11 @@ import { commitOn, lostBeforeCommit, rollbackOn } from "./tx_commands.ts";
 import type { QueryResult } from "./handler.ts";
 import type { GroupHandler } from "../groups/group.ts";
 import { invalidQuery } from "./query_args.ts";
-import { type QueryParams, toNumeric } from "../python/pyformat.ts";
-import { queryPrepared } from "../python/sqlprepare.ts";
 import {
   isTransactionPooled,
   namedStatementHint,
   sessionStateRefused,
 } from "../endpoints/transaction_pooler.ts";
-import { sqlQuery } from "./sql_tag.ts";
 import { TxState } from "./release.ts";
 import { SessionChange } from "../sql/session_changes.ts";
 import { readSql, type SqlVerdict } from "../sql/read_sql.ts";
@@ -52,23 +49,11 @@ export class PoolHandler extends SessionLease implements GroupHandler {
   #changes = 0;
   #prepared: string[] | undefined;
 
-  query<R = Record<string, unknown>>(
-    text: string,
-    params?: QueryParams,
-  ): Promise<QueryResult<R>> {
-    if (this.owner.pyformat && params !== undefined && typeof text === "string") {
-      const numeric = toNumeric(text, params);
-      if (numeric instanceof Error) return Promise.reject(numeric);
-      return this.#query<R>(numeric.text, numeric.params);
-    }
-    return this.#query<R>(text, params as readonly unknown[] | undefined);
+  protected get pyformat(): boolean | undefined {
+    return this.owner.pyformat;
   }
 
-  queryPrepared<T = unknown>(params: readonly unknown[]): Promise<T> {
-    return queryPrepared<T>((text, values) => this.#query(text, values), params);
-  }
-
-  #query<R>(text: string, params: readonly unknown[] | undefined): Promise<QueryResult<R>> {
+  protected run<R>(text: string, params: readonly unknown[] | undefined): Promise<QueryResult<R>> {
     if (this.released) return Promise.reject(new HandlerReleasedError("query"));
     const invalid = invalidQuery(text, params);
     if (invalid) return Promise.reject(invalid);
@@ -87,18 +72,6 @@ export class PoolHandler extends SessionLease implements GroupHandler {
       return this.#beginAndRun(text, params, sql) as Promise<QueryResult<R>>;
     }
     return this.#run(text, params, sql) as Promise<QueryResult<R>>;
-  }
-
-  sql<R = Record<string, unknown>>(
-    strings: TemplateStringsArray,
-    ...values: unknown[]
-  ): Promise<QueryResult<R>> {
-    // The tag builds `$n` text: it bypasses the pyformat translation.
-    // `this?`: a destructured `const { sql } = db` must reject, not throw (sqlQuery says why).
-    const db = this?.owner.pyformat
-      ? { query: <T>(t: string, p?: readonly unknown[]) => this.#query<T>(t, p) }
-      : this;
-    return sqlQuery<R>(db, strings, values);
   }
 
   async commit(): Promise<void> {

@@ -13,6 +13,7 @@ import type { EndpointInfo } from "../endpoints/endpoint_set.ts";
 import type { LeaseWatch, WatchRecord } from "./lease_watch.ts";
 import { cleanSession, losesSetup, releaseSql, TxState } from "./release.ts";
 import type { SessionCloseReason } from "../observe/events.ts";
+import { QueryCalls } from "./query_calls.ts";
 
 /** What a handler needs from its group. */
 export interface HandlerOwner {
@@ -37,7 +38,7 @@ export interface HandlerOwner {
 }
 
 /** One lease of one session. */
-export class SessionLease {
+export abstract class SessionLease extends QueryCalls {
   protected readonly owner: HandlerOwner;
   protected readonly entry: PoolEntry<DriverConnection>;
   protected readonly conn: DriverConnection;
@@ -53,6 +54,7 @@ export class SessionLease {
    * @param entry The leased entry.
    */
   constructor(owner: HandlerOwner, entry: PoolEntry<DriverConnection>) {
+    super();
     this.owner = owner;
     this.entry = entry;
     this.conn = entry.resource;

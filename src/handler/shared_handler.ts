@@ -10,13 +10,11 @@ import { HandlerReleasedError, PoolError } from "../errors.ts";
 import type { QueryResult } from "./handler.ts";
 import type { GroupHandler } from "../groups/group.ts";
 import { invalidQuery } from "./query_args.ts";
-import { type QueryParams, toNumeric } from "../python/pyformat.ts";
-import { queryPrepared } from "../python/sqlprepare.ts";
 import { namedStatementHint } from "../endpoints/transaction_pooler.ts";
-import { sqlQuery } from "./sql_tag.ts";
 import type { LeaseWatch, WatchRecord } from "./lease_watch.ts";
 import { connectionLost, queryFailure } from "./failures.ts";
 import { readSql } from "../sql/read_sql.ts";
+import { QueryCalls } from "./query_calls.ts";
 import { freshProgress, type Progress, retireAt, stalledFor } from "../core/housekeeper.ts";
 
 /** One shared session of a pipelined group. */
@@ -103,7 +101,7 @@ export interface SharedOwner {
 }
 
 /** A handler of a pipelined group. */
-export class SharedHandler implements GroupHandler {
+export class SharedHandler extends QueryCalls implements GroupHandler {
   readonly #group: SharedOwner;
   readonly #shared: Shared;
   #released = false;
@@ -116,6 +114,7 @@ export class SharedHandler implements GroupHandler {
    * @param shared The session.
    */
   constructor(group: SharedOwner, shared: Shared) {
+    super();
     this.#group = group;
     this.#shared = shared;
   }
@@ -135,23 +134,14 @@ export class SharedHandler implements GroupHandler {
     this.#watchRecord = watch.watch(this, group.name, () => group.returned(shared), stack);
   }
 
-  query<R = Record<string, unknown>>(
+  protected get pyformat(): boolean | undefined {
+    return this.#group.pyformat;
+  }
+
+  protected async run<R>(
     text: string,
-    params?: QueryParams,
+    params: readonly unknown[] | undefined,
   ): Promise<QueryResult<R>> {
-    if (this.#group.pyformat && params !== undefined && typeof text === "string") {
-      const numeric = toNumeric(text, params);
-      if (numeric instanceof Error) return Promise.reject(numeric);
-      return this.#query<R>(numeric.text, numeric.params);
-    }
-    return this.#query<R>(text, params as readonly unknown[] | undefined);
-  }
-
-  queryPrepared<T = unknown>(params: readonly unknown[]): Promise<T> {
-    return queryPrepared<T>((text, values) => this.#query(text, values), params);
-  }
-
-  async #query<R>(text: string, params: readonly unknown[] | undefined): Promise<QueryResult<R>> {
     if (this.#released) throw new HandlerReleasedError("query");
     const invalid = invalidQuery(text, params);
     if (invalid) throw invalid;
@@ -174,18 +164,6 @@ export class SharedHandler implements GroupHandler {
       shared.busy--;
       shared.progress++;
     }
-  }
-
-  sql<R = Record<string, unknown>>(
-    strings: TemplateStringsArray,
-    ...values: unknown[]
-  ): Promise<QueryResult<R>> {
-    // The tag builds `$n` text: it bypasses the pyformat translation.
-    // A destructured `const { sql } = db` must reject, not throw (sqlQuery says why).
-    const db = this !== undefined && this.#group.pyformat
-      ? { query: <T>(t: string, p?: readonly unknown[]) => this.#query<T>(t, p) }
-      : this;
-    return sqlQuery<R>(db, strings, values);
   }
 
   commit(): Promise<void> {
