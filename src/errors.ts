@@ -5,24 +5,24 @@
  *
  * @module
  */
-export { PoolError } from "./errors/pool_error.ts";
+export { PoolError } from "./error_kinds/pool_error.ts";
 export {
   ConfigError,
   HandlerReleasedError,
   QueryParamsError,
   UnconfiguredGroupError,
-} from "./errors/usage_errors.ts";
+} from "./error_kinds/usage_errors.ts";
 export {
   CommitUnknownError,
   ConnectionError,
   type ConnectionErrorOptions,
   OfflineError,
-} from "./errors/connection_errors.ts";
-export { QueryError, type QueryErrorDetails } from "./errors/query_error.ts";
+} from "./error_kinds/connection_errors.ts";
+export { QueryError, type QueryErrorDetails } from "./error_kinds/query_error.ts";
 export {
   AcquireTimeoutError,
   PoolClosedError,
   PoolOverloadedError,
-} from "./errors/capacity_errors.ts";
-export { ListenUnsupportedError, PoolShareError } from "./errors/sharing_errors.ts";
-export { isConnectionBroken, isLoginRefused, isRetryable } from "./errors/predicates.ts";
+} from "./error_kinds/capacity_errors.ts";
+export { ListenUnsupportedError, PoolShareError } from "./error_kinds/sharing_errors.ts";
+export { isConnectionBroken, isLoginRefused, isRetryable } from "./error_kinds/predicates.ts";
