@@ -1,6 +1,7 @@
 /**
- * One group: its resource pool, autocommit mode and endpoint rotation, and
- * the PostgreSQL side of leasing (skip dead sessions, ping after idle).
+ * One group: its resource pool, autocommit mode and endpoint rotation; the
+ * PostgreSQL side of leasing (skip dead sessions, ping after idle) is
+ * `lease_vetting.ts`'s.
  *
  * @module
  */
@@ -15,7 +16,7 @@ import { AcquireTimeoutError } from "../errors.ts";
 import { type HandlerOwner, PoolHandler } from "../handler/pool_handler.ts";
 import { type AfterLease, applyAfter } from "../handler/after_lease.ts";
 import type { GroupOptions, LeaseGroup } from "./group.ts";
-import { pingWithin } from "./ping.ts";
+import { LeaseVetting } from "./lease_vetting.ts";
 import { sessionPoolOptions } from "./session_pool.ts";
 import { ageForLeap, stalledFor, sweepPool } from "../core/housekeeper.ts";
 import type { SessionCloseReason as Why } from "../observe/events.ts";
@@ -46,10 +47,9 @@ export class Group implements HandlerOwner, LeaseGroup {
   readonly #endpoints: EndpointSet;
   readonly #scope: EndpointScope;
   #max: number;
-  readonly #clock: Clock;
   readonly #pingAfterIdleMs: number;
-  readonly #pingTimeoutMs: number;
   readonly #opts: GroupOptions;
+  readonly #vetting: LeaseVetting;
 
   /**
    * Builds the group; no I/O.
@@ -67,9 +67,7 @@ export class Group implements HandlerOwner, LeaseGroup {
     this.reset = config.reset;
     this.hasSetup = config.sqlprepare || config.onConnect !== undefined;
     this.#endpoints = opts.endpoints;
-    this.#clock = opts.clock;
     this.#pingAfterIdleMs = opts.pingAfterIdleMs;
-    this.#pingTimeoutMs = opts.pingTimeoutMs;
     this.clock = opts.clock;
     this.strayWaitMs = opts.pingTimeoutMs;
     // The group's endpoints and target: which endpoint next, connect, does a session still fit.
@@ -78,12 +76,13 @@ export class Group implements HandlerOwner, LeaseGroup {
     this.#max = config.connectionCount;
     this.#obs = opts.observer.group(name, opts.endpoints);
     const errors = {
-      timeout: (ms: number) => this.#timeoutError(ms, ""),
+      timeout: (ms: number) => this.timeoutError(ms, ""),
       state: () => this.#state(),
     };
     this.#pool = new ResourcePool(this.#obs.observe(
       sessionPoolOptions(name, config, opts, this.#scope, this.#obs, errors, budget),
     ));
+    this.#vetting = new LeaseVetting(this, this.#pool, this.#scope, opts);
   }
 
   // As many concurrent acquires as the limit: each needs its own session, and
@@ -109,14 +108,14 @@ export class Group implements HandlerOwner, LeaseGroup {
   lease(options: AcquireOptions, after?: AfterLease): PoolHandler | Promise<PoolHandler> {
     const got = this.#pool.acquire(options, false, this.#served, after);
     if (got instanceof Promise) return got;
-    const handler = this.#handler(this.#vet(this.#obs.served(got, -1), options, -1));
+    const handler = this.#handler(this.#vetting.vet(this.#obs.served(got, -1), options, -1));
     return after === undefined ? handler : applyAfter(handler, after);
   }
 
   // A queued caller's next steps, run when the pool serves it (no promise of their own);
   // `start`, when it began to wait: its ping gets what is left of its timeout.
   readonly #served = (entry: Entry, options: AcquireOptions, start: number, after: unknown) => {
-    const handler = this.#handler(this.#vet(entry, options, start));
+    const handler = this.#handler(this.#vetting.vet(entry, options, start));
     this.#obs.served(entry, start);
     return after === undefined ? handler : applyAfter(handler, after as AfterLease);
   };
@@ -127,48 +126,14 @@ export class Group implements HandlerOwner, LeaseGroup {
     return new PoolHandler(this, got);
   }
 
-  #vet(entry: Entry, options: AcquireOptions, start: number): Entry | Promise<Entry> {
-    if (entry.resource.closed) return this.#replace(entry, options, start, "broken");
-    // A session whose server changed role no longer serves a group with a target.
-    if (this.#scope.checksRole && !this.#scope.fits(entry.partition, entry.resource)) {
-      return this.#replace(entry, options, start, "role-changed");
-    }
-    // One clock read per lease: "idle" counts from when it was last handed
-    // out, so a lease held longer than the window is pinged once more, harmlessly.
-    const now = this.#clock.now();
-    const idleMs = now - entry.lastUsed;
-    entry.lastUsed = now;
-    if (idleMs > this.#pingAfterIdleMs) return this.#ping(entry, options, start < 0 ? now : start);
-    return entry;
-  }
-
-  // The caller's timeout and signal win over the ping's own deadline.
-  async #ping(entry: Entry, options: AcquireOptions, start: number): Promise<Entry> {
-    const left = start + options.timeoutMs - this.#clock.now();
-    const budget = Math.max(0, Math.min(this.#pingTimeoutMs, left));
-    const outcome = await pingWithin(entry.resource, this.#clock, budget, options.signal, (ok) => {
-      // The session goes back only once its ping answered.
-      if (ok) this.release(entry);
-      else this.destroy(entry, "ping-failed");
-    });
-    if (outcome === "ok") return entry;
-    if (outcome === "aborted") throw options.signal!.reason;
-    // Failed or unanswered: the session is broken; the caller moves on, unless its own time is up.
-    if (outcome === "late" && budget >= left) {
-      this.destroy(entry, "ping-failed");
-      throw this.#timeoutError(options.timeoutMs, "; an idle session's ping went unanswered");
-    }
-    return await this.#replace(entry, options, start, "ping-failed");
-  }
-
-  // The caller keeps its place in line: it is served before later callers.
-  #replace(entry: Entry, options: AcquireOptions, start: number, why: Why): Entry | Promise<Entry> {
-    const got = this.#pool.replace(entry, options, why);
-    if (got instanceof Promise) return got.then((next) => this.#vet(next, options, start));
-    return this.#vet(got, options, start);
-  }
-
-  #timeoutError(ms: number, why: string): AcquireTimeoutError {
+  /**
+   * The error of a caller that waited in vain.
+   *
+   * @param ms Its timeout.
+   * @param why What more to say (after the wait), or "".
+   * @returns The error, with the group's state.
+   */
+  timeoutError(ms: number, why: string): AcquireTimeoutError {
     return new AcquireTimeoutError(
       `Cannot lease from group "${this.name}": no connection became free within ${ms} ms${why} (${this.#state()})`,
     );
