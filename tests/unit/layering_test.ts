@@ -203,3 +203,41 @@ describe("layering: import directions", () => {
     assert.deepEqual(bad, []);
   });
 });
+
+describe("layout: what a reader meets in the tree", () => {
+  const allSrc = sourceFiles("src");
+
+  it("no file in src/ is longer than 250 lines (the error catalogue src/errors.ts aside)", () => {
+    const long = allSrc
+      .filter((f) => f !== "src/errors.ts")
+      .map((f) => ({
+        f,
+        lines: fs.readFileSync(path.join(repo, f), "utf8").split("\n").length - 1,
+      }))
+      .filter(({ lines }) => lines > 250)
+      .map(({ f, lines }) => `${f}: ${lines} lines`);
+    assert.deepEqual(long, []);
+  });
+
+  it("no file in src/ shares its name with a folder beside it", () => {
+    const clashes = allSrc.filter((f) => {
+      const stem = f.replace(/\.(ts|tsx|js|mjs)$/, "");
+      return fs.existsSync(path.join(repo, stem)) &&
+        fs.statSync(path.join(repo, stem)).isDirectory();
+    });
+    assert.deepEqual(clashes, []);
+  });
+
+  it("no test file skips a whole describe (Bun leaves such tests out of its report; skip each test)", () => {
+    const files = ["tests/unit", "tests/integration", "tests/support", "examples"]
+      .flatMap((d) => sourceFiles(d))
+      .filter((f) => /_test\.ts$|\.test\.ts$/.test(f));
+    assert.ok(files.length > 50, `only ${files.length} test files found`);
+    const bad = files.filter((f) =>
+      /(^|\n)\s*describe\(\s*("[^"]*"|'[^']*'|`[^`]*`)\s*,\s*\{[^}]*\bskip\s*:/.test(
+        fs.readFileSync(path.join(repo, f), "utf8"),
+      )
+    );
+    assert.deepEqual(bad, []);
+  });
+});
