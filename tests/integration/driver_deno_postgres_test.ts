@@ -30,8 +30,8 @@ import { driverConformance } from "./driver_conformance.ts";
 import { poolSuite } from "./pool_suite.ts";
 import { sharedServers, type TestServer } from "../support/servers.ts";
 import { connectParams } from "../support/params.ts";
+import { loadClient, whyDenoPostgresSkips as whySkip } from "../support/deno_postgres.ts";
 
-const ENV_VAR = "PGDBPOOL_DENO_POSTGRES";
 const SUITE = "denoPostgres() driver";
 
 const skipReason = whySkip();
@@ -50,7 +50,7 @@ if (skipReason !== undefined) {
     it("runs against a local copy of deno-postgres", { skip: skipReason }, () => {});
   });
 } else {
-  const Client = await loadClient(Deno.env.get(ENV_VAR)!);
+  const Client = await loadClient();
   const makeDriver = () => denoPostgres({ Client });
 
   driverConformance("deno-postgres", makeDriver, sharedServers, {
@@ -186,22 +186,6 @@ if (skipReason !== undefined) {
   });
 }
 
-function whySkip(): string | undefined {
-  const runtime = globalThis as { Deno?: unknown; Bun?: unknown };
-  if (runtime.Deno === undefined) {
-    const here = runtime.Bun === undefined ? "Node" : "Bun";
-    return `deno-postgres runs on Deno only (it uses Deno.connect), not on ${here}: ` +
-      "run this file with deno test.";
-  }
-  if (!Deno.env.get(ENV_VAR)) {
-    return `${ENV_VAR} is not set. deno-postgres comes from JSR, which is unreachable here ` +
-      `and never imported by this repo. To run: check out denodrivers/postgres and the ` +
-      `@std packages it uses outside the repo, then run with ${ENV_VAR}=<copy>/mod.ts ` +
-      "and --import-map=<map resolving @std/*> (README: Testing the deno-postgres adapter).";
-  }
-  return undefined;
-}
-
 function wrap(text: string, width: number): string[] {
   const lines: string[] = [];
   let line = "";
@@ -215,24 +199,4 @@ function wrap(text: string, width: number): string[] {
   }
   if (line) lines.push(line);
   return lines;
-}
-
-async function loadClient(path: string): Promise<DenoPostgresClientConstructor> {
-  const url = /^[a-z][a-z0-9+.-]*:/i.test(path)
-    ? new URL(path)
-    : new URL(path, `file://${Deno.cwd()}/`);
-  let mod: { Client?: unknown };
-  try {
-    mod = await import(url.href);
-  } catch (err) {
-    throw new Error(
-      `Cannot import deno-postgres from ${ENV_VAR}="${path}": pass an --import-map that ` +
-        `maps its @std/* imports to local copies`,
-      { cause: err },
-    );
-  }
-  if (typeof mod.Client !== "function") {
-    throw new TypeError(`${ENV_VAR}="${path}" does not export deno-postgres's Client class`);
-  }
-  return mod.Client as DenoPostgresClientConstructor;
 }

@@ -22,6 +22,8 @@ import {
 import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
 import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
 import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
+import { denoPostgres } from "../../src/drivers/deno_postgres/mod.ts";
+import { loadClient, whyDenoPostgresSkips } from "../support/deno_postgres.ts";
 import { adminQuery, sharedServers, type TestServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
 
@@ -283,5 +285,15 @@ if (isBun) {
       { skip: "not running on Bun" },
       () => {},
     );
+  });
+}
+
+const denoPostgresSkip = whyDenoPostgresSkips();
+if (denoPostgresSkip === undefined) {
+  const Client = await loadClient();
+  misuseSuite("deno-postgres", () => denoPostgres({ Client }));
+} else {
+  describe("misuse over deno-postgres against real PostgreSQL", () => {
+    nodeIt("runs against a local copy of deno-postgres", { skip: denoPostgresSkip }, () => {});
   });
 }
