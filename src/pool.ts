@@ -74,7 +74,7 @@ export class Pool extends PoolEventTarget {
    * @throws See {@linkcode Pool.withHandler} and `Handler.query`.
    * @example One statement, pg-pool style
    * ```ts
-   * import { defaultPool } from "@x/pgdbpool"; // the Pool built from DATABASE_URL
+   * import { defaultPool } from "@x/pgdbpool"; // the Pool of init(), or of DATABASE_URL
    * const { rows } = await defaultPool().query("SELECT $1", [42]);
    * ```
    */
@@ -94,7 +94,7 @@ export class Pool extends PoolEventTarget {
    * @throws See {@linkcode Pool.withHandler}.
    * @example Hold a connection for a scope with await using
    * ```ts
-   * import { defaultPool } from "@x/pgdbpool"; // the Pool built from DATABASE_URL
+   * import { defaultPool } from "@x/pgdbpool"; // the Pool of init(), or of DATABASE_URL
    * await using db = await defaultPool().lease("default"); // released at the scope's end
    * ```
    */
@@ -107,7 +107,7 @@ export class Pool extends PoolEventTarget {
    * @returns A fresh snapshot.
    * @example Read a group's idle count
    * ```ts
-   * import { defaultPool } from "@x/pgdbpool"; // the Pool built from DATABASE_URL
+   * import { defaultPool } from "@x/pgdbpool"; // the Pool of init(), or of DATABASE_URL
    * console.log(defaultPool().stats().groups.default.idle);
    * ```
    */
@@ -137,7 +137,7 @@ export class Pool extends PoolEventTarget {
    * @throws {OfflineError | ConnectionError} Some group could not open them all (those opened stay); a login refused.
    * @example Fail at startup when a server is down
    * ```ts
-   * import { defaultPool } from "@x/pgdbpool"; // the Pool built from DATABASE_URL
+   * import { defaultPool } from "@x/pgdbpool"; // the Pool of init(), or of DATABASE_URL
    * await defaultPool().open();
    * ```
    */
@@ -153,7 +153,7 @@ export class Pool extends PoolEventTarget {
    *   `connectionCount` is not a whole number ≥ 1.
    * @example Grow a group for a batch
    * ```ts
-   * import { defaultPool } from "@x/pgdbpool"; // the Pool built from DATABASE_URL
+   * import { defaultPool } from "@x/pgdbpool"; // the Pool of init(), or of DATABASE_URL
    * defaultPool().resize("default", 8);
    * ```
    */
@@ -167,7 +167,7 @@ export class Pool extends PoolEventTarget {
    * @throws {UnconfiguredGroupError | PoolClosedError} Unknown group; the pool was ended.
    * @example Drain after rotating the password
    * ```ts
-   * import { defaultPool } from "@x/pgdbpool"; // the Pool built from DATABASE_URL
+   * import { defaultPool } from "@x/pgdbpool"; // the Pool of init(), or of DATABASE_URL
    * defaultPool().drain();
    * ```
    */
@@ -182,7 +182,7 @@ export class Pool extends PoolEventTarget {
    *   an id a group is bound to (then nothing changed); the pool was ended.
    * @example Move to another server
    * ```ts
-   * import { defaultPool } from "@x/pgdbpool"; // the Pool built from DATABASE_URL
+   * import { defaultPool } from "@x/pgdbpool"; // the Pool of init(), or of DATABASE_URL
    * defaultPool().setEndpoints("postgres://app@db2/app");
    * ```
    */
@@ -201,7 +201,7 @@ export class Pool extends PoolEventTarget {
    *   See docs/listen.md. Also the signal's reason, when it aborts first.
    * @example React to a job queued in another process
    * ```ts
-   * import { defaultPool } from "@x/pgdbpool"; // the Pool built from DATABASE_URL
+   * import { defaultPool } from "@x/pgdbpool"; // the Pool of init(), or of DATABASE_URL
    * const unlisten = await defaultPool().listen("jobs", (payload) => console.log(payload));
    * ```
    */
@@ -219,7 +219,7 @@ export class Pool extends PoolEventTarget {
    * @returns When every session is closed.
    * @example End the pool when the process shuts down
    * ```ts
-   * import { defaultPool } from "@x/pgdbpool"; // the Pool built from DATABASE_URL
+   * import { defaultPool } from "@x/pgdbpool"; // the Pool of init(), or of DATABASE_URL
    * await defaultPool().end();
    * ```
    */
