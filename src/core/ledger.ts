@@ -54,6 +54,7 @@ export class Ledger<R> {
       retire: false,
       expiresAt,
       busyAt: now,
+      owned: undefined,
       ...freshProgress(now),
     };
     this.live.add(entry);

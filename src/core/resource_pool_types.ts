@@ -28,6 +28,8 @@ export interface PoolEntry<R> extends Progress {
   expiresAt: number;
   /** Clock time of the last sweep that found it leased (idle time counts from then too). */
   busyAt: number;
+  /** The owner's own per-resource data (the pool never reads it). */
+  owned?: unknown;
 }
 
 /**

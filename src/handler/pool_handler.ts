@@ -147,12 +147,16 @@ export class PoolHandler extends SessionLease implements GroupHandler {
   // The reply to the handler's own statement: tracked, translated, and the session quiet again.
   // Plain `then`, not an async function: its frame cost more than the rest of a query's path.
   #settle(reply: Promise<DriverResult>, sql: SqlVerdict): Promise<DriverResult> {
+    // Nothing to track (most statements): the session's two shared callbacks, no closures.
+    if (sql.tx === TxEffect.None && !sql.controls && sql.prepared.length === 0) {
+      return this.settlePlain(reply);
+    }
     return reply.then((result) => {
       this.#track(sql);
       this.answered();
       return result;
     }, (err) => {
-      const failure = this.#failure(err, sql);
+      const failure = this.failure(err, sql);
       this.answered();
       throw failure;
     });
@@ -172,7 +176,7 @@ export class PoolHandler extends SessionLease implements GroupHandler {
       // The statement behind it is in flight too: the session is quiet once it answered.
       await first.catch(() => {});
       this.answered();
-      throw this.#failure(err);
+      throw this.failure(err);
     }
     return this.#settle(first, sql);
   }
@@ -185,7 +189,14 @@ export class PoolHandler extends SessionLease implements GroupHandler {
     else if (sql.tx === TxEffect.Unknown) this.#tx = TxState.Unknown;
   }
 
-  #failure(err: unknown, sql?: SqlVerdict): PoolError {
+  /**
+   * The error a caller sees for a failed statement; notes what it did to the transaction.
+   *
+   * @param err What the driver threw.
+   * @param sql The statement's verdict (none: it neither controls a transaction nor prepares).
+   * @returns The pool's error.
+   */
+  protected failure(err: unknown, sql?: SqlVerdict): PoolError {
     if (this.conn.closed) {
       if (this.#tx !== TxState.Idle) this.#txLost = true;
       this.#tx = TxState.Idle;

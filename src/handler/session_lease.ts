@@ -8,7 +8,8 @@
  */
 import { type Clock, waitAtMost } from "../core/clock.ts";
 import type { PoolEntry } from "../core/resource_pool.ts";
-import type { DriverConnection } from "../driver.ts";
+import type { DriverConnection, DriverResult } from "../driver.ts";
+import type { PoolError } from "../errors.ts";
 import type { EndpointInfo } from "../endpoints/endpoint_set.ts";
 import type { LeaseWatch, WatchRecord } from "./lease_watch.ts";
 import { cleanSession, losesSetup, releaseSql, TxState } from "./release.ts";
@@ -35,6 +36,13 @@ export interface HandlerOwner {
   readonly clock: Clock;
   /** How long release waits for a query `fn` left running before it drops the session. */
   readonly strayWaitMs: number;
+}
+
+// The callbacks of a reply that needs no tracking (see SessionLease.settlePlain).
+interface PlainReply {
+  holder: SessionLease | undefined;
+  ok(result: DriverResult): DriverResult;
+  failed(err: unknown): never;
 }
 
 /** One lease of one session. */
@@ -115,6 +123,55 @@ export abstract class SessionLease extends QueryCalls {
     const entry = this.entry;
     entry.progress++;
     if (--entry.busy === 0) this.#quiet?.();
+  }
+
+  /**
+   * The error a caller sees for a failed statement that neither controls a
+   * transaction nor prepares one.
+   *
+   * @param err What the driver threw.
+   * @returns The pool's error.
+   */
+  protected abstract failure(err: unknown): PoolError;
+
+  /**
+   * Settles a reply that needs no tracking: counted answered, a failure
+   * translated, through two callbacks made once per session instead of two
+   * closures per query.
+   *
+   * @param reply The driver's reply.
+   * @returns The reply's result, or the translated failure.
+   */
+  protected settlePlain(reply: Promise<DriverResult>): Promise<DriverResult> {
+    const plain = SessionLease.#plainReplyOf(this.entry);
+    plain.holder = this;
+    return reply.then(plain.ok, plain.failed);
+  }
+
+  // Kept in the session's entry. One handler holds a session at a time, and release waits
+  // for its replies, so a reply's holder is the current one; it is let go once nothing is
+  // in flight (the entry must not keep a released handler alive).
+  static #plainReplyOf(entry: PoolEntry<DriverConnection>): PlainReply {
+    const known = entry.owned as PlainReply | undefined;
+    if (known !== undefined) return known;
+    const plain: PlainReply = {
+      holder: undefined,
+      ok: (result) => {
+        const h = plain.holder!;
+        if (entry.busy === 1) plain.holder = undefined;
+        h.answered();
+        return result;
+      },
+      failed: (err) => {
+        const h = plain.holder!;
+        if (entry.busy === 1) plain.holder = undefined;
+        const failure = h.failure(err);
+        h.answered();
+        throw failure;
+      },
+    };
+    entry.owned = plain;
+    return plain;
   }
 
   /**
