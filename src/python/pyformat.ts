@@ -11,6 +11,7 @@
  */
 import { QueryParamsError } from "../errors.ts";
 import { tokenize, TokenKind } from "../sql/tokenizer.ts";
+import { TextCache } from "../sql/text_cache.ts";
 
 /** How a group writes query parameters: `$1` (numeric, the default) or psycopg2's `%s`. */
 export type ParamStyle = "numeric" | "pyformat";
@@ -29,12 +30,8 @@ interface Translation {
   readonly error: string | undefined;
 }
 
-const CACHE_ENTRIES = 2000;
-const CACHE_TEXT_CHARS = 16_384;
-// As read_sql's cache: many long distinct texts must not pin tens of megabytes.
-const CACHE_TOTAL_CHARS = 2_000_000;
-const cache = new Map<string, Translation>();
-let cachedChars = 0;
+// Bounded as read_sql's: many long distinct texts must not pin tens of megabytes.
+const cache = new TextCache<Translation>();
 
 /**
  * Turns a pyformat query into a `$n` query and its values in order.
@@ -99,15 +96,7 @@ function translation(text: string): Translation {
   const hit = cache.get(text);
   if (hit !== undefined) return hit;
   const t = translate(text);
-  if (text.length <= CACHE_TEXT_CHARS) {
-    // Hot texts come back at once.
-    if (cache.size >= CACHE_ENTRIES || cachedChars + text.length > CACHE_TOTAL_CHARS) {
-      cache.clear();
-      cachedChars = 0;
-    }
-    cache.set(text, t);
-    cachedChars += text.length;
-  }
+  cache.set(text, t);
   return t;
 }
 
