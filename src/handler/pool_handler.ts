@@ -18,6 +18,7 @@ import {
   sessionStateRefused,
 } from "../endpoints/transaction_pooler.ts";
 import { TxState } from "./release.ts";
+import { installQueryCalls, type QueryCalls, type QueryRunner } from "./query_calls.ts";
 import { SessionChange } from "../sql/session_changes.ts";
 import { readSql, type SqlVerdict } from "../sql/read_sql.ts";
 import { TxEffect } from "../sql/transaction_effects.ts";
@@ -41,7 +42,7 @@ function verdictOf(text: string): SqlVerdict {
 }
 
 /** The handler the pool hands out. */
-export class PoolHandler extends SessionLease implements GroupHandler {
+export class PoolHandler extends SessionLease implements GroupHandler, QueryRunner {
   #tx = TxState.Idle;
   // A transaction was open when the session was lost: nothing of it was committed.
   #txLost = false;
@@ -49,11 +50,17 @@ export class PoolHandler extends SessionLease implements GroupHandler {
   #changes = 0;
   #prepared: string[] | undefined;
 
-  protected get pyformat(): boolean | undefined {
+  declare readonly query: QueryCalls["query"];
+  declare readonly sql: QueryCalls["sql"];
+  declare readonly queryPrepared: QueryCalls["queryPrepared"];
+
+  /** Whether the group's queries use `%s` / `%(name)s` placeholders. */
+  get pyformat(): boolean | undefined {
     return this.owner.pyformat;
   }
 
-  protected run<R>(text: string, params: readonly unknown[] | undefined): Promise<QueryResult<R>> {
+  /** Runs one statement with `$n` placeholders (see {@linkcode QueryRunner.run}). */
+  run<R>(text: string, params: readonly unknown[] | undefined): Promise<QueryResult<R>> {
     if (this.released) return Promise.reject(new HandlerReleasedError("query"));
     const invalid = invalidQuery(text, params);
     if (invalid) return Promise.reject(invalid);
@@ -235,3 +242,5 @@ export class PoolHandler extends SessionLease implements GroupHandler {
     }
   }
 }
+
+installQueryCalls(PoolHandler);

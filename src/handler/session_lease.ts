@@ -14,7 +14,6 @@ import type { EndpointInfo } from "../endpoints/endpoint_set.ts";
 import type { LeaseWatch, WatchRecord } from "./lease_watch.ts";
 import { cleanSession, losesSetup, releaseSql, TxState } from "./release.ts";
 import type { SessionCloseReason } from "../observe/events.ts";
-import { QueryCalls } from "./query_calls.ts";
 
 /** What a handler needs from its group. */
 export interface HandlerOwner {
@@ -46,7 +45,7 @@ interface PlainReply {
 }
 
 /** One lease of one session. */
-export abstract class SessionLease extends QueryCalls {
+export abstract class SessionLease {
   protected readonly owner: HandlerOwner;
   protected readonly entry: PoolEntry<DriverConnection>;
   protected readonly conn: DriverConnection;
@@ -62,7 +61,6 @@ export abstract class SessionLease extends QueryCalls {
    * @param entry The leased entry.
    */
   constructor(owner: HandlerOwner, entry: PoolEntry<DriverConnection>) {
-    super();
     this.owner = owner;
     this.entry = entry;
     this.conn = entry.resource;

@@ -14,7 +14,7 @@ import { namedStatementHint } from "../endpoints/transaction_pooler.ts";
 import type { LeaseWatch, WatchRecord } from "./lease_watch.ts";
 import { connectionLost, queryFailure } from "./failures.ts";
 import { readSql } from "../sql/read_sql.ts";
-import { QueryCalls } from "./query_calls.ts";
+import { installQueryCalls, type QueryCalls, type QueryRunner } from "./query_calls.ts";
 import { freshProgress, type Progress, retireAt, stalledFor } from "../core/housekeeper.ts";
 
 /** One shared session of a pipelined group. */
@@ -101,7 +101,7 @@ export interface SharedOwner {
 }
 
 /** A handler of a pipelined group. */
-export class SharedHandler extends QueryCalls implements GroupHandler {
+export class SharedHandler implements GroupHandler, QueryRunner {
   readonly #group: SharedOwner;
   readonly #shared: Shared;
   #released = false;
@@ -114,7 +114,6 @@ export class SharedHandler extends QueryCalls implements GroupHandler {
    * @param shared The session.
    */
   constructor(group: SharedOwner, shared: Shared) {
-    super();
     this.#group = group;
     this.#shared = shared;
   }
@@ -134,11 +133,17 @@ export class SharedHandler extends QueryCalls implements GroupHandler {
     this.#watchRecord = watch.watch(this, group.name, () => group.returned(shared), stack);
   }
 
-  protected get pyformat(): boolean | undefined {
+  declare readonly query: QueryCalls["query"];
+  declare readonly sql: QueryCalls["sql"];
+  declare readonly queryPrepared: QueryCalls["queryPrepared"];
+
+  /** Whether the group's queries use `%s` / `%(name)s` placeholders. */
+  get pyformat(): boolean | undefined {
     return this.#group.pyformat;
   }
 
-  protected async run<R>(
+  /** Runs one statement with `$n` placeholders (see {@linkcode QueryRunner.run}). */
+  async run<R>(
     text: string,
     params: readonly unknown[] | undefined,
   ): Promise<QueryResult<R>> {
@@ -215,3 +220,5 @@ export class SharedHandler extends QueryCalls implements GroupHandler {
     );
   }
 }
+
+installQueryCalls(SharedHandler);
