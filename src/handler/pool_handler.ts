@@ -5,7 +5,9 @@
  *
  * @module
  */
-import type { DriverResult } from "../driver.ts";
+import type { DriverConnection, DriverResult } from "../driver.ts";
+import type { PoolEntry } from "../core/resource_pool.ts";
+import type { WatchRecord } from "./lease_watch.ts";
 import { HandlerReleasedError, type PoolError, QueryError } from "../errors.ts";
 import { connectionLost, queryFailure } from "./failures.ts";
 import { commitOn, lostBeforeCommit, rollbackOn } from "./tx_commands.ts";
@@ -20,29 +22,32 @@ import {
 import { TxState } from "./release.ts";
 import { installQueryCalls, type QueryCalls, type QueryRunner } from "./query_calls.ts";
 import { SessionChange } from "../sql/session_changes.ts";
-import { readSql, type SqlVerdict } from "../sql/read_sql.ts";
+import type { SqlVerdict } from "../sql/read_sql.ts";
+import { verdictOf } from "./last_verdict.ts";
 import { TxEffect } from "../sql/transaction_effects.ts";
-import { type HandlerOwner, SessionLease } from "./session_lease.ts";
+import {
+  type HandlerOwner,
+  installLeaseMethods,
+  type LeaseFields,
+  type LeaseMethods,
+} from "./session_lease.ts";
 
 export type { HandlerOwner };
 
 const NONE: readonly string[] = Object.freeze([]);
 const TIMEOUT_MAY_CHANGE = SessionChange.Settings | SessionChange.Unknown;
 
-// The last text read: a loop runs the same statement again and again, and a string
-// compare of the same string costs less than the verdict cache's lookup.
-let lastText: string | undefined;
-let lastSql: SqlVerdict | undefined;
-function verdictOf(text: string): SqlVerdict {
-  if (text !== lastText) {
-    lastSql = readSql(text);
-    lastText = text;
-  }
-  return lastSql!;
-}
+// The methods installed below (installQueryCalls, installLeaseMethods), declared.
+export interface PoolHandler extends LeaseMethods, QueryCalls {}
 
 /** The handler the pool hands out. */
-export class PoolHandler extends SessionLease implements GroupHandler, QueryRunner {
+export class PoolHandler implements GroupHandler, QueryRunner, LeaseFields {
+  readonly owner: HandlerOwner;
+  readonly entry: PoolEntry<DriverConnection>;
+  readonly conn: DriverConnection;
+  released = false;
+  watchRecord: WatchRecord | undefined = undefined;
+  quiet: (() => void) | undefined = undefined;
   #tx = TxState.Idle;
   // A transaction was open when the session was lost: nothing of it was committed.
   #txLost = false;
@@ -50,9 +55,17 @@ export class PoolHandler extends SessionLease implements GroupHandler, QueryRunn
   #changes = 0;
   #prepared: string[] | undefined;
 
-  declare readonly query: QueryCalls["query"];
-  declare readonly sql: QueryCalls["sql"];
-  declare readonly queryPrepared: QueryCalls["queryPrepared"];
+  /**
+   * Wraps a leased entry.
+   *
+   * @param owner The group.
+   * @param entry The leased entry.
+   */
+  constructor(owner: HandlerOwner, entry: PoolEntry<DriverConnection>) {
+    this.owner = owner;
+    this.entry = entry;
+    this.conn = entry.resource;
+  }
 
   /** Whether the group's queries use `%s` / `%(name)s` placeholders. */
   get pyformat(): boolean | undefined {
@@ -89,7 +102,7 @@ export class PoolHandler extends SessionLease implements GroupHandler, QueryRunn
   async rollback(): Promise<void> {
     if (this.released) throw new HandlerReleasedError("rollback");
     this.#txLost = false;
-    if (this.#tx !== TxState.Idle) await this.#rollback();
+    if (this.#tx !== TxState.Idle) await this.#endTx(() => rollbackOn(this.conn));
   }
 
   markDirty(): void {
@@ -118,17 +131,9 @@ export class PoolHandler extends SessionLease implements GroupHandler, QueryRunn
   finish(commit: boolean): Promise<void> | undefined {
     if (!this.endLease()) return undefined;
     if (commit && (this.#txLost || (this.#tx !== TxState.Idle && !this.owner.autocommit))) {
-      return this.#commitAndGiveBack();
+      return this.#commit().finally(() => this.#giveBack());
     }
     return this.#giveBack();
-  }
-
-  async #commitAndGiveBack(): Promise<void> {
-    try {
-      await this.#commit();
-    } finally {
-      await this.#giveBack();
-    }
   }
 
   #giveBack(): Promise<void> | undefined {
@@ -203,7 +208,7 @@ export class PoolHandler extends SessionLease implements GroupHandler, QueryRunn
    * @param sql The statement's verdict (none: it neither controls a transaction nor prepares).
    * @returns The pool's error.
    */
-  protected failure(err: unknown, sql?: SqlVerdict): PoolError {
+  failure(err: unknown, sql?: SqlVerdict): PoolError {
     if (this.conn.closed) {
       if (this.#tx !== TxState.Idle) this.#txLost = true;
       this.#tx = TxState.Idle;
@@ -223,19 +228,14 @@ export class PoolHandler extends SessionLease implements GroupHandler, QueryRunn
       this.#txLost = false;
       throw lostBeforeCommit(label);
     }
-    this.sent();
-    try {
-      await commitOn(this.conn, label);
-    } finally {
-      this.answered();
-      this.#tx = TxState.Idle;
-    }
+    await this.#endTx(() => commitOn(this.conn, label));
   }
 
-  async #rollback(): Promise<void> {
+  // COMMIT or ROLLBACK, counted in flight: the transaction is over either way.
+  async #endTx(send: () => Promise<unknown>): Promise<void> {
     this.sent();
     try {
-      await rollbackOn(this.conn);
+      await send();
     } finally {
       this.answered();
       this.#tx = TxState.Idle;
@@ -244,3 +244,4 @@ export class PoolHandler extends SessionLease implements GroupHandler, QueryRunn
 }
 
 installQueryCalls(PoolHandler);
+installLeaseMethods(PoolHandler);

@@ -2,7 +2,9 @@
  * The lease side of a handler of an exclusive group: the entry it holds, the
  * lease watch, the queries still in flight, and giving the session back
  * (clean it, wait for a query `fn` left running, or drop it). `PoolHandler`
- * adds the queries and the transaction on top.
+ * adds the queries and the transaction on top. These methods are installed
+ * on its prototype rather than inherited: every level of inheritance costs a
+ * handler's construction time, and a handler is made per lease.
  *
  * @module
  */
@@ -13,6 +15,7 @@ import type { PoolError } from "../errors.ts";
 import type { EndpointInfo } from "../endpoints/endpoint_set.ts";
 import type { LeaseWatch, WatchRecord } from "./lease_watch.ts";
 import { cleanSession, losesSetup, releaseSql, TxState } from "./release.ts";
+import { plainReplyOf } from "./plain_reply.ts";
 import type { SessionCloseReason } from "../observe/events.ts";
 
 /** What a handler needs from its group. */
@@ -37,92 +40,15 @@ export interface HandlerOwner {
   readonly strayWaitMs: number;
 }
 
-// The callbacks of a reply that needs no tracking (see SessionLease.settlePlain).
-interface PlainReply {
-  holder: SessionLease | undefined;
-  ok(result: DriverResult): DriverResult;
-  failed(err: unknown): never;
-}
-
-/** One lease of one session. */
-export abstract class SessionLease {
-  protected readonly owner: HandlerOwner;
-  protected readonly entry: PoolEntry<DriverConnection>;
-  protected readonly conn: DriverConnection;
-  protected released = false;
-  #watchRecord: WatchRecord | undefined;
-  // Called when the last query in flight answered (release waits for that: fn may not have).
-  #quiet: (() => void) | undefined;
-
-  /**
-   * Wraps a leased entry.
-   *
-   * @param owner The group.
-   * @param entry The leased entry.
-   */
-  constructor(owner: HandlerOwner, entry: PoolEntry<DriverConnection>) {
-    this.owner = owner;
-    this.entry = entry;
-    this.conn = entry.resource;
-  }
-
-  /**
-   * Reports this lease if it is held too long or collected unreleased.
-   *
-   * @param watch The pool's lease watch.
-   * @param stack The stack of the caller's lease call.
-   */
-  watchWith(watch: LeaseWatch, stack: string | undefined): void {
-    const { owner, entry } = this;
-    // The reclaim closure must not hold the handler, or it could never be collected.
-    this.#watchRecord = watch.watch(
-      this,
-      owner.name,
-      () => owner.destroy(entry, "abandoned"),
-      stack,
-    );
-  }
-
-  /** The endpoint this session is connected to. */
-  get endpoint(): EndpointInfo {
-    return this.owner.endpointOf(this.entry);
-  }
-
-  /** The group it was leased from. */
-  get group(): string {
-    return this.owner.name;
-  }
-
-  /** Drops the session at once (the caller gave up on `fn`); the server rolls back. */
-  abandon(): void {
-    if (!this.endLease()) return;
-    this.owner.destroy(this.entry, "abandoned");
-  }
-
-  /**
-   * Marks the lease over and stops watching it.
-   *
-   * @returns `false` when it was already over.
-   */
-  protected endLease(): boolean {
-    if (this.released) return false;
-    this.released = true;
-    this.#watchRecord?.watch.unwatch(this.#watchRecord);
-    return true;
-  }
-
-  /** Counts a query sent (on the entry: the housekeeping sweep watches it for stalls). */
-  protected sent(): void {
-    this.entry.busy++;
-  }
-
-  /** Counts a query answered (or failed). */
-  protected answered(): void {
-    const entry = this.entry;
-    entry.progress++;
-    if (--entry.busy === 0) this.#quiet?.();
-  }
-
+/** What a handler keeps of its lease (its own fields, read and written by the methods here). */
+export interface LeaseFields {
+  readonly owner: HandlerOwner;
+  readonly entry: PoolEntry<DriverConnection>;
+  readonly conn: DriverConnection;
+  released: boolean;
+  watchRecord: WatchRecord | undefined;
+  /** Called when the last query in flight answered (release waits for that: fn may not have). */
+  quiet: (() => void) | undefined;
   /**
    * The error a caller sees for a failed statement that neither controls a
    * transaction nor prepares one.
@@ -130,8 +56,34 @@ export abstract class SessionLease {
    * @param err What the driver threw.
    * @returns The pool's error.
    */
-  protected abstract failure(err: unknown): PoolError;
+  failure(err: unknown): PoolError;
+}
 
+/** The lease methods {@linkcode installLeaseMethods} adds to a handler class. */
+export interface LeaseMethods {
+  /**
+   * Reports this lease if it is held too long or collected unreleased.
+   *
+   * @param watch The pool's lease watch.
+   * @param stack The stack of the caller's lease call.
+   */
+  watchWith(watch: LeaseWatch, stack: string | undefined): void;
+  /** The endpoint this session is connected to. */
+  readonly endpoint: EndpointInfo;
+  /** The group it was leased from. */
+  readonly group: string;
+  /** Drops the session at once (the caller gave up on `fn`); the server rolls back. */
+  abandon(): void;
+  /**
+   * Marks the lease over and stops watching it.
+   *
+   * @returns `false` when it was already over.
+   */
+  endLease(): boolean;
+  /** Counts a query sent (on the entry: the housekeeping sweep watches it for stalls). */
+  sent(): void;
+  /** Counts a query answered (or failed). */
+  answered(): void;
   /**
    * Settles a reply that needs no tracking: counted answered, a failure
    * translated, through two callbacks made once per session instead of two
@@ -140,38 +92,7 @@ export abstract class SessionLease {
    * @param reply The driver's reply.
    * @returns The reply's result, or the translated failure.
    */
-  protected settlePlain(reply: Promise<DriverResult>): Promise<DriverResult> {
-    const plain = SessionLease.#plainReplyOf(this.entry);
-    plain.holder = this;
-    return reply.then(plain.ok, plain.failed);
-  }
-
-  // Kept in the session's entry. One handler holds a session at a time, and release waits
-  // for its replies, so a reply's holder is the current one; it is let go once nothing is
-  // in flight (the entry must not keep a released handler alive).
-  static #plainReplyOf(entry: PoolEntry<DriverConnection>): PlainReply {
-    const known = entry.owned as PlainReply | undefined;
-    if (known !== undefined) return known;
-    const plain: PlainReply = {
-      holder: undefined,
-      ok: (result) => {
-        const h = plain.holder!;
-        if (entry.busy === 1) plain.holder = undefined;
-        h.answered();
-        return result;
-      },
-      failed: (err) => {
-        const h = plain.holder!;
-        if (entry.busy === 1) plain.holder = undefined;
-        const failure = h.failure(err);
-        h.answered();
-        throw failure;
-      },
-    };
-    entry.owned = plain;
-    return plain;
-  }
-
+  settlePlain(reply: Promise<DriverResult>): Promise<DriverResult>;
   /**
    * Returns the session: as it is when clean (synchronously: no promise, no
    * round trip), after the cleanup it needs, or not at all when it is gone.
@@ -181,13 +102,66 @@ export abstract class SessionLease {
    * @param prepared Statements created with `PREPARE`.
    * @returns A promise only when a round trip or a wait is needed.
    */
-  protected giveBack(
-    tx: TxState,
-    changes: number,
-    prepared: readonly string[],
-  ): Promise<void> | undefined {
+  giveBack(tx: TxState, changes: number, prepared: readonly string[]): Promise<void> | undefined;
+}
+
+/** A handler with the lease methods installed. */
+export type Lease = LeaseFields & LeaseMethods;
+
+const methods: ThisType<Lease> & Omit<LeaseMethods, "endpoint" | "group"> & {
+  readonly endpoint: EndpointInfo;
+  readonly group: string;
+} = {
+  watchWith(watch, stack) {
+    const { owner, entry } = this;
+    // The reclaim closure must not hold the handler, or it could never be collected.
+    this.watchRecord = watch.watch(
+      this,
+      owner.name,
+      () => owner.destroy(entry, "abandoned"),
+      stack,
+    );
+  },
+
+  get endpoint(): EndpointInfo {
+    return (this as Lease).owner.endpointOf((this as Lease).entry);
+  },
+
+  get group(): string {
+    return (this as Lease).owner.name;
+  },
+
+  abandon() {
+    if (!this.endLease()) return;
+    this.owner.destroy(this.entry, "abandoned");
+  },
+
+  endLease() {
+    if (this.released) return false;
+    this.released = true;
+    this.watchRecord?.watch.unwatch(this.watchRecord);
+    return true;
+  },
+
+  sent() {
+    this.entry.busy++;
+  },
+
+  answered() {
+    const entry = this.entry;
+    entry.progress++;
+    if (--entry.busy === 0) this.quiet?.();
+  },
+
+  settlePlain(reply) {
+    const plain = plainReplyOf(this.entry);
+    plain.holder = this;
+    return reply.then(plain.ok, plain.failed);
+  },
+
+  giveBack(tx, changes, prepared) {
     // Never hand out a session with the previous holder's query still running.
-    if (this.entry.busy > 0) return this.#giveBackWhenQuiet(tx, changes, prepared);
+    if (this.entry.busy > 0) return giveBackWhenQuiet(this, tx, changes, prepared);
     if (this.conn.closed) {
       this.owner.destroy(this.entry);
       return undefined;
@@ -207,28 +181,45 @@ export abstract class SessionLease {
       this.owner.release(this.entry);
       return undefined;
     }
-    return this.#clean(tx, changes, prepared);
-  }
+    return clean(this, tx, changes, prepared);
+  },
+};
 
-  async #giveBackWhenQuiet(tx: TxState, changes: number, prepared: readonly string[]) {
-    const { clock, strayWaitMs } = this.owner;
-    await waitAtMost(clock, strayWaitMs, (done) => (this.#quiet = done));
-    this.#quiet = undefined;
-    // Still running: the session is not the next caller's to wait behind.
-    if (this.entry.busy > 0) return this.owner.destroy(this.entry, "reset-failed");
-    await this.giveBack(tx, changes, prepared);
+/**
+ * Installs the lease methods on a handler class (declare them in the class
+ * with `declare`), as methods are: not enumerable.
+ *
+ * @param handlerClass A class whose instances keep {@linkcode LeaseFields}.
+ */
+export function installLeaseMethods(handlerClass: { prototype: LeaseFields }): void {
+  for (const [name, d] of Object.entries(Object.getOwnPropertyDescriptors(methods))) {
+    Object.defineProperty(handlerClass.prototype, name, { ...d, enumerable: false });
   }
+}
 
-  async #clean(tx: TxState, changes: number, prepared: readonly string[]): Promise<void> {
-    this.sent();
-    try {
-      await cleanSession(this.conn, tx, this.owner.reset, changes, prepared);
-      this.answered();
-      this.owner.release(this.entry);
-    } catch {
-      this.answered();
-      // A session that cannot be cleaned is never handed to the next caller.
-      this.owner.destroy(this.entry, this.conn.closed ? "broken" : "reset-failed");
-    }
+async function giveBackWhenQuiet(
+  h: Lease,
+  tx: TxState,
+  changes: number,
+  prepared: readonly string[],
+): Promise<void> {
+  const { clock, strayWaitMs } = h.owner;
+  await waitAtMost(clock, strayWaitMs, (done) => (h.quiet = done));
+  h.quiet = undefined;
+  // Still running: the session is not the next caller's to wait behind.
+  if (h.entry.busy > 0) return h.owner.destroy(h.entry, "reset-failed");
+  await h.giveBack(tx, changes, prepared);
+}
+
+async function clean(h: Lease, tx: TxState, changes: number, prepared: readonly string[]) {
+  h.sent();
+  try {
+    await cleanSession(h.conn, tx, h.owner.reset, changes, prepared);
+    h.answered();
+    h.owner.release(h.entry);
+  } catch {
+    h.answered();
+    // A session that cannot be cleaned is never handed to the next caller.
+    h.owner.destroy(h.entry, h.conn.closed ? "broken" : "reset-failed");
   }
 }

@@ -1,0 +1,25 @@
+/**
+ * The verdict of the last query text read, kept apart: a loop runs the same
+ * statement again and again, and comparing a string with itself costs less
+ * than the verdict cache's lookup.
+ *
+ * @module
+ */
+import { readSql, type SqlVerdict } from "../sql/read_sql.ts";
+
+let lastText: string | undefined;
+let lastSql: SqlVerdict | undefined;
+
+/**
+ * `readSql(text)`, remembered for the last text.
+ *
+ * @param text SQL text.
+ * @returns Its verdict.
+ */
+export function verdictOf(text: string): SqlVerdict {
+  if (text !== lastText) {
+    lastSql = readSql(text);
+    lastText = text;
+  }
+  return lastSql!;
+}
