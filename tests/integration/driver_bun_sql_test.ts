@@ -1,8 +1,9 @@
 /**
- * The Bun.SQL adapter against real PostgreSQL: the shared driver conformance
- * suite (with and without prepared statements) plus what is specific to
- * Bun.SQL. Bun.SQL is Bun's built-in: under `deno test` (or Node) this file
- * registers its suite as skipped, says why, and checks only that connecting
+ * The Bun.SQL adapter against real PostgreSQL: every shared suite (driver
+ * conformance with and without prepared statements, pool, misuse, TLS), each
+ * with its declared gaps, plus what is specific to Bun.SQL. Bun.SQL is Bun's
+ * built-in: under `deno test` (or Node) this file registers one skipped test
+ * per suite that needs a server, says why, and checks only that connecting
  * outside Bun fails clearly.
  *
  * @module
@@ -15,6 +16,9 @@ import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
 import { adminQuery, sharedServers, type TestServer } from "../support/servers.ts";
 import { connectParams } from "../support/params.ts";
 import { driverConformance } from "./driver_conformance.ts";
+import { poolSuite } from "./pool_suite.ts";
+import { misuseSuite } from "./misuse_suite.ts";
+import { tlsSuite } from "./tls_suite.ts";
 
 const onBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
 
@@ -32,9 +36,17 @@ const LOCAL_PARAMS: ConnectParams = {
 
 if (!onBun) {
   const reason = "Bun.SQL exists only on Bun: run this file with `bun test`";
-  console.warn(`SKIPPED: bunSql() conformance and specifics (driver_bun_sql_test.ts): ${reason}`);
+  console.warn(
+    `SKIPPED: bunSql() conformance, pool, misuse, TLS and specifics (driver_bun_sql_test.ts): ${reason}`,
+  );
   describe("driver conformance: bun-sql", () => {
     it("runs under Bun only", { skip: reason }, () => {});
+  });
+  describe("pool over bun-sql", () => {
+    it("runs only under Bun (Bun.SQL is Bun's built-in)", { skip: "not running on Bun" }, () => {});
+  });
+  describe("misuse over bun-sql against real PostgreSQL", () => {
+    it("runs only under Bun (Bun.SQL is Bun's built-in)", { skip: "not running on Bun" }, () => {});
   });
   describe("bunSql() outside Bun", () => {
     it("bunSql().connect() rejects, saying Bun.SQL needs Bun", async () => {
@@ -54,6 +66,9 @@ if (!onBun) {
   driverConformance("bun-sql (prepare: false)", () => bunSql({ prepare: false }), sharedServers, {
     gaps,
   });
+  poolSuite("bun-sql", () => bunSql());
+  misuseSuite("bun-sql", () => bunSql());
+  await tlsSuite("bun-sql", () => bunSql());
 
   describe("bunSql() specifics", () => {
     let server: TestServer;

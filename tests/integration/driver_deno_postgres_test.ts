@@ -1,7 +1,8 @@
 /**
- * The deno-postgres adapter against real PostgreSQL: the shared driver
- * conformance suite, the pool suite, plus what is specific to deno-postgres (it must never
- * reconnect behind the pool's back).
+ * The deno-postgres adapter against real PostgreSQL: every shared suite
+ * (driver conformance, pool, misuse, TLS), each with its declared gaps, plus
+ * what is specific to deno-postgres (it must never reconnect behind the
+ * pool's back).
  *
  * deno-postgres lives on JSR, which these machines cannot reach, and this
  * repository imports nothing from JSR. So the test runs only when
@@ -16,7 +17,9 @@
  * ```
  *
  * Otherwise (and always under Bun or Node: deno-postgres is Deno-only) it
- * registers one skipped test and says why.
+ * registers skipped tests and says why.
+ *
+ * @module
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -28,6 +31,8 @@ import {
 } from "../../src/drivers/deno_postgres/mod.ts";
 import { driverConformance } from "./driver_conformance.ts";
 import { poolSuite } from "./pool_suite.ts";
+import { misuseSuite } from "./misuse_suite.ts";
+import { tlsSuite } from "./tls_suite.ts";
 import { sharedServers, type TestServer } from "../support/servers.ts";
 import { connectParams } from "../support/params.ts";
 import { loadClient, whyDenoPostgresSkips as whySkip } from "../support/deno_postgres.ts";
@@ -49,6 +54,9 @@ if (skipReason !== undefined) {
   describe(SUITE, () => {
     it("runs against a local copy of deno-postgres", { skip: skipReason }, () => {});
   });
+  describe("misuse over deno-postgres against real PostgreSQL", () => {
+    it("runs against a local copy of deno-postgres", { skip: skipReason }, () => {});
+  });
 } else {
   const Client = await loadClient();
   const makeDriver = () => denoPostgres({ Client });
@@ -66,6 +74,10 @@ if (skipReason !== undefined) {
       "deno-postgres reads nothing while idle, so a dead session shows only when used; " +
       "the ping after pingAfterIdleMs catches it (next test)",
   });
+  misuseSuite("deno-postgres", makeDriver);
+  // deno-postgres verifies certificates whatever the mode: prefer and require
+  // against an untrusted certificate are tested for what it does instead.
+  await tlsSuite("deno-postgres", makeDriver, { unverified: "verifies anyway" });
 
   describe(`${SUITE}: deno-postgres specifics`, () => {
     let server: TestServer;

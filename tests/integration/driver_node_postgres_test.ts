@@ -1,7 +1,8 @@
 /**
- * The node-postgres adapter against real PostgreSQL: the shared driver
- * conformance suite (with and without prepared statements) plus what is
- * specific to node-postgres: its prepared-statement names, the move to fresh
+ * The node-postgres adapter against real PostgreSQL: every shared suite
+ * (driver conformance with and without prepared statements, pool, misuse,
+ * TLS), each with its declared gaps (none today), plus what is specific to
+ * node-postgres: its prepared-statement names, the move to fresh
  * names after `DEALLOCATE`, and its recovery when a cached statement no
  * longer matches the server. Runs under `deno test` and `bun test`.
  *
@@ -17,6 +18,9 @@ import { StatementNames } from "../../src/drivers/node_postgres/statement_names.
 import { sharedServers, type TestServer } from "../support/servers.ts";
 import { connectParams } from "../support/params.ts";
 import { driverConformance } from "./driver_conformance.ts";
+import { poolSuite } from "./pool_suite.ts";
+import { misuseSuite } from "./misuse_suite.ts";
+import { tlsSuite } from "./tls_suite.ts";
 
 driverConformance("node-postgres", () => nodePostgres(), sharedServers);
 driverConformance(
@@ -24,6 +28,9 @@ driverConformance(
   () => nodePostgres({ prepare: false }),
   sharedServers,
 );
+poolSuite("node-postgres", () => nodePostgres());
+misuseSuite("node-postgres", () => nodePostgres());
+await tlsSuite("node-postgres", () => nodePostgres());
 
 describe("nodePostgres() specifics", () => {
   let server: TestServer;

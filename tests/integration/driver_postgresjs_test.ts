@@ -1,7 +1,8 @@
 /**
- * The postgres.js adapter against real PostgreSQL: the shared driver
- * conformance suite (with and without prepared statements) plus what is
- * specific to postgres.js. Runs under `deno test` and `bun test`.
+ * The postgres.js adapter against real PostgreSQL: every shared suite
+ * (driver conformance with and without prepared statements, pool, misuse,
+ * TLS), each with its declared gaps, plus what is specific to postgres.js.
+ * Runs under `deno test` and `bun test`.
  *
  * @module
  */
@@ -15,6 +16,9 @@ import { postgresjs, type PostgresjsFactory } from "../../src/drivers/postgresjs
 import { adminQuery, sharedServers, type TestServer } from "../support/servers.ts";
 import { connectParams } from "../support/params.ts";
 import { driverConformance } from "./driver_conformance.ts";
+import { poolSuite } from "./pool_suite.ts";
+import { misuseSuite } from "./misuse_suite.ts";
+import { tlsSuite } from "./tls_suite.ts";
 
 driverConformance("postgresjs", () => postgresjs(), sharedServers);
 driverConformance(
@@ -30,6 +34,10 @@ driverConformance(
     },
   },
 );
+poolSuite("postgresjs", () => postgresjs());
+misuseSuite("postgresjs", () => postgresjs());
+// postgres.js runs on every runtime: its file also checks the TLS suite's own servers.
+await tlsSuite("postgresjs", () => postgresjs(), { checkTestServers: true });
 
 describe("postgresjs() specifics", () => {
   let server: TestServer;

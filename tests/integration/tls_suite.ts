@@ -1,7 +1,8 @@
 /**
  * TLS through the pool, against real PostgreSQL: each `ssl` mode given in the
  * pool's config (`db.ssl`, `db.sslrootcert`, a URL's `sslmode`, `PGSSLMODE`)
- * must really reach the driver, for every driver this runtime has.
+ * must really reach the driver. Registered once per driver by that driver's
+ * test file (`driver_<driver>_test.ts`).
  *
  * The server with TLS is an embedded one whose self-signed CA and server
  * certificate (naming IP 127.0.0.1 and DNS localhost) are made at test time
@@ -10,15 +11,14 @@
  * need such a server are skipped, with the reason printed loudly; the
  * "server without TLS" tests still run.
  *
- * Drivers: postgres.js everywhere, Bun.SQL under Bun, and deno-postgres under
- * Deno when `PGDBPOOL_DENO_POSTGRES` names a local copy (see
- * `driver_deno_postgres_test.ts`); deno-postgres always verifies certificates,
- * so its `prefer` and `require` against an untrusted certificate are tested
- * for what it does instead.
+ * A driver either accepts a certificate it cannot verify when the mode does
+ * not ask it to verify (postgres.js, node-postgres, Bun.SQL), or verifies
+ * anyway (deno-postgres): its `prefer` and `require` against an untrusted
+ * certificate are then tested for what it does instead.
  *
  * @module
  */
-import { after, describe, it } from "node:test";
+import { after, describe, it as nodeIt } from "node:test";
 import assert from "node:assert/strict";
 import dns from "node:dns/promises";
 import { X509Certificate } from "node:crypto";
@@ -33,13 +33,6 @@ import {
 } from "../../mod.ts";
 import type { EndpointInput } from "../../src/config/normalize.ts";
 import { configFromEnv } from "../../src/config/env.ts";
-import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
-import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
-import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
-import {
-  denoPostgres,
-  type DenoPostgresClientConstructor,
-} from "../../src/drivers/deno_postgres/mod.ts";
 import {
   adminQuery,
   sharedServers,
@@ -53,170 +46,186 @@ const SUITE = "TLS through the pool";
 const SSL_OF_SESSION = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
 
 /** What a driver does with a certificate it cannot verify when the mode does not ask it to verify. */
-type Unverified = "accepts" | "verifies anyway";
+export type Unverified = "accepts" | "verifies anyway";
 
-interface DriverCase {
-  readonly name: string;
-  readonly make: () => Driver;
-  /** `prefer` / `require` without a CA against a self-signed certificate. */
-  readonly unverified: Unverified;
+/** Options of {@linkcode tlsSuite}. */
+export interface TlsSuiteOptions {
+  /** `prefer` / `require` without a CA against a self-signed certificate (default `"accepts"`). */
+  unverified?: Unverified;
+  /** Known gaps of the driver: test title → the reason it cannot pass (the test is skipped). */
+  gaps?: Readonly<Record<string, string>>;
+  /**
+   * Also check the certificates of the servers the suite starts (a check of
+   * the test support, not of the driver: one driver file per runtime asks).
+   */
+  checkTestServers?: boolean;
 }
-
-const runtime = globalThis as {
-  Bun?: unknown;
-  Deno?: { env: { get(k: string): string | undefined } };
-};
-const noTls = tlsUnavailable();
-if (noTls !== undefined) {
-  console.warn(
-    [
-      "",
-      "=".repeat(78),
-      `  SKIPPED: the ${SUITE} tests that need a server with TLS`,
-      `  (tests/integration/tls_test.ts): ${noTls}`,
-      "=".repeat(78),
-      "",
-    ].join("\n"),
-  );
-}
-
-const drivers: DriverCase[] = [
-  { name: "postgresjs", make: () => postgresjs(), unverified: "accepts" },
-  { name: "node-postgres", make: () => nodePostgres(), unverified: "accepts" },
-];
-if (runtime.Bun !== undefined) {
-  drivers.push({ name: "bun-sql", make: () => bunSql(), unverified: "accepts" });
-}
-const denoPostgresPath = runtime.Deno?.env.get("PGDBPOOL_DENO_POSTGRES");
-if (runtime.Deno !== undefined && denoPostgresPath) {
-  const Client = await loadDenoPostgres(denoPostgresPath);
-  drivers.push({
-    name: "deno-postgres",
-    make: () => denoPostgres({ Client }),
-    unverified: "verifies anyway",
-  });
-}
-
-// The DNS-name case needs localhost to reach the server, which listens on 127.0.0.1 only.
-const localhostSkip = await dns.lookup("localhost", { all: true }).then(
-  (addrs) =>
-    addrs.some((a) => a.address === "127.0.0.1")
-      ? false
-      : "localhost does not resolve to 127.0.0.1 here",
-  (err) => `localhost does not resolve here (${(err as Error).message})`,
-);
-
-// The servers start while the module loads, not in a before() hook: Bun gives
-// hooks 5 s whatever their options, and a first start (initdb) can take longer.
-// A certificate for 127.0.0.1 and localhost; another for db.invalid only; a server without TLS.
-const [tlsServer, otherNameServer] = noTls === undefined
-  ? await Promise.all([
-    startPrivateServer({ tls: true }),
-    startPrivateServer({ tls: { altNames: ["DNS:db.invalid"] } }),
-  ])
-  : [undefined, undefined];
-const shared = (await sharedServers())[0];
-// A shared server given through the environment may have TLS on: then start one without.
-const privatePlain =
-  (await adminQuery(shared, "SELECT current_setting('ssl') AS ssl"))[0].ssl === "on"
-    ? await startPrivateServer()
-    : undefined;
-const plain: TestServer = privatePlain ?? shared;
 
 let serial = 0;
 
-describe(SUITE, () => {
-  const pools: Pool[] = [];
-
-  after(async () => {
-    await Promise.allSettled(pools.map((p) => p.end()));
-    await Promise.allSettled([
-      tlsServer?.dispose(),
-      otherNameServer?.dispose(),
-      privatePlain?.dispose(),
-    ]);
-  });
-
-  const needsTls = { skip: noTls ?? false };
-
-  function endpoint(server: TestServer, extra: Partial<EndpointInput> = {}): EndpointInput {
-    return endpointOf(server, {
-      connect_timeout: 5,
-      application_name: `tls_test_${++serial}`,
-      ...extra,
-    });
+/**
+ * Registers the TLS suite for one driver. Starts its servers before it
+ * returns, not in a before() hook: Bun gives hooks 5 s whatever their
+ * options, and a first start (initdb) can take longer. The suite's after()
+ * disposes them.
+ *
+ * @example A driver that verifies certificates whatever the mode
+ * ```ts ignore
+ * await tlsSuite("mydriver", () => myDriver(), { unverified: "verifies anyway" });
+ * ```
+ */
+export async function tlsSuite(
+  name: string,
+  makeDriver: () => Driver,
+  options: TlsSuiteOptions = {},
+): Promise<void> {
+  const unverified = options.unverified ?? "accepts";
+  const gaps = options.gaps ?? {};
+  const titles = new Set<string>();
+  // Every test goes through here so that a declared gap skips it, with its reason.
+  function it(title: string, fn: () => Promise<void>): void;
+  function it(title: string, opts: { skip: string | false }, fn: () => Promise<void>): void;
+  function it(
+    title: string,
+    ...rest: [{ skip: string | false }, () => Promise<void>] | [() => Promise<void>]
+  ): void {
+    titles.add(title);
+    const gap = Object.hasOwn(gaps, title) ? `gap of ${name}: ${gaps[title]}` : undefined;
+    const [skip, fn] = rest.length === 2 ? [rest[0].skip, rest[1]] : [false as const, rest[0]];
+    nodeIt(title, { skip: gap ?? skip }, fn);
   }
 
-  function pool(driver: DriverCase, db: PoolConfigInput["db"]): Pool {
-    const p = createPool({
-      db,
-      groups: { g: { connection_count: 1 } },
-      driver: driver.make(),
-      acquireTimeoutMs: 15_000,
-    });
-    pools.push(p);
-    return p;
-  }
-
-  /** `pg_stat_ssl.ssl` of the session the pool hands out. */
-  async function sessionSsl(p: Pool): Promise<boolean> {
-    const { rows } = await p.withHandler("g", (db) => db.query(SSL_OF_SESSION));
-    return rows[0].ssl as boolean;
-  }
-
-  /**
-   * Asserts that leasing fails with the pool's connect-failure error, that the
-   * message or a cause matches `why`, and that the password shows nowhere.
-   */
-  async function assertRefused(p: Pool, why: RegExp, password: string): Promise<void> {
-    await assert.rejects(
-      p.withHandler("g", (db) => db.query("SELECT 1")),
-      (err: unknown) => {
-        assert.ok(
-          err instanceof OfflineError || err instanceof ConnectionError,
-          `expected OfflineError or ConnectionError, got ${inspect(err)}`,
-        );
-        const chain = messages(err);
-        assert.match(chain, why, `the error does not say why: ${chain}`);
-        assert.ok(!chain.includes(password), `the password shows in: ${chain}`);
-        return true;
-      },
+  const noTls = tlsUnavailable();
+  if (noTls !== undefined) {
+    console.warn(
+      [
+        "",
+        "=".repeat(78),
+        `  SKIPPED: the ${SUITE} tests over ${name} that need a server with TLS`,
+        `  (tests/integration/tls_suite.ts): ${noTls}`,
+        "=".repeat(78),
+        "",
+      ].join("\n"),
     );
-    const [endpointStats] = p.stats().endpoints;
-    assert.equal(endpointStats.up, false);
-    assert.match(String(endpointStats.lastError), why);
   }
 
-  it(
-    "startPrivateServer({ tls: true }) serves a certificate for 127.0.0.1 and localhost signed by tls.caPem",
-    needsTls,
-    async () => {
-      const server = tlsServer!;
-      const rows = await adminQuery(server, "SELECT current_setting('ssl') AS ssl");
-      assert.equal(rows[0].ssl, "on");
-      const cert = new X509Certificate(server.tls.certPem);
-      const ca = new X509Certificate(server.tls.caPem);
-      assert.ok(cert.verify(ca.publicKey), "server certificate not signed by the CA");
-      assert.ok(cert.checkIssued(ca));
-      assert.ok(cert.checkIP("127.0.0.1"), `no IP SAN 127.0.0.1: ${cert.subjectAltName}`);
-      assert.ok(cert.checkHost("localhost"), `no DNS SAN localhost: ${cert.subjectAltName}`);
-      assert.deepEqual(server.tls.altNames, ["IP:127.0.0.1", "DNS:localhost"]);
-      const other = new X509Certificate(otherNameServer!.tls.certPem);
-      assert.equal(other.checkIP("127.0.0.1"), undefined);
-      assert.ok(!other.verify(ca.publicKey), "two servers must not share a CA");
-    },
+  // The DNS-name case needs localhost to reach the server, which listens on 127.0.0.1 only.
+  const localhostSkip = await dns.lookup("localhost", { all: true }).then(
+    (addrs) =>
+      addrs.some((a) => a.address === "127.0.0.1")
+        ? false
+        : "localhost does not resolve to 127.0.0.1 here",
+    (err) => `localhost does not resolve here (${(err as Error).message})`,
   );
 
-  for (const driver of drivers) {
-    describe(`over ${driver.name}`, () => {
+  // A certificate for 127.0.0.1 and localhost; another for db.invalid only; a server without TLS.
+  const [tlsServer, otherNameServer] = noTls === undefined
+    ? await Promise.all([
+      startPrivateServer({ tls: true }),
+      startPrivateServer({ tls: { altNames: ["DNS:db.invalid"] } }),
+    ])
+    : [undefined, undefined];
+  const shared = (await sharedServers())[0];
+  // A shared server given through the environment may have TLS on: then start one without.
+  const privatePlain =
+    (await adminQuery(shared, "SELECT current_setting('ssl') AS ssl"))[0].ssl === "on"
+      ? await startPrivateServer()
+      : undefined;
+  const plain: TestServer = privatePlain ?? shared;
+
+  describe(SUITE, () => {
+    const pools: Pool[] = [];
+
+    after(async () => {
+      await Promise.allSettled(pools.map((p) => p.end()));
+      await Promise.allSettled([
+        tlsServer?.dispose(),
+        otherNameServer?.dispose(),
+        privatePlain?.dispose(),
+      ]);
+    });
+
+    const needsTls = { skip: noTls ?? (false as const) };
+
+    function endpoint(server: TestServer, extra: Partial<EndpointInput> = {}): EndpointInput {
+      return endpointOf(server, {
+        connect_timeout: 5,
+        application_name: `tls_test_${++serial}`,
+        ...extra,
+      });
+    }
+
+    function pool(db: PoolConfigInput["db"]): Pool {
+      const p = createPool({
+        db,
+        groups: { g: { connection_count: 1 } },
+        driver: makeDriver(),
+        acquireTimeoutMs: 15_000,
+      });
+      pools.push(p);
+      return p;
+    }
+
+    /** `pg_stat_ssl.ssl` of the session the pool hands out. */
+    async function sessionSsl(p: Pool): Promise<boolean> {
+      const { rows } = await p.withHandler("g", (db) => db.query(SSL_OF_SESSION));
+      return rows[0].ssl as boolean;
+    }
+
+    /**
+     * Asserts that leasing fails with the pool's connect-failure error, that the
+     * message or a cause matches `why`, and that the password shows nowhere.
+     */
+    async function assertRefused(p: Pool, why: RegExp, password: string): Promise<void> {
+      await assert.rejects(
+        p.withHandler("g", (db) => db.query("SELECT 1")),
+        (err: unknown) => {
+          assert.ok(
+            err instanceof OfflineError || err instanceof ConnectionError,
+            `expected OfflineError or ConnectionError, got ${inspect(err)}`,
+          );
+          const chain = messages(err);
+          assert.match(chain, why, `the error does not say why: ${chain}`);
+          assert.ok(!chain.includes(password), `the password shows in: ${chain}`);
+          return true;
+        },
+      );
+      const [endpointStats] = p.stats().endpoints;
+      assert.equal(endpointStats.up, false);
+      assert.match(String(endpointStats.lastError), why);
+    }
+
+    if (options.checkTestServers) {
+      it(
+        "startPrivateServer({ tls: true }) serves a certificate for 127.0.0.1 and localhost signed by tls.caPem",
+        needsTls,
+        async () => {
+          const server = tlsServer!;
+          const rows = await adminQuery(server, "SELECT current_setting('ssl') AS ssl");
+          assert.equal(rows[0].ssl, "on");
+          const cert = new X509Certificate(server.tls.certPem);
+          const ca = new X509Certificate(server.tls.caPem);
+          assert.ok(cert.verify(ca.publicKey), "server certificate not signed by the CA");
+          assert.ok(cert.checkIssued(ca));
+          assert.ok(cert.checkIP("127.0.0.1"), `no IP SAN 127.0.0.1: ${cert.subjectAltName}`);
+          assert.ok(cert.checkHost("localhost"), `no DNS SAN localhost: ${cert.subjectAltName}`);
+          assert.deepEqual(server.tls.altNames, ["IP:127.0.0.1", "DNS:localhost"]);
+          const other = new X509Certificate(otherNameServer!.tls.certPem);
+          assert.equal(other.checkIP("127.0.0.1"), undefined);
+          assert.ok(!other.verify(ca.publicKey), "two servers must not share a CA");
+        },
+      );
+    }
+
+    describe(`over ${name}`, () => {
       it("ssl disable connects without TLS to a server that has it", needsTls, async () => {
-        const p = pool(driver, endpoint(tlsServer!, { ssl: "disable" }));
+        const p = pool(endpoint(tlsServer!, { ssl: "disable" }));
         assert.equal(await sessionSsl(p), false);
       });
 
-      if (driver.unverified === "accepts") {
+      if (unverified === "accepts") {
         it("ssl prefer connects over TLS without verifying the certificate", needsTls, async () => {
-          const p = pool(driver, endpoint(tlsServer!, { ssl: "prefer" }));
+          const p = pool(endpoint(tlsServer!, { ssl: "prefer" }));
           assert.equal(await sessionSsl(p), true);
         });
 
@@ -224,7 +233,7 @@ describe(SUITE, () => {
           "ssl require connects over TLS without verifying the certificate",
           needsTls,
           async () => {
-            const p = pool(driver, endpoint(tlsServer!, { ssl: "require" }));
+            const p = pool(endpoint(tlsServer!, { ssl: "require" }));
             assert.equal(await sessionSsl(p), true);
           },
         );
@@ -233,7 +242,7 @@ describe(SUITE, () => {
           "ssl prefer falls back to plaintext when the certificate cannot be verified (driver always verifies)",
           needsTls,
           async () => {
-            const p = pool(driver, endpoint(tlsServer!, { ssl: "prefer" }));
+            const p = pool(endpoint(tlsServer!, { ssl: "prefer" }));
             assert.equal(await sessionSsl(p), false);
           },
         );
@@ -242,7 +251,7 @@ describe(SUITE, () => {
           "ssl require is refused when the certificate cannot be verified (driver always verifies)",
           needsTls,
           async () => {
-            const p = pool(driver, endpoint(tlsServer!, { ssl: "require" }));
+            const p = pool(endpoint(tlsServer!, { ssl: "require" }));
             await assertRefused(
               p,
               /certificate|self[- ]signed|verif|issuer|unknown ?ca/i,
@@ -253,10 +262,7 @@ describe(SUITE, () => {
 
         it("ssl prefer and require connect over TLS when the CA is given", needsTls, async () => {
           for (const ssl of ["prefer", "require"] as const) {
-            const p = pool(
-              driver,
-              endpoint(tlsServer!, { ssl, sslrootcert: tlsServer!.tls.caPem }),
-            );
+            const p = pool(endpoint(tlsServer!, { ssl, sslrootcert: tlsServer!.tls.caPem }));
             assert.equal(await sessionSsl(p), true, ssl);
           }
         });
@@ -267,7 +273,6 @@ describe(SUITE, () => {
         needsTls,
         async () => {
           const p = pool(
-            driver,
             endpoint(tlsServer!, { ssl: "verify-full", sslrootcert: tlsServer!.tls.caPem }),
           );
           assert.equal(await sessionSsl(p), true);
@@ -277,20 +282,16 @@ describe(SUITE, () => {
       it("ssl verify-full with the server's CA connects over TLS to localhost (DNS SAN)", {
         skip: noTls ?? localhostSkip,
       }, async () => {
-        const p = pool(
-          driver,
-          endpoint(tlsServer!, {
-            host: "localhost",
-            ssl: "verify-full",
-            sslrootcert: tlsServer!.tls.caPem,
-          }),
-        );
+        const p = pool(endpoint(tlsServer!, {
+          host: "localhost",
+          ssl: "verify-full",
+          sslrootcert: tlsServer!.tls.caPem,
+        }));
         assert.equal(await sessionSsl(p), true);
       });
 
       it("ssl verify-ca with the server's CA connects over TLS", needsTls, async () => {
         const p = pool(
-          driver,
           endpoint(tlsServer!, { ssl: "verify-ca", sslrootcert: tlsServer!.tls.caPem }),
         );
         assert.equal(await sessionSsl(p), true);
@@ -300,7 +301,7 @@ describe(SUITE, () => {
         "ssl verify-full without the CA is refused: OfflineError saying the certificate could not be verified",
         needsTls,
         async () => {
-          const p = pool(driver, endpoint(tlsServer!, { ssl: "verify-full" }));
+          const p = pool(endpoint(tlsServer!, { ssl: "verify-full" }));
           await assertRefused(
             p,
             /certificate|self[- ]signed|verif|issuer|unknown ?ca/i,
@@ -318,7 +319,7 @@ describe(SUITE, () => {
           env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
           try {
             for (const ssl of ["verify-full", "verify-ca"] as const) {
-              const p = pool(driver, endpoint(tlsServer!, { ssl }));
+              const p = pool(endpoint(tlsServer!, { ssl }));
               await assertRefused(
                 p,
                 /certificate|self[- ]signed|verif|issuer|unknown ?ca/i,
@@ -337,10 +338,7 @@ describe(SUITE, () => {
         needsTls,
         async () => {
           for (const ssl of ["verify-full", "verify-ca"] as const) {
-            const p = pool(
-              driver,
-              endpoint(tlsServer!, { ssl, sslrootcert: otherNameServer!.tls.caPem }),
-            );
+            const p = pool(endpoint(tlsServer!, { ssl, sslrootcert: otherNameServer!.tls.caPem }));
             await assertRefused(
               p,
               /certificate|self[- ]signed|verif|issuer|unknown ?ca/i,
@@ -356,7 +354,6 @@ describe(SUITE, () => {
         async () => {
           const server = otherNameServer!;
           const strict = pool(
-            driver,
             endpoint(server, { ssl: "verify-full", sslrootcert: server.tls.caPem }),
           );
           await assertRefused(
@@ -365,10 +362,9 @@ describe(SUITE, () => {
             server.password,
           );
           const chainOnly = pool(
-            driver,
             endpoint(server, { ssl: "verify-ca", sslrootcert: server.tls.caPem }),
           );
-          if (driver.unverified === "accepts") {
+          if (unverified === "accepts") {
             assert.equal(await sessionSsl(chainOnly), true);
           } else {
             // The driver checks the host name whatever the mode: verify-ca acts as verify-full.
@@ -383,12 +379,10 @@ describe(SUITE, () => {
 
       it("ssl require with sslrootcert verifies the chain, as libpq does", needsTls, async () => {
         const good = pool(
-          driver,
           endpoint(tlsServer!, { ssl: "require", sslrootcert: tlsServer!.tls.caPem }),
         );
         assert.equal(await sessionSsl(good), true);
         const bad = pool(
-          driver,
           endpoint(tlsServer!, { ssl: "require", sslrootcert: otherNameServer!.tls.caPem }),
         );
         await assertRefused(
@@ -403,10 +397,10 @@ describe(SUITE, () => {
         const auth = `${encodeURIComponent(s.user)}:${encodeURIComponent(s.password)}`;
         const base = `postgres://${auth}@${s.host}:${s.port}/${s.database}`;
         // A driver that always verifies needs the CA for require too (sslrootcert is PEM here).
-        const ca = driver.unverified === "accepts" ? undefined : s.tls.caPem;
+        const ca = unverified === "accepts" ? undefined : s.tls.caPem;
         const caParam = ca === undefined ? "" : `&sslrootcert=${encodeURIComponent(ca)}`;
-        assert.equal(await sessionSsl(pool(driver, `${base}?sslmode=require${caParam}`)), true);
-        assert.equal(await sessionSsl(pool(driver, `${base}?sslmode=disable`)), false);
+        assert.equal(await sessionSsl(pool(`${base}?sslmode=require${caParam}`)), true);
+        assert.equal(await sessionSsl(pool(`${base}?sslmode=disable`)), false);
         const vars: Record<string, string> = {
           PGHOST: s.host,
           PGPORT: String(s.port),
@@ -417,31 +411,31 @@ describe(SUITE, () => {
         };
         const fromEnv = configFromEnv((name) => vars[name]).db as EndpointInput;
         const db = ca === undefined ? fromEnv : { ...fromEnv, sslrootcert: ca };
-        assert.equal(await sessionSsl(pool(driver, db)), true);
+        assert.equal(await sessionSsl(pool(db)), true);
       });
 
       it("ssl require against a server without TLS is refused, saying the server has no TLS", async () => {
-        const p = pool(driver, endpoint(plain, { ssl: "require" }));
+        const p = pool(endpoint(plain, { ssl: "require" }));
         await assertRefused(p, /TLS|SSL/, plain.password);
       });
 
       it("ssl verify-full against a server without TLS is refused", async () => {
-        const p = pool(
-          driver,
-          endpoint(plain, { ssl: "verify-full", sslrootcert: tlsServer?.tls.caPem }),
-        );
+        const p = pool(endpoint(plain, { ssl: "verify-full", sslrootcert: tlsServer?.tls.caPem }));
         await assertRefused(p, /TLS|SSL/, plain.password);
       });
 
       it("ssl prefer and allow fall back to plaintext against a server without TLS", async () => {
         for (const ssl of ["prefer", "allow"] as const) {
-          const p = pool(driver, endpoint(plain, { ssl }));
+          const p = pool(endpoint(plain, { ssl }));
           assert.equal(await sessionSsl(p), false, ssl);
         }
       });
     });
-  }
-});
+
+    const unknown = Object.keys(gaps).filter((title) => !titles.has(title));
+    if (unknown.length > 0) throw new Error(`tlsSuite(): no test is titled ${unknown}`);
+  });
+}
 
 /** Every message and stack along the cause chain, and the error's inspected form. */
 function messages(err: unknown): string {
@@ -455,15 +449,4 @@ function messages(err: unknown): string {
     e = (e as { cause?: unknown }).cause;
   }
   return parts.join("\n");
-}
-
-async function loadDenoPostgres(path: string): Promise<DenoPostgresClientConstructor> {
-  const url = /^[a-z][a-z0-9+.-]*:/i.test(path)
-    ? new URL(path)
-    : new URL(path, `file://${(globalThis as { Deno?: { cwd(): string } }).Deno!.cwd()}/`);
-  const mod = await import(url.href) as { Client?: unknown };
-  if (typeof mod.Client !== "function") {
-    throw new TypeError(`PGDBPOOL_DENO_POSTGRES="${path}" does not export deno-postgres's Client`);
-  }
-  return mod.Client as DenoPostgresClientConstructor;
 }
