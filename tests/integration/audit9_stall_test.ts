@@ -152,6 +152,34 @@ for (const [name, makeDriver] of drivers) {
       assert.deepEqual(watch.escaped, []);
     });
 
+    it("a link dropped after startup is a ConnectionError, never OfflineError; the next call is served", async () => {
+      const link = await startProxy({ target: server });
+      try {
+        const p = makePool({
+          db: endpointOf(server, { host: link.host, port: link.port, connect_timeout: 5 }),
+          groups: { g: { connection_count: 1 } },
+        });
+        await p.withHandler("g", () => 1);
+        await assert.rejects(
+          p.withHandler("g", async (db) => {
+            link.drop();
+            await db.query("SELECT pg_sleep(0.2)");
+          }),
+          (err) => {
+            assert.ok(
+              err instanceof ConnectionError && !(err instanceof OfflineError),
+              String(err),
+            );
+            return true;
+          },
+        );
+        assert.equal(await p.withHandler("g", () => 2), 2);
+        assert.equal(p.stats().endpoints[0].up, true);
+      } finally {
+        await link.close();
+      }
+    });
+
     it("a missing role is a ConnectionError with code 28000, not retryable, endpoint not marked down", async () => {
       const p = makePool({
         db: endpointOf(server, { user: "audit9_no_such_role", pass: "x" }),
