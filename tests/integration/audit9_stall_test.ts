@@ -180,6 +180,25 @@ for (const [name, makeDriver] of drivers) {
       }
     });
 
+    it("30 concurrent callers with a wrong password: each a refused login (28P01), none an outage", async () => {
+      const p = makePool({
+        db: endpointOf(server, { pass: "audit9-wrong-too" }),
+        groups: { g: { connection_count: 4 } },
+      });
+      const outcomes = await Promise.all(
+        Array.from(
+          { length: 30 },
+          () =>
+            p.withHandler("g", () => 1, { timeoutMs: 5_000 }).then(() => "resolved", (err) => err),
+        ),
+      );
+      for (const err of outcomes) {
+        assert.ok(err instanceof ConnectionError && !(err instanceof OfflineError), String(err));
+        assert.equal(err.code, "28P01");
+      }
+      assert.equal(p.stats().endpoints[0].up, true);
+    });
+
     it("a missing role is a ConnectionError with code 28000, not retryable, endpoint not marked down", async () => {
       const p = makePool({
         db: endpointOf(server, { user: "audit9_no_such_role", pass: "x" }),
