@@ -9,6 +9,7 @@ import type { Handler } from "./handler.ts";
 import type { LeaseWatch } from "./lease_watch.ts";
 import { raceAbort } from "./race_abort.ts";
 import { withRetry } from "./retry.ts";
+import { rollBackAndThrow as failed } from "./plain_reply.ts";
 
 /**
  * `withHandler` on a group: one run, or up to the group's `retry` more when
@@ -79,14 +80,16 @@ function runFn<T>(
   } catch (err) {
     return failed(handler, err);
   }
+  // An exclusive group's handler ends the run through callbacks kept per session.
+  const settleRun = (handler as Partial<SettlesRuns>).settleRun;
+  if (settleRun !== undefined) return settleRun.call(handler, work) as Promise<T>;
   return Promise.resolve(work).then((result) => {
     const finishing = handler.finish(true);
     return finishing ? finishing.then(() => result) : result;
   }, (err) => failed(handler, err));
 }
 
-// Rolls back and releases, then rejects with `err`.
-async function failed(handler: GroupHandler, err: unknown): Promise<never> {
-  await handler.finish(false);
-  throw err;
+/** A handler that ends a run itself (`PoolHandler`, see `session_lease.ts`). */
+interface SettlesRuns {
+  settleRun(work: unknown): Promise<unknown>;
 }

@@ -15,7 +15,7 @@ import type { PoolError } from "../errors.ts";
 import type { EndpointInfo } from "../endpoints/endpoint_set.ts";
 import type { LeaseWatch, WatchRecord } from "./lease_watch.ts";
 import { cleanSession, losesSetup, releaseSql, TxState } from "./release.ts";
-import { plainReplyOf } from "./plain_reply.ts";
+import { callbacksOf } from "./plain_reply.ts";
 import type { SessionCloseReason } from "../observe/events.ts";
 
 /** What a handler needs from its group. */
@@ -57,6 +57,13 @@ export interface LeaseFields {
    * @returns The pool's error.
    */
   failure(err: unknown): PoolError;
+  /**
+   * Ends the lease (see `GroupHandler.finish`).
+   *
+   * @param commit Whether `fn` succeeded.
+   * @returns A promise only when a round trip is needed.
+   */
+  finish(commit: boolean): Promise<void> | undefined;
 }
 
 /** The lease methods {@linkcode installLeaseMethods} adds to a handler class. */
@@ -93,6 +100,15 @@ export interface LeaseMethods {
    * @returns The reply's result, or the translated failure.
    */
   settlePlain(reply: Promise<DriverResult>): Promise<DriverResult>;
+  /**
+   * Ends a `withHandler` run once `fn`'s work settles: commits and releases,
+   * or rolls back, releases and rethrows; through the session's callbacks,
+   * not two closures per lease.
+   *
+   * @param work What `fn` returned.
+   * @returns `work`'s result, once the session is back.
+   */
+  settleRun<T>(work: T | Promise<T>): Promise<T>;
   /**
    * Returns the session: as it is when clean (synchronously: no promise, no
    * round trip), after the cleanup it needs, or not at all when it is gone.
@@ -154,9 +170,15 @@ const methods: ThisType<Lease> & Omit<LeaseMethods, "endpoint" | "group"> & {
   },
 
   settlePlain(reply) {
-    const plain = plainReplyOf(this.entry);
-    plain.holder = this;
-    return reply.then(plain.ok, plain.failed);
+    const c = callbacksOf(this.entry);
+    c.holder = this;
+    return reply.then(c.ok, c.failed);
+  },
+
+  settleRun<T>(work: T | Promise<T>): Promise<T> {
+    const c = callbacksOf(this.entry);
+    c.runner = this;
+    return Promise.resolve(work).then(c.fnDone, c.fnFailed) as Promise<T>;
   },
 
   giveBack(tx, changes, prepared) {
