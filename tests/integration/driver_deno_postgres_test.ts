@@ -23,6 +23,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import type { ConnectParams, DriverConnection } from "../../src/driver.ts";
 import { QueryError } from "../../src/errors.ts";
 import {
@@ -167,6 +168,70 @@ if (skipReason !== undefined) {
           " current_setting('statement_timeout') AS st, current_setting('temp_buffers') AS tb",
       );
       assert.deepEqual(rows, [{ app: "dp-settings", st: "4321ms", tb: "16MB" }]);
+    });
+
+    it("denoPostgres() gives the values deno-postgres decodes its own way the shapes of the other adapters", async () => {
+      const conn = await connect();
+      const text = "SELECT ARRAY[1, NULL, 9007199254740993]::int8[] AS i8a," +
+        " 'NaN'::float8 AS nan, '-Infinity'::float8 AS ninf, ARRAY[1.5, NULL]::float8[] AS f8a," +
+        " 26::oid AS oid, ARRAY[26]::oid[] AS oida, '5'::xid AS xid, '(1,2)'::tid AS tid," +
+        " ARRAY[point(1, 2)] AS pta, box(point(1, 1), point(0, 0)) AS box," +
+        " ARRAY[box(point(1, 1), point(0, 0)), box(point(2, 2), point(1, 1))] AS boxa," +
+        " circle(point(0, 0), 1) AS circ, lseg(point(0, 0), point(1, 1)) AS lseg," +
+        " '((0,0),(1,1))'::path AS path, '((0,0),(1,1),(1,0))'::polygon AS poly," +
+        " ARRAY['1 day'::interval, NULL] AS iva, ARRAY[1.5::money] AS ma," +
+        " ARRAY[int4range(1, 3)] AS ra, ARRAY['\\x01'::bytea, NULL] AS ba";
+      for (const params of [undefined, [1]]) {
+        const { rows } = await conn.query(params ? `${text} WHERE $1::int = 1` : text, params);
+        assert.deepEqual({ ...rows[0], ba: undefined }, {
+          i8a: ["1", null, "9007199254740993"],
+          nan: NaN,
+          ninf: -Infinity,
+          f8a: [1.5, null],
+          oid: 26,
+          oida: [26],
+          xid: "5",
+          tid: "(1,2)",
+          pta: ["(1,2)"],
+          box: "(1,1),(0,0)",
+          boxa: ["(1,1),(0,0)", "(2,2),(1,1)"],
+          circ: "<(0,0),1>",
+          lseg: "[(0,0),(1,1)]",
+          path: "((0,0),(1,1))",
+          poly: "((0,0),(1,1),(1,0))",
+          iva: ["1 day", null],
+          ma: ["$1.50"],
+          ra: ["[1,3)"],
+          ba: undefined,
+        });
+        const [bytes, none] = rows[0].ba as [Buffer, null];
+        assert.ok(Buffer.isBuffer(bytes), "bytea comes back as a Buffer, as on the other adapters");
+        assert.deepEqual([...bytes, none], [1, null]);
+      }
+    });
+
+    it("denoPostgres() gives bytea as a Buffer with bytea_output = escape too", async () => {
+      const conn = await connect({ settings: { bytea_output: "escape" } });
+      const { rows } = await conn.query("SELECT '\\x005c41ff0a'::bytea AS b");
+      assert.ok(Buffer.isBuffer(rows[0].b));
+      assert.deepEqual([...rows[0].b as Buffer], [0, 0x5c, 0x41, 0xff, 0x0a]);
+    });
+
+    it("denoPostgres() lets controls change the shapes: decoders by oid, decodeStrategy string", async () => {
+      const conn = await denoPostgres({ Client, controls: { decoders: { 20: BigInt } } })
+        .connect(params());
+      open.push(conn);
+      const { rows } = await conn.query(
+        "SELECT 7::int8 AS i8, ARRAY[8, NULL]::int8[] AS i8a, 1.5::float8 AS f8",
+      );
+      assert.deepEqual(rows, [{ i8: 7n, i8a: [8n, null], f8: 1.5 }]);
+      const raw = await denoPostgres({ Client, controls: { decodeStrategy: "string" } })
+        .connect(params());
+      open.push(raw);
+      assert.deepEqual((await raw.query("SELECT 1.5::float8 AS f8, 2::int4 AS i4")).rows, [{
+        f8: "1.5",
+        i4: "2",
+      }]);
     });
 
     it("denoPostgres() rejects a connect to a silent server after connectTimeoutMs", async () => {

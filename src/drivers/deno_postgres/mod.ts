@@ -32,6 +32,7 @@ import type { ConnectParams, Driver, DriverConnection } from "../../driver.ts";
 import * as sessionStart from "../shared/connect.ts";
 import { tlsPolicy } from "../shared/tls.ts";
 import { DenoPostgresConnection } from "./connection.ts";
+import { withValueShapes } from "./value_shapes.ts";
 import type {
   DenoPostgresClientConstructor,
   DenoPostgresClientOptions,
@@ -51,12 +52,12 @@ export type * from "../shared/contract.ts";
 /**
  * Options of {@linkcode denoPostgres}.
  *
- * @example Values left undecoded (as strings)
+ * @example int8 as bigint instead of an exact string
  * ```ts ignore
  * import { Client } from "@db/postgres";
  * import { denoPostgres } from "@x/pgdbpool/deno-postgres";
  *
- * const driver = denoPostgres({ Client, controls: { decodeStrategy: "string" } });
+ * const driver = denoPostgres({ Client, controls: { decoders: { 20: BigInt } } });
  * ```
  */
 export interface DenoPostgresOptions {
@@ -64,8 +65,14 @@ export interface DenoPostgresOptions {
   Client: DenoPostgresClientConstructor;
   /**
    * deno-postgres's `controls` client option (`decodeStrategy`, `decoders`),
-   * passed to every client as is. By default deno-postgres decodes values
-   * (`int8` as `bigint`, `json` as objects, timestamps as `Date`).
+   * passed to every client. Values come back in the shapes every adapter
+   * gives (README, "One shape of values"), through decoders the adapter
+   * adds for the types deno-postgres decodes otherwise (`int8` as a string,
+   * not a `bigint`; `float8` and `oid` as numbers; geometric types as the
+   * server's text; `bytea` as a `Buffer`) and for the built-in arrays it
+   * leaves unparsed. Your `decoders`, keyed by type oid, replace the
+   * adapter's for that type and its arrays; `decodeStrategy: "string"`
+   * turns all decoding off.
    *
    * @default {undefined}
    */
@@ -126,7 +133,7 @@ export function denoPostgres(options: DenoPostgresOptions): Driver {
       `Cannot build the deno-postgres driver: "Client" must be deno-postgres's Client class, received ${typeof Client}`,
     );
   }
-  const controls = options.controls;
+  const controls = withValueShapes(options.controls);
   return {
     name: "deno-postgres",
     connect(params: ConnectParams): Promise<DriverConnection> {
@@ -137,7 +144,7 @@ export function denoPostgres(options: DenoPostgresOptions): Driver {
 
 async function connect(
   Client: DenoPostgresClientConstructor,
-  controls: object | undefined,
+  controls: object,
   params: ConnectParams,
 ): Promise<DriverConnection> {
   const label = sessionStart.checkedLabel(params);
@@ -155,10 +162,7 @@ async function connect(
   return new DenoPostgresConnection(client, label, params.onNotice);
 }
 
-function clientOptions(
-  params: ConnectParams,
-  controls: object | undefined,
-): DenoPostgresClientOptions {
+function clientOptions(params: ConnectParams, controls: object): DenoPostgresClientOptions {
   const socket = params.host.startsWith("/");
   const { application_name: applicationName, ...settings } = sessionStart.startupSettings(
     params.settings,
@@ -181,9 +185,9 @@ function clientOptions(
     // 0, not 1: with attempts >= 1 deno-postgres opens a new session on the
     // next query after a disconnect; with 0 it connects once and then refuses.
     connection: { attempts: 0 },
+    controls,
   };
   if (!socket) result.tls = tlsOptions(params);
-  if (controls !== undefined) result.controls = controls;
   return result;
 }
 

@@ -71,7 +71,7 @@ export interface DenoPostgresClientOptions {
   tls?: DenoPostgresTlsOptions;
   /** Reconnect policy: always `{ attempts: 0 }` (connect once, never reconnect). */
   connection: { attempts: number };
-  /** deno-postgres's `controls` option, passed through from the driver's `controls` option. */
+  /** deno-postgres's `controls` option: the driver's `controls` option with the adapter's decoders. */
   controls?: object;
 }
 

@@ -9,6 +9,7 @@ export type {
   Driver,
   DriverConnection,
   DriverNotice,
+  DriverNotification,
   DriverResult,
   SslMode,
 } from "../../driver.ts";

@@ -73,7 +73,9 @@ export function serverError(err: unknown): ServerErrorFields | undefined {
     table: str(b.table_name) ?? str(b.table),
     column: str(b.column_name) ?? str(b.column),
     constraint: str(b.constraint_name) ?? str(b.constraint),
-    dataType: str(b["data type_name"]) ?? str(b.dataType) ?? str(b.datatype),
+    // deno-postgres (0.19) types the field as dataType but stores it as dataTypeName.
+    dataType: str(b["data type_name"]) ?? str(b.dataType) ?? str(b.dataTypeName) ??
+      str(b.datatype),
   };
 }
 
