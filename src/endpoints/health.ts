@@ -31,9 +31,18 @@ const CUT_CODES = new Set([
 // Five characters, digits among them: "EPIPE" and "EPERM" are socket codes, not SQLSTATEs.
 const SQLSTATE = /^(?=.*\d)[0-9A-Z]{5}$/;
 
-// After this many cut handshakes in a row without a success, the endpoint is
-// treated as down: a proxy in front of a dead server accepts and cuts every time.
-const CUTS_BEFORE_OUTAGE = 3;
+/*
+ * A handshake cut after the server accepted the socket is evidence of a live
+ * server (an administrator, `idle_session_timeout`, a failover killed it), not
+ * of an outage: it backs the endpoint off only when it persists, that is when
+ * cuts went on for a whole window with no handshake succeeding and no pause
+ * longer than the window between two of them (a pooler whose backend is gone
+ * accepts and cuts every time). The window is the endpoint's connect timeout,
+ * at least a second: long enough for a handshake already under way when the
+ * cuts began to finish, however busy the machine. A burst of concurrent cuts
+ * spans no time, so it is one piece of evidence, not many.
+ */
+const MIN_CUT_WINDOW_MS = 1_000;
 
 /**
  * Classifies a connect failure. Bundled adapters reject with a
@@ -113,7 +122,20 @@ export class Health {
   shared: HealthLink | undefined;
   #window = 0;
   #probing = false;
-  #cuts = 0;
+  readonly #cutWindowMs: number;
+  // Clock times of the first cut since the last success or outage, and of the latest cut.
+  #cutsSince: number | undefined;
+  #lastCut = 0;
+
+  /**
+   * The health of an endpoint not tried yet: up.
+   *
+   * @param connectTimeoutMs The endpoint's connect timeout: cut handshakes
+   * back it off once they persist for this long (at least a second).
+   */
+  constructor(connectTimeoutMs = 0) {
+    this.#cutWindowMs = Math.max(connectTimeoutMs, MIN_CUT_WINDOW_MS);
+  }
 
   /** `false` while backed off. */
   get up(): boolean {
@@ -150,9 +172,10 @@ export class Health {
    */
   succeeded(_ticket: number): void {
     const wasDown = this.failures > 0;
-    if (wasDown || this.#cuts > 0) this.#window++;
+    // A new window: a failure of an attempt that began before this success does not count.
+    if (wasDown || this.#cutsSince !== undefined) this.#window++;
     this.failures = 0;
-    this.#cuts = 0;
+    this.#cutsSince = undefined;
     this.#probing = false;
     this.lastError = undefined;
     if (wasDown) this.onChange?.(true, undefined);
@@ -161,8 +184,8 @@ export class Health {
 
   /**
    * An attempt failed. Outages back the endpoint off (once per window);
-   * cut handshakes do not, unless {@linkcode CUTS_BEFORE_OUTAGE} come in a row;
-   * refused logins never do.
+   * cut handshakes only once they persist for the cut window (see the
+   * constructor) with no success in between; refused logins never do.
    *
    * @param ticket The attempt's ticket.
    * @param kind What the failure says.
@@ -180,16 +203,26 @@ export class Health {
   ): boolean {
     this.#probing = false;
     if (kind === "login") return false;
-    if (kind === "handshake" && ++this.#cuts < CUTS_BEFORE_OUTAGE) return false;
+    if (kind === "handshake" && !this.#cutsPersist(now)) return this.failures > 0;
+    // After an outage, the next cut is news that the server answers again.
+    if (kind === "outage") this.#cutsSince = undefined;
     if (ticket !== this.#window) return this.failures > 0;
     this.#window++;
-    this.#cuts = 0;
     this.failures++;
     this.lastError = message;
     this.retryAt = now + backoffDelay(this.failures, backoff.baseMs, backoff.maxMs);
     if (this.failures === 1) this.onChange?.(false, message);
     this.shared?.down(this.failures, this.retryAt - now);
     return true;
+  }
+
+  // Records a cut: true once cuts have gone on for the window, with no pause
+  // as long while the endpoint is up (a back-off's own pause does not count).
+  #cutsPersist(now: number): boolean {
+    const paused = this.failures === 0 && now - this.#lastCut > this.#cutWindowMs;
+    if (this.#cutsSince === undefined || paused) this.#cutsSince = now;
+    this.#lastCut = now;
+    return now - this.#cutsSince >= this.#cutWindowMs;
   }
 
   /**

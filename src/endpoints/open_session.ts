@@ -83,7 +83,7 @@ export function endpointState(config: EndpointConfig): EndpointState {
         temp_buffers: `${config.sessionTmpBufferMb}MB`,
       },
     ),
-    health: new Health(),
+    health: new Health(config.connectTimeoutMs),
     connections: 0,
     removed: false,
   };

@@ -47,10 +47,6 @@ for (const [name, makeDriver] of drivers) {
 
     it("no caller gets OfflineError while the only server runs; nothing escapes", {
       timeout: 60_000,
-      // Fails in about half the runs (node-postgres and postgres.js, Deno and Bun): three cut
-      // handshakes in a row back the endpoint off (src/endpoints/health.ts, CUTS_BEFORE_OUTAGE),
-      // and callers get "no endpoint can be reached: … read ECONNRESET; next try in 418 ms".
-      skip: "open: a running server's cut handshakes still back it off (issue 9, item 6a)",
     }, async () => {
       const app = `audit9_auth_${name.replace(/\W/g, "_")}_${Date.now() % 100000}`;
       const pool = createPool({

@@ -459,6 +459,11 @@ describe("fault soak against real PostgreSQL", () => {
       byName.set(key, (byName.get(key) ?? 0) + 1);
     }
     const okCalls = calls.filter((c) => c.status === "ok").length;
+    // The first error of a kind, to tell why a soak made little progress.
+    const firstOf = (name: string) => {
+      const c = calls.find((c) => c.errorName === name);
+      return c ? `; first ${name}: ${describeError(c.error).slice(0, 400)}` : "";
+    };
 
     // ---- pool state right after the soak --------------------------------
     const statsAfter: PoolStats = pool.stats();
@@ -554,7 +559,9 @@ describe("fault soak against real PostgreSQL", () => {
         };` +
         ` sessions after soak=${
           JSON.stringify(sessionsBefore)
-        } (pool open ${openByPool}), after end=${JSON.stringify(sessionsAfterEnd)}`,
+        } (pool open ${openByPool}), after end=${JSON.stringify(sessionsAfterEnd)}${
+          firstOf("OfflineError")
+        }${firstOf("AcquireTimeoutError")}`,
     );
 
     // ---- assertions -----------------------------------------------------
