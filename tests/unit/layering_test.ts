@@ -27,13 +27,15 @@ const repo = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "")
 /**
  * What each adapter's client needs beyond the pool: postgres.js runs over the
  * sockets the adapter opens itself (`node:net`, `node:tls`); Bun.SQL is a Bun
- * global; deno-postgres's `Client` class is passed in by the user.
+ * global; deno-postgres's `Client` class is passed in by the user, and its
+ * adapter returns `bytea` as a `Buffer` (`node:buffer`, built into Deno) like
+ * the other adapters.
  */
 const ADAPTER_PACKAGES: Record<string, readonly string[]> = {
   postgresjs: ["postgres", "node:net", "node:tls"],
   node_postgres: ["pg"],
   bun_sql: [],
-  deno_postgres: [],
+  deno_postgres: ["node:buffer"],
 };
 
 // ---------------------------------------------------------------------------
