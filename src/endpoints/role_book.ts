@@ -176,14 +176,26 @@ export class RoleBook {
    * check is booked (the rate limit).
    *
    * @param index Endpoint index.
-   * @returns `true` at most once per {@linkcode RECHECK_MS} per endpoint, unless made due.
+   * @param force Book the check even within the window (a caller that would
+   *   otherwise wait on a probe for `connect_timeout`).
+   * @returns `true` at most once per {@linkcode RECHECK_MS} per endpoint, unless made due or forced.
    */
-  recheckDue(index: number): boolean {
+  recheckDue(index: number, force = false): boolean {
     const e = this.#entries[index];
     const now = this.#clock.now();
-    if (now - e.checkedAt < RECHECK_MS) return false;
+    if (!force && now - e.checkedAt < RECHECK_MS) return false;
     e.checkedAt = now;
     return true;
+  }
+
+  /**
+   * Time until a role check of `index` is due.
+   *
+   * @param index Endpoint index.
+   * @returns Milliseconds (0: due now).
+   */
+  recheckInMs(index: number): number {
+    return Math.max(0, this.#entries[index].checkedAt + RECHECK_MS - this.#clock.now());
   }
 
   /**
