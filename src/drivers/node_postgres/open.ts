@@ -96,15 +96,28 @@ async function connectOnce(
   connection?.on("sslconnect", () => {
     guardSocket(connection.stream as GuardedSocket, label, answered);
   });
+  // Accepted on the server's port: an end without a code from then on ("Connection
+  // terminated unexpectedly", a backend killed as it starts) is a cut, coded as
+  // postgres.js codes it, not an outage.
+  let accepted = false;
+  (connection?.stream as { once?(event: string, f: () => void): unknown } | undefined)
+    ?.once?.("connect", () => (accepted = true));
   try {
     await sessionStart.withConnectTimeout(client.connect(), params.connectTimeoutMs, label, () => {
       conn.lost(undefined);
     });
   } catch (err) {
     conn.lost(err);
-    throw sessionStart.connectError(err, label, "node-postgres", reached);
+    const cut = accepted && typeof (err as { code?: unknown } | null)?.code !== "string";
+    throw sessionStart.connectError(cut ? closedError(err) : err, label, "node-postgres", reached);
   }
   return conn;
+}
+
+// pg's error for a connection that ended, with the code postgres.js gives it.
+function closedError(err: unknown): Error {
+  const message = err instanceof Error ? err.message : String(err);
+  return Object.assign(new Error(message, { cause: err }), { code: "CONNECTION_CLOSED" });
 }
 
 // interval, point and numeric[] come back as every adapter gives them: the
