@@ -154,4 +154,22 @@ describe("EndpointScope.connect() with a stalled endpoint due for a probe", () =
     assert.ok(typeof got === "object" && got.rejected instanceof OfflineError, String(got));
     assert.equal(m.clock.pendingTimers, 0, "no timer left behind");
   });
+
+  it("a group whose role the backed-off endpoint does not have sends it no probe and waits for none", async () => {
+    const m = setup({
+      w: { connection_count: 1, target_session_attrs: "primary" },
+      r: { connection_count: 2, target_session_attrs: "standby" },
+    }, true);
+    assert.equal(await m.pool.withHandler("w", (db) => db.endpoint.id), "a:5432");
+    for (const s of m.driver.fake.open) s.kill();
+    m.driver.fake.down.add("a:5432");
+    await assert.rejects(m.pool.withHandler("w", () => 1), OfflineError);
+    const resume = stall(m);
+    m.driver.fake.down.delete("a:5432");
+    m.clock.advance(150); // a (a primary) is due for a probe
+    const probes = attemptsOn(m, "a:5432");
+    assert.equal(await within(m.pool.withHandler("r", (db) => db.endpoint.id)), "b:5432");
+    assert.equal(attemptsOn(m, "a:5432"), probes, "the standby group left a alone");
+    await resume(true);
+  });
 });
