@@ -94,7 +94,13 @@ export class LeaseVetting {
       if (ok) group.release(entry);
       else group.destroy(entry, "ping-failed");
     });
-    if (outcome === "ok") return entry;
+    if (outcome === "ok") {
+      // The ping's reply carries any role change the server reported while the session sat idle.
+      if (this.#scope.checksRole && !this.#scope.fits(entry.partition, entry.resource)) {
+        return await this.#replace(entry, options, start, "role-changed");
+      }
+      return entry;
+    }
     if (outcome === "aborted") throw options.signal!.reason;
     // Failed or unanswered: the session is broken; the caller moves on, unless its own time is up.
     if (outcome === "late" && budget >= left) {

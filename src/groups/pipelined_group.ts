@@ -211,6 +211,10 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
     for (const s of this.#shared.filter((s) => s.holders === 0)) this.broken(s, "clock-leap");
   }
 
+  /** @internal A statement failed: a 25006 in a group that needs a writable server re-checks the role. */
+  statementFailed(endpoint: number, code: string | undefined): void {
+    this.#scope.statementFailed(endpoint, code);
+  }
   /** @internal A session broke: take it out of rotation. */
   broken(shared: Shared, why: Why = "broken"): void {
     const at = this.#shared.indexOf(shared);

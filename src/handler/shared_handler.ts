@@ -6,7 +6,7 @@
  */
 import type { DriverConnection } from "../driver.ts";
 import type { EndpointInfo } from "../endpoints/endpoint_set.ts";
-import { HandlerReleasedError, PoolError } from "../errors.ts";
+import { HandlerReleasedError, PoolError, QueryError } from "../errors.ts";
 import type { QueryResult } from "./handler.ts";
 import type { GroupHandler } from "../groups/group.ts";
 import { invalidQuery } from "./query_args.ts";
@@ -98,6 +98,8 @@ export interface SharedOwner {
   returned(shared: Shared): void;
   /** The session broke: out of rotation. */
   broken(shared: Shared): void;
+  /** A statement failed with this SQLSTATE (25006 may mean the server's role changed). */
+  statementFailed(endpoint: number, code: string | undefined): void;
 }
 
 /** A handler of a pipelined group. */
@@ -162,7 +164,13 @@ export class SharedHandler implements GroupHandler, QueryRunner {
     try {
       return await shared.connection.query(text, params) as QueryResult<R>;
     } catch (err) {
-      if (!shared.connection.closed) throw namedStatementHint(queryFailure(err), false);
+      if (!shared.connection.closed) {
+        const failure = queryFailure(err);
+        if (failure instanceof QueryError) {
+          this.#group.statementFailed(shared.endpoint, failure.code);
+        }
+        throw namedStatementHint(failure, false);
+      }
       this.#group.broken(shared);
       throw connectionLost(this.#group.label(shared.endpoint), err);
     } finally {

@@ -22,12 +22,9 @@ import {
 import { endpointOf } from "../support/params.ts";
 
 const onBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
-// Open bug: the lease checks the role before its ping, not after it (exclusive_group.ts #ping).
-// Remove with the fix.
-const OPEN = "open: the role the ping's reply reported is not checked before fn runs";
 const drivers: [string, () => Driver, string | false][] = [
-  ["postgresjs", () => postgresjs(), OPEN],
-  ["node-postgres", () => nodePostgres(), OPEN],
+  ["postgresjs", () => postgresjs(), false],
+  ["node-postgres", () => nodePostgres(), false],
   ...(onBun
     ? [[
       "bun-sql",

@@ -127,12 +127,7 @@ describe("default_transaction_read_only turned on and off under a live pool", ()
       await p.end();
     });
 
-    // Open bug over Bun.SQL (no reported parameters): a pipelined group never passes a
-    // statement's SQLSTATE to its endpoint scope, so 25006 sets off no role check. Remove with the fix.
-    const open = name === "bun-sql" && "open: a pipelined group ignores 25006";
-    it(`${name}: a pipelined read-write group drops the server after one 25006`, {
-      skip: open,
-    }, async () => {
+    it(`${name}: a pipelined read-write group drops the server after one 25006`, async () => {
       const p = createPool({
         db: [endpointOf(server, { id: "only", connect_timeout: 2 })],
         groups: {
