@@ -66,7 +66,8 @@ export class PoolCore<R, Why extends string = CoreDropReason> {
    * under `max`); else waits in FIFO order for a new or a released one.
    *
    * @param options Timeout and abort signal for the wait.
-   * @param front Whether to wait ahead of every queued caller.
+   * @param front Whether to wait ahead of every queued caller: `true`, or a rank among
+   *   such callers (see {@linkcode WaitList.wait}).
    * @param then For a caller that waits: what the entry goes through when served
    *   (one promise per wait instead of one per step).
    * @param arg Passed to `then`.
@@ -75,7 +76,7 @@ export class PoolCore<R, Why extends string = CoreDropReason> {
    */
   acquire<U = PoolEntry<R>>(
     options: AcquireOptions,
-    front = false,
+    front: boolean | number = false,
     then?: WaitContinuation<PoolEntry<R>, U>,
     arg?: unknown,
   ): PoolEntry<R> | Promise<U> {
@@ -104,18 +105,33 @@ export class PoolCore<R, Why extends string = CoreDropReason> {
    * @param entry The leased entry to drop.
    * @param options The caller's timeout and signal.
    * @param reason Why it is dropped.
+   * @param rank The caller's place among callers sent back (lower first); omitted: first.
    * @returns Another entry.
    */
   replace(
     entry: PoolEntry<R>,
     options: AcquireOptions,
     reason: Why | CoreDropReason = "broken",
+    rank: number | true = true,
   ): PoolEntry<R> | Promise<PoolEntry<R>> {
     if (entry.leased) {
       this.books.unlease(entry);
       this.drop(entry, reason);
     }
-    return this.acquire(options, true);
+    return this.acquire(options, rank);
+  }
+
+  /**
+   * Passes a leased entry on to the first waiter when it ranks before `rank`
+   * (an older caller sent back to wait); the entry stays leased.
+   *
+   * @param entry The entry its holder gives up.
+   * @param rank The holder's rank.
+   * @returns Whether the waiter took it (the holder has it no longer).
+   */
+  handOver(entry: PoolEntry<R>, rank: number): boolean {
+    if (this.waiters.firstRank >= rank) return false;
+    return this.waiters.resolveNext(entry);
   }
 
   /**

@@ -1,6 +1,6 @@
 /**
- * The callers waiting for a resource: a FIFO (with front-of-queue places for callers already
- * served once) kept as a doubly-linked list of the waiters themselves (O(1) enqueue, dequeue and
+ * The callers waiting for a resource: a FIFO (with front-of-queue places, in their own order, for
+ * callers already served once) kept as a doubly-linked list of the waiters themselves (O(1) enqueue, dequeue and
  * cancel, no `Array.shift` over a long queue, no node besides the waiter), one timer for the whole
  * queue armed for the earliest deadline, abort signals, a bound (past it a caller is turned away).
  *
@@ -81,7 +81,9 @@ export class WaitList<T> {
    * timeout passes, its signal aborts, or it is rejected.
    *
    * @param options Timeout and abort signal.
-   * @param front Whether to queue ahead of every other waiter.
+   * @param front Whether to queue ahead of the callers queued with `false`: `true`, first (after
+   *   earlier `true` ones); a number, among the front places by that rank (lower first, ties in
+   *   arrival order), so callers served once and sent back keep their order.
    * @param counted Whether the wait counts in {@linkcode WaitList.waited}.
    * @param then Runs on the value when the waiter is served; its outcome settles the wait.
    * @param arg Passed to `then`.
@@ -91,14 +93,14 @@ export class WaitList<T> {
    */
   wait<U = T>(
     options: WaitOptions,
-    front: boolean,
+    front: boolean | number,
     counted: boolean,
     then?: WaitContinuation<T, U>,
     arg?: unknown,
   ): Promise<U> {
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (counted && !front && this.#chain.size >= this.#maxWaiting) {
+    if (counted && front === false && this.#chain.size >= this.#maxWaiting) {
       this.#rejected++;
       return Promise.reject(this.#overloadError());
     }
@@ -111,6 +113,7 @@ export class WaitList<T> {
         reject,
         options,
         since,
+        rank: front === false ? Infinity : front === true ? -Infinity : front,
         then,
         arg,
         onAbort: undefined,
@@ -118,8 +121,8 @@ export class WaitList<T> {
         next: undefined,
         queued: true,
       };
-      if (front) this.#chain.unshift(waiter);
-      else this.#chain.push(waiter);
+      if (front === false) this.#chain.push(waiter);
+      else this.#chain.insert(waiter);
       if (deadline < this.#timerAt) this.#armTimer(deadline);
       if (signal) {
         waiter.onAbort = () => {
@@ -130,6 +133,11 @@ export class WaitList<T> {
         signal.addEventListener("abort", waiter.onAbort, { once: true });
       }
     });
+  }
+
+  /** The rank of the first waiter (see {@linkcode WaitList.wait}'s `front`); Infinity: none ranked. */
+  get firstRank(): number {
+    return this.#chain.head?.rank ?? Infinity;
   }
 
   /**

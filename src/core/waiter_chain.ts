@@ -27,6 +27,8 @@ export interface Waiter<T> {
   options: WaitOptions;
   /** Clock time it started waiting. */
   since: number;
+  /** Its place in line: lower first; Infinity at the back, in arrival order. */
+  rank: number;
   then: WaitContinuation<T, unknown> | undefined;
   arg: unknown;
   onAbort: (() => void) | undefined;
@@ -52,11 +54,17 @@ export class WaiterChain<T> {
     this.size++;
   }
 
-  unshift(waiter: Waiter<T>): void {
-    waiter.next = this.head;
-    if (this.head) this.head.prev = waiter;
-    else this.#tail = waiter;
-    this.head = waiter;
+  /** Links `waiter` after every waiter of a lower or equal rank (they are few: callers served once). */
+  insert(waiter: Waiter<T>): void {
+    let after: Waiter<T> | undefined;
+    for (let w = this.head; w && w.rank <= waiter.rank; w = w.next) after = w;
+    if (after === this.#tail) return this.push(waiter);
+    const before = after ? after.next! : this.head!;
+    waiter.prev = after;
+    waiter.next = before;
+    before.prev = waiter;
+    if (after) after.next = waiter;
+    else this.head = waiter;
     this.size++;
   }
 

@@ -36,12 +36,21 @@ export interface VettingOptions {
   readonly pingTimeoutMs: number;
 }
 
-/** Vets the sessions one group hands out. */
+/**
+ * Vets the sessions one group hands out. A caller sent back to wait (its
+ * session was dead or failed its ping) keeps its place: it ranks by when it
+ * was first served, ahead of later callers, and a session that passes a
+ * younger caller's ping goes to it instead (the younger one then waits in
+ * its place). The ranks cost nothing on the fast path: only a caller whose
+ * session needs a ping or a replacement takes one.
+ */
 export class LeaseVetting {
   readonly #group: VettingGroup;
   readonly #pool: Sessions;
   readonly #scope: EndpointScope;
   readonly #opts: VettingOptions;
+  // The last rank given: callers are served in arrival order, so ranks follow it.
+  #ranks = 0;
 
   /**
    * Builds the vetting of one group.
@@ -64,13 +73,14 @@ export class LeaseVetting {
    * @param entry The entry the pool handed out.
    * @param options The caller's timeout and signal.
    * @param start When the caller began to wait; -1: it did not (its ping gets what is left of its timeout).
+   * @param rank The caller's rank once it has one; 0: none yet.
    * @returns The entry to hand out, synchronously unless a ping or a replacement is needed.
    */
-  vet(entry: Entry, options: AcquireOptions, start: number): Entry | Promise<Entry> {
-    if (entry.resource.closed) return this.#replace(entry, options, start, "broken");
+  vet(entry: Entry, options: AcquireOptions, start: number, rank = 0): Entry | Promise<Entry> {
+    if (entry.resource.closed) return this.#replace(entry, options, start, "broken", rank);
     // A session whose server changed role no longer serves a group with a target.
     if (this.#scope.checksRole && !this.#scope.fits(entry.partition, entry.resource)) {
-      return this.#replace(entry, options, start, "role-changed");
+      return this.#replace(entry, options, start, "role-changed", rank);
     }
     // One clock read per lease: "idle" counts from when it was last handed
     // out, so a lease held longer than the window is pinged once more, harmlessly.
@@ -78,13 +88,13 @@ export class LeaseVetting {
     const idleMs = now - entry.lastUsed;
     entry.lastUsed = now;
     if (idleMs > this.#opts.pingAfterIdleMs) {
-      return this.#ping(entry, options, start < 0 ? now : start);
+      return this.#ping(entry, options, start < 0 ? now : start, rank || ++this.#ranks);
     }
     return entry;
   }
 
   // The caller's timeout and signal win over the ping's own deadline.
-  async #ping(entry: Entry, options: AcquireOptions, start: number): Promise<Entry> {
+  async #ping(entry: Entry, options: AcquireOptions, start: number, rank: number): Promise<Entry> {
     const { clock, pingTimeoutMs } = this.#opts;
     const left = start + options.timeoutMs - clock.now();
     const budget = Math.max(0, Math.min(pingTimeoutMs, left));
@@ -97,7 +107,11 @@ export class LeaseVetting {
     if (outcome === "ok") {
       // The ping's reply carries any role change the server reported while the session sat idle.
       if (this.#scope.checksRole && !this.#scope.fits(entry.partition, entry.resource)) {
-        return await this.#replace(entry, options, start, "role-changed");
+        return await this.#replace(entry, options, start, "role-changed", rank);
+      }
+      // An older caller was sent back meanwhile: the session is its, and this caller waits in its place.
+      if (this.#pool.handOver(entry, rank)) {
+        return await this.#next(this.#pool.acquire(options, rank), options, start, rank);
       }
       return entry;
     }
@@ -107,13 +121,17 @@ export class LeaseVetting {
       group.destroy(entry, "ping-failed");
       throw group.timeoutError(options.timeoutMs, "; an idle session's ping went unanswered");
     }
-    return await this.#replace(entry, options, start, "ping-failed");
+    return await this.#replace(entry, options, start, "ping-failed", rank);
   }
 
   // The caller keeps its place in line: it is served before later callers.
-  #replace(entry: Entry, options: AcquireOptions, start: number, why: Why): Entry | Promise<Entry> {
-    const got = this.#pool.replace(entry, options, why);
-    if (got instanceof Promise) return got.then((next) => this.vet(next, options, start));
-    return this.vet(got, options, start);
+  #replace(entry: Entry, options: AcquireOptions, start: number, why: Why, rank: number) {
+    rank ||= ++this.#ranks;
+    return this.#next(this.#pool.replace(entry, options, why, rank), options, start, rank);
+  }
+
+  #next(got: Entry | Promise<Entry>, options: AcquireOptions, start: number, rank: number) {
+    if (got instanceof Promise) return got.then((next) => this.vet(next, options, start, rank));
+    return this.vet(got, options, start, rank);
   }
 }

@@ -43,6 +43,25 @@ describe("WaitList", () => {
     assert.equal(w.waited, 2, "the front place was not counted as a wait");
   });
 
+  it("ranked front waiters keep their rank order, whatever order they queue in", async () => {
+    const w = list();
+    const back = w.wait({ timeoutMs: 1000 }, false, true);
+    const third = w.wait({ timeoutMs: 1000 }, 7, false);
+    const first = w.wait({ timeoutMs: 1000 }, 2, false);
+    const fourth = w.wait({ timeoutMs: 1000 }, 7, false); // a tie: after the earlier one
+    const second = w.wait({ timeoutMs: 1000 }, 5, false);
+    assert.equal(w.firstRank, 2);
+    for (const v of ["1", "2", "3", "4", "5"]) w.resolveNext(v);
+    assert.deepEqual(await Promise.all([first, second, third, fourth, back]), [
+      "1",
+      "2",
+      "3",
+      "4",
+      "5",
+    ]);
+    assert.equal(w.firstRank, Infinity);
+  });
+
   it("rejects each waiter at its own deadline with one timer for the whole queue", async () => {
     const clock = new FakeClock();
     const w = list(clock);
@@ -212,6 +231,56 @@ describe("ResourcePool", () => {
     pool.release(replaced.value!);
     await tick();
     assert.equal(waiter.state, "resolved");
+  });
+
+  it("replace() with ranks serves the callers it sent back in rank order", async () => {
+    const { pool, creates } = harness(2);
+    const a = pool.acquire({ timeoutMs: 1000 });
+    const b = pool.acquire({ timeoutMs: 1000 });
+    creates[0].resolve();
+    creates[1].resolve();
+    const [ea, eb] = [await a, await b];
+    const waiter = track(pool.acquire({ timeoutMs: 1000 }));
+    // The younger caller (rank 2) is sent back first, the older one (rank 1) after it.
+    const younger = track(pool.replace(eb, { timeoutMs: 1000 }, "broken", 2));
+    const older = track(pool.replace(ea, { timeoutMs: 1000 }, "broken", 1));
+    creates[2].resolve();
+    await tick();
+    assert.deepEqual([older.state, younger.state, waiter.state], [
+      "resolved",
+      "pending",
+      "pending",
+    ]);
+    creates[3].resolve();
+    await tick();
+    assert.deepEqual([younger.state, waiter.state], ["resolved", "pending"]);
+    pool.release(older.value!);
+    await tick();
+    assert.equal(waiter.state, "resolved");
+  });
+
+  it("handOver() passes a leased entry to an older caller sent back, never to a younger one", async () => {
+    const { pool, creates } = harness(2);
+    const a = pool.acquire({ timeoutMs: 1000 });
+    const b = pool.acquire({ timeoutMs: 1000 });
+    creates[0].resolve();
+    creates[1].resolve();
+    const [ea, eb] = [await a, await b];
+    const back = track(pool.acquire({ timeoutMs: 1000 }));
+    assert.equal(pool.handOver(eb, 1), false, "a caller queued at the back ranks after every rank");
+    const sentBack = track(pool.replace(ea, { timeoutMs: 1000 }, "broken", 3));
+    assert.equal(pool.handOver(eb, 2), false, "the waiter is younger");
+    assert.equal(pool.handOver(eb, 4), true);
+    await tick();
+    assert.equal(sentBack.value, eb);
+    assert.deepEqual([pool.stats().leased, pool.stats().waiting, back.state], [1, 1, "pending"]);
+    creates[2].resolve();
+    await tick();
+    assert.equal(
+      back.state,
+      "resolved",
+      "the opening started for the sent-back caller serves the next",
+    );
   });
 
   it("a caller waiting for a new resource takes a released one first; the new one goes idle", async () => {
