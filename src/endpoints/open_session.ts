@@ -6,6 +6,7 @@
  * @module
  */
 import { redactCredentials } from "../redact.ts";
+import { ConnectionError } from "../errors.ts";
 import type { Clock } from "../core/clock.ts";
 import type { ConnectParams, Driver, DriverConnection, DriverNotice } from "../driver.ts";
 import { describeEndpoint, type EndpointConfig } from "../config/normalize.ts";
@@ -130,14 +131,50 @@ export async function openSession(
   if (!learn && connection.parameters?.in_hot_standby === undefined) {
     return { connection, role: undefined };
   }
+  let timer: unknown;
   try {
-    return { connection, role: await learnRole(connection) };
+    // Bounded like the connect: a server that went silent after the handshake holds nobody.
+    const ms = s.config.connectTimeoutMs;
+    const learning = learnRole(connection);
+    const role = ms > 0 && ms <= MAX_TIMER_MS
+      ? await Promise.race([
+        learning,
+        new Promise<never>((_, reject) => {
+          timer = ctx.clock.setTimeout(() => reject(roleTimeout(s)), ms);
+        }),
+      ])
+      : await learning;
+    return { connection, role };
   } catch (error) {
-    // The session died before its role was known: a cut handshake.
     s.connections--;
     connection.close().catch(() => {});
-    return { error, kind: "handshake", backedOff: false };
+    if (!(error instanceof RoleTimeout)) {
+      // The session died before its role was known: a cut handshake.
+      return { error, kind: "handshake", backedOff: false };
+    }
+    // The connect counted as a success: the silence counts in a window of its own.
+    const now = ctx.clock.now();
+    const h = s.health;
+    const backedOff = h.failed(h.begin(now), "outage", now, ctx.backoff, error.message);
+    return { error, kind: "outage", backedOff };
+  } finally {
+    if (timer !== undefined) ctx.clock.clearTimeout(timer);
   }
+}
+
+// Longer than a timer can wait: no deadline (as the adapters do for the connect).
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+// The role query got no answer within connect_timeout.
+class RoleTimeout extends ConnectionError {}
+
+function roleTimeout(s: EndpointState): RoleTimeout {
+  const ms = s.config.connectTimeoutMs;
+  return new RoleTimeout(
+    `Cannot connect to ${s.label}: no answer to the role query within ${ms} ms`,
+    s.label,
+    { code: "CONNECT_TIMEOUT", reached: true },
+  );
 }
 
 function connectParams(s: EndpointState, password: string | undefined) {
