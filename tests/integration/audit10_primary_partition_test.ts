@@ -92,7 +92,16 @@ for (const [name, makeDriver] of drivers) {
         await Promise.all([insert("warm"), insert("warm"), insert("warm")]);
         assert.equal(await p.withHandler("r", (db) => db.endpoint.id), "standby");
 
-        const inFlight = p.withHandler("w", (db) => db.query("select pg_sleep(0.2)"));
+        // Stalled once the query is sent (a lease slowed by a busy machine must not be
+        // caught in its ping or connect instead).
+        let sent!: () => void;
+        const sending = new Promise<void>((resolve) => sent = resolve);
+        const inFlight = p.withHandler("w", (db) => {
+          const running = db.query("select pg_sleep(0.2)");
+          sent();
+          return running;
+        });
+        await sending;
         await sleep(20);
         proxy.stall();
         const t0 = Date.now();
