@@ -16,6 +16,33 @@ export function isSpace(c: number): boolean {
   return c === SPACE || (c >= TAB && c <= CR);
 }
 
+/**
+ * Where a string constant goes on, as PostgreSQL's `quotecontinue` reads it:
+ * after its closing quote, spaces and `--` comments holding at least one line
+ * break (`\n` or `\r`), then a quote. `'a'\n'b'` is the one string `ab`,
+ * read on in the same mode (an `E''` string's next part takes backslashes too).
+ *
+ * @param text The SQL text.
+ * @param at Just past a string's closing quote.
+ * @returns The index of the quote that continues it, or -1.
+ */
+export function continuedAt(text: string, at: number): number {
+  const n = text.length;
+  let lineBreak = false;
+  let i = at;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === LF || c === CR) {
+      lineBreak = true;
+      i++;
+    } else if (isSpace(c)) i++;
+    else if (c === DASH && text.charCodeAt(i + 1) === DASH) {
+      while (i < n && text.charCodeAt(i) !== LF && text.charCodeAt(i) !== CR) i++;
+    } else break;
+  }
+  return lineBreak && text.charCodeAt(i) === QUOTE ? i : -1;
+}
+
 /** A letter of an unquoted word: ASCII letters, `_`, anything past ASCII. */
 export function isLetter(c: number): boolean {
   return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c >= 128;

@@ -10,9 +10,12 @@
  *
  * @module
  */
+import { SQL_RUNNERS } from "./dynamic_sql.ts";
 
-// Words some decision needs; plus any word starting with pg_temp.
+// Words some decision needs, and the functions that run SQL given as text; plus any word
+// starting with pg_temp.
 const WORDS = new Set([
+  ...SQL_RUNNERS,
   "abort",
   "begin",
   "commit",
@@ -29,9 +32,6 @@ const WORDS = new Set([
   "pg_try_advisory_lock",
   "pg_try_advisory_lock_shared",
   "prepare",
-  "query_to_xml",
-  "query_to_xml_and_xmlschema",
-  "query_to_xmlschema",
   "release",
   "reset",
   "rollback",
@@ -64,6 +64,10 @@ function isRunChar(c: number): boolean {
     c >= 128;
 }
 
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
 /**
  * Whether a text may hold anything the pool must read closely.
  *
@@ -75,9 +79,13 @@ export function mayMatter(text: string): boolean {
   let i = 0;
   while (i < n) {
     const first = text.charCodeAt(i);
-    // Leading digits start no word, but may end one just before it: `$1begin` is $1 and begin.
+    // Leading digits start no word, but may end one just before it: `$1begin` is $1 and begin,
+    // `1e5begin` is 1e5 and begin (an exponent's e belongs to the number).
     if (!isRunChar(first) || (first >= 48 && first <= 57)) {
       i++;
+      if (isDigit(first) && (text.charCodeAt(i) | 32) === 101 && isDigit(text.charCodeAt(i + 1))) {
+        i++;
+      }
       continue;
     }
     const start = i;

@@ -84,10 +84,11 @@ export function analyzeSql(text: string): SqlVerdict {
   const plain = tokenize(text);
   const verdict = verdictOf(plain);
   if (!plain.backslashInString) return verdict;
-  // With standard_conforming_strings off a backslash escapes a quote: read it that way too.
-  // Where that reading cannot close a string, such a server rejects the whole text: it adds nothing.
+  // With standard_conforming_strings off a backslash escapes a quote: read it that way too,
+  // and where the two readings differ, take the worse. Where that reading leaves a string
+  // open, such a server rejects the whole text: it adds nothing.
   const other = tokenize(text, true);
-  return other.unsure ? verdict : merge(verdict, verdictOf(other));
+  return other.unclosed ? verdict : merge(verdict, verdictOf(other));
 }
 
 function verdictOf(read: Tokens): SqlVerdict {

@@ -4,13 +4,22 @@
  * anywhere (`set_config`, advisory locks, `CREATE TEMP`, `INTO TEMP`,
  * `pg_temp`, `WITH HOLD`, an `UPDATE` of `pg_settings`). The body of a `DO`
  * block, and strings run as SQL (`EXECUTE '...'` inside it,
- * `query_to_xml('...')`), are read the same way.
+ * `query_to_xml('...')`), are read the same way, both ways a server may read
+ * their strings; SQL built at run time cannot be read and counts as unknown
+ * (see `dynamic_sql.ts`).
  *
  * @module
  */
-import { type Token, tokenize, TokenKind } from "./tokenizer.ts";
+import { type Token, tokenize, TokenKind, type Tokens } from "./tokenizer.ts";
 import { nameAt, splitStatements, wordAt } from "./statements.ts";
 import { SessionChange } from "./session_changes.ts";
+import { dropsOnCommit, isTempKeyword, mentionsTempSchema } from "./temp_objects.ts";
+import {
+  constantArguments,
+  executesConstant,
+  readableDoBlock,
+  SQL_RUNNERS,
+} from "./dynamic_sql.ts";
 
 const S = SessionChange;
 
@@ -24,29 +33,12 @@ const ADVISORY_LOCKS = new Set([
   "pg_try_advisory_lock_shared",
 ]);
 
-// Functions that run SQL handed to them as a string.
-const SQL_RUNNERS = new Set(["query_to_xml", "query_to_xmlschema", "query_to_xml_and_xmlschema"]);
-
 // In a PL/pgSQL body a statement may follow these words without a `;`.
 const BLOCK_WORDS = new Set(["begin", "then", "else", "loop"]);
 
-// SET LOCAL / TRANSACTION / CONSTRAINTS end with the transaction.
+// SET LOCAL / TRANSACTION / CONSTRAINTS end with the transaction (but `SET local.x` names a
+// setting of the session).
 const SET_HARMLESS = new Set(["local", "transaction", "constraints"]);
-
-// After `INTO temp`, these make `temp` a table's name (`INSERT INTO temp VALUES`).
-const AFTER_TABLE_NAME = new Set([
-  "values",
-  "select",
-  "default",
-  "overriding",
-  "using",
-  "as",
-  "from",
-  "where",
-  "on",
-  "with",
-  "returning",
-]);
 
 /**
  * The {@linkcode SessionChange} bits of one statement.
@@ -67,6 +59,7 @@ export function statementChanges(stmt: readonly Token[], prepared: string[], dep
     }
   }
   let runsStrings = wordAt(stmt, 0) === "do";
+  if (runsStrings && !readableDoBlock(stmt)) mask |= S.Unknown;
   let updates = false;
   let namesSettings = false;
   let namesTempSchema = false;
@@ -86,8 +79,13 @@ export function statementChanges(stmt: readonly Token[], prepared: string[], dep
       // pg_temp.t, pg_temp_3.f(): an object in the session's temporary schema.
       if (stmt[i + 1]?.value === ".") mask |= S.Temp;
     } else if (name === "pg_settings") namesSettings = sets = true;
-    else if (SQL_RUNNERS.has(name) || (depth > 0 && name === "execute")) runsStrings = true;
-    else if (stmt[i].kind !== TokenKind.Word) continue;
+    else if (SQL_RUNNERS.has(name)) {
+      runsStrings = true;
+      if (!constantArguments(stmt, i)) mask |= S.Unknown;
+    } else if (depth > 0 && name === "execute") {
+      runsStrings = true;
+      if (!executesConstant(stmt, i)) mask |= S.Unknown;
+    } else if (stmt[i].kind !== TokenKind.Word) continue;
     else if (name === "update") updates = true;
     else if (name === "set") sets = true;
     else if (name === "temp" || name === "temporary") {
@@ -121,6 +119,16 @@ export function statementChanges(stmt: readonly Token[], prepared: string[], dep
 export function textChanges(text: string, prepared: string[], depth: number): number {
   if (depth > MAX_DEPTH) return S.Unknown;
   const read = tokenize(text);
+  let mask = tokensChanges(read, prepared, depth);
+  // As for the query text: a server with standard_conforming_strings off reads it otherwise.
+  if (read.backslashInString) {
+    const other = tokenize(text, true);
+    if (!other.unclosed) mask |= tokensChanges(other, prepared, depth);
+  }
+  return mask;
+}
+
+function tokensChanges(read: Tokens, prepared: string[], depth: number): number {
   if (read.unsure) return S.Unknown;
   const { statements, unsure } = splitStatements(read.tokens);
   let mask = unsure ? S.Unknown : 0;
@@ -140,7 +148,9 @@ function leadingChanges(stmt: readonly Token[], at: number, prepared: string[]):
     case "set": {
       let i = at + 1;
       const modifier = wordAt(stmt, i);
-      if (modifier !== undefined && SET_HARMLESS.has(modifier)) return 0;
+      if (modifier !== undefined && SET_HARMLESS.has(modifier) && stmt[i + 1]?.value !== ".") {
+        return 0;
+      }
       if (modifier === "session") {
         if (wordAt(stmt, i + 1) === "authorization") return S.Role;
         i++;
@@ -188,30 +198,6 @@ function leadingChanges(stmt: readonly Token[], at: number, prepared: string[]):
   }
 }
 
-// `temp` as the TEMP keyword: CREATE [OR REPLACE] [GLOBAL|LOCAL] TEMP, INTO TEMP [TABLE] name.
-function isTempKeyword(stmt: readonly Token[], i: number): boolean {
-  const before = wordAt(stmt, i - 1);
-  if (before === "create" || before === "replace" || before === "global" || before === "local") {
-    return true;
-  }
-  if (before !== "into") return false;
-  const next = stmt[i + 1];
-  if (next === undefined) return false;
-  return next.kind === TokenKind.Ident ||
-    (next.kind === TokenKind.Word && !AFTER_TABLE_NAME.has(next.value));
-}
-
-// CREATE TEMP TABLE … ON COMMIT DROP: the table ends with the transaction, nothing outlives it.
-function dropsOnCommit(stmt: readonly Token[], i: number): boolean {
-  if (wordAt(stmt, i - 1) === "into" || wordAt(stmt, i + 1) !== "table") return false;
-  for (let j = i + 2; j + 2 < stmt.length; j++) {
-    if (
-      wordAt(stmt, j) === "on" && wordAt(stmt, j + 1) === "commit" && wordAt(stmt, j + 2) === "drop"
-    ) return true;
-  }
-  return false;
-}
-
 // set_config(name, value, true): the change ends with the transaction.
 function isLocalSetConfig(stmt: readonly Token[], i: number): boolean {
   const open = stmt[i + 1];
@@ -229,16 +215,6 @@ function isLocalSetConfig(stmt: readonly Token[], i: number): boolean {
         return commas === 2 && j === third + 2 && wordAt(stmt, third + 1) === "true";
       }
     } else if (c === "," && depth === 1 && ++commas === 2) third = j;
-  }
-  return false;
-}
-
-// `pg_temp` in a value: SET search_path = 'pg_temp, public', set_config('search_path', 'pg_temp', ...).
-function mentionsTempSchema(stmt: readonly Token[]): boolean {
-  for (const token of stmt) {
-    if (token.kind === TokenKind.String && token.value.toLowerCase().includes("pg_temp")) {
-      return true;
-    }
   }
   return false;
 }

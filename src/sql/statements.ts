@@ -3,7 +3,9 @@
  *
  * A `;` ends a statement only outside parentheses and outside the
  * `BEGIN ATOMIC ... END` body of `CREATE FUNCTION` / `CREATE PROCEDURE`
- * (where `;` separates the body's statements), as psql splits them.
+ * (where `;` separates the body's statements), as psql splits them. In any
+ * other statement `begin atomic` is no body (`SELECT begin atomic FROM t`
+ * is a column and its alias), so the next `;` ends it.
  *
  * @module
  */
@@ -67,7 +69,7 @@ export function splitStatements(tokens: readonly Token[]): Statements {
       else if (c === ")" || c === "]") {
         if (--parens < 0) (unsure = true, parens = 0);
       }
-    } else if (token.kind === TokenKind.Word && parens === 0 && wordAt(current, 0) === "create") {
+    } else if (token.kind === TokenKind.Word && parens === 0 && definesRoutine(current)) {
       const w = token.value;
       if (w === "begin" && wordAt(tokens, i + 1) === "atomic") atomic++;
       else if (w === "case" && atomic > 0) atomic++;
@@ -78,4 +80,13 @@ export function splitStatements(tokens: readonly Token[]): Statements {
   if (current.length > 0) statements.push(current);
   if (parens !== 0 || atomic !== 0) unsure = true;
   return { statements, unsure };
+}
+
+// CREATE [OR REPLACE] FUNCTION | PROCEDURE: the statements that may hold a BEGIN ATOMIC body.
+function definesRoutine(stmt: readonly Token[]): boolean {
+  if (wordAt(stmt, 0) !== "create") return false;
+  const kind = wordAt(stmt, 1) === "or" && wordAt(stmt, 2) === "replace"
+    ? wordAt(stmt, 3)
+    : wordAt(stmt, 1);
+  return kind === "function" || kind === "procedure";
 }

@@ -1,16 +1,18 @@
 /**
  * A small SQL tokenizer, one character loop, following PostgreSQL's lexer
  * where it matters for reading statements: comments (`--` to the end of the
- * line, nested `/* *\/`), quoted identifiers, strings (`''`, `E''` with
- * backslash escapes, `U&''`), dollar quotes, positional parameters, numbers,
- * operators and punctuation. Anything it cannot close or place makes the
- * result `unsure`: its readers then assume the worst.
+ * line, `\n` or `\r`, nested `/* *\/`), quoted identifiers, strings (`''`,
+ * `E''` with backslash escapes, `U&''`, parts continued on the next line),
+ * dollar quotes (never right after a word: `a$$` is one name), positional
+ * parameters, numbers, operators and punctuation. Anything it cannot close or
+ * place makes the result `unsure`: its readers then assume the worst.
  *
  * @module
  */
 import {
   AMP,
   BACKSLASH,
+  continuedAt,
   CR,
   DASH,
   DOLLAR,
@@ -66,6 +68,11 @@ export interface Tokens {
   readonly unsure: boolean;
   /** A plain `'...'` string held a backslash: with `standard_conforming_strings` off it reads otherwise. */
   readonly backslashInString: boolean;
+  /**
+   * A string, quoted identifier, dollar quote or comment is still open at the
+   * end: the server refuses such a text whole, before running any of it.
+   */
+  readonly unclosed: boolean;
 }
 
 /**
@@ -82,27 +89,34 @@ export function tokenize(text: string, backslashQuotes = false): Tokens {
   let backslashInString = false;
   let i = 0;
   // Reads a '...' string whose opening quote is at `i`; returns the index after it, or -1.
-  const readString = (backslashes: boolean, escaped: boolean): number => {
+  // `backslashes`: they escape (E''); `plain`: a backslash makes the other reading differ.
+  const readString = (backslashes: boolean, escaped: boolean, plain = false): number => {
     let body = "";
     let j = i + 1;
     let from = j;
     while (j < n) {
       const c = text.charCodeAt(j);
       if (c === BACKSLASH) {
-        if (!backslashes) backslashInString = true;
+        if (!backslashes) backslashInString ||= plain;
         else {
           j += 2;
           escaped = true;
           continue;
         }
       } else if (c === QUOTE) {
-        if (text.charCodeAt(j + 1) !== QUOTE) {
-          tokens.push({ kind: TokenKind.String, value: body + text.slice(from, j), escaped });
+        if (text.charCodeAt(j + 1) === QUOTE) {
+          body += text.slice(from, j + 1);
+          j += 2;
+          from = j;
+          continue;
+        }
+        body += text.slice(from, j);
+        const next = continuedAt(text, j + 1);
+        if (next < 0) {
+          tokens.push({ kind: TokenKind.String, value: body, escaped });
           return j + 1;
         }
-        body += text.slice(from, j + 1);
-        j += 2;
-        from = j;
+        j = from = next + 1;
         continue;
       }
       j++;
@@ -126,7 +140,7 @@ export function tokenize(text: string, backslashQuotes = false): Tokens {
         else if (a === STAR && b === SLASH) (depth--, i += 2);
         else i++;
       }
-      if (depth > 0) unsure = true;
+      if (depth > 0) return { tokens, unsure: true, backslashInString, unclosed: true };
     } else if (isLetter(c)) {
       let j = i + 1;
       while (j < n) {
@@ -140,10 +154,15 @@ export function tokenize(text: string, backslashQuotes = false): Tokens {
         // E'...': backslash escapes.
         i = j;
         i = readString(true, false);
+      } else if ((single === 98 || single === 120) && next === QUOTE) {
+        // B'...', X'...': bit strings, never with backslash escapes.
+        i = j;
+        i = readString(false, false);
       } else if (single === 117 && next === AMP && text.charCodeAt(j + 1) === QUOTE) {
         // U&'...': escapes decoded by the server; the body is kept raw.
         i = j + 1;
-        i = readString(backslashQuotes, true);
+        // A server with standard_conforming_strings off refuses it: one reading is enough.
+        i = readString(false, true);
       } else if (single === 117 && next === AMP && text.charCodeAt(j + 1) === DQUOTE) {
         // U&"...": a name in escapes nobody reads here.
         unsure = true;
@@ -152,16 +171,16 @@ export function tokenize(text: string, backslashQuotes = false): Tokens {
         tokens.push({ kind: TokenKind.Word, value: foldWord(text, i, j) });
         i = j;
       }
-      if (i < 0) return { tokens, unsure: true, backslashInString };
+      if (i < 0) return { tokens, unsure: true, backslashInString, unclosed: true };
     } else if (c === QUOTE) {
-      i = readString(backslashQuotes, false);
-      if (i < 0) return { tokens, unsure: true, backslashInString };
+      i = readString(backslashQuotes, false, true);
+      if (i < 0) return { tokens, unsure: true, backslashInString, unclosed: true };
     } else if (c === DQUOTE) {
       let name = "";
       let j = i + 1;
       for (;;) {
         const end = text.indexOf('"', j);
-        if (end < 0) return { tokens, unsure: true, backslashInString };
+        if (end < 0) return { tokens, unsure: true, backslashInString, unclosed: true };
         name += text.slice(j, end);
         if (text.charCodeAt(end + 1) !== DQUOTE) {
           i = end + 1;
@@ -190,18 +209,20 @@ export function tokenize(text: string, backslashQuotes = false): Tokens {
       }
       const tag = text.slice(i, j + 1);
       const end = text.indexOf(tag, j + 1);
-      if (end < 0) return { tokens, unsure: true, backslashInString };
+      if (end < 0) return { tokens, unsure: true, backslashInString, unclosed: true };
       tokens.push({ kind: TokenKind.String, value: text.slice(j + 1, end) });
       i = end + tag.length;
     } else if (isDigit(c) || (c === DOT && isDigit(d))) {
+      // Digits, a point, an exponent; letters right after start a word, as servers before
+      // PostgreSQL 15 read them (`1into` is 1 and INTO; later servers refuse the text).
       let j = i + 1;
-      for (; j < n; j++) {
-        const a = text.charCodeAt(j);
-        if (isDigit(a) || isLetter(a) || a === DOT) continue;
-        // An exponent's sign: 1e-5.
-        const prev = text.charCodeAt(j - 1) | 32;
-        if ((a === PLUS || a === DASH) && prev === 101 && isDigit(text.charCodeAt(j + 1))) continue;
-        break;
+      while (j < n && (isDigit(text.charCodeAt(j)) || text.charCodeAt(j) === DOT)) j++;
+      if ((text.charCodeAt(j) | 32) === 101) {
+        const sign = text.charCodeAt(j + 1) === PLUS || text.charCodeAt(j + 1) === DASH ? 1 : 0;
+        if (isDigit(text.charCodeAt(j + 1 + sign))) {
+          j += 1 + sign;
+          while (j < n && isDigit(text.charCodeAt(j))) j++;
+        }
       }
       tokens.push({ kind: TokenKind.Other, value: text.slice(i, j) });
       i = j;
@@ -225,5 +246,5 @@ export function tokenize(text: string, backslashQuotes = false): Tokens {
       i++;
     }
   }
-  return { tokens, unsure, backslashInString };
+  return { tokens, unsure, backslashInString, unclosed: false };
 }

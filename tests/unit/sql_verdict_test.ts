@@ -148,7 +148,7 @@ describe("readSql(): session changes", () => {
       ["DO $$ BEGIN EXECUTE 'SET search_path = x'; END $$", S.Settings],
       ["DO $$ BEGIN IF true THEN SET work_mem = '1MB'; END IF; END $$", S.Settings],
       ["DO $$ BEGIN CREATE TEMP TABLE t (x int); END $$", S.Temp],
-      ["DO $$ BEGIN EXECUTE format('LISTEN %I', 'c'); END $$", S.Listen],
+      ["DO $$ BEGIN EXECUTE format('LISTEN %I', 'c'); END $$", S.Listen | S.Unknown],
       ["DO E'BEGIN EXECUTE \\'SET a.b = 1\\'; END'", S.Unknown],
       [
         "SELECT query_to_xml('SELECT set_config(''a.b'', ''1'', false)', true, false, '')",
