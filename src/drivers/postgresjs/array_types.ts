@@ -18,6 +18,7 @@
  */
 import { lazyLoader } from "../shared/lazy.ts";
 import { parseArray, serializeArray } from "./array_text.ts";
+import { discardCopyStream, isRows } from "./copy_stream.ts";
 import type { PostgresjsSql } from "./types.ts";
 
 /** A type's oid and its array type's oid. */
@@ -85,6 +86,7 @@ export function installValueShapes(sql: PostgresjsSql): void {
 
 async function fetchArrayTypes(sql: PostgresjsSql): Promise<readonly ArrayType[]> {
   const rows = await sql.unsafe(ARRAY_TYPES_QUERY, [], { simple: true });
+  if (!isRows(rows)) throw discardCopyStream(rows);
   const types: ArrayType[] = [];
   for (const row of rows) {
     const element = Number(row.oid);

@@ -13,6 +13,7 @@ import type { DriverConnection, DriverResult } from "../../driver.ts";
 import { refusal } from "../shared/params.ts";
 import { isSingleStatement, taggedResult } from "../shared/results.ts";
 import { rejected, SessionConnection } from "../shared/session.ts";
+import { discardCopyStream, isRows } from "./copy_stream.ts";
 import type { PostgresjsSql } from "./types.ts";
 
 type NetSocket = import("node:net").Socket;
@@ -93,6 +94,8 @@ export class PostgresjsConnection extends SessionConnection implements DriverCon
     return pending.then(
       (result) => {
         this.#settled();
+        // A copy stream instead of rows: silenced, and the session, left mid-copy, is lost.
+        if (!isRows(result)) throw this.session.lost(discardCopyStream(result));
         return taggedResult(result);
       },
       (err) => {

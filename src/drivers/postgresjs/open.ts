@@ -15,6 +15,7 @@ import { denialsAsUnset } from "../shared/env_guard.ts";
 import { noticeForwarder } from "../shared/notice.ts";
 import { type ArrayTypes, installValueShapes } from "./array_types.ts";
 import { PostgresjsConnection } from "./connection.ts";
+import { discardCopyStream, isRows } from "./copy_stream.ts";
 import { PostgresjsSocket } from "./socket.ts";
 import type { PostgresjsFactory } from "./types.ts";
 import { type DataSource, watchNotifications } from "./notifications.ts";
@@ -82,7 +83,8 @@ export async function open(
   // An empty simple query: one round trip that proves the session is up
   // without touching a table; then the array types, on the same deadline.
   const ready = (async () => {
-    await sql.unsafe("", [], { simple: true });
+    const probe: unknown = await sql.unsafe("", [], { simple: true });
+    if (!isRows(probe)) throw discardCopyStream(probe);
     if (types !== undefined) await types.install(sql);
   })();
   try {
