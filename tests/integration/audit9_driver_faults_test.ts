@@ -99,17 +99,6 @@ const SCRIPTS: [string, FakeStep[]][] = [
   ["a DataRow with no RowDescription", answer(message("D", bytes(0, 1, 0, 0, 0, 1, 49)))],
 ];
 
-/**
- * Faults that still escape, reported and open: each runs once fixed
- * (src/drivers/postgresjs/): driver → script → reason.
- */
-const OPEN: Record<string, Record<string, string>> = {
-  postgresjs: {
-    "an unexpected CopyOutResponse":
-      "open: postgres.js's copy stream rejects with CONNECTION_DESTROYED at end(), unhandled",
-  },
-};
-
 for (const [driverName, makeDriver] of drivers) {
   describe(`${driverName} through the pool against malformed server messages`, () => {
     let watch: EscapeWatch;
@@ -124,9 +113,7 @@ for (const [driverName, makeDriver] of drivers) {
     });
 
     for (const [what, script] of SCRIPTS) {
-      it(`withHandler() settles typed, in time, and nothing escapes, on ${what}`, {
-        skip: OPEN[driverName]?.[what] ?? false,
-      }, async () => {
+      it(`withHandler() settles typed, in time, and nothing escapes, on ${what}`, async () => {
         const server = await startFakeServer(script);
         const pool = createPool({
           db: {
@@ -192,4 +179,56 @@ describe("postgresjs: statement_timeout during the array-type fetch", () => {
     watch.stop();
     assert.deepEqual(watch.escaped.map((e) => inspect(e)), []);
   });
+});
+
+describe("postgresjs: a copy reply to the caller's own query (as if the COPY refusal were fooled)", () => {
+  // postgres.js resolves such a query with a stream; the adapter must take it out of play.
+  const COPY_REPLIES: [string, Uint8Array[]][] = [
+    ["CopyOutResponse and data", [message("H", bytes(0, 0, 1, 0, 0)), message("d", text("1\n"))]],
+    ["CopyInResponse", [message("G", bytes(0, 0, 1, 0, 0))]],
+    ["CopyBothResponse", [message("W", bytes(0, 0, 0))]],
+  ];
+
+  for (const [what, reply] of COPY_REPLIES) {
+    it(`withHandler() rejects with ConnectionError on a ${what}, and nothing escapes at end()`, async () => {
+      const watch = watchEscapes();
+      // The probe gets an empty reply, the caller's query the copy reply.
+      const server = await startFakeServer([
+        ...STARTED,
+        "read",
+        message("I", bytes()),
+        ready,
+        "read",
+        ...reply,
+      ]);
+      const pool = createPool({
+        db: {
+          host: server.host,
+          port: server.port,
+          user: "app",
+          name: "app",
+          pass: "secret",
+          connect_timeout: 2,
+          query_timeout: 1_000,
+          ssl: "disable",
+        },
+        groups: { g: { connection_count: 1, autocommit: true } },
+        driver: postgresjs({ fetchTypes: false, prepare: false }),
+        pingTimeoutMs: 1_000,
+        endTimeoutMs: 1_000,
+      });
+      try {
+        const outcome = await pool.withHandler("g", (db) => db.query("SELECT 1 AS n"))
+          .then(() => "resolved", (err: unknown) => err);
+        assert.ok(outcome instanceof ConnectionError, inspect(outcome));
+        assert.match(String((outcome as Error).cause), /copy sub-protocol/);
+      } finally {
+        await pool.end();
+        await server.close();
+      }
+      await settle();
+      watch.stop();
+      assert.deepEqual(watch.escaped.map((e) => inspect(e)), []);
+    });
+  }
 });

@@ -25,6 +25,7 @@ const TRUTH = `SELECT
   current_setting('statement_timeout') AS statement_timeout,
   current_setting('search_path') AS search_path,
   current_setting('standard_conforming_strings') AS scs,
+  coalesce(current_setting('local.audit9', true), '') AS local_x,
   (SELECT count(*)::int FROM pg_class WHERE relnamespace = pg_my_temp_schema()) AS temp_objects,
   pg_backend_pid() AS pid`;
 
@@ -56,28 +57,25 @@ const SESSION_ATTACKS: [string, string[]][] = [
   ["a temporary table made by a DO block from a concatenated string", [
     "DO $$BEGIN EXECUTE 'CREATE TE' || 'MPORARY TABLE audit9_do_t (a int)'; END$$",
   ]],
+  ["a temporary table by SELECT INTO TEMP named values", ["SELECT 1 AS a INTO TEMP values"]],
+  ["a setting named local.x (not SET LOCAL)", ["SET local.audit9 = 'leaked'"]],
+  ["SET after a string whose next line goes on as an E'' string", [
+    "SELECT E'a'\n'\\'' ; SET search_path = pg_catalog; --'",
+  ]],
+  ["SET after `begin atomic` outside a function (a column and its alias)", [
+    "CREATE TEMP VIEW audit9_v AS SELECT begin atomic FROM (SELECT 1 AS begin) s; SET search_path = pg_catalog; END",
+  ]],
+  ["SET in a DO body a server with standard_conforming_strings off reads outside a string", [
+    "BEGIN",
+    "SET LOCAL standard_conforming_strings = off",
+    "DO $$BEGIN PERFORM 'a\\', '; SET search_path = pg_catalog; --';\nEND$$",
+    "COMMIT",
+  ]],
   ["a string a server with standard_conforming_strings off reads otherwise", [
     "SET standard_conforming_strings = off",
     "SELECT 'a\\', '; SET statement_timeout = 6666; SELECT 1; --'",
   ]],
 ];
-
-/**
- * Attacks that still get through, reported and open: the test runs once the
- * reading is fixed (src/sql/statement_changes.ts).
- */
-const OPEN: Record<string, string> = {
-  "a temporary table by SELECT INTO TEMP named like a keyword":
-    "open: `INTO TEMP overriding` is read as INSERT's OVERRIDING clause, the table is missed",
-  "SET run by a DO block from a concatenated string":
-    "open: EXECUTE of a string built at run time is read as clean, not as unsure",
-  "SET run by a DO block from format()":
-    "open: EXECUTE of a string built at run time is read as clean, not as unsure",
-  "a temporary table made by a DO block from a concatenated string":
-    "open: EXECUTE of a string built at run time is read as clean, not as unsure",
-  "pipelined group refuses a DO block that runs SQL built at run time":
-    "open: a DO block's EXECUTE of a string built at run time passes the refusal",
-};
 
 /** Texts one lease runs that may leave a transaction open. */
 const TX_ATTACKS: [string, string[]][] = [
@@ -144,9 +142,7 @@ function attackSuite(name: string, makeDriver: () => Driver): void {
     });
 
     for (const [what, dirty] of SESSION_ATTACKS) {
-      it(`${what}: the next lease of the session finds it clean`, {
-        skip: OPEN[what] ?? false,
-      }, async () => {
+      it(`${what}: the next lease of the session finds it clean`, async () => {
         const pool = makePool();
         const clean = await pool.withHandler("g", truth);
         await pool.withHandler("g", async (db) => {
@@ -189,13 +185,12 @@ function attackSuite(name: string, makeDriver: () => Driver): void {
       assert.equal(rows.length, 1);
     });
 
-    const dynamic = "pipelined group refuses a DO block that runs SQL built at run time";
-    it(dynamic, { skip: OPEN[dynamic] ?? false }, async () => {
+    it("pipelined group refuses a DO block that runs SQL built at run time", async () => {
       const pool = makePool(true, true);
       const clean = await pool.withHandler("g", truth);
       const text = "DO $$BEGIN EXECUTE 'SE' || 'T search_path = pg_catalog'; END$$";
-      await pool.withHandler("g", (db) => db.query(text)).catch(() => {});
-      // Refused or not, no other caller of the shared session may see the change.
+      await assert.rejects(pool.withHandler("g", (db) => db.query(text)), /pipelined/);
+      // No other caller of the shared session may see the change.
       const seen = await pool.withHandler("g", truth);
       assert.deepEqual({ ...seen, pid: clean.pid }, clean);
     });
