@@ -69,9 +69,9 @@ export function splitStatements(tokens: readonly Token[]): Statements {
       else if (c === ")" || c === "]") {
         if (--parens < 0) (unsure = true, parens = 0);
       }
-    } else if (token.kind === TokenKind.Word && parens === 0 && definesRoutine(current)) {
+    } else if (token.kind === TokenKind.Word && parens === 0) {
       const w = token.value;
-      if (w === "begin" && wordAt(tokens, i + 1) === "atomic") atomic++;
+      if (w === "begin" && wordAt(tokens, i + 1) === "atomic" && definesRoutine(current)) atomic++;
       else if (w === "case" && atomic > 0) atomic++;
       else if (w === "end" && atomic > 0) atomic--;
     }
