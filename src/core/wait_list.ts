@@ -19,6 +19,11 @@ export interface WaitOptions {
   signal?: AbortSignal | undefined;
   /** Longest wait in the queue, in milliseconds (past 2^31 - 1: no limit). */
   timeoutMs: number;
+  /**
+   * Clock time the caller began to wait, when before this wait (a caller served
+   * and sent back to wait again): its deadline counts from then.
+   */
+  since?: number;
 }
 
 /**
@@ -90,6 +95,7 @@ export class WaitList<T> {
    * @returns What the caller is handed (through `then` when given).
    * @throws `signal.reason` (as a rejection) when the signal aborts, at once if already aborted.
    * @throws The `full` error (as a rejection) for a counted, not `front` wait past `max`.
+   * @throws The timeout error (as a rejection) at once when `options.since` is past its deadline.
    */
   wait<U = T>(
     options: WaitOptions,
@@ -104,10 +110,16 @@ export class WaitList<T> {
       this.#rejected++;
       return Promise.reject(this.#overloadError());
     }
+    const now = this.#clock.now();
+    const since = options.since ?? now;
+    const deadline = deadlineOf(options, since);
+    // A caller sent back to wait whose time is up is not queued again.
+    if (deadline <= now && since < now) {
+      this.#timedOut++;
+      return Promise.reject(this.#timeoutError(options.timeoutMs));
+    }
     if (counted) this.#waited++;
     return new Promise<U>((resolve, reject) => {
-      const since = this.#clock.now();
-      const deadline = deadlineOf(options, since);
       const waiter: Waiter<T> = {
         resolve: resolve as (value: unknown) => void,
         reject,

@@ -111,7 +111,8 @@ export class LeaseVetting {
       }
       // An older caller was sent back meanwhile: the session is its, and this caller waits in its place.
       if (this.#pool.handOver(entry, rank)) {
-        return await this.#next(this.#pool.acquire(options, rank), options, start, rank);
+        const again = keepDeadline(options, start);
+        return await this.#next(this.#pool.acquire(again, rank), again, start, rank);
       }
       return entry;
     }
@@ -124,14 +125,21 @@ export class LeaseVetting {
     return await this.#replace(entry, options, start, "ping-failed", rank);
   }
 
-  // The caller keeps its place in line: it is served before later callers.
+  // The caller keeps its place in line (it is served before later callers) and its deadline.
   #replace(entry: Entry, options: AcquireOptions, start: number, why: Why, rank: number) {
     rank ||= ++this.#ranks;
-    return this.#next(this.#pool.replace(entry, options, why, rank), options, start, rank);
+    const again = keepDeadline(options, start < 0 ? this.#opts.clock.now() : start);
+    return this.#next(this.#pool.replace(entry, again, why, rank), again, again.since!, rank);
   }
 
   #next(got: Entry | Promise<Entry>, options: AcquireOptions, start: number, rank: number) {
     if (got instanceof Promise) return got.then((next) => this.vet(next, options, start, rank));
     return this.vet(got, options, start, rank);
   }
+}
+
+// The options of a caller sent back to wait: its wait counts from when it began, not from now.
+function keepDeadline(options: AcquireOptions, start: number): AcquireOptions {
+  if (options.since === start) return options;
+  return { signal: options.signal, timeoutMs: options.timeoutMs, since: start };
 }

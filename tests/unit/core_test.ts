@@ -83,6 +83,21 @@ describe("WaitList", () => {
     assert.equal(clock.pendingTimers, 0, "the timer is disarmed when the queue empties");
   });
 
+  it("a wait with `since` counts its deadline from then, and is turned away once it passed", async () => {
+    const clock = new FakeClock();
+    const w = list(clock);
+    const t0 = clock.now();
+    clock.advance(100);
+    const late = track(w.wait({ timeoutMs: 100, since: t0 }, 1, false));
+    const left = track(w.wait({ timeoutMs: 100, since: t0 + 40 }, 1, false));
+    await tick();
+    assert.match((late.err as Error).message, /after 100 ms/);
+    assert.deepEqual([w.size, w.timedOut], [1, 1]);
+    clock.advance(40);
+    await tick();
+    assert.equal(left.state, "rejected", "100 ms after its `since`");
+  });
+
   it("never times out a wait longer than the 32-bit timer limit", () => {
     const clock = new FakeClock();
     const w = list(clock);

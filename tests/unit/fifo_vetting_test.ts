@@ -1,12 +1,13 @@
 /**
  * FIFO through the ping before use: a caller whose idle session fails its ping
  * waits for a replacement, and no younger caller may be served before it, even
- * one whose own ping was in flight at the time and then passed. The cases the
- * pool model test found (seed 1867325344), on the fake clock and fake driver.
+ * one whose own ping was in flight at the time and then passed; nor does it
+ * wait longer than its timeout from its call. The cases the pool model test
+ * found (seed 1867325344 and others), on the fake clock and fake driver.
  */
 import { afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createPool, type Handler, type Pool } from "../../mod.ts";
+import { AcquireTimeoutError, createPool, type Handler, type Pool } from "../../mod.ts";
 import { defaultResponder, FakeDriver, type FakeSession } from "../support/fake_driver.ts";
 import { FakeClock } from "../support/fake_clock.ts";
 
@@ -39,7 +40,7 @@ afterEach(async () => {
 });
 
 /** A group of `count` sessions, all opened, idle for 1 ms (pinged before use), the endpoint then down. */
-async function setup(count: number): Promise<Setup> {
+async function setup(count: number, acquireTimeoutMs = 10_000): Promise<Setup> {
   const driver = new FakeDriver();
   const clock = new FakeClock();
   const broken = new Set<FakeSession>();
@@ -68,7 +69,7 @@ async function setup(count: number): Promise<Setup> {
     idleTimeoutMs: 0,
     maxLifetimeMs: 0,
     pingAfterIdleMs: 0,
-    acquireTimeoutMs: 10_000,
+    acquireTimeoutMs,
   }, { clock });
   const all = await Promise.all(Array.from({ length: count }, () => pool.lease("g")));
   for (const h of all) await h.release();
@@ -142,5 +143,22 @@ describe("FIFO through the ping before use", () => {
     await settle();
     await (await second).release();
     assert.deepEqual(served, ["first", "second"]);
+  });
+
+  it("a caller sent back to wait keeps its deadline: its timeout counts from its call", async () => {
+    const { pool, driver, clock, broken } = await setup(2, 100);
+    const [a, b] = [await pool.lease("g"), await pool.lease("g")];
+    broken.add(session(driver, 1)); // a's
+    let outcome: unknown = "pending";
+    const now = () => outcome; // read afresh after each step
+    pool.lease("g").then((h) => (outcome = h), (e) => (outcome = e));
+    clock.advance(50);
+    await a.release(); // goes to the waiting caller, whose ping fails: it waits on
+    await settle();
+    assert.equal(now(), "pending", "50 ms after the call");
+    clock.advance(50);
+    await settle();
+    assert.ok(now() instanceof AcquireTimeoutError, `100 ms after the call: ${String(now())}`);
+    await b.release();
   });
 });
