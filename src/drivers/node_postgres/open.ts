@@ -96,19 +96,25 @@ async function connectOnce(
   connection?.on("sslconnect", () => {
     guardSocket(connection.stream as GuardedSocket, label, answered);
   });
-  // Accepted on the server's port: an end without a code from then on ("Connection
-  // terminated unexpectedly", a backend killed as it starts) is a cut, coded as
-  // postgres.js codes it, not an outage.
+  // Accepted on the server's port, then a failure without a code before a single
+  // byte came back: the connection was cut ("Connection terminated unexpectedly",
+  // a backend killed as it starts), coded as postgres.js codes it, not an outage.
+  // A refusal (a server without TLS, say) sends a byte first. The client speaks
+  // first, so pg's own data listener is in place before any byte arrives.
   let accepted = false;
-  (connection?.stream as { once?(event: string, f: () => void): unknown } | undefined)
-    ?.once?.("connect", () => (accepted = true));
+  let heard = false;
+  const stream = connection?.stream as
+    | { once?(event: string, f: () => void): unknown }
+    | undefined;
+  stream?.once?.("connect", () => (accepted = true));
+  stream?.once?.("data", () => (heard = true));
   try {
     await sessionStart.withConnectTimeout(client.connect(), params.connectTimeoutMs, label, () => {
       conn.lost(undefined);
     });
   } catch (err) {
     conn.lost(err);
-    const cut = accepted && typeof (err as { code?: unknown } | null)?.code !== "string";
+    const cut = accepted && !heard && typeof (err as { code?: unknown } | null)?.code !== "string";
     throw sessionStart.connectError(cut ? closedError(err) : err, label, "node-postgres", reached);
   }
   return conn;
