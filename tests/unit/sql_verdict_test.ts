@@ -226,6 +226,9 @@ const INTERESTING: [Part[], { controls?: boolean; tx?: TxEffect; bits?: number }
   [parts("UPDATE pg_settings SET setting = '1' WHERE name = 'work_mem'"), { bits: S.Settings }],
   [parts("EXPLAIN ANALYZE CREATE TEMP TABLE t AS SELECT 1"), { bits: S.Temp }],
   [parts("SELECT 1 INTO TEMP t"), { bits: S.Temp }],
+  [parts("SELECT 1 AS a INTO TEMP overriding"), { bits: S.Temp }],
+  [parts("SET local.x = 1"), { bits: S.Settings }],
+  [parts("DO $$BEGIN EXECUTE 'SE' || 'T a.b = 1'; END$$"), { bits: S.Unknown }],
   [parts("CREATE TABLE pg_temp . t ( a int )"), { bits: S.Temp }],
   [parts("SET search_path = pg_temp , public"), { bits: S.Settings | S.Temp }],
   [parts("PREPARE p AS SELECT 1"), { bits: S.Prepared }],
@@ -241,6 +244,8 @@ const HARMLESS = [
   parts("INSERT INTO t VALUES ( 1 )"),
   parts("SET LOCAL work_mem = '1MB'"),
   parts("SELECT temp FROM weather"),
+  parts("INSERT INTO temp OVERRIDING SYSTEM VALUE VALUES ( 1 )"),
+  parts("DO $$BEGIN EXECUTE 'UPDATE t SET a = 1'; END$$"),
   parts("SELECT pg_advisory_xact_lock ( 1 )"),
   parts("SELECT set_config ( 'a.b' , '1' , TRUE )"),
 ];
