@@ -83,7 +83,11 @@ export interface TestProxy {
   pass(): void;
   /** Accepts connections but forwards nothing, on new and already open connections alike. */
   stall(): void;
-  /** Resets every new connection at once; open connections keep passing. */
+  /**
+   * Resets every new connection at once, as a proxy whose server is gone does; open connections
+   * keep passing. The pool takes such cuts for an outage once they persist for the endpoint's
+   * `connect_timeout` (at least 1 s); for a refused port, `close()` the proxy.
+   */
   refuse(): void;
   /** Forwards every chunk `ms` milliseconds late, in both directions, in order. */
   delay(ms: number): void;

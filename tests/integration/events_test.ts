@@ -79,8 +79,9 @@ describe("pool events against a real server", () => {
     await p.open();
     proxy.refuse();
     proxy.drop();
-    // Callers keep being served by the direct endpoint while the proxied one is down.
-    for (let i = 0; i < 40 && down.length === 0; i++) {
+    // Callers keep being served by the direct endpoint while the proxied one is down. A reset at
+    // accept is a cut handshake: an outage once it persists for connect_timeout (2 s here).
+    for (const until = Date.now() + 10_000; down.length === 0 && Date.now() < until;) {
       await Promise.all([1, 2].map(() => p.query("SELECT 1", [], { group: "g" }).catch(() => {})));
       await sleep(25);
     }

@@ -52,6 +52,15 @@ function endpoint(s: { host: string; port: number }, server: TestServer, app: st
   };
 }
 
+/**
+ * The most sessions seen in two samples in a row. A backend whose session the pool just closed
+ * stays in pg_stat_activity until its process exits, so under load one sample can show it beside
+ * the session opened in its slot; sessions over the budget for real show in consecutive samples.
+ */
+function sustained(samples: number[]): number {
+  return Math.max(...samples.slice(1).map((n, i) => Math.min(n, samples[i])));
+}
+
 /** Samples the sessions of `app` on every server, both queried at once, until stopped. */
 function sampler(servers: TestServer[], app: string) {
   const pools = servers.map((s) =>
@@ -148,7 +157,7 @@ describe("threaded pool across Workers", () => {
     await endWorkers(list);
     for (const r of runs) assert.deepEqual(r.errors.slice(0, 3), []);
     assert.ok(sample.samples.length >= 20, `only ${sample.samples.length} samples`);
-    assert.ok(Math.max(...sample.samples) <= BUDGET, `sessions seen: ${sample.samples}`);
+    assert.ok(sustained(sample.samples) <= BUDGET, `sessions seen: ${sample.samples}`);
     assert.ok(sample.samples.some((n) => n > 0));
     assert.equal(shared.isolates, 5);
     // In every full second of the run, each Worker completed at least a fifth of the calls.
@@ -194,7 +203,7 @@ describe("threaded pool across Workers", () => {
       // Calls completed after the slots came back: the others kept going.
       assert.ok(r.done.some((d) => d > killedAt + STALE_MS + 500));
     }
-    assert.ok(Math.max(...sample.samples) <= BUDGET, `sessions seen: ${sample.samples}`);
+    assert.ok(sustained(sample.samples) <= BUDGET, `sessions seen: ${sample.samples}`);
     await endWorkers(others);
     assert.equal(pool.stats().shared!.groups.default.total, 0);
   });
@@ -203,13 +212,14 @@ describe("threaded pool across Workers", () => {
     const app = `threaded-${crypto.randomUUID().slice(0, 8)}`;
     const proxy: TestProxy = await startProxy({ target: servers[1] });
     try {
-      proxy.refuse();
+      // A port that refuses (ECONNREFUSED) is an outage at the first attempt.
+      await proxy.close();
       const db = [endpoint(servers[0], servers[0], app), endpoint(proxy, servers[1], app)];
       const pool = mainPool(app, db, { reconnectBaseMs: 10_000, reconnectMaxMs: 10_000 });
       const [first, ...others] = await startWorkers(pool, 3);
       await first.ask({ cmd: "run", callers: 4, durationMs: 200, sleepS: 0 });
       const seen = await first.ask<Reply & { attempts: Record<string, number> }>({ cmd: "stats" });
-      assert.ok(seen.attempts[proxy.port] > 0, "the first Worker tried the refusing endpoint");
+      assert.ok(seen.attempts[proxy.port] > 0, "the first Worker tried the refused endpoint");
       // The news travels on the next wake-up or heartbeat.
       await new Promise((r) => setTimeout(r, 600));
       for (const w of others) {
