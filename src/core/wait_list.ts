@@ -21,7 +21,7 @@ export interface WaitOptions {
   timeoutMs: number;
   /**
    * Clock time the caller began to wait, when before this wait (a caller served
-   * and sent back to wait again): its deadline counts from then.
+   * and sent back to wait again, in a front place): its deadline counts from then.
    */
   since?: number;
 }
@@ -95,7 +95,8 @@ export class WaitList<T> {
    * @returns What the caller is handed (through `then` when given).
    * @throws `signal.reason` (as a rejection) when the signal aborts, at once if already aborted.
    * @throws The `full` error (as a rejection) for a counted, not `front` wait past `max`.
-   * @throws The timeout error (as a rejection) at once when `options.since` is past its deadline.
+   * @throws The timeout error (as a rejection) at once for a `front` wait whose `options.since` is
+   *   past its deadline.
    */
   wait<U = T>(
     options: WaitOptions,
@@ -110,22 +111,27 @@ export class WaitList<T> {
       this.#rejected++;
       return Promise.reject(this.#overloadError());
     }
-    const now = this.#clock.now();
-    const since = options.since ?? now;
-    const deadline = deadlineOf(options, since);
-    // A caller sent back to wait whose time is up is not queued again.
-    if (deadline <= now && since < now) {
-      this.#timedOut++;
-      return Promise.reject(this.#timeoutError(options.timeoutMs));
+    let since = this.#clock.now();
+    let rank = Infinity;
+    if (front !== false) {
+      rank = front === true ? -Infinity : front;
+      // A caller sent back to wait keeps its deadline; one whose time is up is not queued again.
+      const began = options.since ?? since;
+      if (began < since && deadlineOf(options, began) <= since) {
+        this.#timedOut++;
+        return Promise.reject(this.#timeoutError(options.timeoutMs));
+      }
+      since = began;
     }
     if (counted) this.#waited++;
     return new Promise<U>((resolve, reject) => {
+      const deadline = deadlineOf(options, since);
       const waiter: Waiter<T> = {
         resolve: resolve as (value: unknown) => void,
         reject,
         options,
         since,
-        rank: front === false ? Infinity : front === true ? -Infinity : front,
+        rank,
         then,
         arg,
         onAbort: undefined,
