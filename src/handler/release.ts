@@ -57,6 +57,18 @@ export function losesSetup(reset: string, changes: number): boolean {
 }
 
 /**
+ * Whether the handler changed what no reset undoes (`LOAD 'library'`), so
+ * that the automatic reset must close the session instead.
+ *
+ * @param reset The group's `reset`.
+ * @param changes Session changes seen.
+ * @returns `true`: replace the session rather than clean it.
+ */
+export function lastsPastReset(reset: string, changes: number): boolean {
+  return reset === "auto" && (changes & SessionChange.Lasting) !== 0;
+}
+
+/**
  * Runs the release SQL on a live session. A statement that `fn` deallocated
  * itself, or whose `PREPARE` failed, is no reason to drop a healthy session:
  * when the cleanup meets 26000 (no such prepared statement), the rest of it

@@ -14,7 +14,7 @@ import type { DriverConnection, DriverResult } from "../driver.ts";
 import type { PoolError } from "../errors.ts";
 import type { EndpointInfo } from "../endpoints/endpoint_set.ts";
 import type { LeaseWatch, WatchRecord } from "./lease_watch.ts";
-import { cleanSession, losesSetup, releaseSql, TxState } from "./release.ts";
+import { cleanSession, lastsPastReset, losesSetup, releaseSql, TxState } from "./release.ts";
 import { callbacksOf } from "./plain_reply.ts";
 import type { SessionCloseReason } from "../observe/events.ts";
 
@@ -194,7 +194,7 @@ const methods: ThisType<Lease> & Omit<LeaseMethods, "endpoint" | "group"> & {
       this.owner.release(this.entry);
       return undefined;
     }
-    if (this.owner.hasSetup && losesSetup(reset, changes)) {
+    if ((this.owner.hasSetup && losesSetup(reset, changes)) || lastsPastReset(reset, changes)) {
       // A new session gets the setup again; this one would go on without it.
       this.owner.destroy(this.entry, "reset-failed");
       return undefined;

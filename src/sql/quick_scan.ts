@@ -26,6 +26,7 @@ const WORDS = new Set([
   "execute",
   "hold",
   "listen",
+  "load",
   "pg_advisory_lock",
   "pg_advisory_lock_shared",
   "pg_settings",

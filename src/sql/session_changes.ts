@@ -29,6 +29,8 @@ export const SessionChange = {
   Unknown: 128,
   /** `DISCARD ALL` / `DEALLOCATE ALL` by the handler: nothing to undo, but a group's setup is gone. */
   Wiped: 256,
+  /** `LOAD 'library'`: loaded for the session's life, nothing undoes it; the session is closed. */
+  Lasting: 512,
 } as const;
 
 /**

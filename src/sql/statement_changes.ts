@@ -171,6 +171,8 @@ function leadingChanges(stmt: readonly Token[], at: number, prepared: string[]):
     }
     case "listen":
       return S.Listen;
+    case "load":
+      return S.Lasting;
     case "discard":
       return wordAt(stmt, at + 1) === "all" ? S.Wiped : wordAt(stmt, at + 1) === "temp" ||
           wordAt(stmt, at + 1) === "temporary"
