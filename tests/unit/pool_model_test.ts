@@ -685,7 +685,10 @@ class World {
       }
     }
 
-    // Waiters: FIFO per group, none past its timeout, its abort or end().
+    // Waiters: FIFO per group, none past its timeout, its abort or end(). A caller sent back
+    // after its session failed its ping keeps its place (docs/fifo.md); here a dead session's
+    // ping fails before a live one's answers, so no younger caller's ping passes first and the
+    // check holds strictly.
     for (const c of this.calls) {
       const pending = stats.groups[c.group].pending > 0;
       const servedNow = c.handler !== undefined && !before.get(c.id)?.served;
