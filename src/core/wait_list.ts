@@ -87,8 +87,8 @@ export class WaitList<T> {
    *
    * @param options Timeout and abort signal.
    * @param front Whether to queue ahead of the callers queued with `false`: `true`, first (after
-   *   earlier `true` ones); a number, among the front places by that rank (lower first, ties in
-   *   arrival order), so callers served once and sent back keep their order.
+   *   earlier `true` ones); a positive integer, among the front places by that rank (lower first,
+   *   ties in arrival order), so callers served once and sent back keep their order.
    * @param counted Whether the wait counts in {@linkcode WaitList.waited}.
    * @param then Runs on the value when the waiter is served; its outcome settles the wait.
    * @param arg Passed to `then`.
@@ -112,9 +112,10 @@ export class WaitList<T> {
       return Promise.reject(this.#overloadError());
     }
     let since = this.#clock.now();
-    let rank = Infinity;
+    // 0: at the back (a small integer: no number boxed per waiter).
+    let rank = 0;
     if (front !== false) {
-      rank = front === true ? -Infinity : front;
+      rank = front === true ? -1 : front;
       // A caller sent back to wait keeps its deadline; one whose time is up is not queued again.
       const began = options.since ?? since;
       if (began < since && deadlineOf(options, began) <= since) {
@@ -155,7 +156,8 @@ export class WaitList<T> {
 
   /** The rank of the first waiter (see {@linkcode WaitList.wait}'s `front`); Infinity: none ranked. */
   get firstRank(): number {
-    return this.#chain.head?.rank ?? Infinity;
+    const rank = this.#chain.head?.rank;
+    return rank === undefined || rank === 0 ? Infinity : rank;
   }
 
   /**

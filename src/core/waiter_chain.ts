@@ -27,7 +27,7 @@ export interface Waiter<T> {
   options: WaitOptions;
   /** Clock time it started waiting. */
   since: number;
-  /** Its place in line: lower first; Infinity at the back, in arrival order. */
+  /** Its place among the front places (lower first; -1: ahead of ranks); 0: at the back. */
   rank: number;
   then: WaitContinuation<T, unknown> | undefined;
   arg: unknown;
@@ -57,7 +57,7 @@ export class WaiterChain<T> {
   /** Links `waiter` after every waiter of a lower or equal rank (they are few: callers served once). */
   insert(waiter: Waiter<T>): void {
     let after: Waiter<T> | undefined;
-    for (let w = this.head; w && w.rank <= waiter.rank; w = w.next) after = w;
+    for (let w = this.head; w && w.rank !== 0 && w.rank <= waiter.rank; w = w.next) after = w;
     if (after === this.#tail) return this.push(waiter);
     const before = after ? after.next! : this.head!;
     waiter.prev = after;
