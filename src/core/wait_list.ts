@@ -1,8 +1,7 @@
 /**
- * The callers waiting for a resource: a FIFO (with front-of-queue places, in their own order, for
- * callers already served once) kept as a doubly-linked list of the waiters themselves (O(1) enqueue, dequeue and
- * cancel, no `Array.shift` over a long queue, no node besides the waiter), one timer for the whole
- * queue armed for the earliest deadline, abort signals, a bound (past it a caller is turned away).
+ * The callers waiting for a resource: a FIFO (front places, in rank order, for callers served once)
+ * kept as a doubly-linked list of the waiters themselves (O(1) enqueue, dequeue and cancel, no node
+ * besides the waiter), one timer armed for the earliest deadline, abort signals, and a bound.
  *
  * @module
  */

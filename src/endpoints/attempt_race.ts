@@ -20,6 +20,34 @@ export interface Outcome {
   readonly probe: boolean;
 }
 
+/** The searches of one endpoint set waiting for an attempt: the pool's end() wakes them. */
+export class WaitingSearches {
+  #ended = false;
+  readonly #wakers = new Set<() => void>();
+
+  /** Whether the pool ended: a search stops at its next turn. */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** @internal */
+  add(wake: () => void): void {
+    this.#wakers.add(wake);
+  }
+
+  /** @internal */
+  delete(wake: () => void): void {
+    this.#wakers.delete(wake);
+  }
+
+  /** Wakes every waiting search, which then stops (its attempts' sessions are closed). */
+  end(): void {
+    this.#ended = true;
+    for (const wake of this.#wakers) wake();
+    this.#wakers.clear();
+  }
+}
+
 /** Attempts out at once within one search. */
 export class AttemptRace {
   readonly #set: EndpointSet;
@@ -79,14 +107,18 @@ export class AttemptRace {
    * @returns The outcome, or `undefined` when the wait ended without one.
    */
   async next(waitMs: number): Promise<Outcome | undefined> {
-    if (this.#arrived.length === 0 && this.#pending > 0) {
+    const searches = this.#set.searches;
+    if (this.#arrived.length === 0 && this.#pending > 0 && !searches.ended) {
       const clock = this.#set.clock;
       let timer: unknown;
+      let wake!: () => void;
       await new Promise<void>((resolve) => {
-        this.#wake = resolve;
+        this.#wake = wake = resolve;
+        searches.add(resolve);
         if (waitMs !== Infinity) timer = clock.setTimeout(resolve, Math.max(0, waitMs));
       });
       this.#wake = undefined;
+      searches.delete(wake);
       if (timer !== undefined) clock.clearTimeout(timer);
     }
     return this.#arrived.shift();

@@ -23,6 +23,7 @@ import {
 import { planSwap, type SwapPlan } from "../reconfig/endpoint_swap.ts";
 import type { BackoffOptions, Health } from "./health.ts";
 import { TimingSet } from "../observe/timing.ts";
+import { WaitingSearches } from "./attempt_race.ts";
 import { describeState, type EndpointStats, endpointStats } from "./endpoint_report.ts";
 
 export type { EndpointConnection } from "./endpoint_scope.ts";
@@ -56,6 +57,8 @@ export class EndpointSet {
   readonly #bound: ScopeBindings;
   /** @internal What is known of each endpoint's role. */
   readonly roles: RoleBook;
+  /** @internal Searches waiting on attempts, woken when the pool ends. */
+  readonly searches = new WaitingSearches();
 
   /**
    * Builds the set; no I/O.

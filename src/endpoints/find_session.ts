@@ -16,6 +16,7 @@
 import type { Attempt } from "./open_session.ts";
 import { serves } from "./roles.ts";
 import { AttemptRace } from "./attempt_race.ts";
+import { PoolClosedError } from "../errors.ts";
 import { type Found, SearchFindings, type SearchScope } from "./search_findings.ts";
 
 export type { Found, SearchScope } from "./search_findings.ts";
@@ -95,6 +96,8 @@ class Search {
         const { fallback } = this.#found;
         if (!this.#stepping && race.arrived === 0 && (fallback || race.probes === 0)) break;
         const outcome = await race.next(this.#waitMs());
+        // The pool ended: what arrives later is closed (finally), nobody waits for it.
+        if (this.#scope.set.searches.ended) throw new PoolClosedError();
         if (outcome === undefined) continue; // a head start ended, or a role check's window opened
         if (!outcome.probe) this.#stepping = false;
         const found = this.#found.take(outcome);

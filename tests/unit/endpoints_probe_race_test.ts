@@ -173,3 +173,24 @@ describe("EndpointScope.connect() with a stalled endpoint due for a probe", () =
     await resume(true);
   });
 });
+
+describe("end() while a caller waits on a stalled probe", () => {
+  it("wakes the search: the caller gets PoolClosedError and no timer of the search is left", async () => {
+    const m = setup({ g: { connection_count: 2 } }, false);
+    m.driver.fake.down.add("a:5432");
+    const held = await m.pool.lease("g");
+    m.driver.fake.down.delete("a:5432");
+    stall(m);
+    m.clock.advance(150); // a's probe is due; it hangs, and b waits out the probe's head start
+    const waiting = m.pool.lease("g");
+    assert.equal(await within(waiting), "held");
+    assert.ok(m.clock.pendingTimers > 0, "the search waits on the head start's timer");
+    const ended = m.pool.end();
+    const got = await within(waiting);
+    assert.ok(got !== "held" && "rejected" in got, `the waiting caller settled: ${String(got)}`);
+    await held.release();
+    await ended;
+    for (let i = 0; i < 5; i++) await tick();
+    assert.equal(m.clock.pendingTimers, 0, "no timer left after end()");
+  });
+});
