@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { after, before, describe, it as nodeIt } from "node:test";
+import { after, before, describe } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
 import { readFileSync } from "node:fs";
@@ -25,6 +25,7 @@ import { ConnectionError, isLoginRefused, isRetryable, QueryError } from "../../
 import type { DriverNotice } from "../../src/driver.ts";
 import { adminQuery, freePort, type TestServer } from "../support/servers.ts";
 import { connectParams } from "../support/params.ts";
+import { gappedTests } from "../support/gapped_tests.ts";
 
 /** A self-signed CA that signed nothing: no server certificate verifies against it. */
 const UNRELATED_CA = `-----BEGIN CERTIFICATE-----
@@ -76,20 +77,8 @@ export function driverConformance(
   servers: () => Promise<TestServer[]>,
   options: ConformanceOptions = {},
 ): void {
-  const gaps = options.gaps ?? {};
-  const titles = new Set<string>();
-  // Every test goes through here so that a declared gap skips it, with its reason.
-  function it(title: string, options: { skip: string | false }, fn: () => Promise<void>): void;
-  function it(title: string, fn: () => Promise<void>): void;
-  function it(
-    title: string,
-    ...rest: [{ skip: string | false }, () => Promise<void>] | [() => Promise<void>]
-  ): void {
-    titles.add(title);
-    const gap = Object.hasOwn(gaps, title) ? `gap of ${name}: ${gaps[title]}` : undefined;
-    const [skip, fn] = rest.length === 2 ? [rest[0].skip, rest[1]] : [false as const, rest[0]];
-    nodeIt(title, { skip: gap ?? skip }, fn);
-  }
+  // Every test goes through this `it` so that a declared gap skips it, with its reason.
+  const { it, checkGaps } = gappedTests("driverConformance", name, options.gaps);
 
   describe(`driver conformance: ${name}`, () => {
     let server: TestServer;
@@ -690,10 +679,7 @@ export function driverConformance(
       }
     });
 
-    const unknown = Object.keys(gaps).filter((title) => !titles.has(title));
-    if (unknown.length > 0) {
-      throw new Error(`driverConformance(): no test is titled ${JSON.stringify(unknown)}`);
-    }
+    checkGaps();
   });
 }
 

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { after, before, describe, it as nodeIt } from "node:test";
+import { after, before, describe } from "node:test";
 import assert from "node:assert/strict";
 import {
   AcquireTimeoutError,
@@ -23,6 +23,7 @@ import {
 } from "../../mod.ts";
 import { adminQuery, sharedServers, type TestServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
+import { gappedTests } from "../support/gapped_tests.ts";
 
 let seq = 0;
 
@@ -42,12 +43,7 @@ export function misuseSuite(
   makeDriver: () => Driver,
   gaps: Readonly<Record<string, string>> = {},
 ): void {
-  const titles = new Set<string>();
-  function it(title: string, fn: () => Promise<void>): void {
-    titles.add(title);
-    const gap = Object.hasOwn(gaps, title) ? `gap of ${name}: ${gaps[title]}` : false;
-    nodeIt(title, { skip: gap }, fn);
-  }
+  const { it, checkGaps } = gappedTests("misuseSuite", name, gaps);
 
   describe(`misuse over ${name} against real PostgreSQL`, () => {
     let server: TestServer;
@@ -286,7 +282,6 @@ export function misuseSuite(
       assert.equal(pool.stats().groups.g.created, 1, "the session was dropped");
     });
 
-    const unknown = Object.keys(gaps).filter((title) => !titles.has(title));
-    if (unknown.length > 0) throw new Error(`misuseSuite(): no test is titled ${unknown}`);
+    checkGaps();
   });
 }

@@ -1,7 +1,7 @@
 /**
  * What a user sees of withHandler against real PostgreSQL, run once per driver.
  */
-import { after, before, describe, it as nodeIt } from "node:test";
+import { after, before, describe } from "node:test";
 import assert from "node:assert/strict";
 import {
   AcquireTimeoutError,
@@ -20,6 +20,7 @@ import {
 import { adminQuery, freePort, sharedServers, type TestServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
 import { startProxy } from "../../src/testing/mod.ts";
+import { gappedTests } from "../support/gapped_tests.ts";
 
 let seq = 0;
 
@@ -32,12 +33,7 @@ export function poolSuite(
   makeDriver: () => Driver,
   gaps: Readonly<Record<string, string>> = {},
 ): void {
-  const titles = new Set<string>();
-  function it(title: string, fn: () => Promise<void>): void {
-    titles.add(title);
-    const gap = Object.hasOwn(gaps, title) ? `gap of ${name}: ${gaps[title]}` : false;
-    nodeIt(title, { skip: gap }, fn);
-  }
+  const { it, checkGaps } = gappedTests("poolSuite", name, gaps);
 
   describe(`pool over ${name} against real PostgreSQL`, () => {
     let servers: TestServer[];
@@ -691,7 +687,6 @@ export function poolSuite(
       });
     });
 
-    const unknown = Object.keys(gaps).filter((title) => !titles.has(title));
-    if (unknown.length > 0) throw new Error(`poolSuite(): no test is titled ${unknown}`);
+    checkGaps();
   });
 }

@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { after, describe, it as nodeIt } from "node:test";
+import { after, describe } from "node:test";
 import assert from "node:assert/strict";
 import dns from "node:dns/promises";
 import { X509Certificate } from "node:crypto";
@@ -41,6 +41,7 @@ import {
   tlsUnavailable,
 } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
+import { gappedTests } from "../support/gapped_tests.ts";
 
 const SUITE = "TLS through the pool";
 const SSL_OF_SESSION = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
@@ -80,20 +81,8 @@ export async function tlsSuite(
   options: TlsSuiteOptions = {},
 ): Promise<void> {
   const unverified = options.unverified ?? "accepts";
-  const gaps = options.gaps ?? {};
-  const titles = new Set<string>();
-  // Every test goes through here so that a declared gap skips it, with its reason.
-  function it(title: string, fn: () => Promise<void>): void;
-  function it(title: string, opts: { skip: string | false }, fn: () => Promise<void>): void;
-  function it(
-    title: string,
-    ...rest: [{ skip: string | false }, () => Promise<void>] | [() => Promise<void>]
-  ): void {
-    titles.add(title);
-    const gap = Object.hasOwn(gaps, title) ? `gap of ${name}: ${gaps[title]}` : undefined;
-    const [skip, fn] = rest.length === 2 ? [rest[0].skip, rest[1]] : [false as const, rest[0]];
-    nodeIt(title, { skip: gap ?? skip }, fn);
-  }
+  // Every test goes through this `it` so that a declared gap skips it, with its reason.
+  const { it, checkGaps } = gappedTests("tlsSuite", name, options.gaps);
 
   const noTls = tlsUnavailable();
   if (noTls !== undefined) {
@@ -432,8 +421,7 @@ export async function tlsSuite(
       });
     });
 
-    const unknown = Object.keys(gaps).filter((title) => !titles.has(title));
-    if (unknown.length > 0) throw new Error(`tlsSuite(): no test is titled ${unknown}`);
+    checkGaps();
   });
 }
 
