@@ -7,24 +7,15 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createPool, type Driver, type Pool } from "../../mod.ts";
+import { createPool, type Pool } from "../../mod.ts";
 import { startProxy, type TestProxy } from "../../src/testing/mod.ts";
-import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
-import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
-import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
 import { sharedServers, type TestServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
-
-const onBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
-const drivers: [string, () => Driver][] = [
-  ["postgresjs", () => postgresjs()],
-  ["node-postgres", () => nodePostgres()],
-  ...(onBun ? [["bun-sql", () => bunSql()] as [string, () => Driver]] : []),
-];
+import { runtimeDrivers } from "../support/drivers.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-for (const [name, makeDriver] of drivers) {
+for (const { name, make: makeDriver } of runtimeDrivers()) {
   describe(`a stalled ping and a caller's signal over ${name}`, () => {
     let server: TestServer;
     let proxy: TestProxy;

@@ -8,67 +8,37 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import {
-  ConnectionError,
-  createPool,
-  type Driver,
-  isConnectionBroken,
-  type Pool,
-} from "../../mod.ts";
+import { ConnectionError, createPool, isConnectionBroken, type Pool } from "../../mod.ts";
 import { startProxy, type TestProxy } from "../../src/testing/mod.ts";
-import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
-import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
-import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
-import {
-  type PrivateTestServer,
-  type StandbyTestServer,
-  startPrivateServer,
-  startPrivateStandby,
-} from "../support/servers.ts";
-import { endpointOf } from "../support/params.ts";
-
-const onBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
-const drivers: [string, () => Driver][] = [
-  ["postgresjs", () => postgresjs()],
-  ["node-postgres", () => nodePostgres()],
-  ...(onBun ? [["bun-sql", () => bunSql()] as [string, () => Driver]] : []),
-];
+import { runtimeDrivers } from "../support/drivers.ts";
+import { type StandbyPair, startStandbyPair } from "../support/standby_pair.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("prefer-standby with a stalled standby", () => {
-  let primary: PrivateTestServer;
-  let standby: StandbyTestServer;
+  let pair: StandbyPair;
   let proxy: TestProxy;
   const pools: Pool[] = [];
 
   before(async () => {
-    primary = await startPrivateServer();
-    standby = await startPrivateStandby(primary);
-    proxy = await startProxy({ target: standby });
+    pair = await startStandbyPair();
+    proxy = await startProxy({ target: pair.standby });
   });
 
   after(async () => {
     await Promise.all(pools.map((p) => p.end()));
     await proxy?.close();
-    await standby?.dispose();
-    await primary?.dispose();
+    await pair?.dispose();
   });
 
-  for (const [name, makeDriver] of drivers) {
+  for (const { name, make: makeDriver } of runtimeDrivers()) {
     it(`${name}: falls back to the primary while the standby stalls, and goes back after`, async () => {
       proxy.pass();
       const p = createPool({
-        db: [
-          endpointOf(primary, { id: "primary", connect_timeout: 1 }),
-          endpointOf(standby, {
-            id: "standby",
-            host: proxy.host,
-            port: proxy.port,
-            connect_timeout: 1,
-            query_timeout: 500,
-          }),
-        ],
+        db: pair.endpoints({
+          connect_timeout: 1,
+          standby: { host: proxy.host, port: proxy.port, query_timeout: 500 },
+        }),
         groups: { ps: { connection_count: 2, target_session_attrs: "prefer-standby" } },
         driver: makeDriver(),
         pingAfterIdleMs: 0,

@@ -13,68 +13,41 @@ import assert from "node:assert/strict";
 import {
   ConnectionError,
   createPool,
-  type Driver,
   isConnectionBroken,
   OfflineError,
   type Pool,
 } from "../../mod.ts";
 import { startProxy, type TestProxy } from "../../src/testing/mod.ts";
-import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
-import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
-import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
-import {
-  adminQuery,
-  type PrivateTestServer,
-  type StandbyTestServer,
-  startPrivateServer,
-  startPrivateStandby,
-} from "../support/servers.ts";
-import { endpointOf } from "../support/params.ts";
-
-const onBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
-const drivers: [string, () => Driver][] = [
-  ["postgresjs", () => postgresjs()],
-  ["node-postgres", () => nodePostgres()],
-  ...(onBun ? [["bun-sql", () => bunSql()] as [string, () => Driver]] : []),
-];
+import { adminQuery } from "../support/servers.ts";
+import { runtimeDrivers } from "../support/drivers.ts";
+import { type StandbyPair, startStandbyPair } from "../support/standby_pair.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-for (const [name, makeDriver] of drivers) {
+for (const { name, make: makeDriver } of runtimeDrivers()) {
   describe(`a primary cut off by the network over ${name}`, () => {
-    let primary: PrivateTestServer;
-    let standby: StandbyTestServer;
+    let pair: StandbyPair;
     let proxy: TestProxy;
     let pool: Pool | undefined;
 
     before(async () => {
-      primary = await startPrivateServer();
-      await adminQuery(primary, "CREATE TABLE partition_t (id serial primary key, tag text)");
-      standby = await startPrivateStandby(primary);
-      proxy = await startProxy({ target: primary });
+      pair = await startStandbyPair("CREATE TABLE partition_t (id serial primary key, tag text)");
+      proxy = await startProxy({ target: pair.primary });
     });
 
     after(async () => {
       await pool?.end();
       await proxy?.close();
-      await standby?.dispose();
-      await primary?.dispose();
+      await pair?.dispose();
     });
 
     it(
       "in flight: ConnectionError; then OfflineError at once or within the bounds; promoted: served",
       async () => {
         const p = createPool({
-          db: [
-            endpointOf(primary, {
-              id: "primary",
-              host: proxy.host,
-              port: proxy.port,
-              connect_timeout: 2,
-              query_timeout: 500,
-            }),
-            endpointOf(standby, { id: "standby", connect_timeout: 2 }),
-          ],
+          db: pair.endpoints({
+            primary: { host: proxy.host, port: proxy.port, query_timeout: 500 },
+          }),
           groups: {
             w: { connection_count: 3, target_session_attrs: "primary" },
             r: { connection_count: 2, target_session_attrs: "standby" },
@@ -126,7 +99,7 @@ for (const [name, makeDriver] of drivers) {
         assert.ok(p.stats().groups.w.total <= 3);
 
         const promoting = Date.now();
-        await standby.promote();
+        await pair.standby.promote();
         const promoted = Date.now();
         let servedMs = -1;
         const attempts: string[] = [];
@@ -148,7 +121,7 @@ for (const [name, makeDriver] of drivers) {
         );
         assert.ok(servedMs < 1000, `${servedMs} ms; failed attempts:\n${attempts.join("\n")}`);
         const rows = await adminQuery(
-          standby,
+          pair.standby,
           "select count(*)::int as n from partition_t where tag = 'after'",
         );
         assert.equal(rows[0].n, 1);

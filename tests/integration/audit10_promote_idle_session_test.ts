@@ -8,57 +8,33 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createPool, type Driver, OfflineError, type Pool } from "../../mod.ts";
-import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
-import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
-import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
-import {
-  adminQuery,
-  type PrivateTestServer,
-  type StandbyTestServer,
-  startPrivateServer,
-  startPrivateStandby,
-} from "../support/servers.ts";
-import { endpointOf } from "../support/params.ts";
+import { createPool, OfflineError, type Pool } from "../../mod.ts";
+import { runtimeDrivers } from "../support/drivers.ts";
+import { type StandbyPair, startStandbyPair } from "../support/standby_pair.ts";
 
-const onBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
-const drivers: [string, () => Driver, string | false][] = [
-  ["postgresjs", () => postgresjs(), false],
-  ["node-postgres", () => nodePostgres(), false],
-  ...(onBun
-    ? [[
-      "bun-sql",
-      () => bunSql(),
-      "Bun.SQL does not surface ParameterStatus: a ping cannot reveal a promotion",
-    ] as [string, () => Driver, string]]
-    : []),
-];
+const gaps: Record<string, string> = {
+  "bun-sql": "Bun.SQL does not surface ParameterStatus: a ping cannot reveal a promotion",
+};
 
-for (const [name, makeDriver, gap] of drivers) {
+for (const { name, make: makeDriver } of runtimeDrivers()) {
+  const gap = gaps[name] ?? false;
   describe(`idle standby sessions across a promotion over ${name}`, () => {
-    let primary: PrivateTestServer;
-    let standby: StandbyTestServer;
+    let pair: StandbyPair;
     let pool: Pool | undefined;
 
     before(async () => {
       if (gap) return;
-      primary = await startPrivateServer();
-      await adminQuery(primary, "CREATE TABLE idle_promo (id int)");
-      standby = await startPrivateStandby(primary);
+      pair = await startStandbyPair("CREATE TABLE idle_promo (id int)");
     });
 
     after(async () => {
       await pool?.end();
-      await standby?.dispose();
-      await primary?.dispose();
+      await pair?.dispose();
     });
 
     it("a standby-group lease never runs fn on the promoted server", { skip: gap }, async () => {
       const p = createPool({
-        db: [
-          endpointOf(primary, { id: "primary", connect_timeout: 2 }),
-          endpointOf(standby, { id: "standby", connect_timeout: 2 }),
-        ],
+        db: pair.endpoints(),
         groups: {
           r: { connection_count: 2, target_session_attrs: "standby" },
           any: { connection_count: 2, endpoints: ["standby"] },
@@ -74,8 +50,8 @@ for (const [name, makeDriver, gap] of drivers) {
         });
       // Two idle sessions on the standby.
       assert.deepEqual(await Promise.all([inRecovery("r"), inRecovery("r")]), [true, true]);
-      await primary.stop();
-      await standby.promote();
+      await pair.primary.stop();
+      await pair.standby.promote();
       await new Promise((r) => setTimeout(r, 5));
       for (let i = 0; i < 3; i++) {
         try {

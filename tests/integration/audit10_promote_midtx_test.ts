@@ -10,25 +10,10 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { ConnectionError, createPool, type Driver, OfflineError, type Pool } from "../../mod.ts";
-import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
-import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
-import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
-import {
-  adminQuery,
-  type PrivateTestServer,
-  type StandbyTestServer,
-  startPrivateServer,
-  startPrivateStandby,
-} from "../support/servers.ts";
-import { endpointOf } from "../support/params.ts";
-
-const onBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
-const drivers: [string, () => Driver][] = [
-  ["postgresjs", () => postgresjs()],
-  ["node-postgres", () => nodePostgres()],
-  ...(onBun ? [["bun-sql", () => bunSql()] as [string, () => Driver]] : []),
-];
+import { ConnectionError, createPool, OfflineError, type Pool } from "../../mod.ts";
+import { adminQuery } from "../support/servers.ts";
+import { runtimeDrivers } from "../support/drivers.ts";
+import { type StandbyPair, startStandbyPair } from "../support/standby_pair.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -48,30 +33,23 @@ async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void
   }
 }
 
-for (const [name, makeDriver] of drivers) {
+for (const { name, make: makeDriver } of runtimeDrivers()) {
   describe(`failover mid-transaction over ${name}`, () => {
-    let primary: PrivateTestServer;
-    let standby: StandbyTestServer;
+    let pair: StandbyPair;
     let pool: Pool | undefined;
 
     before(async () => {
-      primary = await startPrivateServer();
-      await adminQuery(primary, "CREATE TABLE midtx (id serial primary key, tag text)");
-      standby = await startPrivateStandby(primary);
+      pair = await startStandbyPair("CREATE TABLE midtx (id serial primary key, tag text)");
     });
 
     after(async () => {
       await pool?.end();
-      await standby?.dispose();
-      await primary?.dispose();
+      await pair?.dispose();
     });
 
     it("nothing that may have run is replayed; standby callers finish; the primary group moves", async () => {
       const p = createPool({
-        db: [
-          endpointOf(primary, { id: "primary", connect_timeout: 2 }),
-          endpointOf(standby, { id: "standby", connect_timeout: 2 }),
-        ],
+        db: pair.endpoints(),
         groups: {
           w: { connection_count: 4, target_session_attrs: "primary", autocommit: false, retry: 2 },
           r: { connection_count: 2, target_session_attrs: "standby", autocommit: false },
@@ -102,7 +80,7 @@ for (const [name, makeDriver] of drivers) {
         () => wGate.arrived === 4 && rGate.arrived === 2,
       );
 
-      await primary.stop();
+      await pair.primary.stop();
       wGate.open();
       const wOut = await Promise.allSettled(writers);
       for (const o of wOut) {
@@ -113,7 +91,7 @@ for (const [name, makeDriver] of drivers) {
       assert.equal(wRuns, 4, "no writer's fn ran twice although the group has retry 2");
 
       const promoting = Date.now();
-      await standby.promote();
+      await pair.standby.promote();
       const promoted = Date.now();
       rGate.open();
       let servedMs = -1;
@@ -148,7 +126,7 @@ for (const [name, makeDriver] of drivers) {
         });
       }
       const rows = await adminQuery(
-        standby,
+        pair.standby,
         "select tag from midtx where tag <> 'warm' order by id",
       );
       assert.deepEqual(rows.map((r) => r.tag), ["after"], "nothing of the cut transactions");

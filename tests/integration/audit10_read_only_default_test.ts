@@ -8,19 +8,10 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createPool, type Driver, OfflineError, type Pool, QueryError } from "../../mod.ts";
-import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
-import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
-import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
+import { createPool, OfflineError, type Pool, QueryError } from "../../mod.ts";
 import { adminQuery, type PrivateTestServer, startPrivateServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
-
-const onBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
-const drivers: [string, () => Driver][] = [
-  ["postgresjs", () => postgresjs()],
-  ["node-postgres", () => nodePostgres()],
-  ...(onBun ? [["bun-sql", () => bunSql()] as [string, () => Driver]] : []),
-];
+import { runtimeDrivers } from "../support/drivers.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -57,7 +48,7 @@ describe("default_transaction_read_only turned on and off under a live pool", ()
     throw new Error(`default_transaction_read_only never became ${want}`);
   }
 
-  for (const [name, makeDriver] of drivers) {
+  for (const { name, make: makeDriver } of runtimeDrivers()) {
     it(`${name}: read-write drops the server, primary keeps it, and read-write comes back`, async () => {
       const p = createPool({
         db: [endpointOf(server, { id: "only", connect_timeout: 2 })],

@@ -10,52 +10,30 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { ConnectionError, createPool, type Driver, OfflineError, type Pool } from "../../mod.ts";
-import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
-import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
-import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
-import {
-  adminQuery,
-  type PrivateTestServer,
-  type StandbyTestServer,
-  startPrivateServer,
-  startPrivateStandby,
-} from "../support/servers.ts";
-import { endpointOf } from "../support/params.ts";
-
-const onBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
-const drivers: [string, () => Driver][] = [
-  ["postgresjs", () => postgresjs()],
-  ["node-postgres", () => nodePostgres()],
-  ...(onBun ? [["bun-sql", () => bunSql()] as [string, () => Driver]] : []),
-];
+import { ConnectionError, createPool, OfflineError, type Pool } from "../../mod.ts";
+import { adminQuery } from "../support/servers.ts";
+import { runtimeDrivers } from "../support/drivers.ts";
+import { type StandbyPair, startStandbyPair } from "../support/standby_pair.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-for (const [name, makeDriver] of drivers) {
+for (const { name, make: makeDriver } of runtimeDrivers()) {
   describe(`a paused standby over ${name}`, () => {
-    let primary: PrivateTestServer;
-    let standby: StandbyTestServer;
+    let pair: StandbyPair;
     let pool: Pool | undefined;
 
     before(async () => {
-      primary = await startPrivateServer();
-      await adminQuery(primary, "CREATE TABLE paused_t (id serial primary key, tag text)");
-      standby = await startPrivateStandby(primary);
+      pair = await startStandbyPair("CREATE TABLE paused_t (id serial primary key, tag text)");
     });
 
     after(async () => {
       await pool?.end();
-      await standby?.dispose();
-      await primary?.dispose();
+      await pair?.dispose();
     });
 
     it("serves stale reads while paused; promoted while paused, it takes the primary group", async () => {
       const p = createPool({
-        db: [
-          endpointOf(primary, { id: "primary", connect_timeout: 2 }),
-          endpointOf(standby, { id: "standby", connect_timeout: 2 }),
-        ],
+        db: pair.endpoints(),
         groups: {
           w: { connection_count: 2, target_session_attrs: "primary" },
           r: { connection_count: 2, target_session_attrs: "standby" },
@@ -79,7 +57,7 @@ for (const [name, makeDriver] of drivers) {
         await sleep(20);
       }
 
-      await adminQuery(standby, "select pg_wal_replay_pause()");
+      await adminQuery(pair.standby, "select pg_wal_replay_pause()");
       await p.withHandler("w", (db) => db.query("insert into paused_t (tag) values ('b')"));
       await sleep(300); // streamed, not replayed
       for (let i = 0; i < 5; i++) {
@@ -91,13 +69,13 @@ for (const [name, makeDriver] of drivers) {
       }
       assert.equal(p.stats().endpoints[1].role, "standby");
 
-      await primary.stop();
+      await pair.primary.stop();
       await assert.rejects(p.withHandler("w", (db) => db.query("select 1")), (err) => {
         return err instanceof OfflineError || err instanceof ConnectionError;
       });
       await assert.rejects(p.withHandler("w", () => 1), OfflineError);
       const promoting = Date.now();
-      await standby.promote();
+      await pair.standby.promote();
       const promoted = Date.now();
       let servedMs = -1;
       const attempts: string[] = [];
