@@ -87,9 +87,10 @@ export interface PostgresjsOptions {
    */
   prepare?: boolean;
   /**
-   * Fetch the array types (postgres.js's `fetch_types`): one extra catalog
-   * query on the driver's first connection; later connections reuse the
-   * result. Without it,
+   * Fetch the array types (postgres.js's `fetch_types`): one catalog query,
+   * the first query of the driver's first connection (it proves that session
+   * up, in place of the empty query every other connection sends); later
+   * connections reuse the result. Without it,
    * array columns come back as strings such as `"{1,2}"` and JavaScript arrays
    * cannot be sent as parameters.
    *

@@ -81,12 +81,13 @@ export async function open(
   conn.attach(sql);
   installValueShapes(sql);
   // An empty simple query: one round trip that proves the session is up
-  // without touching a table; then the array types, on the same deadline.
-  const ready = (async () => {
-    const probe: unknown = await sql.unsafe("", [], { simple: true });
-    if (!isRows(probe)) throw discardCopyStream(probe);
-    if (types !== undefined) await types.install(sql);
-  })();
+  // without touching a table; the session that fetches the array types
+  // proves it with that query instead. All on the same deadline.
+  const probe = async () => {
+    const reply: unknown = await sql.unsafe("", [], { simple: true });
+    if (!isRows(reply)) throw discardCopyStream(reply);
+  };
+  const ready = types === undefined ? probe() : types.ready(sql, probe);
   try {
     await sessionStart.withConnectTimeout(
       ready,
