@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { buildColdJs } from "./cold_js.ts";
 import { median } from "./lib.ts";
 import { judge } from "./verdict.ts";
 
@@ -25,6 +26,9 @@ export interface PartContext {
 }
 
 const COLD_SUBJECTS = ["bare", "pgdbpool", "pgdbpool-named"];
+// On Bun, also the JavaScript form JSR's npm layer serves it (bench/cold_js.ts).
+const coldSubjects = (rt: string) =>
+  rt === "bun" ? [...COLD_SUBJECTS, "pgdbpool-js"] : COLD_SUBJECTS;
 const OVERLOAD = ["pg", "pgdbpool-nodepg", "pgdbpool"];
 
 const rotate = <T>(list: readonly T[], by: number) => [
@@ -34,15 +38,16 @@ const rotate = <T>(list: readonly T[], by: number) => [
 
 /** Cold start: one unmeasured run per runtime and subject (module caches), then `reps` interleaved. */
 export async function runCold(ctx: PartContext): Promise<void> {
+  if (ctx.runtimes.includes("bun")) buildColdJs();
   for (const rt of ctx.runtimes) {
-    for (const s of COLD_SUBJECTS) {
+    for (const s of coldSubjects(rt)) {
       await ctx.run(rt, "cold_start", [`--subject=${s}`, `--url=${ctx.url}`]);
     }
   }
   for (let rep = 0; rep < ctx.reps; rep++) {
     ctx.log(`[bench] cold start rep ${rep + 1}/${ctx.reps}`);
     for (const rt of ctx.runtimes) {
-      for (const s of rotate(COLD_SUBJECTS, rep)) {
+      for (const s of rotate(coldSubjects(rt), rep)) {
         const [row] = await ctx.run(rt, "cold_start", [`--subject=${s}`, `--url=${ctx.url}`]);
         ctx.record({ kind: "cold", runtime: rt, subject: s, ...row, rep });
       }
@@ -102,13 +107,15 @@ export function coldReport(rows: PartRow[], runtimes: string[]): { md: string; t
         ...r,
         totalMs: (r.importMs as number) + (r.firstMs as number),
       }));
-    for (const s of COLD_SUBJECTS) {
+    for (const s of coldSubjects(rt)) {
       const rs = by(s);
       if (!rs.length) continue;
       const label = s === "bare"
         ? (rt === "bun" ? "Bun.SQL alone" : "postgres.js alone")
         : s === "pgdbpool"
         ? "mod.ts, default driver"
+        : s === "pgdbpool-js"
+        ? "mod.js (one .js per module, as JSR serves npm), default driver"
         : "mod.ts + driver named and imported up front";
       lines.push(
         `| ${rt} | ${label} | ${span(rs.map((r) => r.importMs as number), 1)} | ${
@@ -125,6 +132,16 @@ export function coldReport(rows: PartRow[], runtimes: string[]): { md: string; t
       targets.push(
         `- ${rt} cold start, first result above the bare driver's with the driver imported up front (no target; what the pool adds to a first query): ${
           span(diffs(named, bare, "firstMs"), 1)
+        } ms`,
+      );
+    }
+    const js = by("pgdbpool-js");
+    if (js.length && bare.length) {
+      targets.push(
+        `- ${rt} cold start from the JavaScript form (JSR's npm layer; no target), above the bare driver's: import ${
+          span(diffs(js, bare, "importMs"), 1)
+        } ms (CPU ${span(diffs(js, bare, "importCpuMs"), 1)}), sum ${
+          span(diffs(js, bare, "totalMs"), 1)
         } ms`,
       );
     }

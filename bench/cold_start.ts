@@ -16,7 +16,10 @@
  * `pgdbpool-named`, `mod.ts` with the same driver named in the config and
  * imported up front with it (postgres.js and its adapter, or the Bun.SQL
  * adapter), so that its first result compares with the bare driver's on the
- * same footing: what the pool adds to a first query, the driver's load aside.
+ * same footing: what the pool adds to a first query, the driver's load aside;
+ * `pgdbpool-js`, as `pgdbpool` but from the JavaScript form that JSR's npm
+ * compatibility layer serves to Bun and Node (one `.js` per module, built by
+ * `bench/cold_js.ts`, which must have run first).
  *
  * @module
  */
@@ -81,6 +84,18 @@ async function pgdbpool(url: string): Promise<Cold> {
   });
 }
 
+// The JavaScript form JSR's npm layer serves to Bun and Node (bench/cold_js.ts builds it).
+async function jsForm(url: string): Promise<Cold> {
+  const { createPool } = await import(
+    new URL("../.tmp/bench/cold_js/mod.js", import.meta.url).href
+  );
+  return timeFirst(async () => {
+    const pool = createPool({ db: url, groups: { default: { connection_count: 10 } } });
+    await pool.withHandler("default", (db: Any) => db.query("SELECT 1"));
+    return () => pool.end();
+  });
+}
+
 async function named(url: string): Promise<Cold> {
   const [{ createPool }, driver] = await Promise.all([
     import("../mod.ts"),
@@ -100,6 +115,7 @@ const SUBJECTS: Record<string, (url: string) => Promise<Cold>> = {
   bare,
   pgdbpool,
   "pgdbpool-named": named,
+  "pgdbpool-js": jsForm,
 };
 
 async function main() {
