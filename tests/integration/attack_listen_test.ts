@@ -15,16 +15,12 @@ import {
   PoolClosedError,
   type PoolConfigInput,
 } from "../../mod.ts";
-import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
-import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
 import { adminQuery, freePort, sharedServers, type TestServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
+import { runtimeDrivers } from "../support/drivers.ts";
 import { startProxy } from "../../src/testing/mod.ts";
 
-const drivers: { name: string; make: () => Driver }[] = [
-  { name: "postgresjs", make: () => postgresjs() },
-  { name: "node-postgres", make: () => nodePostgres() },
-];
+const drivers = runtimeDrivers({ bunSql: false });
 
 let seq = 0;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

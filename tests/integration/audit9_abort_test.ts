@@ -12,20 +12,13 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
-import { createPool, type Driver, type Pool } from "../../mod.ts";
-import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
-import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
-import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
+import { createPool, type Pool } from "../../mod.ts";
 import { adminQuery, sharedServers, type TestServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
 import { watchEscapes } from "../support/escapes.ts";
+import { runtimeDrivers } from "../support/drivers.ts";
 
-const onBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
-const drivers: [string, () => Driver][] = [
-  ["postgresjs", () => postgresjs()],
-  ["node-postgres", () => nodePostgres()],
-  ...(onBun ? [["bun-sql", () => bunSql()] as [string, () => Driver]] : []),
-];
+const drivers = runtimeDrivers();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -41,7 +34,7 @@ function abortAfterTurns(controller: AbortController, turns: number, reason: unk
 
 type GroupKind = "autocommit" | "transactional" | "pipelined";
 
-for (const [name, makeDriver] of drivers) {
+for (const { name, make: makeDriver } of drivers) {
   describe(`an abort at every await of the lease path over ${name}`, () => {
     let server: TestServer;
     const pools: Pool[] = [];

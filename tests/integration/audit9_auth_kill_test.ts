@@ -12,27 +12,20 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
 import postgres from "postgres";
-import { createPool, type Driver, OfflineError, type Pool, PoolError } from "../../mod.ts";
-import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
-import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
-import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
+import { createPool, OfflineError, type Pool, PoolError } from "../../mod.ts";
 import { sharedServers, type TestServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
 import { watchEscapes } from "../support/escapes.ts";
+import { runtimeDrivers } from "../support/drivers.ts";
 
-const onBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
-const drivers: [string, () => Driver][] = [
-  ["postgresjs", () => postgresjs()],
-  ["node-postgres", () => nodePostgres()],
-  ...(onBun ? [["bun-sql", () => bunSql()] as [string, () => Driver]] : []),
-];
+const drivers = runtimeDrivers();
 
 const RUN_MS = 2_500;
 const HUNT_MS = 60;
 const QUIET_MS = 240;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-for (const [name, makeDriver] of drivers) {
+for (const { name, make: makeDriver } of drivers) {
   describe(`sessions killed while they authenticate over ${name}`, () => {
     let server: TestServer;
     const pools: Pool[] = [];

@@ -13,20 +13,13 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
-import { createPool, type Driver, type Pool, QueryError } from "../../mod.ts";
-import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
-import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
-import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
+import { createPool, type Pool, QueryError } from "../../mod.ts";
 import { sharedServers, type TestServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
 import { watchEscapes } from "../support/escapes.ts";
+import { runtimeDrivers } from "../support/drivers.ts";
 
-const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
-const drivers: [string, () => Driver][] = [
-  ["postgresjs", () => postgresjs()],
-  ["node-postgres", () => nodePostgres()],
-];
-if (isBun) drivers.push(["bun-sql", () => bunSql()]);
+const drivers = runtimeDrivers();
 
 /** Texts the server runs as COPY; what comes before it in the same lease. */
 const DISGUISES: [string, string[]][] = [
@@ -41,7 +34,7 @@ const DISGUISES: [string, string[]][] = [
   ]],
 ];
 
-for (const [name, makeDriver] of drivers) {
+for (const { name, make: makeDriver } of drivers) {
   describe(`COPY in disguise over ${name}`, () => {
     let server: TestServer;
     let pool: Pool;

@@ -17,21 +17,15 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
 import pg from "pg";
-import { ConnectionError, createPool, type Driver, PoolError } from "../../mod.ts";
+import { ConnectionError, createPool, PoolError } from "../../mod.ts";
 import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
-import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
-import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
 import { auth, type FakeStep, message, startFakeServer } from "../support/fake_server.ts";
 import { type EscapeWatch, watchEscapes } from "../support/escapes.ts";
 import { sharedServers } from "../support/servers.ts";
 import { connectParams } from "../support/params.ts";
+import { runtimeDrivers } from "../support/drivers.ts";
 
-const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
-const drivers: [string, () => Driver][] = [
-  ["postgresjs", () => postgresjs({ fetchTypes: false })],
-  ["node-postgres", () => nodePostgres()],
-];
-if (isBun) drivers.push(["bun-sql", () => bunSql()]);
+const drivers = runtimeDrivers({ postgresjs: { fetchTypes: false } });
 
 const text = (s: string) => new TextEncoder().encode(s);
 const bytes = (...b: number[]) => new Uint8Array(b);
@@ -99,7 +93,7 @@ const SCRIPTS: [string, FakeStep[]][] = [
   ["a DataRow with no RowDescription", answer(message("D", bytes(0, 1, 0, 0, 0, 1, 49)))],
 ];
 
-for (const [driverName, makeDriver] of drivers) {
+for (const { name: driverName, make: makeDriver } of drivers) {
   describe(`${driverName} through the pool against malformed server messages`, () => {
     let watch: EscapeWatch;
 

@@ -12,20 +12,13 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
-import { createPool, type Driver, type Pool, QueryError } from "../../mod.ts";
-import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
-import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
-import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
+import { createPool, type Pool, QueryError } from "../../mod.ts";
 import { sharedServers, type TestServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
 import { watchEscapes } from "../support/escapes.ts";
+import { runtimeDrivers } from "../support/drivers.ts";
 
-const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
-const drivers: [string, () => Driver][] = [
-  ["postgresjs", () => postgresjs()],
-  ["node-postgres", () => nodePostgres()],
-];
-if (isBun) drivers.push(["bun-sql", () => bunSql()]);
+const drivers = runtimeDrivers();
 
 function badValues(): [string, unknown][] {
   const revocable = Proxy.revocable({}, {});
@@ -58,7 +51,7 @@ function badValues(): [string, unknown][] {
 
 const isRefusal = (err: unknown) => err instanceof QueryError || err instanceof TypeError;
 
-for (const [name, makeDriver] of drivers) {
+for (const { name, make: makeDriver } of drivers) {
   describe(`parameters no driver can send, over ${name}`, () => {
     let server: TestServer;
     let pool: Pool;

@@ -12,22 +12,14 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
 import { inspect } from "node:util";
-import type { Driver } from "../../src/driver.ts";
 import { ConnectionError } from "../../src/errors.ts";
 import { classifyConnectFailure } from "../../src/endpoints/health.ts";
-import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
-import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
-import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
 import { sharedServers, type TestServer } from "../support/servers.ts";
 import { connectParams } from "../support/params.ts";
 import { type CuttingProxy, startCuttingProxy } from "../support/cutting_proxy.ts";
+import { runtimeDrivers } from "../support/drivers.ts";
 
-const onBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
-const drivers: [string, () => Driver][] = [
-  ["postgresjs", () => postgresjs()],
-  ["node-postgres", () => nodePostgres()],
-  ...(onBun ? [["bun-sql", () => bunSql()] as [string, () => Driver]] : []),
-];
+const drivers = runtimeDrivers();
 
 /** A port nothing listens on. */
 async function closedPort(): Promise<number> {
@@ -38,7 +30,7 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-for (const [name, makeDriver] of drivers) {
+for (const { name, make: makeDriver } of drivers) {
   describe(`${name}: the kind of a failed connect`, () => {
     let server: TestServer;
     let proxy: CuttingProxy;

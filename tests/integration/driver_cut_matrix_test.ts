@@ -14,9 +14,6 @@ import assert from "node:assert/strict";
 import { inspect } from "node:util";
 import type { Driver } from "../../src/driver.ts";
 import { ConnectionError } from "../../src/errors.ts";
-import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
-import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
-import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
 import { sharedServers, type TestServer } from "../support/servers.ts";
 import { connectParams } from "../support/params.ts";
 import {
@@ -25,13 +22,9 @@ import {
   startCuttingProxy,
 } from "../support/cutting_proxy.ts";
 import { watchEscapes } from "../support/escapes.ts";
+import { onBun, runtimeDrivers } from "../support/drivers.ts";
 
-const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
-const drivers: [string, () => Driver][] = [
-  ["postgresjs", () => postgresjs()],
-  ["node-postgres", () => nodePostgres()],
-];
-if (isBun) drivers.push(["bun-sql", () => bunSql()]);
+const drivers = runtimeDrivers();
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
 
@@ -43,7 +36,7 @@ function cutPoints(total: number, count: number): number[] {
   return [...points].filter((n) => n < total).sort((a, b) => a - b);
 }
 
-for (const [name, makeDriver] of drivers) {
+for (const { name, make: makeDriver } of drivers) {
   describe(`${name}: a connection cut at every stage`, () => {
     let server: TestServer;
     let proxy: CuttingProxy;
@@ -142,7 +135,7 @@ for (const [name, makeDriver] of drivers) {
         const watch = watchEscapes();
         const seen: Record<string, number> = {};
         try {
-          for (const bytes of cutPoints(total, isBun ? 6 : 14)) {
+          for (const bytes of cutPoints(total, onBun ? 6 : 14)) {
             proxy.cutAfter(direction, bytes);
             const outcome = await attempt(makeDriver());
             seen[outcome] = (seen[outcome] ?? 0) + 1;

@@ -10,11 +10,9 @@
 import { after, afterEach, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
-import type { ConnectParams, Driver } from "../../src/driver.ts";
+import type { ConnectParams } from "../../src/driver.ts";
 import { ConnectionError } from "../../src/errors.ts";
 import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
-import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
-import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
 import pg from "pg";
 import { adminQuery, sharedServers } from "../support/servers.ts";
 import { connectParams } from "../support/params.ts";
@@ -26,14 +24,9 @@ import {
   startFakeServer,
 } from "../support/fake_server.ts";
 import { type EscapeWatch, watchEscapes } from "../support/escapes.ts";
+import { runtimeDrivers } from "../support/drivers.ts";
 
-const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
-
-const drivers: [string, () => Driver][] = [
-  ["postgresjs", () => postgresjs()],
-  ["node-postgres", () => nodePostgres()],
-];
-if (isBun) drivers.push(["bun-sql", () => bunSql()]);
+const drivers = runtimeDrivers();
 
 /**
  * Declared gap: Bun.SQL opens a new connection (seven in 3 s, measured) when
@@ -97,7 +90,7 @@ const FROZEN: FakeStep[] = [
   ready,
 ];
 
-for (const [driverName, makeDriver] of drivers) {
+for (const { name: driverName, make: makeDriver } of drivers) {
   describe(`${driverName} against a misbehaving server`, () => {
     let watch: EscapeWatch;
     const closers: (() => Promise<void>)[] = [];
@@ -163,7 +156,7 @@ for (const [driverName, makeDriver] of drivers) {
  * that fires during that fetch: every connect resolves or rejects, and
  * nothing escapes.
  */
-for (const [driverName, makeDriver] of drivers) {
+for (const { name: driverName, make: makeDriver } of drivers) {
   describe(`${driverName} while backends are killed during connect`, () => {
     it("connect() settles and nothing escapes when backends are terminated at every stage of startup", async () => {
       const server = (await sharedServers())[0];

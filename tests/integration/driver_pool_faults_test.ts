@@ -10,25 +10,17 @@
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
-import { createPool, type Driver, type DriverNotice, type Pool, QueryError } from "../../mod.ts";
-import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
-import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
-import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
+import { createPool, type DriverNotice, type Pool, QueryError } from "../../mod.ts";
 import { sharedServers, type TestServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
 import { type EscapeWatch, watchEscapes } from "../support/escapes.ts";
+import { runtimeDrivers } from "../support/drivers.ts";
 
-const drivers: [string, () => Driver][] = [
-  ["postgresjs", () => postgresjs()],
-  ["node-postgres", () => nodePostgres()],
-];
-if (typeof (globalThis as { Bun?: unknown }).Bun !== "undefined") {
-  drivers.push(["bun-sql", () => bunSql()]);
-}
+const drivers = runtimeDrivers();
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 150));
 
-for (const [name, makeDriver] of drivers) {
+for (const { name, make: makeDriver } of drivers) {
   describe(`pool over ${name}: driver faults`, () => {
     let server: TestServer;
     let pool: Pool;
