@@ -65,6 +65,7 @@ export type {
   DriverNotice,
   DriverNotification,
   DriverResult,
+  ReplySettler,
   SslMode,
 } from "./src/driver.ts";
 export {

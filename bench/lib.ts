@@ -7,7 +7,7 @@
  * @module
  */
 import process from "node:process";
-import type { Driver, DriverConnection, DriverResult } from "../src/driver.ts";
+import type { Driver, DriverConnection, DriverResult, ReplySettler } from "../src/driver.ts";
 
 /** The runtime this process runs on. */
 export type Runtime = "deno" | "bun" | "node";
@@ -107,7 +107,10 @@ export function fakeConnection(): FakeConnection {
     id: nextId++,
     closed: false,
     parameters: {},
-    query: (_text: string, _params?: readonly unknown[]) => Promise.resolve(RESULT),
+    // Its reply is there at once, so it passes through the pool's settler at once.
+    settlesReplies: true,
+    query: (_text: string, _params?: readonly unknown[], settler?: ReplySettler) =>
+      Promise.resolve(settler === undefined ? RESULT : settler.ok(RESULT)),
     close: () => Promise.resolve(),
   };
 }

@@ -125,6 +125,40 @@ export interface DriverResult {
 }
 
 /**
+ * The pool's side of one reply, for a driver that settles replies itself
+ * (`DriverConnection.settlesReplies`). The driver calls exactly one of the
+ * two, once, for every query it was given the settler with, refusals and
+ * lost sessions included, inside the reaction that settles the query's
+ * promise: the promise resolves with what `ok` returned, or rejects with
+ * what `failed` threw.
+ *
+ * @example A driver connection that settles through the pool
+ * ```ts
+ * import type { DriverResult, ReplySettler } from "@x/pgdbpool";
+ * function settle(reply: Promise<DriverResult>, settler?: ReplySettler): Promise<DriverResult> {
+ *   if (settler === undefined) return reply;
+ *   return reply.then((result) => settler.ok(result), (err) => settler.failed(err));
+ * }
+ * ```
+ */
+export interface ReplySettler {
+  /**
+   * The reply arrived.
+   *
+   * @param result The driver's result.
+   * @returns The result to resolve the query with.
+   */
+  ok(result: DriverResult): DriverResult;
+  /**
+   * The query failed (the driver's error contract applies to `err`).
+   *
+   * @param err The driver's error.
+   * @returns Never: throws the error to reject the query with.
+   */
+  failed(err: unknown): never;
+}
+
+/**
  * One server session.
  *
  * Error contract: a query the server rejected rejects with a `QueryError`
@@ -143,9 +177,17 @@ export interface DriverConnection {
    *
    * @param text SQL text.
    * @param params Values for `$1`, `$2`…
-   * @returns Rows, row count and command.
+   * @param settler Given only to a connection whose `settlesReplies` is `true`.
+   * @returns Rows, row count and command; with a settler, what it returned or threw.
    */
-  query(text: string, params?: readonly unknown[]): Promise<DriverResult>;
+  query(text: string, params?: readonly unknown[], settler?: ReplySettler): Promise<DriverResult>;
+  /**
+   * `true` when `query` honours its `settler`: the pool then counts and
+   * translates a reply inside the driver's own reaction to it, instead of
+   * chaining one more promise per query. The bundled adapters but
+   * deno-postgres set it.
+   */
+  readonly settlesReplies?: boolean;
   /** `true` once the session is gone. It never becomes `false` again. */
   readonly closed: boolean;
   /**

@@ -11,15 +11,13 @@
  * @module
  */
 import type { PoolEntry } from "../core/resource_pool.ts";
-import type { DriverConnection, DriverResult } from "../driver.ts";
+import type { DriverConnection, DriverResult, ReplySettler } from "../driver.ts";
 import type { Lease } from "./session_lease.ts";
 
 /** A session's shared callbacks and who they currently act for. */
-export interface SessionCallbacks {
+export interface SessionCallbacks extends ReplySettler {
   /** The handler whose plain statements are in flight. */
   holder: Lease | undefined;
-  ok(result: DriverResult): DriverResult;
-  failed(err: unknown): never;
   /** The handler whose `fn` is running under `withHandler`. */
   runner: Lease | undefined;
   fnDone(result: unknown): unknown;
@@ -65,6 +63,39 @@ export function callbacksOf(entry: PoolEntry<DriverConnection>): SessionCallback
   };
   entry.owned = c;
   return c;
+}
+
+/**
+ * Sends a statement that needs no tracking and settles its reply through
+ * the session's callbacks: inside the driver's own reaction when it settles
+ * replies (`DriverConnection.settlesReplies`), so that no promise of the
+ * pool's is chained per query; else through one `then`.
+ *
+ * @param h The handler (counted `sent` already).
+ * @param text SQL text.
+ * @param params Values for `$1`, `$2`…
+ * @returns The reply's result, or the translated failure.
+ */
+export function queryPlain(
+  h: Lease,
+  text: string,
+  params: readonly unknown[] | undefined,
+): Promise<DriverResult> {
+  const c = callbacksOf(h.entry);
+  c.holder = h;
+  const conn = h.conn;
+  try {
+    if (conn.settlesReplies === true) return conn.query(text, params, c);
+    return conn.query(text, params).then(c.ok, c.failed);
+  } catch (err) {
+    // Thrown before the driver took the query: settled here, once.
+    try {
+      c.failed(err);
+    } catch (failure) {
+      return Promise.reject(failure);
+    }
+    return Promise.reject(err);
+  }
 }
 
 /**

@@ -20,6 +20,7 @@ import {
   sessionStateRefused,
 } from "../endpoints/transaction_pooler.ts";
 import { TxState } from "./release.ts";
+import { queryPlain } from "./plain_reply.ts";
 import { installQueryCalls, type QueryCalls, type QueryRunner } from "./query_calls.ts";
 import { SessionChange } from "../sql/session_changes.ts";
 import type { SqlVerdict } from "../sql/read_sql.ts";
@@ -147,6 +148,7 @@ export class PoolHandler implements GroupHandler, QueryRunner, LeaseFields {
 
   #run(text: string, params: readonly unknown[] | undefined, sql: SqlVerdict) {
     this.sent();
+    if (isPlain(sql)) return queryPlain(this, text, params);
     let reply: Promise<DriverResult>;
     try {
       reply = this.conn.query(text, params);
@@ -156,13 +158,9 @@ export class PoolHandler implements GroupHandler, QueryRunner, LeaseFields {
     return this.#settle(reply, sql);
   }
 
-  // The reply to the handler's own statement: tracked, translated, and the session quiet again.
-  // Plain `then`, not an async function: its frame cost more than the rest of a query's path.
+  // A reply tracked, translated, the session quiet again: a plain `then` (an async frame costs more).
   #settle(reply: Promise<DriverResult>, sql: SqlVerdict): Promise<DriverResult> {
-    // Nothing to track (most statements): the session's two shared callbacks, no closures.
-    if (sql.tx === TxEffect.None && !sql.controls && sql.prepared.length === 0) {
-      return this.settlePlain(reply);
-    }
+    if (isPlain(sql)) return this.settlePlain(reply);
     return reply.then((result) => {
       this.#track(sql);
       this.answered();
@@ -245,3 +243,8 @@ export class PoolHandler implements GroupHandler, QueryRunner, LeaseFields {
 
 installQueryCalls(PoolHandler);
 installLeaseMethods(PoolHandler);
+
+// Nothing to track (most statements): the session's two shared callbacks settle it, no closures.
+function isPlain(sql: SqlVerdict): boolean {
+  return sql.tx === TxEffect.None && !sql.controls && sql.prepared.length === 0;
+}

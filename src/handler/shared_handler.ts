@@ -4,15 +4,14 @@
  *
  * @module
  */
-import type { DriverConnection } from "../driver.ts";
+import type { DriverConnection, ReplySettler } from "../driver.ts";
 import type { EndpointInfo } from "../endpoints/endpoint_set.ts";
-import { HandlerReleasedError, PoolError, QueryError } from "../errors.ts";
+import { HandlerReleasedError, PoolError } from "../errors.ts";
 import type { QueryResult } from "./handler.ts";
 import type { GroupHandler } from "../groups/group.ts";
 import { invalidQuery } from "./query_args.ts";
-import { namedStatementHint } from "../endpoints/transaction_pooler.ts";
 import type { LeaseWatch, WatchRecord } from "./lease_watch.ts";
-import { connectionLost, queryFailure } from "./failures.ts";
+import { sendShared } from "./shared_reply.ts";
 import { readSql } from "../sql/read_sql.ts";
 import { installQueryCalls, type QueryCalls, type QueryRunner } from "./query_calls.ts";
 import { freshProgress, type Progress, retireAt, stalledFor } from "../core/housekeeper.ts";
@@ -29,6 +28,8 @@ export interface Shared extends Progress {
   idleSince: number | undefined;
   /** Past its lifetime: no new holders, closed when the last one leaves. */
   retire: boolean;
+  /** Settles its replies (made at first use). */
+  settler?: ReplySettler;
 }
 
 /**
@@ -145,38 +146,19 @@ export class SharedHandler implements GroupHandler, QueryRunner {
   }
 
   /** Runs one statement with `$n` placeholders (see {@linkcode QueryRunner.run}). */
-  async run<R>(
-    text: string,
-    params: readonly unknown[] | undefined,
-  ): Promise<QueryResult<R>> {
-    if (this.#released) throw new HandlerReleasedError("query");
+  run<R>(text: string, params: readonly unknown[] | undefined): Promise<QueryResult<R>> {
+    if (this.#released) return Promise.reject(new HandlerReleasedError("query"));
     const invalid = invalidQuery(text, params);
-    if (invalid) throw invalid;
+    if (invalid) return Promise.reject(invalid);
     const sql = readSql(text);
     if (sql.unsure) {
-      throw this.#refuse("run SQL it cannot read (an unterminated comment or string)");
+      return Promise.reject(
+        this.#refuse("run SQL it cannot read (an unterminated comment or string)"),
+      );
     }
-    if (sql.controls) throw this.#refuse("run transaction statements");
-    if (sql.changes !== 0) throw this.#refuse("change session state");
-    const shared = this.#shared;
-    // Counted on the session: the housekeeping sweep takes one that never answers for dead.
-    shared.busy++;
-    try {
-      return await shared.connection.query(text, params) as QueryResult<R>;
-    } catch (err) {
-      if (!shared.connection.closed) {
-        const failure = queryFailure(err);
-        if (failure instanceof QueryError) {
-          this.#group.statementFailed(shared.endpoint, failure.code);
-        }
-        throw namedStatementHint(failure, false);
-      }
-      this.#group.broken(shared);
-      throw connectionLost(this.#group.label(shared.endpoint), err);
-    } finally {
-      shared.busy--;
-      shared.progress++;
-    }
+    if (sql.controls) return Promise.reject(this.#refuse("run transaction statements"));
+    if (sql.changes !== 0) return Promise.reject(this.#refuse("change session state"));
+    return sendShared(this.#group, this.#shared, text, params) as Promise<QueryResult<R>>;
   }
 
   commit(): Promise<void> {

@@ -11,11 +11,12 @@
  *
  * @module
  */
-import type { DriverConnection, DriverResult } from "../../driver.ts";
+import type { DriverConnection, DriverResult, ReplySettler } from "../../driver.ts";
 import { NO_PARAMETERS } from "../shared/notice.ts";
 import { refusal } from "../shared/params.ts";
 import { isSingleStatement, taggedResult } from "../shared/results.ts";
-import { rejected, SessionConnection } from "../shared/session.ts";
+import { SessionConnection } from "../shared/session.ts";
+import { refusedVia, settledFailure } from "../shared/settle.ts";
 import type { BunSqlClient, BunSqlResult } from "./types.ts";
 
 const TEMPLATE_CACHE_MAX = 1024;
@@ -68,6 +69,12 @@ function isTypedArray(v: unknown): boolean {
   return ArrayBuffer.isView(v) && !(v instanceof Uint8Array) && !(v instanceof DataView);
 }
 
+/** A reply's two reactions, through the pool's settler. */
+interface Reactions {
+  ok(result: BunSqlResult): DriverResult;
+  failed(err: unknown): never;
+}
+
 /**
  * A {@linkcode DriverConnection} over one `Bun.SQL` instance (one session).
  * Parameterised text runs through `unsafe` (prepared or not, as the instance
@@ -75,6 +82,8 @@ function isTypedArray(v: unknown): boolean {
  * statement and `prepare` is on, else with the simple protocol.
  */
 export class BunSqlConnection extends SessionConnection implements DriverConnection {
+  /** Replies pass through the pool's settler in this adapter's own reaction. */
+  readonly settlesReplies = true;
   #sql!: BunSqlClient;
   readonly #prepare: boolean;
   readonly #templates: Map<string, TemplateStringsArray>;
@@ -113,10 +122,14 @@ export class BunSqlConnection extends SessionConnection implements DriverConnect
    * @throws {QueryError} For a server error or input that cannot be sent; the session survives.
    * @throws {ConnectionError} When the session is gone.
    */
-  query(text: string, params?: readonly unknown[]): Promise<DriverResult> {
-    if (this.session.closed) return this.session.refuse();
+  query(
+    text: string,
+    params?: readonly unknown[],
+    settler?: ReplySettler,
+  ): Promise<DriverResult> {
+    if (this.session.closed) return refusedVia(settler, this.session.ended());
     const refused = refusal(text, params);
-    if (refused !== undefined) return rejected(refused);
+    if (refused !== undefined) return refusedVia(settler, refused);
     let pending: Promise<BunSqlResult>;
     try {
       if (params !== undefined && params.length > 0) {
@@ -127,11 +140,36 @@ export class BunSqlConnection extends SessionConnection implements DriverConnect
           : this.#sql.unsafe(text, EMPTY);
       }
     } catch (err) {
-      return rejected(this.#translate(err));
+      return refusedVia(settler, this.#translate(err));
     }
-    return pending.then(bunResult, (err) => {
-      throw this.#translate(err);
-    });
+    if (settler === undefined) return pending.then(bunResult, this.#failed);
+    const through = this.#through(settler);
+    return pending.then(through.ok, through.failed);
+  }
+
+  // Without a settler: one callback made once per connection, not a closure per query.
+  readonly #failed = (err: unknown): never => {
+    throw this.#translate(err);
+  };
+
+  // The pool gives a connection one settler for its life: the reactions are made once.
+  #settler: ReplySettler | undefined;
+  #reactions: Reactions | undefined;
+  #through(settler: ReplySettler): Reactions {
+    if (settler === this.#settler) return this.#reactions!;
+    this.#settler = settler;
+    return this.#reactions = {
+      ok: (result) => {
+        let out: DriverResult;
+        try {
+          out = bunResult(result);
+        } catch (err) {
+          return settledFailure(settler, err);
+        }
+        return settler.ok(out);
+      },
+      failed: (err) => settledFailure(settler, this.#translate(err)),
+    };
   }
 
   #translate(err: unknown): unknown {

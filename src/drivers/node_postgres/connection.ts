@@ -9,11 +9,12 @@
  *
  * @module
  */
-import type { DriverConnection, DriverNotice, DriverResult } from "../../driver.ts";
+import type { DriverConnection, DriverNotice, DriverResult, ReplySettler } from "../../driver.ts";
 import { refusal } from "../shared/params.ts";
 import { commandVerb, isSingleStatement, plainRows } from "../shared/results.ts";
 import { serverError } from "../shared/server_error.ts";
-import { rejected, SessionConnection } from "../shared/session.ts";
+import { SessionConnection } from "../shared/session.ts";
+import { refusedVia, settledFailure, settledResult } from "../shared/settle.ts";
 import { noticeForwarder } from "../shared/notice.ts";
 import type { StatementNames } from "./statement_names.ts";
 import type { NodePostgresClient, NodePostgresResult, PgClientState } from "./types.ts";
@@ -35,6 +36,8 @@ type PgResult = NodePostgresResult | NodePostgresResult[];
  * simple protocol; the result is the last statement's.
  */
 export class NodePostgresConnection extends SessionConnection implements DriverConnection {
+  /** Replies pass through the pool's settler in this adapter's own reaction. */
+  readonly settlesReplies = true;
   readonly #client: NodePostgresClient;
   readonly #names: StatementNames | undefined;
   readonly #parameters: Record<string, string> = {};
@@ -97,30 +100,42 @@ export class NodePostgresConnection extends SessionConnection implements DriverC
    * @throws {QueryError} For a server error or a value that cannot be sent; the session survives.
    * @throws {ConnectionError} When the session is gone.
    */
-  query(text: string, params?: readonly unknown[]): Promise<DriverResult> {
-    if (this.session.closed) return this.session.refuse();
+  query(
+    text: string,
+    params?: readonly unknown[],
+    settler?: ReplySettler,
+  ): Promise<DriverResult> {
+    if (this.session.closed) return refusedVia(settler, this.session.ended());
     const refused = refusal(text, params);
-    if (refused !== undefined) return rejected(refused);
+    if (refused !== undefined) return refusedVia(settler, refused);
     const values = params !== undefined && params.length > 0 ? params as unknown[] : undefined;
     const named = this.#names !== undefined && (values !== undefined || isSingleStatement(text));
-    if (!this.#unrefIdle) return this.#run(text, values, named, true);
+    if (!this.#unrefIdle) return this.#run(text, values, named, true, settler);
     if (this.#pending++ === 0) this.#client.ref?.();
-    return this.#run(text, values, named, true).finally(() => {
+    return this.#run(text, values, named, true, settler).finally(() => {
       if (--this.#pending === 0 && !this.session.closed) this.#client.unref?.();
     });
   }
 
+  // Every path ends in exactly one settle: the retry's own, or this reaction's.
   #run(
     text: string,
     values: unknown[] | undefined,
     named: boolean,
     retry: boolean,
+    settler: ReplySettler | undefined,
   ): Promise<DriverResult> {
     const name = named ? this.#nameOf(text) : undefined;
     return this.#client.query({ text, values, name }).then(
       (result) => {
-        this.#watchDrops(text, name !== undefined, result);
-        return this.#result(result);
+        let out: DriverResult;
+        try {
+          this.#watchDrops(text, name !== undefined, result);
+          out = this.#result(result);
+        } catch (err) {
+          return settledFailure(settler, err);
+        }
+        return settledResult(settler, out);
       },
       (err) => {
         this.#watchDrops(text, name !== undefined, undefined);
@@ -132,9 +147,11 @@ export class NodePostgresConnection extends SessionConnection implements DriverC
           this.#forget(text, name, fields.code === "0A000");
           // Again once, only when no transaction was broken by the failure.
           const idle = this.#client.getTransactionStatus?.() === "I";
-          if (retry && idle && !this.session.closed) return this.#run(text, values, named, false);
+          if (retry && idle && !this.session.closed) {
+            return this.#run(text, values, named, false, settler);
+          }
         }
-        throw this.#translate(err);
+        return settledFailure(settler, this.#translate(err));
       },
     );
   }

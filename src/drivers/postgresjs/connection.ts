@@ -9,10 +9,11 @@
  *
  * @module
  */
-import type { DriverConnection, DriverResult } from "../../driver.ts";
+import type { DriverConnection, DriverResult, ReplySettler } from "../../driver.ts";
 import { refusal } from "../shared/params.ts";
 import { isSingleStatement, taggedResult } from "../shared/results.ts";
-import { rejected, SessionConnection } from "../shared/session.ts";
+import { SessionConnection } from "../shared/session.ts";
+import { refusedVia, settledFailure, settledResult } from "../shared/settle.ts";
 import { discardCopyStream, isRows } from "./copy_stream.ts";
 import type { PostgresjsSql } from "./types.ts";
 
@@ -34,6 +35,8 @@ const REFUSAL_CODES = new Set(["UNDEFINED_VALUE", "MAX_PARAMETERS_EXCEEDED"]);
  * statement and `prepare` is on, else with the simple protocol.
  */
 export class PostgresjsConnection extends SessionConnection implements DriverConnection {
+  /** Replies pass through the pool's settler in this adapter's own reaction. */
+  readonly settlesReplies = true;
   #sql!: PostgresjsSql;
   readonly #prepare: boolean;
   #pending = 0;
@@ -80,10 +83,14 @@ export class PostgresjsConnection extends SessionConnection implements DriverCon
    * @throws {QueryError} For a server error or input that cannot be sent; the session survives.
    * @throws {ConnectionError} When the session is gone.
    */
-  query(text: string, params?: readonly unknown[]): Promise<DriverResult> {
-    if (this.session.closed) return this.session.refuse();
+  query(
+    text: string,
+    params?: readonly unknown[],
+    settler?: ReplySettler,
+  ): Promise<DriverResult> {
+    if (this.session.closed) return refusedVia(settler, this.session.ended());
     const refused = refusal(text, params);
-    if (refused !== undefined) return rejected(refused);
+    if (refused !== undefined) return refusedVia(settler, refused);
     const withParams = params !== undefined && params.length > 0;
     // Whether nothing else was in flight when this query was handed over: see #translate.
     const alone = this.#pending++ === 0;
@@ -95,12 +102,18 @@ export class PostgresjsConnection extends SessionConnection implements DriverCon
       (result) => {
         this.#settled();
         // A copy stream instead of rows: silenced, and the session, left mid-copy, is lost.
-        if (!isRows(result)) throw this.session.lost(discardCopyStream(result));
-        return taggedResult(result);
+        if (!isRows(result)) settledFailure(settler, this.session.lost(discardCopyStream(result)));
+        let out: DriverResult;
+        try {
+          out = taggedResult(result);
+        } catch (err) {
+          return settledFailure(settler, err);
+        }
+        return settledResult(settler, out);
       },
       (err) => {
         this.#settled();
-        throw this.#translate(err, alone);
+        return settledFailure(settler, this.#translate(err, alone));
       },
     );
   }
