@@ -7,23 +7,16 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { ConnectionError, createPool, type Driver, type Pool } from "../../mod.ts";
-import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
-import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
-import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
+import { ConnectionError, createPool, type Pool } from "../../mod.ts";
 import { type PrivateTestServer, startPrivateServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
+import { runtimeDrivers } from "../support/drivers.ts";
 
-const onBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
-const drivers: [string, () => Driver][] = [
-  ["postgresjs", () => postgresjs()],
-  ["node-postgres", () => nodePostgres()],
-  ...(onBun ? [["bun-sql", () => bunSql()] as [string, () => Driver]] : []),
-];
+const drivers = runtimeDrivers();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-for (const [name, makeDriver] of drivers) {
+for (const { name, make: makeDriver } of drivers) {
   describe(`rebalancing over ${name} on two real servers`, () => {
     let a: PrivateTestServer;
     let b: PrivateTestServer;

@@ -6,18 +6,11 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createPool, type Driver, type Pool, QueryError } from "../../mod.ts";
-import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
-import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
-import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
 import { adminQuery, type PrivateTestServer, startPrivateServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
+import { runtimeDrivers } from "../support/drivers.ts";
 
-const onBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
-const drivers: [string, () => Driver][] = [
-  ["postgresjs", () => postgresjs()],
-  ["node-postgres", () => nodePostgres()],
-  ...(onBun ? [["bun-sql", () => bunSql()] as [string, () => Driver]] : []),
-];
+const drivers = runtimeDrivers();
 
 describe("groups.<g>.retry against a real serialization failure", () => {
   let server: PrivateTestServer;
@@ -64,7 +57,7 @@ describe("groups.<g>.retry against a real serialization failure", () => {
     return { outcomes, runs };
   }
 
-  for (const [name, makeDriver] of drivers) {
+  for (const { name, make: makeDriver } of drivers) {
     it(`${name}: with retry 1 both commit and fn ran three times`, async () => {
       const { outcomes, runs } = await skew(makeDriver, 1);
       assert.deepEqual(

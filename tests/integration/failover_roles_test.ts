@@ -7,10 +7,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createPool, type Driver, OfflineError, type Pool, QueryError } from "../../mod.ts";
-import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
-import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
-import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
+import { createPool, OfflineError, type Pool, QueryError } from "../../mod.ts";
 import {
   adminQuery,
   type PrivateTestServer,
@@ -19,17 +16,13 @@ import {
   startPrivateStandby,
 } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
+import { runtimeDrivers } from "../support/drivers.ts";
 
-const onBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
-const drivers: [string, () => Driver][] = [
-  ["postgresjs", () => postgresjs()],
-  ["node-postgres", () => nodePostgres()],
-  ...(onBun ? [["bun-sql", () => bunSql()] as [string, () => Driver]] : []),
-];
+const drivers = runtimeDrivers();
 
 const ALL_TARGETS = ["any", "read-write", "read-only", "primary", "standby", "prefer-standby"];
 
-for (const [name, makeDriver] of drivers) {
+for (const { name, make: makeDriver } of drivers) {
   describe(`failover and roles over ${name} on a primary and a streaming standby`, () => {
     let primary: PrivateTestServer;
     let standby: StandbyTestServer;

@@ -6,22 +6,15 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createPool, type Driver, OfflineError, type Pool } from "../../mod.ts";
+import { createPool, OfflineError, type Pool } from "../../mod.ts";
 import { startProxy, type TestProxy } from "../../src/testing/mod.ts";
-import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
-import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
-import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
 import { sharedServers, type TestServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
+import { runtimeDrivers } from "../support/drivers.ts";
 
-const onBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
-const drivers: [string, () => Driver][] = [
-  ["postgresjs", () => postgresjs()],
-  ["node-postgres", () => nodePostgres()],
-  ...(onBun ? [["bun-sql", () => bunSql()] as [string, () => Driver]] : []),
-];
+const drivers = runtimeDrivers();
 
-for (const [name, makeDriver] of drivers) {
+for (const { name, make: makeDriver } of drivers) {
   describe(`stalled endpoints over ${name}`, () => {
     let server: TestServer;
     let proxy: TestProxy;

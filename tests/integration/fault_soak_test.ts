@@ -36,20 +36,12 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
 import postgres from "postgres";
-import {
-  CommitUnknownError,
-  createPool,
-  type Driver,
-  type Pool,
-  PoolError,
-  type PoolStats,
-} from "../../mod.ts";
-import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
+import { CommitUnknownError, createPool, type Pool, PoolError, type PoolStats } from "../../mod.ts";
 import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
-import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
 import { watchEscapes } from "../support/escapes.ts";
 import { adminQuery, type PrivateTestServer, startPrivateServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
+import { type DriverCase, runtimeDrivers } from "../support/drivers.ts";
 
 const SOAK_MS = Number(process.env.PGDBPOOL_SOAK_MS || 2500);
 /** Longest the restart variant runs on after the restart, waiting for the server to serve a call. */
@@ -81,15 +73,10 @@ const EXPECTED_ERRORS = new Set([
   "CallerError",
 ]);
 
-const onBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
-
-const drivers: { name: string; make: () => Driver }[] = [
-  { name: "postgresjs", make: () => postgresjs() },
-  ...(onBun ? [{ name: "bun-sql", make: () => bunSql() }] : []),
-];
+const drivers = runtimeDrivers({ nodePostgres: false });
 
 /** The storm variant covers every adapter the runtime can load: escapes are per driver. */
-const stormDrivers: { name: string; make: () => Driver }[] = [
+const stormDrivers: DriverCase[] = [
   ...drivers,
   { name: "node-postgres", make: () => nodePostgres() },
 ];
@@ -248,7 +235,7 @@ describe("fault soak against real PostgreSQL", () => {
     }
   }
 
-  async function soak(driver: { name: string; make: () => Driver }, variant: Variant) {
+  async function soak(driver: DriverCase, variant: Variant) {
     const run = `${driver.name}_${variant}_${Date.now().toString(36)}`.replace(/\W/g, "_");
     const app = `soak_${run}`;
     const pool = createPool({

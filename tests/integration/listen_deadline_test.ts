@@ -6,17 +6,13 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { AcquireTimeoutError, createPool, type Driver, type Pool } from "../../mod.ts";
-import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
-import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
+import { AcquireTimeoutError, createPool, type Pool } from "../../mod.ts";
 import { startProxy, type TestProxy } from "../../src/testing/mod.ts";
 import { sharedServers, type TestServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
+import { runtimeDrivers } from "../support/drivers.ts";
 
-const drivers: { name: string; make: () => Driver }[] = [
-  { name: "postgresjs", make: () => postgresjs() },
-  { name: "node-postgres", make: () => nodePostgres() },
-];
+const drivers = runtimeDrivers({ bunSql: false });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 for (const { name, make } of drivers) {

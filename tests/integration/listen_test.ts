@@ -15,7 +15,6 @@ import {
   type PoolConfigInput,
 } from "../../mod.ts";
 import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
-import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
 import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
 import {
   adminQuery,
@@ -25,12 +24,10 @@ import {
   type TestServer,
 } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
+import { runtimeDrivers } from "../support/drivers.ts";
 
 const runtime = globalThis as { Bun?: unknown };
-const drivers: { name: string; make: () => Driver }[] = [
-  { name: "postgresjs", make: () => postgresjs() },
-  { name: "node-postgres", make: () => nodePostgres() },
-];
+const drivers = runtimeDrivers({ bunSql: false });
 
 let seq = 0;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

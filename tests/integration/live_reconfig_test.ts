@@ -10,23 +10,15 @@ import {
   ConfigError,
   ConnectionError,
   createPool,
-  type Driver,
   PASS_FUNCTION_FAILED,
   type Pool,
   type PoolConfigInput,
 } from "../../mod.ts";
-import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
-import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
-import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
 import { adminQuery, sharedServers, type TestServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
+import { runtimeDrivers } from "../support/drivers.ts";
 
-const runtime = globalThis as { Bun?: unknown };
-const drivers: { name: string; make: () => Driver }[] = [
-  { name: "postgresjs", make: () => postgresjs() },
-  { name: "node-postgres", make: () => nodePostgres() },
-];
-if (runtime.Bun !== undefined) drivers.push({ name: "bun-sql", make: () => bunSql() });
+const drivers = runtimeDrivers();
 
 let seq = 0;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

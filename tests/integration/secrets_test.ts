@@ -22,7 +22,6 @@ import {
   ConfigError,
   ConnectionError,
   createPool,
-  type Driver,
   end,
   HandlerReleasedError,
   init,
@@ -35,14 +34,8 @@ import {
 } from "../../mod.ts";
 import { normalizeConfig, passwordOf } from "../../src/config/normalize.ts";
 import { configFromEnv } from "../../src/config/env.ts";
-import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
-import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
-import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
-import {
-  denoPostgres,
-  type DenoPostgresClientConstructor,
-} from "../../src/drivers/deno_postgres/mod.ts";
 import { adminQuery, freePort, sharedServers, type TestServer } from "../support/servers.ts";
+import { runtimeDrivers, withDenoPostgres } from "../support/drivers.ts";
 
 // Two random parts: whatever is shown of the password, encoded or cut, holds one of them.
 const PART_A = `pa${randomBytes(6).toString("hex")}`;
@@ -54,24 +47,10 @@ const NEEDLES = [PART_A, PART_B];
 
 const runtime = globalThis as {
   Bun?: { inspect(v: unknown, o?: object): string };
-  Deno?: { inspect(v: unknown, o?: object): string; env: { get(k: string): string | undefined } };
+  Deno?: { inspect(v: unknown, o?: object): string };
 };
 
-interface DriverCase {
-  readonly name: string;
-  readonly make: () => Driver;
-}
-
-const drivers: DriverCase[] = [
-  { name: "postgresjs", make: () => postgresjs() },
-  { name: "node-postgres", make: () => nodePostgres() },
-];
-if (runtime.Bun !== undefined) drivers.push({ name: "bun-sql", make: () => bunSql() });
-const denoPostgresPath = runtime.Deno?.env.get("PGDBPOOL_DENO_POSTGRES");
-if (runtime.Deno !== undefined && denoPostgresPath) {
-  const Client = await loadDenoPostgres(denoPostgresPath);
-  drivers.push({ name: "deno-postgres", make: () => denoPostgres({ Client }) });
-}
+const drivers = await withDenoPostgres(runtimeDrivers());
 
 // ---------------------------------------------------------------------------
 // What "shows" means
@@ -611,15 +590,4 @@ function messages(err: unknown): string {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function loadDenoPostgres(path: string): Promise<DenoPostgresClientConstructor> {
-  const url = /^[a-z][a-z0-9+.-]*:/i.test(path)
-    ? new URL(path)
-    : new URL(path, `file://${(globalThis as { Deno?: { cwd(): string } }).Deno!.cwd()}/`);
-  const mod = await import(url.href) as { Client?: unknown };
-  if (typeof mod.Client !== "function") {
-    throw new TypeError(`PGDBPOOL_DENO_POSTGRES="${path}" does not export deno-postgres's Client`);
-  }
-  return mod.Client as DenoPostgresClientConstructor;
 }

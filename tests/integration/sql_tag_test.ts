@@ -13,31 +13,11 @@ import {
   QueryError,
   sqlFragment,
 } from "../../mod.ts";
-import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
-import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
-import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
-import {
-  denoPostgres,
-  type DenoPostgresClientConstructor,
-} from "../../src/drivers/deno_postgres/mod.ts";
 import { sharedServers, type TestServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
+import { runtimeDrivers, withDenoPostgres } from "../support/drivers.ts";
 
-const runtime = globalThis as {
-  Bun?: unknown;
-  Deno?: { env: { get(k: string): string | undefined }; cwd(): string };
-};
-const drivers: { name: string; make: () => Driver }[] = [
-  { name: "postgresjs", make: () => postgresjs() },
-  { name: "node-postgres", make: () => nodePostgres() },
-];
-if (runtime.Bun !== undefined) drivers.push({ name: "bun-sql", make: () => bunSql() });
-const denoPostgresPath = runtime.Deno?.env.get("PGDBPOOL_DENO_POSTGRES");
-if (runtime.Deno !== undefined && denoPostgresPath) {
-  const url = new URL(denoPostgresPath, `file://${runtime.Deno.cwd()}/`);
-  const { Client } = await import(url.href) as { Client: DenoPostgresClientConstructor };
-  drivers.push({ name: "deno-postgres", make: () => denoPostgres({ Client }) });
-}
+const drivers = await withDenoPostgres(runtimeDrivers());
 
 /** Wraps a driver so that every text sent (with its params) is recorded. */
 function recording(inner: Driver, sent: { text: string; params?: readonly unknown[] }[]): Driver {
