@@ -124,6 +124,29 @@ const subjects: Record<string, Factory> = {
     return s;
   },
 
+  "pgdbpool-pipelined"(size, stock) {
+    const pool = createPool({
+      db: "postgres://bench@127.0.0.1:5432/bench",
+      groups: { g: { connection_count: size, pipeline: true } },
+      driver: instantDriver(stock),
+      acquireTimeoutMs: 600_000,
+    });
+    const s: Subject = {
+      cycle() {
+        return pool.withHandler("g", async (db) => {
+          await db.query("SELECT 1");
+        });
+      },
+      async prewarm() {
+        await pool.withHandler("g", (db) => db.query("SELECT 1"));
+      },
+      acquire: () => pool.lease("g"),
+      hold: (n) => holdVia(n, () => pool.lease("g"), (h) => void h.release()),
+      close: () => pool.end(),
+    };
+    return s;
+  },
+
   "pgdbpool-lease"(size, stock) {
     const pool = createPool({
       db: "postgres://bench@127.0.0.1:5432/bench",

@@ -139,12 +139,16 @@ const CONTENDERS: Record<
 const CORE_SUBJECTS: Record<string, string> = {
   reference: "reference pool (bench/lib.ts)",
   pgdbpool: "pgdbpool withHandler",
+  "pgdbpool-pipelined": "pgdbpool withHandler, pipelined group",
   "pgdbpool-lease": "pgdbpool lease()/release()",
   "pgdbpool-core": "pgdbpool ResourcePool (src/core)",
   "generic-pool": "generic-pool",
   tarn: "tarn",
   "pg-pool": "pg-pool (pg.Pool's pool, fake Client)",
 };
+
+// The subjects that also run the paired scenarios (the reference inside, alternating slices).
+const PAIRED = new Set(["pgdbpool", "pgdbpool-pipelined"]);
 
 interface Mode {
   name: "smoke" | "quick" | "full";
@@ -244,7 +248,13 @@ function mode(args: Record<string, string>): Mode {
       warmMs: 250,
       measureMs: 600,
       // The subjects the targets are about; the other pools run in --full.
-      coreSubjects: ["reference", "pgdbpool", "pgdbpool-lease", "pgdbpool-core"],
+      coreSubjects: [
+        "reference",
+        "pgdbpool",
+        "pgdbpool-pipelined",
+        "pgdbpool-lease",
+        "pgdbpool-core",
+      ],
       coreScenarios: [
         "seq:10",
         "seq:1000",
@@ -575,6 +585,14 @@ function coreReport(rows: Row[], m: Mode): { md: string; targets: string[] } {
         }`,
       );
     }
+    for (const sc of ["paired-seq:10", "paired-cont:64/10"]) {
+      const rs = pick(rt, "pgdbpool-pipelined", sc);
+      if (!rs.length) continue;
+      const x = span(rs.map((r) => r.ratioToReference as number), 2);
+      targets.push(
+        `- ${rt} core ${sc.slice(7)}: pipelined withHandler × the reference pool: ${x}×`,
+      );
+    }
     for (const sc of ["seq:10", "cont:64/10"]) {
       const rs = pick(rt, "pgdbpool", sc);
       if (!rs.length) continue;
@@ -722,7 +740,7 @@ async function main(): Promise<number> {
         for (const subj of rotate(m.coreSubjects, rep)) {
           for (const all of groups) {
             // The paired scenarios run the reference inside: only withHandler's are judged.
-            const scenarios = all.filter((s) => !s.startsWith("paired") || subj === "pgdbpool");
+            const scenarios = all.filter((s) => !s.startsWith("paired") || PAIRED.has(subj));
             if (scenarios.length === 0) continue;
             const got = await runWorker(rt, "core_microbench", [
               `--subject=${subj}`,
