@@ -12,21 +12,13 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import type { Driver, DriverConnection, DriverResult, ReplySettler } from "../../src/driver.ts";
+import type { DriverConnection, DriverResult, ReplySettler } from "../../src/driver.ts";
 import { ConnectionError, QueryError } from "../../src/errors.ts";
-import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
-import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
-import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
 import { adminQuery, sharedServers, type TestServer } from "../support/servers.ts";
 import { connectParams } from "../support/params.ts";
+import { runtimeDrivers } from "../support/drivers.ts";
 
-const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
-
-const drivers: [string, () => Driver][] = [
-  ["postgresjs", () => postgresjs()],
-  ["node-postgres", () => nodePostgres()],
-];
-if (isBun) drivers.push(["bun-sql", () => bunSql()]);
+const drivers = runtimeDrivers();
 
 /** A settler that counts its calls and marks what it hands back. */
 class CountingSettler implements ReplySettler {
@@ -65,7 +57,7 @@ async function settled(
   }
 }
 
-for (const [name, make] of drivers) {
+for (const { name, make } of drivers) {
   describe(`${name}: a reply passes through the settler exactly once`, () => {
     let server: TestServer;
     let conn: DriverConnection;
