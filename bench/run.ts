@@ -42,6 +42,7 @@ import {
   runOverload,
 } from "./cold_overload_part.ts";
 import { writeReadmeTable } from "./readme_table.ts";
+import { pairsReport, runPairs } from "./paired_part.ts";
 
 type Runtime = "deno" | "bun" | "node";
 type Row = Record<string, unknown> & {
@@ -55,10 +56,10 @@ type Row = Record<string, unknown> & {
 const HELP = `npm run bench [-- flags]
 
 Modes:  (none) quick run · --full every cell, more repetitions · --smoke seconds, numbers only (CI)
-Parts:  --db --core --cold --overload (any of them; none: all four)
+Parts:  --db --pairs --core --cold --overload (any of them; none: all five)
 Cells:  --runtimes=deno,bun,node --contenders=pg,pgdbpool-nodepg,… --cells=select1:16,param:64
         --subjects=reference,pgdbpool --scenarios=seq:10,cont:64/10,heap-acquire:10000
-Timing: --reps=N (every part) --warm=ms --measure=ms (db part)
+Timing: --reps=N (every part) --warm=ms --measure=ms (db part) --slices=N --slice=ms (pairs)
 Output: --no-write (print only) · --readme (rewrite README.md's <!-- bench:start --> block from
         bench/results/latest.jsonl and latest-full.jsonl, then exit)`;
 
@@ -169,6 +170,10 @@ interface Mode {
   coldReps: number;
   overloadReps: number;
   overloadMeasureMs: number;
+  /** Paired part: repetitions, slice pairs per repetition, ms per slice. */
+  pairReps: number;
+  pairSlices: number;
+  pairSliceMs: number;
 }
 
 function mode(args: Record<string, string>): Mode {
@@ -192,6 +197,9 @@ function mode(args: Record<string, string>): Mode {
       coldReps: 1,
       overloadReps: 1,
       overloadMeasureMs: 300,
+      pairReps: 1,
+      pairSlices: 2,
+      pairSliceMs: 100,
     };
   } else if (args.full) {
     m = {
@@ -231,6 +239,9 @@ function mode(args: Record<string, string>): Mode {
       coldReps: 15,
       overloadReps: 5,
       overloadMeasureMs: 3000,
+      pairReps: 5,
+      pairSlices: 20,
+      pairSliceMs: 250,
     };
   } else {
     m = {
@@ -272,6 +283,9 @@ function mode(args: Record<string, string>): Mode {
       coldReps: 9,
       overloadReps: 3,
       overloadMeasureMs: 1500,
+      pairReps: 3,
+      pairSlices: 12,
+      pairSliceMs: 250,
     };
   }
   if (args.runtimes) m.runtimes = args.runtimes.split(",") as Runtime[];
@@ -287,10 +301,13 @@ function mode(args: Record<string, string>): Mode {
       m.coreReps =
       m.coldReps =
       m.overloadReps =
+      m.pairReps =
         Number(args.reps);
   }
   if (args.warm) m.warmMs = Number(args.warm);
   if (args.measure) m.measureMs = Number(args.measure);
+  if (args.slices) m.pairSlices = Number(args.slices);
+  if (args.slice) m.pairSliceMs = Number(args.slice);
   if (args.scenarios) m.coreScenarios = args.scenarios.split(",");
   if (args.subjects) m.coreSubjects = args.subjects.split(",");
   return m;
@@ -638,13 +655,14 @@ async function main(): Promise<number> {
   if (args.readme) return writeReadmeTable(ROOT) ? 0 : 1;
   const m = mode(args);
   // --db, --core, --cold, --overload pick parts; none: every part.
-  const picked = ["db", "core", "cold", "overload"].filter((p) => args[p]);
+  const picked = ["db", "pairs", "core", "cold", "overload"].filter((p) => args[p]);
   const doPart = (p: string) => picked.length === 0 || picked.includes(p);
   const doDb = doPart("db");
   const doCore = doPart("core");
   const doCold = doPart("cold");
   const doOverload = doPart("overload");
-  const needServer = doDb || doCold || doOverload;
+  const doPairs = doPart("pairs");
+  const needServer = doDb || doPairs || doCold || doOverload;
   fs.mkdirSync(SCRATCH, { recursive: true });
   fs.mkdirSync(RESULTS, { recursive: true });
   const started = new Date();
@@ -705,7 +723,7 @@ async function main(): Promise<number> {
         }
       }
     }
-    if ((doCold || doOverload) && server) {
+    if ((doPairs || doCold || doOverload) && server) {
       const ctx: PartContext = {
         // Node would need bundles of these workers too; cold start is about the edge (Deno).
         runtimes: m.runtimes.filter((r) => r !== "node"),
@@ -719,6 +737,16 @@ async function main(): Promise<number> {
         },
         log,
       };
+      if (doPairs) {
+        await runPairs({
+          ...ctx,
+          reps: m.pairReps,
+          slices: m.pairSlices,
+          sliceMs: m.pairSliceMs,
+          run: (rt, script, a) =>
+            runWorker(rt as Runtime, script, a, 2 * m.pairSlices * m.pairSliceMs + 60_000),
+        });
+      }
       if (doCold) await runCold(ctx);
       if (doOverload) await runOverload({ ...ctx, reps: m.overloadReps });
     }
@@ -821,9 +849,16 @@ async function main(): Promise<number> {
   const errors = rows.filter((r) => r.error);
   if (errors.length) md.push(`- ${errors.length} measurement(s) failed; see the JSON lines`);
   let targets: string[] = [];
+  const partRuntimes = m.runtimes.filter((r) => r !== "node");
   if (doDb) {
     const r = dbReport(rows, m);
     md.push("\n## Against a real PostgreSQL");
+    md.push(r.md);
+    targets = targets.concat(r.targets);
+  }
+  if (doPairs) {
+    const r = pairsReport(rows, partRuntimes);
+    md.push("\n## Paired in one process: pgdbpool against another pool, alternating slices");
     md.push(r.md);
     targets = targets.concat(r.targets);
   }
@@ -833,7 +868,6 @@ async function main(): Promise<number> {
     md.push(r.md);
     targets = targets.concat(r.targets);
   }
-  const partRuntimes = m.runtimes.filter((r) => r !== "node");
   if (doCold) {
     const r = coldReport(rows, partRuntimes);
     md.push("\n## Cold start, fresh process each");
