@@ -184,8 +184,8 @@ export interface DriverConnection {
   /**
    * `true` when `query` honours its `settler`: the pool then counts and
    * translates a reply inside the driver's own reaction to it, instead of
-   * chaining one more promise per query. The bundled adapters but
-   * deno-postgres set it.
+   * chaining one more promise per query. Every bundled adapter except
+   * deno-postgres sets it.
    */
   readonly settlesReplies?: boolean;
   /** `true` once the session is gone. It never becomes `false` again. */
