@@ -88,14 +88,24 @@ export function queryPlain(
     if (conn.settlesReplies === true) return conn.query(text, params, c);
     return conn.query(text, params).then(c.ok, c.failed);
   } catch (err) {
-    // Thrown before the driver took the query: settled here, once.
-    try {
-      c.failed(err);
-    } catch (failure) {
-      return Promise.reject(failure);
-    }
-    return Promise.reject(err);
+    return settleThrown(c, err);
   }
+}
+
+/**
+ * Settles a query the driver threw on instead of taking it: once, here.
+ *
+ * @param settler The query's settler.
+ * @param err What the driver threw.
+ * @returns What the settler threw, as a rejection.
+ */
+export function settleThrown(settler: ReplySettler, err: unknown): Promise<never> {
+  try {
+    settler.failed(err);
+  } catch (failure) {
+    return Promise.reject(failure);
+  }
+  return Promise.reject(err);
 }
 
 /**

@@ -10,6 +10,7 @@ import type { DriverResult, ReplySettler } from "../driver.ts";
 import { QueryError } from "../errors.ts";
 import { namedStatementHint } from "../endpoints/transaction_pooler.ts";
 import { connectionLost, queryFailure } from "./failures.ts";
+import { settleThrown } from "./plain_reply.ts";
 import type { Shared, SharedOwner } from "./shared_handler.ts";
 
 /**
@@ -34,13 +35,7 @@ export function sendShared(
     if (conn.settlesReplies === true) return conn.query(text, params, settler);
     return conn.query(text, params).then(settler.ok, settler.failed);
   } catch (err) {
-    // Thrown before the driver took the query: settled here, once.
-    try {
-      settler.failed(err);
-    } catch (failure) {
-      return Promise.reject(failure);
-    }
-    return Promise.reject(err);
+    return settleThrown(settler, err);
   }
 }
 

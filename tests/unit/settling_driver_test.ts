@@ -54,11 +54,11 @@ class Settling implements DriverConnection {
   }
 }
 
-function poolOver(conn: Settling, autocommit = true) {
+function poolOver(conn: Settling, autocommit = true, pipeline = false) {
   const driver: Driver = { name: "settling", connect: () => Promise.resolve(conn) };
   return createPool({
     db: "postgres://u@fake:5432/db",
-    groups: { g: { connection_count: 1, autocommit } },
+    groups: { g: { connection_count: 1, autocommit, pipeline } },
     driver,
   });
 }
@@ -139,6 +139,25 @@ describe("a driver that settles replies", () => {
       await assert.rejects(db.query("SELECT 1/0"), QueryError);
     });
     assert.deepEqual(conn.seen.map(([, s]) => s), [false, false]);
+    await pool.end();
+  });
+
+  it("a pipelined group settles through its session's settler, every way a reply ends", async () => {
+    const conn = new Settling(true);
+    const pool = poolOver(conn, true, true);
+    const seen = await pool.withHandler("g", async (db) => {
+      const out: unknown[] = [(await db.query("SELECT 1")).rows];
+      for (const next of ["fail", "throw", "lose"] as const) {
+        conn.next = next;
+        out.push(await db.query("SELECT 1").catch((e) => e));
+      }
+      return out;
+    });
+    assert.deepEqual(seen[0], [{ n: 1 }]);
+    assert.ok(seen[1] instanceof QueryError && seen[1].code === "22012", String(seen[1]));
+    assert.ok(seen[2] instanceof QueryError && /synchronously/.test(seen[2].message));
+    assert.ok(seen[3] instanceof ConnectionError, String(seen[3]));
+    assert.deepEqual(conn.seen.map(([, s]) => s), [true, true, true, true]);
     await pool.end();
   });
 });
