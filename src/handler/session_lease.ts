@@ -15,7 +15,7 @@ import type { PoolError } from "../errors.ts";
 import type { EndpointInfo } from "../endpoints/endpoint_set.ts";
 import type { LeaseWatch, WatchRecord } from "./lease_watch.ts";
 import { cleanSession, lastsPastReset, losesSetup, releaseSql, TxState } from "./release.ts";
-import { callbacksOf } from "./plain_reply.ts";
+import { callbacksOf, type SessionCallbacks } from "./plain_reply.ts";
 import type { SessionCloseReason } from "../observe/events.ts";
 
 /** What a handler needs from its group. */
@@ -92,18 +92,16 @@ export interface LeaseMethods {
   /** Counts a query answered (or failed). */
   answered(): void;
   /**
-   * Settles a reply that needs no tracking: counted answered, a failure
-   * translated, through two callbacks made once per session instead of two
-   * closures per query.
+   * Settles a reply that needs no tracking (counted answered, a failure
+   * translated) through the session's two callbacks: no closure per query.
    *
    * @param reply The driver's reply.
    * @returns The reply's result, or the translated failure.
    */
   settlePlain(reply: Promise<DriverResult>): Promise<DriverResult>;
   /**
-   * Ends a `withHandler` run once `fn`'s work settles: commits and releases,
-   * or rolls back, releases and rethrows; through the session's callbacks,
-   * not two closures per lease.
+   * Ends a `withHandler` run once `fn`'s work settles (commit and release, or
+   * roll back, release and rethrow) through the session's callbacks.
    *
    * @param work What `fn` returned.
    * @returns `work`'s result, once the session is back.
@@ -156,6 +154,9 @@ const methods: ThisType<Lease> & Omit<LeaseMethods, "endpoint" | "group"> & {
     if (this.released) return false;
     this.released = true;
     this.watchRecord?.watch.unwatch(this.watchRecord);
+    // fn gave its handler back mid-run: the run keeps these callbacks, the next holder new ones.
+    const c = this.entry.owned as SessionCallbacks | undefined;
+    if (c !== undefined && c.runner === this) this.entry.owned = undefined;
     return true;
   },
 
@@ -176,6 +177,8 @@ const methods: ThisType<Lease> & Omit<LeaseMethods, "endpoint" | "group"> & {
   },
 
   settleRun<T>(work: T | Promise<T>): Promise<T> {
+    // Released before fn's first await: nothing left to end; the callbacks may be the next holder's.
+    if (this.released) return Promise.resolve(work);
     const c = callbacksOf(this.entry);
     c.runner = this;
     return Promise.resolve(work).then(c.fnDone, c.fnFailed) as Promise<T>;

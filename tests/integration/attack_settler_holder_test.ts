@@ -51,9 +51,6 @@ for (const { name, make } of drivers) {
       "fn releases its handler and goes on: the next caller's run is not ended by it",
       {
         timeout: 30_000,
-        todo: "the session's shared fnDone/fnFailed act for callbacks.runner, which the next " +
-          "lease has overwritten: A's fn ending finishes B's lease, B's end then reads undefined " +
-          "(TypeError in rollBackAndThrow)",
       },
       async () => {
         const pool = onePool();

@@ -20,11 +20,6 @@ import { watchEscapes } from "../support/escapes.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const TODO = "node_postgres/connection.ts #forget: concurrent failures of one stale statement " +
-  "re-prepare under one name (0A000: queued queries parse the old name again, which the " +
-  "server still has; 26000: a second failure drops the first retry's fresh parse): 42P05 " +
-  "reaches the caller, with the transaction-pooler hint";
-
 describe("node-postgres: a stale statement run again under concurrency settles once", () => {
   let server: TestServer;
   const pools: Pool[] = [];
@@ -65,9 +60,7 @@ describe("node-postgres: a stale statement run again under concurrency settles o
   for (const pipeline of [false, true]) {
     const kind = pipeline ? "pipelined" : "exclusive";
 
-    it(`${kind}: the table changes under 30 queued queries of the same text`, {
-      todo: pipeline ? TODO : undefined,
-    }, async () => {
+    it(`${kind}: the table changes under 30 queued queries of the same text`, async () => {
       const pool = makePool({ pipeline });
       const table = await makeTable();
       const watch = watchEscapes();
@@ -99,9 +92,7 @@ describe("node-postgres: a stale statement run again under concurrency settles o
       }
     });
 
-    it(`${kind}: a function deallocates every statement, then 30 queries of known texts`, {
-      todo: pipeline ? TODO : undefined,
-    }, async () => {
+    it(`${kind}: a function deallocates every statement, then 30 queries of known texts`, async () => {
       const pool = makePool({ pipeline });
       const table = await makeTable();
       const watch = watchEscapes();
@@ -136,9 +127,7 @@ describe("node-postgres: a stale statement run again under concurrency settles o
     });
   }
 
-  it("exclusive, one handler: queries in flight when the table changes, each settled once", {
-    todo: TODO,
-  }, async () => {
+  it("exclusive, one handler: queries in flight when the table changes, each settled once", async () => {
     const pool = makePool({});
     const table = await makeTable();
     const watch = watchEscapes();

@@ -47,17 +47,13 @@ function poolOver(settles: boolean, autocommit: boolean) {
   });
 }
 
-const TODO = "plain_reply.ts callbacksOf: fnDone/fnFailed read callbacks.runner, which the next " +
-  "lease of the session overwrote once fn released its handler itself: A's fn ending finishes " +
-  "B's lease, and B's end reads undefined (TypeError in rollBackAndThrow)";
-
 for (const settles of [true, false]) {
   for (const autocommit of [true, false]) {
     const label = `${settles ? "settling" : "plain"} driver, ${
       autocommit ? "autocommit" : "transactional"
     }`;
     describe(`fn gives its handler back and goes on (${label})`, () => {
-      it("A's fn resolving later does not end B's run", { todo: TODO }, async () => {
+      it("A's fn resolving later does not end B's run", async () => {
         const pool = poolOver(settles, autocommit);
         try {
           const a = pool.withHandler("g", async (db) => {
@@ -84,7 +80,6 @@ for (const settles of [true, false]) {
 
       it(
         "A's fn failing later (after await using) does not end B's run",
-        { todo: TODO },
         async () => {
           const pool = poolOver(settles, autocommit);
           const boom = new Error("A fails after giving its handler back");
@@ -111,9 +106,7 @@ for (const settles of [true, false]) {
         },
       );
 
-      it("fn giving its handler back and returning at once: the waiting caller's run is its own", {
-        todo: TODO,
-      }, async () => {
+      it("fn giving its handler back and returning at once: the waiting caller's run is its own", async () => {
         const pool = poolOver(settles, autocommit);
         try {
           const out = await Promise.all([

@@ -45,6 +45,7 @@ export class NodePostgresConnection extends SessionConnection implements DriverC
   #generation = 0;
   // Texts whose statement went stale on this session, with the name to use instead.
   #renamed: Map<string, string> | undefined;
+  #renames = 0;
   // allowExitOnIdle: the socket is unref'd while no query is in flight.
   #unrefIdle = false;
   #pending = 0;
@@ -163,16 +164,19 @@ export class NodePostgresConnection extends SessionConnection implements DriverC
     return base === undefined || this.#generation === 0 ? base : `${base}_${this.#generation}`;
   }
 
-  // pg would bind the stale statement again: drop it from pg's cache, and
-  // when it still exists on the server, move the text to a fresh name.
+  // pg would bind the stale statement again. A statement gone from the server
+  // leaves pg's cache; one still there (a stale plan) stays, so that queries
+  // of its text already queued under that name fail and come back here rather
+  // than parse it again (42P05). Either way the text moves to a fresh name per
+  // failure: two retries never re-prepare under one name.
   #forget(text: string, name: string, stillOnServer: boolean): void {
     const con = (this.#client as unknown as PgClientState).connection;
-    if (con?.parsedStatements) delete con.parsedStatements[name];
-    if (con?.submittedNamedStatements) delete con.submittedNamedStatements[name];
-    if (stillOnServer) {
-      this.#renamed ??= new Map();
-      this.#renamed.set(text, `${name}_r${this.#renamed.size + 1}`);
+    if (!stillOnServer) {
+      if (con?.parsedStatements) delete con.parsedStatements[name];
+      if (con?.submittedNamedStatements) delete con.submittedNamedStatements[name];
     }
+    this.#renamed ??= new Map();
+    this.#renamed.set(text, `${name.replace(/_r\d+$/, "")}_r${++this.#renames}`);
   }
 
   #result(result: PgResult): DriverResult {
