@@ -137,7 +137,6 @@ export class WaitList<T> {
         onAbort: undefined,
         prev: undefined,
         next: undefined,
-        queued: true,
       };
       if (front === false) this.#chain.push(waiter);
       else this.#chain.insert(waiter);

@@ -19,6 +19,9 @@ export type WaitContinuation<T, U> = (
   arg: unknown,
 ) => U | Promise<U>;
 
+/** The rank of a waiter no longer in the list. */
+export const DEQUEUED = -2;
+
 // One queued caller; the list links run through the waiters themselves.
 export interface Waiter<T> {
   resolve(value: unknown): void;
@@ -27,15 +30,17 @@ export interface Waiter<T> {
   options: WaitOptions;
   /** Clock time it started waiting. */
   since: number;
-  /** Its place among the front places (lower first; -1: ahead of ranks); 0: at the back. */
+  /**
+   * Its place among the front places (lower first; -1: ahead of ranks); 0: at
+   * the back; {@linkcode DEQUEUED} once dequeued or removed, so that a late
+   * cancel is a no-op (no field of its own: a waiter is kept per queued caller).
+   */
   rank: number;
   then: WaitContinuation<T, unknown> | undefined;
   arg: unknown;
   onAbort: (() => void) | undefined;
   prev: Waiter<T> | undefined;
   next: Waiter<T> | undefined;
-  /** `false` once dequeued or removed, so a late cancel is a no-op. */
-  queued: boolean;
 }
 
 /** The list. */
@@ -75,8 +80,8 @@ export class WaiterChain<T> {
   }
 
   remove(waiter: Waiter<T>): void {
-    if (!waiter.queued) return;
-    waiter.queued = false;
+    if (waiter.rank === DEQUEUED) return;
+    waiter.rank = DEQUEUED;
     if (waiter.prev) waiter.prev.next = waiter.next;
     else this.head = waiter.next;
     if (waiter.next) waiter.next.prev = waiter.prev;
