@@ -13,10 +13,9 @@
  */
 import type { DriverConnection, DriverResult, ReplySettler } from "../../driver.ts";
 import { NO_PARAMETERS } from "../shared/notice.ts";
-import { refusal } from "../shared/params.ts";
 import { isSingleStatement, taggedResult } from "../shared/results.ts";
 import { SessionConnection } from "../shared/session.ts";
-import { refusedVia, settledFailure } from "../shared/settle.ts";
+import { refusedUpFront, refusedVia, settledFailure } from "../shared/settle.ts";
 import type { BunSqlClient, BunSqlResult } from "./types.ts";
 
 const TEMPLATE_CACHE_MAX = 1024;
@@ -127,9 +126,8 @@ export class BunSqlConnection extends SessionConnection implements DriverConnect
     params?: readonly unknown[],
     settler?: ReplySettler,
   ): Promise<DriverResult> {
-    if (this.session.closed) return refusedVia(settler, this.session.ended());
-    const refused = refusal(text, params);
-    if (refused !== undefined) return refusedVia(settler, refused);
+    const refused = refusedUpFront(this.session, text, params, settler);
+    if (refused !== undefined) return refused;
     let pending: Promise<BunSqlResult>;
     try {
       if (params !== undefined && params.length > 0) {

@@ -10,11 +10,10 @@
  * @module
  */
 import type { DriverConnection, DriverNotice, DriverResult, ReplySettler } from "../../driver.ts";
-import { refusal } from "../shared/params.ts";
 import { commandVerb, isSingleStatement, plainRows } from "../shared/results.ts";
 import { serverError } from "../shared/server_error.ts";
 import { SessionConnection } from "../shared/session.ts";
-import { refusedVia, settledFailure, settledResult } from "../shared/settle.ts";
+import { refusedUpFront, settledFailure, settledResult } from "../shared/settle.ts";
 import { noticeForwarder } from "../shared/notice.ts";
 import type { StatementNames } from "./statement_names.ts";
 import type { NodePostgresClient, NodePostgresResult, PgClientState } from "./types.ts";
@@ -106,9 +105,8 @@ export class NodePostgresConnection extends SessionConnection implements DriverC
     params?: readonly unknown[],
     settler?: ReplySettler,
   ): Promise<DriverResult> {
-    if (this.session.closed) return refusedVia(settler, this.session.ended());
-    const refused = refusal(text, params);
-    if (refused !== undefined) return refusedVia(settler, refused);
+    const refused = refusedUpFront(this.session, text, params, settler);
+    if (refused !== undefined) return refused;
     const values = params !== undefined && params.length > 0 ? params as unknown[] : undefined;
     const named = this.#names !== undefined && (values !== undefined || isSingleStatement(text));
     if (!this.#unrefIdle) return this.#run(text, values, named, true, settler);

@@ -10,10 +10,9 @@
  * @module
  */
 import type { DriverConnection, DriverResult, ReplySettler } from "../../driver.ts";
-import { refusal } from "../shared/params.ts";
 import { isSingleStatement, taggedResult } from "../shared/results.ts";
 import { SessionConnection } from "../shared/session.ts";
-import { refusedVia, settledFailure, settledResult } from "../shared/settle.ts";
+import { refusedUpFront, settledFailure, settledResult } from "../shared/settle.ts";
 import { discardCopyStream, isRows } from "./copy_stream.ts";
 import type { PostgresjsSql } from "./types.ts";
 
@@ -88,9 +87,8 @@ export class PostgresjsConnection extends SessionConnection implements DriverCon
     params?: readonly unknown[],
     settler?: ReplySettler,
   ): Promise<DriverResult> {
-    if (this.session.closed) return refusedVia(settler, this.session.ended());
-    const refused = refusal(text, params);
-    if (refused !== undefined) return refusedVia(settler, refused);
+    const refused = refusedUpFront(this.session, text, params, settler);
+    if (refused !== undefined) return refused;
     const withParams = params !== undefined && params.length > 0;
     // Whether nothing else was in flight when this query was handed over: see #translate.
     const alone = this.#pending++ === 0;

@@ -7,7 +7,8 @@
  * @module
  */
 import type { DriverResult, ReplySettler } from "../../driver.ts";
-import { rejected } from "./session.ts";
+import { refusal } from "./params.ts";
+import { rejected, type Session } from "./session.ts";
 
 /**
  * A reply's result, through the settler when there is one.
@@ -53,4 +54,25 @@ export function refusedVia(settler: ReplySettler | undefined, err: unknown): Pro
   }
   // A settler that did not throw broke its contract: the query still fails.
   return rejected(err);
+}
+
+/**
+ * The refusal of a query that must not be sent (its session has ended, or
+ * its input cannot be sent: see `refusal`), settled through the settler.
+ *
+ * @param session The query's session.
+ * @param text SQL text.
+ * @param params Values for `$1`, `$2`…
+ * @param settler The pool's settler, if it gave one.
+ * @returns The rejected promise, or `undefined` when the query may go.
+ */
+export function refusedUpFront(
+  session: Session,
+  text: string,
+  params: readonly unknown[] | undefined,
+  settler: ReplySettler | undefined,
+): Promise<never> | undefined {
+  if (session.closed) return refusedVia(settler, session.ended());
+  const refused = refusal(text, params);
+  return refused === undefined ? undefined : refusedVia(settler, refused);
 }
