@@ -67,9 +67,7 @@ export function callbacksOf(entry: PoolEntry<DriverConnection>): SessionCallback
 
 /**
  * Sends a statement that needs no tracking and settles its reply through
- * the session's callbacks: inside the driver's own reaction when it settles
- * replies (`DriverConnection.settlesReplies`), so that no promise of the
- * pool's is chained per query; else through one `then`.
+ * the session's callbacks (see {@linkcode sendThrough}).
  *
  * @param h The handler (counted `sent` already).
  * @param text SQL text.
@@ -83,29 +81,39 @@ export function queryPlain(
 ): Promise<DriverResult> {
   const c = callbacksOf(h.entry);
   c.holder = h;
-  const conn = h.conn;
-  try {
-    if (conn.settlesReplies === true) return conn.query(text, params, c);
-    return conn.query(text, params).then(c.ok, c.failed);
-  } catch (err) {
-    return settleThrown(c, err);
-  }
+  return sendThrough(h.conn, text, params, c);
 }
 
 /**
- * Settles a query the driver threw on instead of taking it: once, here.
+ * Sends a statement and settles its reply through `settler`, exactly once:
+ * inside the driver's own reaction when it settles replies
+ * (`DriverConnection.settlesReplies`), so that no promise of the pool's is
+ * chained per query; else through one `then`; here, when the driver throws
+ * instead of taking the query.
  *
- * @param settler The query's settler.
- * @param err What the driver threw.
- * @returns What the settler threw, as a rejection.
+ * @param conn The session.
+ * @param text SQL text.
+ * @param params Values for `$1`, `$2`…
+ * @param settler Counts the reply and translates its failure.
+ * @returns What the settler returned, or what it threw as a rejection.
  */
-export function settleThrown(settler: ReplySettler, err: unknown): Promise<never> {
+export function sendThrough(
+  conn: DriverConnection,
+  text: string,
+  params: readonly unknown[] | undefined,
+  settler: ReplySettler,
+): Promise<DriverResult> {
   try {
-    settler.failed(err);
-  } catch (failure) {
-    return Promise.reject(failure);
+    if (conn.settlesReplies === true) return conn.query(text, params, settler);
+    return conn.query(text, params).then(settler.ok, settler.failed);
+  } catch (err) {
+    try {
+      settler.failed(err);
+    } catch (failure) {
+      return Promise.reject(failure);
+    }
+    return Promise.reject(err);
   }
-  return Promise.reject(err);
 }
 
 /**

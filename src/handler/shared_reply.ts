@@ -10,7 +10,7 @@ import type { DriverResult, ReplySettler } from "../driver.ts";
 import { QueryError } from "../errors.ts";
 import { namedStatementHint } from "../endpoints/transaction_pooler.ts";
 import { connectionLost, queryFailure } from "./failures.ts";
-import { settleThrown } from "./plain_reply.ts";
+import { sendThrough } from "./plain_reply.ts";
 import type { Shared, SharedOwner } from "./shared_handler.ts";
 
 /**
@@ -28,15 +28,8 @@ export function sendShared(
   text: string,
   params: readonly unknown[] | undefined,
 ): Promise<DriverResult> {
-  const settler = shared.settler ??= settlerOf(group, shared);
-  const conn = shared.connection;
   shared.busy++;
-  try {
-    if (conn.settlesReplies === true) return conn.query(text, params, settler);
-    return conn.query(text, params).then(settler.ok, settler.failed);
-  } catch (err) {
-    return settleThrown(settler, err);
-  }
+  return sendThrough(shared.connection, text, params, shared.settler ??= settlerOf(group, shared));
 }
 
 function settlerOf(group: SharedOwner, shared: Shared): ReplySettler {
