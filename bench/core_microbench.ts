@@ -82,6 +82,31 @@ async function holdVia<C>(
   return () => held.forEach(release);
 }
 
+/** `withHandler` over an exclusive or a pipelined group of `size` connections. */
+function handlerSubject(size: number, stock: FakeConnection[] | undefined, pipeline: boolean) {
+  const pool = createPool({
+    db: "postgres://bench@127.0.0.1:5432/bench",
+    groups: { g: { connection_count: size, pipeline } },
+    driver: instantDriver(stock),
+    acquireTimeoutMs: 600_000,
+  });
+  const s: Subject = {
+    cycle() {
+      return pool.withHandler("g", async (db) => {
+        await db.query("SELECT 1");
+      });
+    },
+    // A pipelined group opens its sessions as callers come; an exclusive one, one per lease held.
+    prewarm: pipeline
+      ? async () => void await pool.withHandler("g", (db) => db.query("SELECT 1"))
+      : async (n) => (await s.hold(n))(),
+    acquire: () => pool.lease("g"),
+    hold: (n) => holdVia(n, () => pool.lease("g"), (h) => void h.release()),
+    close: () => pool.end(),
+  };
+  return s;
+}
+
 const subjects: Record<string, Factory> = {
   reference(size, stock) {
     const pool = new ReferencePool<FakeConnection>(size, () => Promise.resolve(take(stock)));
@@ -101,51 +126,8 @@ const subjects: Record<string, Factory> = {
     return s;
   },
 
-  "pgdbpool"(size, stock) {
-    const pool = createPool({
-      db: "postgres://bench@127.0.0.1:5432/bench",
-      groups: { g: { connection_count: size } },
-      driver: instantDriver(stock),
-      acquireTimeoutMs: 600_000,
-    });
-    const s: Subject = {
-      cycle() {
-        return pool.withHandler("g", async (db) => {
-          await db.query("SELECT 1");
-        });
-      },
-      async prewarm(n) {
-        (await s.hold(n))();
-      },
-      acquire: () => pool.lease("g"),
-      hold: (n) => holdVia(n, () => pool.lease("g"), (h) => void h.release()),
-      close: () => pool.end(),
-    };
-    return s;
-  },
-
-  "pgdbpool-pipelined"(size, stock) {
-    const pool = createPool({
-      db: "postgres://bench@127.0.0.1:5432/bench",
-      groups: { g: { connection_count: size, pipeline: true } },
-      driver: instantDriver(stock),
-      acquireTimeoutMs: 600_000,
-    });
-    const s: Subject = {
-      cycle() {
-        return pool.withHandler("g", async (db) => {
-          await db.query("SELECT 1");
-        });
-      },
-      async prewarm() {
-        await pool.withHandler("g", (db) => db.query("SELECT 1"));
-      },
-      acquire: () => pool.lease("g"),
-      hold: (n) => holdVia(n, () => pool.lease("g"), (h) => void h.release()),
-      close: () => pool.end(),
-    };
-    return s;
-  },
+  "pgdbpool": (size, stock) => handlerSubject(size, stock, false),
+  "pgdbpool-pipelined": (size, stock) => handlerSubject(size, stock, true),
 
   "pgdbpool-lease"(size, stock) {
     const pool = createPool({

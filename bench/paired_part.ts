@@ -24,15 +24,18 @@ interface Pair {
   what: string;
 }
 
-const c1 = (runtime: string, a: string, b: string): Pair => ({
+const pair = (runtime: string, a: string, b: string, c: number, need: number, what: string) => ({
   runtime,
   a,
   b,
   shape: "select1",
-  c: 1,
-  need: 0.95,
-  what: "c=1 within 5% of the bare driver",
+  c,
+  need,
+  what,
 });
+const c1 = (runtime: string, a: string, b: string) =>
+  pair(runtime, a, b, 1, 0.95, "c=1 within 5% of the bare driver");
+const RESERVE = "exclusive ≥ 1.2× postgres.js reserve()";
 
 /** The targets of issue 12 that compare two contenders. */
 export const PAIRS: readonly Pair[] = [
@@ -41,42 +44,11 @@ export const PAIRS: readonly Pair[] = [
   c1("bun", "pgdbpool-bunsql", "bunsql"),
   c1("bun", "pgdbpool-postgresjs", "postgresjs"),
   c1("bun", "pgdbpool-nodepg", "pg-named"),
-  ...["pgdbpool-postgresjs", "pgdbpool-nodepg"].map((a) => ({
-    runtime: "deno",
-    a,
-    b: "postgresjs-reserve",
-    shape: "select1",
-    c: 64,
-    need: 1.2,
-    what: "exclusive ≥ 1.2× postgres.js reserve()",
-  })),
-  {
-    runtime: "bun",
-    a: "pgdbpool-bunsql",
-    b: "postgresjs-reserve",
-    shape: "select1",
-    c: 64,
-    need: 1.2,
-    what: "exclusive ≥ 1.2× postgres.js reserve()",
-  },
-  {
-    runtime: "bun",
-    a: "pgdbpool-bunsql",
-    b: "pg-named",
-    shape: "select1",
-    c: 64,
-    need: 1.1,
-    what: "exclusive ≥ 1.1× pg.Pool, named statements",
-  },
-  {
-    runtime: "bun",
-    a: "pgdbpool-bunsql-pipe",
-    b: "bunsql",
-    shape: "select1",
-    c: 64,
-    need: 0.97,
-    what: "pipelined ≥ 0.97× Bun's own SQL pool",
-  },
+  pair("deno", "pgdbpool-postgresjs", "postgresjs-reserve", 64, 1.2, RESERVE),
+  pair("deno", "pgdbpool-nodepg", "postgresjs-reserve", 64, 1.2, RESERVE),
+  pair("bun", "pgdbpool-bunsql", "postgresjs-reserve", 64, 1.2, RESERVE),
+  pair("bun", "pgdbpool-bunsql", "pg-named", 64, 1.1, "exclusive ≥ 1.1× pg.Pool, named statements"),
+  pair("bun", "pgdbpool-bunsql-pipe", "bunsql", 64, 0.97, "pipelined ≥ 0.97× Bun's own SQL pool"),
 ];
 
 /** What the paired part needs beyond a part's context. */
