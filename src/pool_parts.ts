@@ -14,6 +14,7 @@ import { buildGroups, type Groups } from "./groups/build.ts";
 import { LeaseWatch } from "./handler/lease_watch.ts";
 import type { PoolOptions } from "./pool_types.ts";
 import type { EventSink } from "./observe/event_target.ts";
+import type { ListenPing } from "./listen/session_watch.ts";
 import { PoolObserver } from "./observe/observer.ts";
 import { inputOf, isPoolHandle, type PoolHandle } from "./threaded/handle.ts";
 import { type ThreadedPart, threadedPart } from "./threaded/threaded_part.ts";
@@ -32,6 +33,8 @@ export interface PoolParts {
   readonly watch: LeaseWatch;
   /** The shared side of a `type: "threaded"` pool. */
   readonly threaded: ThreadedPart | undefined;
+  /** The listen session's keep-alive. */
+  readonly listenPing: ListenPing;
 }
 
 /**
@@ -83,6 +86,7 @@ export function buildPoolParts(
     endTimeoutMs: config.endTimeoutMs,
     watch,
     threaded,
+    listenPing: { intervalMs: config.listenPingIntervalMs, timeoutMs: config.listenPingTimeoutMs },
   };
 }
 

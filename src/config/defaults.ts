@@ -55,6 +55,8 @@ export const DEFAULTS:
     | "leakDetectionMs"
     | "reconnectBaseMs"
     | "reconnectMaxMs"
+    | "listenPingIntervalMs"
+    | "listenPingTimeoutMs"
   > = Object.freeze({
     type: "non-threaded",
     port: 5432,
@@ -80,4 +82,6 @@ export const DEFAULTS:
     leakDetectionMs: 0,
     reconnectBaseMs: 250,
     reconnectMaxMs: 10_000,
+    listenPingIntervalMs: 10_000,
+    listenPingTimeoutMs: 5000,
   });

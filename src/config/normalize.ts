@@ -43,6 +43,8 @@ const DURATIONS = [
   ["reconnectBaseMs", "reconnect_base_ms", true],
   ["reconnectMaxMs", "reconnect_max_ms", true],
   ["leakDetectionMs", "leak_detection_ms", true],
+  ["listenPingIntervalMs", "listen_ping_interval_ms", false],
+  ["listenPingTimeoutMs", "listen_ping_timeout_ms", false],
 ] as const;
 type DurationKey = (typeof DURATIONS)[number][0];
 

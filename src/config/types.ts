@@ -56,6 +56,10 @@ export interface PoolConfigInput {
   reconnectBaseMs?: number;
   /** Longest back-off of a failing endpoint, in ms (alias `reconnect_max_ms`). @default {10000} */
   reconnectMaxMs?: number;
+  /** The `pool.listen` session is asked a `SELECT 1` this often, in ms (alias `listen_ping_interval_ms`). @default {10000} */
+  listenPingIntervalMs?: number;
+  /** No answer within this many ms to the listen session's ping, or to a new listen session's `LISTEN`s, closes it; it reconnects (alias `listen_ping_timeout_ms`). @default {5000} */
+  listenPingTimeoutMs?: number;
 }
 
 /**
@@ -91,4 +95,8 @@ export interface PoolConfig {
   readonly reconnectBaseMs: number;
   /** Longest back-off of a failing endpoint, in ms; ≥ `reconnectBaseMs`. */
   readonly reconnectMaxMs: number;
+  /** How often the listen session is pinged, in ms; > 0. */
+  readonly listenPingIntervalMs: number;
+  /** How long the listen session may take to answer, in ms; > 0. */
+  readonly listenPingTimeoutMs: number;
 }

@@ -16,9 +16,10 @@ import { ListenUnsupportedError, PoolClosedError, PoolError } from "../errors.ts
 import { isTransactionPooled } from "../endpoints/transaction_pooler.ts";
 import { quoteChannel } from "./channel.ts";
 import { type OnNotify, Subscribers } from "./subscribers.ts";
-import { closeUnlessAnswered, SessionWatch } from "./session_watch.ts";
+import { closeUnlessAnswered, type ListenPing, SessionWatch } from "./session_watch.ts";
 
 export type { NotifyInfo, OnNotify } from "./subscribers.ts";
+export type { ListenPing } from "./session_watch.ts";
 
 interface Session {
   readonly connection: DriverConnection;
@@ -30,6 +31,7 @@ export class Listener {
   readonly #endpoints: EndpointSet;
   readonly #channels = new Subscribers();
   readonly #watch: SessionWatch<Session>;
+  readonly #ping: ListenPing;
   #scope: EndpointScope | undefined;
   #session: Session | undefined;
   #connecting: Promise<Session> | undefined;
@@ -41,11 +43,14 @@ export class Listener {
    * Builds the listener; no I/O until the first `listen`.
    *
    * @param endpoints The pool's endpoints.
+   * @param ping The session's keep-alive (`listenPingIntervalMs`, `listenPingTimeoutMs`).
    */
-  constructor(endpoints: EndpointSet) {
+  constructor(endpoints: EndpointSet, ping: ListenPing) {
     this.#endpoints = endpoints;
+    this.#ping = ping;
     this.#watch = new SessionWatch(
       endpoints.clock,
+      ping,
       () => this.#closed ? undefined : this.#session,
       (s) => this.#drop(s, true),
     );
@@ -144,8 +149,12 @@ export class Listener {
         }: the endpoint has pool_mode "transaction", and such a pooler hands the server session to other clients between transactions, so notifications would not reach this pool; listen through the server itself or a pooler in session mode`,
       );
     }
-    // A server gone silent after the login: no answer to the LISTENs within 5 s closes the session.
-    const answered = closeUnlessAnswered(this.#endpoints.clock, session.connection);
+    // A server gone silent after the login: no answer to the LISTENs in time closes the session.
+    const answered = closeUnlessAnswered(
+      this.#endpoints.clock,
+      session.connection,
+      this.#ping.timeoutMs,
+    );
     try {
       for (const channel of this.#channels.channels()) {
         await session.connection.query(`LISTEN ${quoteChannel(channel)}`);

@@ -10,20 +10,30 @@ import type { DriverConnection } from "../driver.ts";
 
 // How often the session is checked for loss.
 const WATCH_MS = 250;
-// A query every PING_TICKS checks (10 s); no answer within PING_WAIT_MS closes the session.
-const PING_TICKS = 40;
-const PING_WAIT_MS = 5000;
+
+/** The listen session's keep-alive: the pool's `listenPingIntervalMs` and `listenPingTimeoutMs`. */
+export interface ListenPing {
+  /** A `SELECT 1` this often, in ms (on the next loss check: at most every 250 ms). */
+  readonly intervalMs: number;
+  /** No answer within this many ms (to the ping, or to a new session's LISTENs) closes the session. */
+  readonly timeoutMs: number;
+}
 
 /**
  * Closes `connection` unless the returned function is called within
- * `PING_WAIT_MS` (5 s): for a session whose answer is awaited.
+ * `timeoutMs`: for a session whose answer is awaited.
  *
  * @param clock The pool's clock.
  * @param connection The session asked.
+ * @param timeoutMs How long the answer may take, in ms.
  * @returns Called when the answer came (or the wait ended otherwise).
  */
-export function closeUnlessAnswered(clock: Clock, connection: DriverConnection): () => void {
-  const late = clock.setTimeout(() => void connection.close().catch(() => {}), PING_WAIT_MS);
+export function closeUnlessAnswered(
+  clock: Clock,
+  connection: DriverConnection,
+  timeoutMs: number,
+): () => void {
+  const late = clock.setTimeout(() => void connection.close().catch(() => {}), timeoutMs);
   unrefTimer(late);
   return () => clock.clearTimeout(late);
 }
@@ -31,6 +41,8 @@ export function closeUnlessAnswered(clock: Clock, connection: DriverConnection):
 /** Watches one session at a time for loss. */
 export class SessionWatch<S extends { readonly connection: DriverConnection }> {
   readonly #clock: Clock;
+  readonly #ping: ListenPing;
+  readonly #pingTicks: number;
   readonly #current: () => S | undefined;
   readonly #lost: (session: S) => void;
   #timer: TimerHandle | undefined;
@@ -41,11 +53,20 @@ export class SessionWatch<S extends { readonly connection: DriverConnection }> {
    * Builds the watch; nothing runs before {@linkcode SessionWatch.arm}.
    *
    * @param clock The pool's clock.
+   * @param ping How often the session is asked, and how long it may take to answer.
    * @param current The session to watch now (`undefined`: none, the watch stops).
    * @param lost Told when the session was found closed.
    */
-  constructor(clock: Clock, current: () => S | undefined, lost: (session: S) => void) {
+  constructor(
+    clock: Clock,
+    ping: ListenPing,
+    current: () => S | undefined,
+    lost: (session: S) => void,
+  ) {
     this.#clock = clock;
+    this.#ping = ping;
+    // The ping rides on the loss checks: every that many of them (10 s: 40).
+    this.#pingTicks = Math.max(1, Math.ceil(ping.intervalMs / WATCH_MS));
     this.#current = current;
     this.#lost = lost;
   }
@@ -58,7 +79,7 @@ export class SessionWatch<S extends { readonly connection: DriverConnection }> {
       const s = this.#current();
       if (s === undefined) return;
       if (s.connection.closed) return void this.#lost(s);
-      if (++this.#ticks % PING_TICKS === 0) this.#ping(s.connection);
+      if (++this.#ticks % this.#pingTicks === 0) this.#send(s.connection);
       this.arm();
     };
     this.#timer = this.#clock.setTimeout(tick, WATCH_MS);
@@ -71,10 +92,10 @@ export class SessionWatch<S extends { readonly connection: DriverConnection }> {
     this.#timer = undefined;
   }
 
-  #ping(connection: DriverConnection): void {
+  #send(connection: DriverConnection): void {
     if (this.#pinging) return;
     this.#pinging = true;
-    const answered = closeUnlessAnswered(this.#clock, connection);
+    const answered = closeUnlessAnswered(this.#clock, connection, this.#ping.timeoutMs);
     connection.query("SELECT 1").catch(() => {}).finally(() => {
       answered();
       this.#pinging = false;

@@ -102,6 +102,8 @@ describe("DEFAULTS", () => {
       leakDetectionMs: 0,
       reconnectBaseMs: 250,
       reconnectMaxMs: 10000,
+      listenPingIntervalMs: 10000,
+      listenPingTimeoutMs: 5000,
     });
   });
 });
