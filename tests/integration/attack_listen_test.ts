@@ -153,8 +153,11 @@ for (const { name, make } of drivers) {
     it("listen on a session that went silent settles (no hang), and listening works again", async () => {
       const proxy = await startProxy({ target: server });
       try {
+        // The keep-alive of the defaults (a ping every 10 s, 5 s to answer), made short.
         const { pool } = makePool({
           db: { ...endpointOf(server), host: proxy.host, port: proxy.port },
+          listenPingIntervalMs: 500,
+          listenPingTimeoutMs: 500,
         });
         const got: string[] = [];
         const stopA = await pool.listen("atk_silent_a", (p) => void got.push(p));
@@ -164,7 +167,7 @@ for (const { name, make } of drivers) {
           (stop) => stop,
           (err: Error) => err,
         );
-        // The ping (every 10 s, 5 s to answer) closes a silent session: the call settles.
+        // The ping (every 0.5 s here, 0.5 s to answer) closes a silent session: the call settles.
         assert.ok(Date.now() - started < 20_000);
         assert.ok(typeof outcome === "function" || outcome instanceof Error);
         await until("a notification on a", async () => {
@@ -316,6 +319,8 @@ for (const { name, make } of drivers) {
         driver,
         reconnectBaseMs: 50,
         reconnectMaxMs: 200,
+        // Unanswered LISTENs close the new session after this (5 s by default).
+        listenPingTimeoutMs: 500,
       });
       pools.push(pool);
       const never = new Promise((r) => setTimeout(() => r("still pending"), 20_000));
