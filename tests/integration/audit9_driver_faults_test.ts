@@ -8,16 +8,17 @@
  * than it holds, a CommandComplete without its NUL, an unexpected
  * CopyOutResponse). Per driver, through the pool: each call settles with a
  * typed `PoolError` (or succeeds), in time, and nothing reaches the process
- * as an unhandled rejection or an uncaught exception. A `statement_timeout`
+ * as an unhandled rejection or an uncaught exception (a driver's scripts run
+ * at once, each on its own server and pool). A `statement_timeout`
  * that fires during postgres.js's array-type fetch is a `ConnectionError`.
  *
  * @module
  */
-import { afterEach, beforeEach, describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
 import pg from "pg";
-import { ConnectionError, createPool, PoolError } from "../../mod.ts";
+import { ConnectionError, createPool, type Driver, PoolError } from "../../mod.ts";
 import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
 import { auth, type FakeStep, message, startFakeServer } from "../support/fake_server.ts";
 import { type EscapeWatch, watchEscapes } from "../support/escapes.ts";
@@ -93,56 +94,74 @@ const SCRIPTS: [string, FakeStep[]][] = [
   ["a DataRow with no RowDescription", answer(message("D", bytes(0, 1, 0, 0, 0, 1, 49)))],
 ];
 
+/** What one script did to a call through the pool. */
+interface CaseResult {
+  readonly outcome: unknown;
+  readonly took: number;
+}
+
+/** One script against one driver: its own fake server and pool; the call's outcome and time. */
+async function runCase(script: FakeStep[], makeDriver: () => Driver): Promise<CaseResult> {
+  const server = await startFakeServer(script);
+  const pool = createPool({
+    db: {
+      host: server.host,
+      port: server.port,
+      user: "app",
+      name: "app",
+      pass: "secret",
+      connect_timeout: 2,
+      query_timeout: 1_000,
+      ssl: "disable",
+    },
+    groups: { g: { connection_count: 1 } },
+    driver: makeDriver(),
+    pingTimeoutMs: 1_000,
+    endTimeoutMs: 1_000,
+  });
+  try {
+    const started = Date.now();
+    const outcome = await pool.withHandler(
+      "g",
+      (db) => db.query("SELECT 1 AS n"),
+      { timeoutMs: 6_000 },
+    ).then(() => "resolved", (err: unknown) => err);
+    return { outcome, took: Date.now() - started };
+  } finally {
+    await pool.end();
+    await server.close();
+  }
+}
+
 for (const { name: driverName, make: makeDriver } of drivers) {
   describe(`${driverName} through the pool against malformed server messages`, () => {
-    let watch: EscapeWatch;
-
-    beforeEach(() => {
-      watch = watchEscapes();
-    });
-
-    afterEach(async () => {
-      await settle();
-      watch.stop();
-    });
-
-    for (const [what, script] of SCRIPTS) {
-      it(`withHandler() settles typed, in time, and nothing escapes, on ${what}`, async () => {
-        const server = await startFakeServer(script);
-        const pool = createPool({
-          db: {
-            host: server.host,
-            port: server.port,
-            user: "app",
-            name: "app",
-            pass: "secret",
-            connect_timeout: 2,
-            query_timeout: 1_000,
-            ssl: "disable",
-          },
-          groups: { g: { connection_count: 1 } },
-          driver: makeDriver(),
-          pingTimeoutMs: 1_000,
-          endTimeoutMs: 1_000,
-        });
-        try {
-          const started = Date.now();
-          const outcome = await pool.withHandler(
-            "g",
-            (db) => db.query("SELECT 1 AS n"),
-            { timeoutMs: 6_000 },
-          ).then(() => "resolved", (err: unknown) => err);
-          const took = Date.now() - started;
-          if (outcome !== "resolved") {
-            assert.ok(outcome instanceof PoolError, inspect(outcome));
-          }
-          assert.ok(took < 8_000, `took ${took} ms`);
-        } finally {
-          await pool.end();
-          await server.close();
-        }
+    // The scripts run at once, each on its own fake server and pool (most of their time is
+    // timeouts); each test checks its own call, and that nothing escaped while any of them ran.
+    let watch: EscapeWatch | undefined;
+    let batch: Promise<Map<string, CaseResult>> | undefined;
+    const results = () =>
+      batch ??= (async () => {
+        watch = watchEscapes();
+        const done = await Promise.all(
+          SCRIPTS.map(async ([what, script]) => [what, await runCase(script, makeDriver)] as const),
+        );
         await settle();
-        assert.deepEqual(watch.escaped.map((e) => inspect(e)), []);
+        return new Map(done);
+      })();
+
+    after(async () => {
+      await batch?.catch(() => {});
+      watch?.stop();
+    });
+
+    for (const [what] of SCRIPTS) {
+      it(`withHandler() settles typed, in time, and nothing escapes, on ${what}`, async () => {
+        const { outcome, took } = (await results()).get(what)!;
+        if (outcome !== "resolved") {
+          assert.ok(outcome instanceof PoolError, inspect(outcome));
+        }
+        assert.ok(took < 8_000, `took ${took} ms`);
+        assert.deepEqual(watch!.escaped.map((e) => inspect(e)), []);
       });
     }
   });
