@@ -4,8 +4,10 @@
  * and a query, in each direction. Each connect and query settles (a
  * `ConnectionError`, or success when the cut came too late to matter),
  * nothing escapes as an unhandled rejection or an uncaught exception, and a
- * session that did open reports `closed` after the cut. Runs under
- * `deno test` and `bun test` (Bun.SQL on Bun only).
+ * session that did open reports `closed` after the cut. The cut points of a
+ * test run at once, each through a proxy of its own (most of their time is
+ * the drivers' timeouts). Runs under `deno test` and `bun test` (Bun.SQL on
+ * Bun only).
  *
  * @module
  */
@@ -50,11 +52,25 @@ for (const { name, make: makeDriver } of drivers) {
       await proxy.close();
     });
 
-    /** One connect, one query, one close through the proxy; what happened. */
-    async function attempt(driver: Driver): Promise<string> {
+    /** A proxy of its own for `fn`, with `rule` applied to every connection through it. */
+    async function throughOwnProxy<T>(
+      rule: (p: CuttingProxy) => void,
+      fn: (p: CuttingProxy) => Promise<T>,
+    ): Promise<T> {
+      const own = await startCuttingProxy(server.host, server.port);
+      try {
+        rule(own);
+        return await fn(own);
+      } finally {
+        await own.close();
+      }
+    }
+
+    /** One connect, one query, one close through `via`; what happened. */
+    async function attempt(driver: Driver, via: CuttingProxy = proxy): Promise<string> {
       const params = connectParams(server, {
         host: "127.0.0.1",
-        port: proxy.port,
+        port: via.port,
         ssl: "prefer",
         // Bun.SQL retries a connection cut during startup until this deadline.
         connectTimeoutMs: 1_000,
@@ -93,22 +109,25 @@ for (const { name, make: makeDriver } of drivers) {
         const handshake = proxy.passed.toClient - before;
         const watch = watchEscapes();
         try {
-          for (const bytes of cutPoints(handshake, 4)) {
-            proxy.stallAfter("toClient", bytes);
-            const started = Date.now();
-            await assert.rejects(
-              makeDriver().connect(
-                connectParams(server, {
-                  host: "127.0.0.1",
-                  port: proxy.port,
-                  connectTimeoutMs: 300,
-                }),
-              ),
-              (err) => err instanceof ConnectionError,
-            );
-            const took = Date.now() - started;
-            assert.ok(took < 2_000, `gave up after ${took} ms (stalled after ${bytes} bytes)`);
-          }
+          await Promise.all(
+            cutPoints(handshake, 4).map((bytes) =>
+              throughOwnProxy((p) => p.stallAfter("toClient", bytes), async (p) => {
+                const started = Date.now();
+                await assert.rejects(
+                  makeDriver().connect(
+                    connectParams(server, {
+                      host: "127.0.0.1",
+                      port: p.port,
+                      connectTimeoutMs: 300,
+                    }),
+                  ),
+                  (err) => err instanceof ConnectionError,
+                );
+                const took = Date.now() - started;
+                assert.ok(took < 2_000, `gave up after ${took} ms (stalled after ${bytes} bytes)`);
+              })
+            ),
+          );
         } finally {
           proxy.cutAfter("toClient", undefined);
           await settle();
@@ -135,11 +154,15 @@ for (const { name, make: makeDriver } of drivers) {
         const watch = watchEscapes();
         const seen: Record<string, number> = {};
         try {
-          for (const bytes of cutPoints(total, onBun ? 6 : 14)) {
-            proxy.cutAfter(direction, bytes);
-            const outcome = await attempt(makeDriver());
-            seen[outcome] = (seen[outcome] ?? 0) + 1;
-          }
+          const outcomes = await Promise.all(
+            cutPoints(total, onBun ? 6 : 14).map((bytes) =>
+              throughOwnProxy(
+                (p) => p.cutAfter(direction, bytes),
+                (p) => attempt(makeDriver(), p),
+              )
+            ),
+          );
+          for (const outcome of outcomes) seen[outcome] = (seen[outcome] ?? 0) + 1;
         } finally {
           proxy.cutAfter(direction, undefined);
           await settle();
