@@ -1,7 +1,12 @@
 /**
  * How a pipelined group picks the session for a new lease: the one with the
- * fewest holders, ties going round the sessions; on the way, sessions that
- * died or whose server changed role leave the rotation.
+ * fewest holders. Idle sessions are taken in turn (a light load spreads over
+ * the sessions and their endpoints); among busy ones, ties go to the first in
+ * list order, so callers that leave a session and come back in the same turn
+ * find the same session, and the driver sends their queries in one write
+ * (going round instead cost about a third more writes per query on Bun.SQL).
+ * On the way, sessions that died or whose server changed role leave the
+ * rotation.
  *
  * @module
  */
@@ -29,26 +34,61 @@ export class LeastBusy {
    * @returns The least busy fitting session, if any.
    */
   pick(list: Shared[], scope: EndpointScope, owner: RotationOwner): Shared | undefined {
+    // Without a role to check, only the session picked needs a look (a dead one
+    // with queries in flight leaves through its failed replies).
+    if (!scope.checksRole) {
+      const best = this.#fewestHolders(list);
+      if (best !== undefined && !best.connection.closed && !best.retire) return best;
+    }
+    return this.#careful(list, scope, owner);
+  }
+
+  #fewestHolders(list: Shared[]): Shared | undefined {
     const n = list.length;
-    let best: Shared | undefined;
-    let unfit: Shared[] | undefined;
+    if (n === 0) return undefined;
+    let best = list[0];
+    for (let i = 1; i < n && best.holders > 0; i++) {
+      if (list[i].holders < best.holders) best = list[i];
+    }
+    if (best.holders > 0) return best;
+    // Idle sessions in turn, from the cursor.
     for (let k = 0; k < n; k++) {
-      const s = list[(this.#cursor + k) % n];
+      const at = (this.#cursor + k) % n;
+      if (list[at].holders === 0) {
+        this.#cursor = (at + 1) % n;
+        return list[at];
+      }
+    }
+    return best;
+  }
+
+  #careful(list: Shared[], scope: EndpointScope, owner: RotationOwner): Shared | undefined {
+    const n = list.length;
+    let busiest: Shared | undefined;
+    let idle: Shared | undefined;
+    let idleAt = -1;
+    let idleDistance = n;
+    let unfit: Shared[] | undefined;
+    for (let i = 0; i < n; i++) {
+      const s = list[i];
       if (s.connection.closed || s.retire) continue;
       if (scope.checksRole && !scope.fits(s.endpoint, s.connection)) {
         // Its server changed role: out of rotation, and closed once nobody holds a share.
         if (s.holders === 0) (unfit ??= []).push(s);
         continue;
       }
-      if (!best || s.holders < best.holders) best = s;
-      if (best.holders === 0) break;
+      if (s.holders === 0) {
+        const distance = (i - this.#cursor + n) % n;
+        if (distance < idleDistance) [idle, idleAt, idleDistance] = [s, i, distance];
+      } else if (!busiest || s.holders < busiest.holders) busiest = s;
     }
     // Sessions that died since: out of rotation, their slots free again.
     if (list.some((s) => s.connection.closed)) {
       for (const s of list.filter((s) => s.connection.closed)) owner.broken(s);
     }
     if (unfit) { for (const s of unfit) owner.broken(s, "role-changed"); }
-    if (list.length > 0) this.#cursor = (this.#cursor + 1) % list.length;
-    return best;
+    if (idle === undefined) return busiest;
+    this.#cursor = list.length > 0 ? (idleAt + 1) % list.length : 0;
+    return idle;
   }
 }
