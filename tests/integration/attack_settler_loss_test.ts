@@ -21,7 +21,7 @@ import {
 import { startProxy, type TestProxy } from "../../src/testing/mod.ts";
 import { adminQuery, sharedServers, type TestServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
-import { watchEscapes } from "../support/escapes.ts";
+import { type EscapeWatch, watchEscapes } from "../support/escapes.ts";
 import { runtimeDrivers, withDenoPostgres } from "../support/drivers.ts";
 
 const drivers = await withDenoPostgres(runtimeDrivers());
@@ -81,7 +81,12 @@ for (const { name, make } of drivers) {
       await Promise.all(proxies.map((p) => p.close()));
     });
 
-    const makePool = (kind: Kind, sessions: number, db: unknown = endpointOf(server)) => {
+    const makePool = (
+      kind: Kind,
+      sessions: number,
+      db: unknown = endpointOf(server),
+      extra: Record<string, unknown> = {},
+    ) => {
       appName = `as_loss_${name.replace(/\W/g, "_")}_${++next}_${Date.now() % 100000}`;
       const endpoint = { ...(db as Record<string, unknown>), application_name: appName };
       const pool = createPool({
@@ -96,6 +101,7 @@ for (const { name, make } of drivers) {
         driver: make(),
         pingAfterIdleMs: 0,
         endTimeoutMs: 2_000,
+        ...extra,
         // deno-lint-ignore no-explicit-any
       } as any);
       pools.push(pool);
@@ -250,54 +256,69 @@ for (const { name, make } of drivers) {
           }
         },
       );
+    }
 
+    /** The network gone silent under 10 callers, on a `kind` pool through a proxy of its own. */
+    async function silentUnderCallers(kind: Kind): Promise<void> {
+      const proxy = await startProxy({ target: server });
+      proxies.push(proxy);
+      const pool = makePool(
+        kind,
+        2,
+        // Replacements connect through the stalled proxy too: they give up after 1 s.
+        endpointOf(server, {
+          host: proxy.host,
+          port: proxy.port,
+          query_timeout: 300,
+          connect_timeout: 1,
+        }),
+        // The ping before use (pingAfterIdleMs 0) on a stalled session gives up after 2 s (5 s by
+        // default): still after the replacements' connect timeout, as before.
+        { pingTimeoutMs: 2_000 },
+      );
+      await pool.withHandler("g", (db) => db.query("SELECT 1"));
+      proxy.stall();
+      const calls = Array.from(
+        { length: 10 },
+        (_, i) =>
+          pool.withHandler("g", (db) => db.query(`SELECT ${i} AS n`)).then(
+            (r) => (r.rows[0] as { n: number }).n,
+            (err) => err,
+          ),
+      );
+      const outcomes = await Promise.all(calls);
+      const problems = outcomes
+        .map((o, i) => [o, i] as const)
+        .filter(([o, i]) => o !== i && !(o instanceof PoolError))
+        .map(([o, i]) => `${i}: ${inspect(o)}`);
+      assert.deepEqual(problems, [], "a result or a typed error, each");
+      assert.ok(outcomes.some((o) => o instanceof PoolError), "the stall ended someone");
+      proxy.pass();
+      assert.ok(
+        await until(() => pool.stats().groups.g.leased === 0, 5_000),
+        JSON.stringify(pool.stats().groups.g),
+      );
+      assert.equal(await servesAgain(pool, 6), 6);
+    }
+
+    // The kinds' silent networks run at once, each on its own proxy and pool (their time is the
+    // sweep's and the connect timeout's); each test checks its own kind, and that nothing escaped
+    // while any ran. The first test waits for all, so nothing runs on into the next tests.
+    let silent: { watch: EscapeWatch; runs: Map<Kind, Promise<void>> } | undefined;
+    after(() => silent?.watch.stop());
+    for (const kind of KINDS) {
       it(
         `${kind}: the network gone silent under 10 callers: the sweep ends them with ConnectionError`,
         { timeout: 60_000 },
         async () => {
-          const proxy = await startProxy({ target: server });
-          proxies.push(proxy);
-          const pool = makePool(
-            kind,
-            2,
-            // Replacements connect through the stalled proxy too: they give up after 1 s.
-            endpointOf(server, {
-              host: proxy.host,
-              port: proxy.port,
-              query_timeout: 300,
-              connect_timeout: 1,
-            }),
-          );
-          const watch = watchEscapes();
-          try {
-            await pool.withHandler("g", (db) => db.query("SELECT 1"));
-            proxy.stall();
-            const calls = Array.from(
-              { length: 10 },
-              (_, i) =>
-                pool.withHandler("g", (db) => db.query(`SELECT ${i} AS n`)).then(
-                  (r) => (r.rows[0] as { n: number }).n,
-                  (err) => err,
-                ),
-            );
-            const outcomes = await Promise.all(calls);
-            const problems = outcomes
-              .map((o, i) => [o, i] as const)
-              .filter(([o, i]) => o !== i && !(o instanceof PoolError))
-              .map(([o, i]) => `${i}: ${inspect(o)}`);
-            assert.deepEqual(problems, [], "a result or a typed error, each");
-            assert.ok(outcomes.some((o) => o instanceof PoolError), "the stall ended someone");
-            proxy.pass();
-            assert.ok(
-              await until(() => pool.stats().groups.g.leased === 0, 5_000),
-              JSON.stringify(pool.stats().groups.g),
-            );
-            assert.equal(await servesAgain(pool, 6), 6);
-            await sleep(50);
-            assert.deepEqual(watch.escaped.map((e) => inspect(e)), []);
-          } finally {
-            watch.stop();
+          if (silent === undefined) {
+            const watch = watchEscapes();
+            silent = { watch, runs: new Map(KINDS.map((k) => [k, silentUnderCallers(k)])) };
           }
+          await Promise.allSettled(silent.runs.values());
+          await silent.runs.get(kind);
+          await sleep(50);
+          assert.deepEqual(silent.watch.escaped.map((e) => inspect(e)), []);
         },
       );
     }
