@@ -2,15 +2,16 @@
  * No error of a driver escapes: every adapter, against a fake server that
  * sends malformed or unsupported authentication messages, rejects the
  * connect with a `ConnectionError` in time, and nothing reaches the
- * process as an unhandled rejection or an uncaught exception. Runs under
+ * process as an unhandled rejection or an uncaught exception (a driver's
+ * scripts run at once, each on a fake server of its own). Runs under
  * `deno test` and `bun test` (Bun.SQL on Bun only).
  *
  * @module
  */
-import { after, afterEach, beforeEach, describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
-import type { ConnectParams } from "../../src/driver.ts";
+import type { ConnectParams, Driver, DriverConnection } from "../../src/driver.ts";
 import { ConnectionError } from "../../src/errors.ts";
 import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
 import pg from "pg";
@@ -90,60 +91,88 @@ const FROZEN: FakeStep[] = [
   ready,
 ];
 
+/** What one script did to a connect: its outcome and how long it took. */
+interface ScriptResult {
+  readonly outcome: { conn: DriverConnection } | { err: unknown };
+  readonly took: number;
+}
+
+/** One script against a fresh driver, on a fake server of its own. */
+async function connectTo(script: FakeStep[], makeDriver: () => Driver): Promise<ScriptResult> {
+  const server = await startFakeServer(script);
+  try {
+    const started = Date.now();
+    const outcome = await makeDriver().connect(params(server.port)).then(
+      (conn) => ({ conn }),
+      (err: unknown) => ({ err }),
+    );
+    const took = Date.now() - started;
+    if ("conn" in outcome) await outcome.conn.close();
+    return { outcome, took };
+  } finally {
+    await server.close();
+  }
+}
+
 for (const { name: driverName, make: makeDriver } of drivers) {
   describe(`${driverName} against a misbehaving server`, () => {
-    let watch: EscapeWatch;
-    const closers: (() => Promise<void>)[] = [];
-
-    beforeEach(() => {
-      watch = watchEscapes();
-    });
-
-    afterEach(async () => {
-      await settle();
-      watch.stop();
-      while (closers.length) await closers.pop()!();
-    });
+    // The scripts run at once, each on its own fake server (Bun.SQL's retries take its connect
+    // timeout); each test checks its own connect, and that nothing escaped while any ran.
+    let batch: { watch: EscapeWatch; done: Promise<Map<string, ScriptResult>> } | undefined;
+    const results = () => {
+      if (batch === undefined) {
+        const watch = watchEscapes();
+        const done = Promise.all(
+          SCRIPTS.map(async ([what, script]) =>
+            [what, await connectTo(script, makeDriver)] as const
+          ),
+        ).then(async (all) => {
+          await settle();
+          return new Map(all);
+        });
+        batch = { watch, done };
+      }
+      return batch;
+    };
 
     after(async () => {
-      while (closers.length) await closers.pop()!();
+      await batch?.done.catch(() => {});
+      batch?.watch.stop();
     });
 
     it("close() ends within about a second against a server that never answers again", async () => {
+      const watch = watchEscapes();
       const server = await startFakeServer(FROZEN);
-      closers.push(() => server.close());
-      // (The fake server answers one query only: no array-type fetch.)
-      const driver = driverName === "postgresjs" ? postgresjs({ fetchTypes: false }) : makeDriver();
-      const conn = await driver.connect({ ...params(server.port), ssl: "disable" });
-      const started = Date.now();
-      await conn.close();
-      const took = Date.now() - started;
-      assert.ok(took < 2_500, `close() took ${took} ms`);
-      assert.equal(conn.closed, true);
-      await settle();
-      assert.deepEqual(watch.escaped.map((e) => inspect(e)), []);
+      try {
+        // (The fake server answers one query only: no array-type fetch.)
+        const driver = driverName === "postgresjs"
+          ? postgresjs({ fetchTypes: false })
+          : makeDriver();
+        const conn = await driver.connect({ ...params(server.port), ssl: "disable" });
+        const started = Date.now();
+        await conn.close();
+        const took = Date.now() - started;
+        assert.ok(took < 2_500, `close() took ${took} ms`);
+        assert.equal(conn.closed, true);
+        await settle();
+        assert.deepEqual(watch.escaped.map((e) => inspect(e)), []);
+      } finally {
+        watch.stop();
+        await server.close();
+      }
     });
 
-    for (const [what, script, reached = true] of SCRIPTS) {
+    for (const [what, , reached = true] of SCRIPTS) {
       it(`connect() rejects with ConnectionError, and nothing escapes, on ${what}`, async () => {
-        const server = await startFakeServer(script);
-        closers.push(() => server.close());
-        const started = Date.now();
-        const outcome = await makeDriver().connect(params(server.port)).then(
-          (conn) => ({ conn }),
-          (err: unknown) => ({ err }),
-        );
-        if ("conn" in outcome) {
-          await outcome.conn.close();
-          assert.fail("connect() resolved");
-        }
+        const { watch, done } = results();
+        const { outcome, took } = (await done).get(what)!;
+        if ("conn" in outcome) assert.fail("connect() resolved");
         assert.ok(outcome.err instanceof ConnectionError, inspect(outcome.err));
         if (!(RETRIES_CUTS.has(driverName) && CUTS.has(what))) {
           // Well before the connect timeout: the driver saw the fault.
-          assert.ok(Date.now() - started < 2_000, `took ${Date.now() - started} ms`);
+          assert.ok(took < 2_000, `took ${took} ms`);
           assert.equal(outcome.err.reached, reached, inspect(outcome.err));
         }
-        await settle();
         assert.deepEqual(watch.escaped.map((e) => inspect(e)), []);
       });
     }
