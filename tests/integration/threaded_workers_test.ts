@@ -3,7 +3,9 @@
  * one `connection_count` over two servers (sampled in pg_stat_activity
  * throughout), each gets its share of the calls in every second, a Worker
  * terminated while holding leases gives its slots back, and an endpoint one
- * Worker found down is avoided by the others.
+ * Worker found down is avoided by the others. The Workers are started once
+ * and serve the tests in turn (each test's pool ends in them before the
+ * next starts): Deno type-checks every new Worker's module graph.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -93,15 +95,21 @@ function sampler(servers: TestServer[], app: string) {
 
 describe("threaded pool across Workers", () => {
   let servers: TestServer[];
+  // Workers in use by the running test, and those waiting for the next (no pool in them).
   const workers: TestWorker[] = [];
+  const idle: TestWorker[] = [];
+
   const pools: Pool[] = [];
 
   before(async () => {
+    // Four Workers serve the three tests (all 4; then 3, of which one is terminated; then the 3
+    // left); they load their module while the servers are found.
+    for (let i = 0; i < 4; i++) idle.push(new TestWorker());
     servers = await sharedServers();
   });
 
   after(async () => {
-    for (const w of workers.splice(0)) w.worker.terminate();
+    for (const w of [...workers.splice(0), ...idle.splice(0)]) w.worker.terminate();
     await Promise.all(pools.splice(0).map((p) => p.end()));
   });
 
@@ -118,17 +126,18 @@ describe("threaded pool across Workers", () => {
   }
 
   async function startWorkers(pool: Pool, n: number): Promise<TestWorker[]> {
-    const started = Array.from({ length: n }, () => new TestWorker());
+    const started = Array.from({ length: n }, () => idle.shift() ?? new TestWorker());
     workers.push(...started);
     await Promise.all(started.map((w) => w.ask({ cmd: "start", handle: pool.share() })));
     return started;
   }
 
+  /** Ends each Worker's pool; the Workers wait for the next test. */
   async function endWorkers(list: TestWorker[]): Promise<void> {
     await Promise.all(list.map((w) => w.ask({ cmd: "end" })));
     for (const w of list) {
-      w.worker.terminate();
       workers.splice(workers.indexOf(w), 1);
+      idle.push(w);
     }
   }
 
