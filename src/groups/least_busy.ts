@@ -51,20 +51,22 @@ export class LeastBusy {
       if (list[i].holders < best.holders) best = list[i];
     }
     if (best.holders > 0) return best;
-    // Idle sessions in turn, from the cursor.
+    // Idle sessions in turn, from the cursor; a dead one met on the way sends
+    // the pick the careful way, which takes it out of rotation.
     for (let k = 0; k < n; k++) {
       const at = (this.#cursor + k) % n;
-      if (list[at].holders === 0) {
-        this.#cursor = (at + 1) % n;
-        return list[at];
-      }
+      const s = list[at];
+      if (s.holders !== 0) continue;
+      if (s.connection.closed) return undefined;
+      this.#cursor = (at + 1) % n;
+      return s;
     }
     return best;
   }
 
   #careful(list: Shared[], scope: EndpointScope, owner: RotationOwner): Shared | undefined {
     const n = list.length;
-    let busiest: Shared | undefined;
+    let leastBusy: Shared | undefined;
     let idle: Shared | undefined;
     let idleAt = -1;
     let idleDistance = n;
@@ -80,14 +82,14 @@ export class LeastBusy {
       if (s.holders === 0) {
         const distance = (i - this.#cursor + n) % n;
         if (distance < idleDistance) [idle, idleAt, idleDistance] = [s, i, distance];
-      } else if (!busiest || s.holders < busiest.holders) busiest = s;
+      } else if (!leastBusy || s.holders < leastBusy.holders) leastBusy = s;
     }
     // Sessions that died since: out of rotation, their slots free again.
     if (list.some((s) => s.connection.closed)) {
       for (const s of list.filter((s) => s.connection.closed)) owner.broken(s);
     }
     if (unfit) { for (const s of unfit) owner.broken(s, "role-changed"); }
-    if (idle === undefined) return busiest;
+    if (idle === undefined) return leastBusy;
     this.#cursor = list.length > 0 ? (idleAt + 1) % list.length : 0;
     return idle;
   }

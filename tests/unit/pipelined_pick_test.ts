@@ -71,4 +71,15 @@ describe("pipelined group: which session a lease shares", () => {
     assert.equal(new Set(pids).size, 2, `leases went to sessions ${pids.join(", ")}`);
     assert.notEqual(pids[0], pids[1]);
   });
+
+  it("a session that died while idle leaves the rotation at the next leases", async () => {
+    const held = await twoBusySessions();
+    for (const h of held) await h.release();
+    const victim = driver.sessions[0];
+    victim.kill();
+    const pids: number[] = [];
+    for (let i = 0; i < 2; i++) pids.push(await pool.withHandler("fast", pidOf));
+    assert.ok(!pids.includes(victim.pid), `a dead session served: ${pids.join(", ")}`);
+    assert.equal(pool.stats().groups.fast.total, 1);
+  });
 });
