@@ -15,6 +15,7 @@ import { createPool, type Pool, QueryError } from "../../mod.ts";
 import { adminQuery, sharedServers, type TestServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
 import { watchEscapes } from "../support/escapes.ts";
+import { caseBatch } from "../support/case_batch.ts";
 import { runtimeDrivers, withDenoPostgres } from "../support/drivers.ts";
 
 const drivers = await withDenoPostgres(runtimeDrivers());
@@ -78,119 +79,127 @@ for (const { name, make } of drivers) {
       return pool;
     };
 
+    /** COPY in disguise, refused typed; the one session serves on. */
+    async function copyInDisguise(pipeline: boolean): Promise<void> {
+      const pool = onePool({ autocommit: true, pipeline });
+      const problems: string[] = [];
+      for (const text of DISGUISED_COPY) {
+        const got = await pool.withHandler("g", (db) => db.query(text)).catch((e) => e);
+        if (!(got instanceof QueryError)) {
+          problems.push(`${JSON.stringify(text)}: ${inspect(got)}`);
+        }
+        // The same single session (or its replacement) answers the next caller at once.
+        const n = await pool.withHandler(
+          "g",
+          async (db) => (await db.query("SELECT 1 AS n")).rows[0].n,
+        );
+        if (n !== 1) problems.push(`${JSON.stringify(text)}: then ${inspect(n)}`);
+      }
+      assert.deepEqual(problems, []);
+      assert.equal(pool.stats().groups.g.leased, 0);
+    }
+
+    /** Parameters that cannot be serialised, alone and among others. */
+    async function unserialisableParameters(pipeline: boolean): Promise<void> {
+      const pool = onePool({ autocommit: true, pipeline }, 2);
+      for (const [what, value] of unsendable()) {
+        const got = await pool.withHandler(
+          "g",
+          (db) => db.query("SELECT $1::jsonb AS v", [value]),
+        )
+          .catch((e) => e);
+        assert.ok(got instanceof QueryError, `${what}: ${inspect(got)}`);
+      }
+      // Twenty callers at once, every fourth with a value that cannot go out.
+      const values = unsendable();
+      const outcomes = await Promise.all(
+        Array.from(
+          { length: 20 },
+          (_, i) =>
+            pool.withHandler("g", async (db) =>
+              (await db.query<{ v: unknown }>(
+                "SELECT $1::text AS v",
+                [i % 4 === 1 ? values[i % values.length][1] : String(i)],
+              )).rows[0].v).catch((e) => e),
+        ),
+      );
+      outcomes.forEach((o, i) => {
+        if (i % 4 === 1) assert.ok(o instanceof QueryError, `${i}: ${inspect(o)}`);
+        else assert.equal(o, String(i));
+      });
+      assert.equal(pool.stats().groups.g.leased, 0);
+    }
+
+    /** Callers aborted mid-query. */
+    async function abortMidQuery(pipeline: boolean): Promise<void> {
+      const pool = onePool({ autocommit: true, pipeline }, 3);
+      const reasons: Error[] = [];
+      const calls: Promise<unknown>[] = [];
+      for (let i = 0; i < 24; i++) {
+        const controller = new AbortController();
+        const reason = new Error(`abort ${i}`);
+        reasons.push(reason);
+        calls.push(
+          pool.withHandler(
+            "g",
+            async (db) => {
+              // Both awaited together: a rejection of either is handled.
+              const [a, b] = await Promise.all([
+                db.query(`SELECT pg_sleep(0.15), ${i} AS n`),
+                db.query(`SELECT ${i} AS m`),
+              ]);
+              return [a.rows[0].n, b.rows[0].m];
+            },
+            { signal: controller.signal },
+          ).catch((e) => e),
+        );
+        setTimeout(() => controller.abort(reason), 20 + (i % 6) * 40);
+      }
+      const outcomes = await Promise.all(calls);
+      const problems = outcomes
+        .map((o, i) => [o, i] as const)
+        .filter(([o, i]) => o !== reasons[i] && JSON.stringify(o) !== JSON.stringify([i, i]))
+        .map(([o, i]) => `${i}: ${inspect(o)}`);
+      assert.deepEqual(problems, []);
+      assert.ok(outcomes.some((o, i) => o === reasons[i]), "some aborted");
+      // The aborted runs' leases come back once their replies are in (a deadline, not a fixed wait).
+      const deadline = Date.now() + 5_000;
+      while (pool.stats().groups.g.leased !== 0 && Date.now() < deadline) await sleep(20);
+      assert.equal(pool.stats().groups.g.leased, 0);
+      const n = await pool.withHandler(
+        "g",
+        async (db) => (await db.query("SELECT 9 AS n")).rows[0].n,
+      );
+      assert.equal(n, 9);
+    }
+
+    // These cases run at once, each on its own pool (the aborts' time is their pg_sleep).
+    const CASES = [
+      ["COPY in disguise is refused typed, the one session serves on", copyInDisguise],
+      [
+        "parameters that cannot be serialised fail typed, alone and among others",
+        unserialisableParameters,
+      ],
+      [
+        "an abort mid-query rejects with the reason, nothing escapes, no session kept",
+        abortMidQuery,
+      ],
+    ] as const;
+    const batch = caseBatch(
+      [false, true].flatMap((pipeline) =>
+        CASES.map(([what, run]) =>
+          [`${pipeline ? "pipelined" : "exclusive"}: ${what}`, () => run(pipeline)] as const
+        )
+      ),
+      50,
+    );
+    after(() => batch.stop());
+
     for (const pipeline of [false, true]) {
       const kind = pipeline ? "pipelined" : "exclusive";
-
-      it(`${kind}: COPY in disguise is refused typed, the one session serves on`, async () => {
-        const pool = onePool({ autocommit: true, pipeline });
-        const watch = watchEscapes();
-        try {
-          const problems: string[] = [];
-          for (const text of DISGUISED_COPY) {
-            const got = await pool.withHandler("g", (db) => db.query(text)).catch((e) => e);
-            if (!(got instanceof QueryError)) {
-              problems.push(`${JSON.stringify(text)}: ${inspect(got)}`);
-            }
-            // The same single session (or its replacement) answers the next caller at once.
-            const n = await pool.withHandler(
-              "g",
-              async (db) => (await db.query("SELECT 1 AS n")).rows[0].n,
-            );
-            if (n !== 1) problems.push(`${JSON.stringify(text)}: then ${inspect(n)}`);
-          }
-          assert.deepEqual(problems, []);
-          assert.equal(pool.stats().groups.g.leased, 0);
-          await sleep(50);
-          assert.deepEqual(watch.escaped.map((e) => inspect(e)), []);
-        } finally {
-          watch.stop();
-        }
-      });
-
-      it(`${kind}: parameters that cannot be serialised fail typed, alone and among others`, async () => {
-        const pool = onePool({ autocommit: true, pipeline }, 2);
-        const watch = watchEscapes();
-        try {
-          for (const [what, value] of unsendable()) {
-            const got = await pool.withHandler(
-              "g",
-              (db) => db.query("SELECT $1::jsonb AS v", [value]),
-            )
-              .catch((e) => e);
-            assert.ok(got instanceof QueryError, `${what}: ${inspect(got)}`);
-          }
-          // Twenty callers at once, every fourth with a value that cannot go out.
-          const values = unsendable();
-          const outcomes = await Promise.all(
-            Array.from(
-              { length: 20 },
-              (_, i) =>
-                pool.withHandler("g", async (db) =>
-                  (await db.query<{ v: unknown }>(
-                    "SELECT $1::text AS v",
-                    [i % 4 === 1 ? values[i % values.length][1] : String(i)],
-                  )).rows[0].v).catch((e) => e),
-            ),
-          );
-          outcomes.forEach((o, i) => {
-            if (i % 4 === 1) assert.ok(o instanceof QueryError, `${i}: ${inspect(o)}`);
-            else assert.equal(o, String(i));
-          });
-          assert.equal(pool.stats().groups.g.leased, 0);
-          await sleep(50);
-          assert.deepEqual(watch.escaped.map((e) => inspect(e)), []);
-        } finally {
-          watch.stop();
-        }
-      });
-
-      it(`${kind}: an abort mid-query rejects with the reason, nothing escapes, no session kept`, {
-        timeout: 60_000,
-      }, async () => {
-        const pool = onePool({ autocommit: true, pipeline }, 3);
-        const watch = watchEscapes();
-        try {
-          const reasons: Error[] = [];
-          const calls: Promise<unknown>[] = [];
-          for (let i = 0; i < 24; i++) {
-            const controller = new AbortController();
-            const reason = new Error(`abort ${i}`);
-            reasons.push(reason);
-            calls.push(
-              pool.withHandler(
-                "g",
-                async (db) => {
-                  // Both awaited together: a rejection of either is handled.
-                  const [a, b] = await Promise.all([
-                    db.query(`SELECT pg_sleep(0.15), ${i} AS n`),
-                    db.query(`SELECT ${i} AS m`),
-                  ]);
-                  return [a.rows[0].n, b.rows[0].m];
-                },
-                { signal: controller.signal },
-              ).catch((e) => e),
-            );
-            setTimeout(() => controller.abort(reason), 20 + (i % 6) * 40);
-          }
-          const outcomes = await Promise.all(calls);
-          const problems = outcomes
-            .map((o, i) => [o, i] as const)
-            .filter(([o, i]) => o !== reasons[i] && JSON.stringify(o) !== JSON.stringify([i, i]))
-            .map(([o, i]) => `${i}: ${inspect(o)}`);
-          assert.deepEqual(problems, []);
-          assert.ok(outcomes.some((o, i) => o === reasons[i]), "some aborted");
-          await sleep(300);
-          assert.equal(pool.stats().groups.g.leased, 0);
-          const n = await pool.withHandler(
-            "g",
-            async (db) => (await db.query("SELECT 9 AS n")).rows[0].n,
-          );
-          assert.equal(n, 9);
-          assert.deepEqual(watch.escaped.map((e) => inspect(e)), []);
-        } finally {
-          watch.stop();
-        }
-      });
+      for (const [what] of CASES) {
+        it(`${kind}: ${what}`, { timeout: 60_000 }, () => batch.check(`${kind}: ${what}`));
+      }
     }
 
     it("exclusive: several statements in one text settle once, the last one's rows", async () => {
