@@ -81,7 +81,11 @@ export class LeastBusy {
       }
       if (s.holders === 0) {
         const distance = (i - this.#cursor + n) % n;
-        if (distance < idleDistance) [idle, idleAt, idleDistance] = [s, i, distance];
+        if (distance < idleDistance) {
+          idle = s;
+          idleAt = i;
+          idleDistance = distance;
+        }
       } else if (!leastBusy || s.holders < leastBusy.holders) leastBusy = s;
     }
     // Sessions that died since: out of rotation, their slots free again.
