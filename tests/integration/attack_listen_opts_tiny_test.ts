@@ -1,0 +1,126 @@
+/**
+ * `listenPingIntervalMs` / `listenPingTimeoutMs` at tiny values against a real
+ * server: what a user sees when the keep-alive is set tighter than the network.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { createPool, type Pool, type PoolConfigInput } from "../../mod.ts";
+import { adminQuery, sharedServers, type TestServer } from "../support/servers.ts";
+import { endpointOf } from "../support/params.ts";
+import { runtimeDrivers } from "../support/drivers.ts";
+import { startProxy } from "../../src/testing/mod.ts";
+
+const drivers = runtimeDrivers({ bunSql: false });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+let seq = 0;
+
+for (const { name, make } of drivers) {
+  describe(`listen keep-alive at tiny values over ${name}`, () => {
+    let server: TestServer;
+    const pools: Pool[] = [];
+
+    function makePool(extra: Partial<PoolConfigInput>): { pool: Pool; app: string } {
+      const app = `atk_lpo_${name}_${++seq}_${Date.now() % 100000}`.replace(/\W/g, "_");
+      const pool = createPool({
+        db: endpointOf(server, { application_name: app }),
+        groups: { g: { connection_count: 1 } },
+        driver: make(),
+        reconnectBaseMs: 20,
+        reconnectMaxMs: 100,
+        ...extra,
+      });
+      pools.push(pool);
+      return { pool, app };
+    }
+
+    /** Listen-session pids seen in pg_stat_activity while `ms` pass. */
+    async function listenPids(app: string, ms: number): Promise<Set<number>> {
+      const pids = new Set<number>();
+      const deadline = Date.now() + ms;
+      while (Date.now() < deadline) {
+        const rows = await adminQuery(
+          server,
+          "SELECT pid FROM pg_stat_activity WHERE application_name = $1",
+          [app],
+        );
+        for (const r of rows) pids.add(Number(r.pid));
+        await sleep(40);
+      }
+      return pids;
+    }
+
+    before(async () => {
+      server = (await sharedServers())[0];
+    });
+
+    after(async () => {
+      await Promise.all(pools.map((p) => p.end()));
+    });
+
+    it("a listenPingTimeoutMs too short for the LISTEN rejects pool.listen, and nothing keeps reconnecting", async () => {
+      const { pool, app } = makePool({ listenPingIntervalMs: 1, listenPingTimeoutMs: 1 });
+      const outcome = await pool.listen("atk_lpo", () => {}).then(
+        (stop) => ({ stop }),
+        (err: unknown) => ({ err }),
+      );
+      if ("stop" in outcome) {
+        // A LISTEN answered within 1 ms is possible on a fast loopback: then it works.
+        await outcome.stop();
+        return;
+      }
+      assert.ok(outcome.err instanceof Error, `rejects with an Error, got ${String(outcome.err)}`);
+      // The caller gave up with the error: no session is left behind, none is reopened in a loop.
+      const pids = await listenPids(app, 600);
+      assert.equal(pids.size, 0, `sessions left on the server: ${[...pids].join(", ")}`);
+    });
+
+    it(
+      "the error of a listen closed by listenPingTimeoutMs names the setting",
+      {
+        todo:
+          "pool.listen rejects with ConnectionError 'Cannot query: the … session … has been closed': nothing says the pool's own listenPingTimeoutMs closed it",
+      },
+      async () => {
+        const { pool } = makePool({ listenPingIntervalMs: 1, listenPingTimeoutMs: 1 });
+        const err = await pool.listen("atk_lpo_name", () => {}).then(
+          (stop) => stop().then(() => undefined),
+          (e: unknown) => e,
+        );
+        if (err === undefined) return; // answered within 1 ms: nothing to name
+        assert.match((err as Error).message, /listenPingTimeoutMs|listen_ping_timeout_ms/);
+      },
+    );
+
+    it("a listener on a network slower than listenPingTimeoutMs comes back once the network is fast again", async () => {
+      const proxy = await startProxy({ target: server });
+      try {
+        const { pool } = makePool({
+          db: endpointOf(server, {
+            host: proxy.host,
+            port: proxy.port,
+            application_name: `lpo_slow_${++seq}`,
+          }),
+          listenPingIntervalMs: 1,
+          listenPingTimeoutMs: 150,
+        });
+        const got: string[] = [];
+        const stop = await pool.listen("atk_lpo_slow", (p) => void got.push(p));
+        // Every ping and every new session's LISTEN now takes longer than the timeout.
+        proxy.delay(200);
+        await sleep(1200);
+        proxy.pass();
+        // Back to a fast network: within a few back-offs the listener is up again and delivers.
+        const deadline = Date.now() + 5000;
+        let n = 0;
+        while (got.length === 0 && Date.now() < deadline) {
+          await adminQuery(server, `SELECT pg_notify('atk_lpo_slow', '${n++}')`);
+          await sleep(50);
+        }
+        assert.ok(got.length > 0, "no notification delivered after the network recovered");
+        await stop();
+      } finally {
+        await proxy.close();
+      }
+    });
+  });
+}
