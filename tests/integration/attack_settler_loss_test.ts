@@ -308,7 +308,7 @@ for (const { name, make } of drivers) {
     after(() => silent?.watch.stop());
     for (const kind of KINDS) {
       it(
-        `${kind}: the network gone silent under 10 callers: the sweep ends them with ConnectionError`,
+        `${kind}: the network gone silent under 10 callers: each gets a result or a typed error, and the pool serves again`,
         { timeout: 60_000 },
         async () => {
           if (silent === undefined) {
