@@ -4,7 +4,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createPool, type Pool, type PoolConfigInput } from "../../mod.ts";
+import { createPool, type Pool, type PoolConfigInput, PoolError } from "../../mod.ts";
 import { adminQuery, sharedServers, type TestServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
 import { runtimeDrivers } from "../support/drivers.ts";
@@ -57,21 +57,33 @@ for (const { name, make } of drivers) {
       await Promise.all(pools.map((p) => p.end()));
     });
 
-    it("a listenPingTimeoutMs too short for the LISTEN rejects pool.listen, and nothing keeps reconnecting", async () => {
-      const { pool, app } = makePool({ listenPingIntervalMs: 1, listenPingTimeoutMs: 1 });
-      const outcome = await pool.listen("atk_lpo", () => {}).then(
-        (stop) => ({ stop }),
-        (err: unknown) => ({ err }),
-      );
-      if ("stop" in outcome) {
-        // A LISTEN answered within 1 ms is possible on a fast loopback: then it works.
-        await outcome.stop();
-        return;
+    /** A pool behind a proxy that delays every chunk 30 ms: no LISTEN is answered within 5 ms. */
+    async function slowPool(app: string) {
+      const proxy = await startProxy({ target: server });
+      proxy.delay(30);
+      const { pool } = makePool({
+        db: endpointOf(server, { host: proxy.host, port: proxy.port, application_name: app }),
+        listenPingIntervalMs: 1,
+        listenPingTimeoutMs: 5,
+      });
+      return { pool, proxy };
+    }
+
+    it("a listenPingTimeoutMs shorter than the LISTEN's round trip rejects pool.listen, typed, and nothing keeps reconnecting", async () => {
+      const app = `atk_lpo_short_${++seq}`;
+      const { pool, proxy } = await slowPool(app);
+      try {
+        const err = await pool.listen("atk_lpo", () => {}).then(
+          () => assert.fail("pool.listen resolved"),
+          (e: unknown) => e,
+        );
+        assert.ok(err instanceof PoolError, `rejects with a PoolError, got ${String(err)}`);
+        // The caller got the error: no session is left behind, none is reopened in a loop.
+        const pids = await listenPids(app, 600);
+        assert.equal(pids.size, 0, `sessions on the server: ${[...pids].join(", ")}`);
+      } finally {
+        await proxy.close();
       }
-      assert.ok(outcome.err instanceof Error, `rejects with an Error, got ${String(outcome.err)}`);
-      // The caller gave up with the error: no session is left behind, none is reopened in a loop.
-      const pids = await listenPids(app, 600);
-      assert.equal(pids.size, 0, `sessions left on the server: ${[...pids].join(", ")}`);
     });
 
     it(
@@ -81,13 +93,16 @@ for (const { name, make } of drivers) {
           "pool.listen rejects with ConnectionError 'Cannot query: the … session … has been closed': nothing says the pool's own listenPingTimeoutMs closed it",
       },
       async () => {
-        const { pool } = makePool({ listenPingIntervalMs: 1, listenPingTimeoutMs: 1 });
-        const err = await pool.listen("atk_lpo_name", () => {}).then(
-          (stop) => stop().then(() => undefined),
-          (e: unknown) => e,
-        );
-        if (err === undefined) return; // answered within 1 ms: nothing to name
-        assert.match((err as Error).message, /listenPingTimeoutMs|listen_ping_timeout_ms/);
+        const { pool, proxy } = await slowPool(`atk_lpo_name_${++seq}`);
+        try {
+          const err = await pool.listen("atk_lpo_name", () => {}).then(
+            () => assert.fail("pool.listen resolved"),
+            (e: unknown) => e,
+          );
+          assert.match(String(err), /listenPingTimeoutMs|listen_ping_timeout_ms/);
+        } finally {
+          await proxy.close();
+        }
       },
     );
 
