@@ -1,0 +1,87 @@
+/**
+ * Aborts in a pipelined group, on a real server: a caller whose signal aborts
+ * while its query runs on a shared session, and what the callers sharing that
+ * session see.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { createPool, type Pool } from "../../mod.ts";
+import { sharedServers, type TestServer } from "../support/servers.ts";
+import { endpointOf } from "../support/params.ts";
+import { runtimeDrivers } from "../support/drivers.ts";
+import { watchEscapes } from "../support/escapes.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+let seq = 0;
+
+for (const { name, make } of runtimeDrivers()) {
+  describe(`aborts in a pipelined group over ${name}`, () => {
+    let server: TestServer;
+    const pools: Pool[] = [];
+
+    function makePool(): Pool {
+      const app = `atk_picka_${name}_${++seq}`.replace(/\W/g, "_");
+      const pool = createPool({
+        db: endpointOf(server, { application_name: app }),
+        groups: { default: { connection_count: 1, pipeline: true } },
+        driver: make(),
+        acquireTimeoutMs: 3000,
+      });
+      pools.push(pool);
+      return pool;
+    }
+
+    before(async () => {
+      server = (await sharedServers())[0];
+    });
+
+    after(async () => {
+      await Promise.all(pools.map((p) => p.end()));
+    });
+
+    it("one caller aborted mid-query rejects at once with its reason; the callers sharing its session are unharmed", async () => {
+      const escapes = watchEscapes();
+      try {
+        const pool = makePool();
+        await pool.query("SELECT 1");
+        const ac = new AbortController();
+        const reason = new Error("caller gave up");
+        const others = Array.from(
+          { length: 10 },
+          () => pool.query("SELECT pg_sleep(0.1)").then(() => "ok", (e: unknown) => String(e)),
+        );
+        const mine = pool.query("SELECT pg_sleep(0.1)", [], { signal: ac.signal }).then(
+          () => "resolved",
+          (e: unknown) => e,
+        );
+        const later = Array.from(
+          { length: 10 },
+          () => pool.query("SELECT pg_sleep(0.01)").then(() => "ok", (e: unknown) => String(e)),
+        );
+        await sleep(50);
+        const t0 = Date.now();
+        ac.abort(reason);
+        assert.equal(await mine, reason);
+        const abortMs = Date.now() - t0;
+        assert.ok(abortMs < 500, `the abort took ${abortMs} ms`);
+        const results = await Promise.all([...others, ...later]);
+        assert.deepEqual(results.filter((r) => r !== "ok"), [], "callers hurt by another's abort");
+        // The aborted caller's share comes back once its query is over: nothing leaks.
+        const deadline = Date.now() + 2000;
+        while (pool.stats().groups.default.leased > 0 && Date.now() < deadline) await sleep(10);
+        assert.equal(pool.stats().groups.default.leased, 0);
+        assert.equal(pool.stats().groups.default.total, 1);
+        // A signal aborted before the call: rejected with its reason, the session untouched.
+        const pre = await pool.query("SELECT 1", [], { signal: AbortSignal.abort(reason) }).then(
+          () => "resolved",
+          (e: unknown) => e,
+        );
+        assert.equal(pre, reason);
+        assert.equal((await pool.query("SELECT 1 AS one")).rows[0].one, 1);
+        assert.deepEqual(escapes.escaped, []);
+      } finally {
+        escapes.stop();
+      }
+    });
+  });
+}
