@@ -106,6 +106,26 @@ for (const { name, make } of drivers) {
       },
     );
 
+    it("a ping on every loss check (listenPingIntervalMs: 1) keeps one healthy session, delivering", async () => {
+      const { pool, app } = makePool({ listenPingIntervalMs: 1, listenPingTimeoutMs: 1000 });
+      const got: string[] = [];
+      const stop = await pool.listen("atk_lpo_often", (p) => void got.push(p));
+      const sending = (async () => {
+        for (let i = 0; i < 10; i++) {
+          await adminQuery(server, `SELECT pg_notify('atk_lpo_often', '${i}')`);
+          await sleep(80);
+        }
+      })();
+      // Four pings or so go by: the same session throughout.
+      const pids = await listenPids(app, 900);
+      await sending;
+      const deadline = Date.now() + 2000;
+      while (got.length < 10 && Date.now() < deadline) await sleep(20);
+      assert.equal(pids.size, 1, `listen sessions seen: ${[...pids].join(", ")}`);
+      assert.deepEqual(got, ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
+      await stop();
+    });
+
     it("a listener on a network slower than listenPingTimeoutMs comes back once the network is fast again", async () => {
       const proxy = await startProxy({ target: server });
       try {
