@@ -16,7 +16,12 @@ import { ListenUnsupportedError, PoolClosedError, PoolError } from "../errors.ts
 import { isTransactionPooled } from "../endpoints/transaction_pooler.ts";
 import { quoteChannel } from "./channel.ts";
 import { type OnNotify, Subscribers } from "./subscribers.ts";
-import { closeUnlessAnswered, type ListenPing, SessionWatch } from "./session_watch.ts";
+import {
+  closeUnlessAnswered,
+  lateAnswerError,
+  type ListenPing,
+  SessionWatch,
+} from "./session_watch.ts";
 
 export type { NotifyInfo, OnNotify } from "./subscribers.ts";
 export type { ListenPing } from "./session_watch.ts";
@@ -73,14 +78,16 @@ export class Listener {
     if (driver.notifications !== true) throw new ListenUnsupportedError(driver.name);
     if (this.#closed) throw new PoolClosedError();
     const entry = this.#channels.add(channel, onNotify);
+    let session: Session | undefined;
     try {
       // A session opening now may have LISTENed before this channel was added:
       // LISTEN again (a second LISTEN of a channel changes nothing).
-      const session = await this.#ensure();
+      session = await this.#ensure();
       await session.connection.query(`LISTEN ${quoted}`);
     } catch (err) {
       await this.#remove(channel, entry);
-      throw err;
+      // The keep-alive ping's deadline may have closed the session under this LISTEN.
+      throw session === undefined ? err : this.#lateError(err, session, `LISTEN ${quoted}`);
     }
     let stopped = false;
     return async () => {
@@ -154,14 +161,17 @@ export class Listener {
       this.#endpoints.clock,
       session.connection,
       this.#ping.timeoutMs,
+      "the LISTEN",
     );
+    let listening = "";
     try {
       for (const channel of this.#channels.channels()) {
-        await session.connection.query(`LISTEN ${quoteChannel(channel)}`);
+        listening = `LISTEN ${quoteChannel(channel)}`;
+        await session.connection.query(listening);
       }
     } catch (err) {
       await this.#drop(session, false);
-      throw err;
+      throw this.#lateError(err, session, listening);
     } finally {
       answered();
     }
@@ -178,6 +188,10 @@ export class Listener {
     this.#failures = 0;
     this.#watch.arm();
     return session;
+  }
+
+  #lateError(err: unknown, s: Session, doing: string): unknown {
+    return lateAnswerError(err, s.connection, this.#endpoints.label(s.endpoint), doing);
   }
 
   // Closes a session; `again`: open a new one (the old one was lost or moved).

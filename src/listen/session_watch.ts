@@ -7,6 +7,7 @@
  */
 import { type Clock, type TimerHandle, unrefTimer } from "../core/clock.ts";
 import type { DriverConnection } from "../driver.ts";
+import { ConnectionError } from "../errors.ts";
 
 // How often the session is checked for loss.
 const WATCH_MS = 250;
@@ -19,6 +20,10 @@ export interface ListenPing {
   readonly timeoutMs: number;
 }
 
+// The sessions closed for a late answer, and which: their pending queries then
+// fail with the driver's bare "closed" error, which `lateAnswerError` replaces.
+const closedLate = new WeakMap<DriverConnection, { awaited: string; timeoutMs: number }>();
+
 /**
  * Closes `connection` unless the returned function is called within
  * `timeoutMs`: for a session whose answer is awaited.
@@ -26,16 +31,47 @@ export interface ListenPing {
  * @param clock The pool's clock.
  * @param connection The session asked.
  * @param timeoutMs How long the answer may take, in ms.
+ * @param awaited What is awaited, for the error of the queries the close fails ("the LISTEN").
  * @returns Called when the answer came (or the wait ended otherwise).
  */
 export function closeUnlessAnswered(
   clock: Clock,
   connection: DriverConnection,
   timeoutMs: number,
+  awaited: string,
 ): () => void {
-  const late = clock.setTimeout(() => void connection.close().catch(() => {}), timeoutMs);
+  const late = clock.setTimeout(() => {
+    if (!closedLate.has(connection)) closedLate.set(connection, { awaited, timeoutMs });
+    void connection.close().catch(() => {});
+  }, timeoutMs);
   unrefTimer(late);
   return () => clock.clearTimeout(late);
+}
+
+/**
+ * The error of a query on the listen session: `err`, or, when the session was
+ * closed by {@linkcode closeUnlessAnswered}, a `ConnectionError` that names
+ * `listenPingTimeoutMs`, since the driver's own error only says "closed".
+ *
+ * @param err The query's error.
+ * @param connection The session it ran on.
+ * @param endpoint `host:port` of the session's endpoint.
+ * @param doing What the query was for ("LISTEN \"jobs\"").
+ * @returns The error to reject with.
+ */
+export function lateAnswerError(
+  err: unknown,
+  connection: DriverConnection,
+  endpoint: string,
+  doing: string,
+): unknown {
+  const late = closedLate.get(connection);
+  if (late === undefined) return err;
+  return new ConnectionError(
+    `Cannot ${doing} on ${endpoint}: the server did not answer ${late.awaited} within listenPingTimeoutMs (${late.timeoutMs} ms), so the pool closed the listen session; raise listenPingTimeoutMs (listen_ping_timeout_ms) above the network's round trip, or check the network`,
+    endpoint,
+    { cause: err, reached: true },
+  );
 }
 
 /** Watches one session at a time for loss. */
@@ -95,7 +131,12 @@ export class SessionWatch<S extends { readonly connection: DriverConnection }> {
   #send(connection: DriverConnection): void {
     if (this.#pinging) return;
     this.#pinging = true;
-    const answered = closeUnlessAnswered(this.#clock, connection, this.#ping.timeoutMs);
+    const answered = closeUnlessAnswered(
+      this.#clock,
+      connection,
+      this.#ping.timeoutMs,
+      "the keep-alive ping (SELECT 1)",
+    );
     connection.query("SELECT 1").catch(() => {}).finally(() => {
       answered();
       this.#pinging = false;

@@ -4,7 +4,13 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createPool, type Pool, type PoolConfigInput, PoolError } from "../../mod.ts";
+import {
+  ConnectionError,
+  createPool,
+  type Pool,
+  type PoolConfigInput,
+  PoolError,
+} from "../../mod.ts";
 import { adminQuery, sharedServers, type TestServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
 import { runtimeDrivers } from "../support/drivers.ts";
@@ -86,25 +92,56 @@ for (const { name, make } of drivers) {
       }
     });
 
-    it(
-      "the error of a listen closed by listenPingTimeoutMs names the setting",
-      {
-        todo:
-          "pool.listen rejects with ConnectionError 'Cannot query: the … session … has been closed': nothing says the pool's own listenPingTimeoutMs closed it",
-      },
-      async () => {
-        const { pool, proxy } = await slowPool(`atk_lpo_name_${++seq}`);
-        try {
-          const err = await pool.listen("atk_lpo_name", () => {}).then(
-            () => assert.fail("pool.listen resolved"),
-            (e: unknown) => e,
-          );
-          assert.match(String(err), /listenPingTimeoutMs|listen_ping_timeout_ms/);
-        } finally {
-          await proxy.close();
-        }
-      },
-    );
+    it("the error of a listen closed by listenPingTimeoutMs names the setting and its value", async () => {
+      const { pool, proxy } = await slowPool(`atk_lpo_name_${++seq}`);
+      try {
+        const err = await pool.listen("atk_lpo_name", () => {}).then(
+          () => assert.fail("pool.listen resolved"),
+          (e: unknown) => e,
+        );
+        assert.ok(
+          err instanceof ConnectionError,
+          `rejects with a ConnectionError, got ${String(err)}`,
+        );
+        assert.match(err.message, /listenPingTimeoutMs \(5 ms\)/);
+        assert.equal(err.endpoint, `${proxy.host}:${proxy.port}`);
+        assert.doesNotMatch(err.message, /has been closed/);
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    it("a LISTEN on a session the keep-alive ping closes rejects naming listenPingTimeoutMs", async () => {
+      const proxy = await startProxy({ target: server });
+      try {
+        const { pool } = makePool({
+          db: endpointOf(server, {
+            host: proxy.host,
+            port: proxy.port,
+            application_name: `lpo_ping_${++seq}`,
+          }),
+          listenPingIntervalMs: 1,
+          listenPingTimeoutMs: 50,
+        });
+        const stop = await pool.listen("atk_lpo_ping_a", () => {});
+        // The next ping (within a loss check, 250 ms) goes unanswered for 50 ms and closes the
+        // session while this second channel's LISTEN, held for a second, is still in flight.
+        proxy.delay(1000);
+        const err = await pool.listen("atk_lpo_ping_b", () => {}).then(
+          () => assert.fail("pool.listen resolved"),
+          (e: unknown) => e,
+        );
+        assert.ok(
+          err instanceof ConnectionError,
+          `rejects with a ConnectionError, got ${String(err)}`,
+        );
+        assert.match(err.message, /keep-alive ping .*listenPingTimeoutMs \(50 ms\)/);
+        assert.match(err.message, /LISTEN "atk_lpo_ping_b"/);
+        await stop();
+      } finally {
+        await proxy.close();
+      }
+    });
 
     it("a ping on every loss check (listenPingIntervalMs: 1) keeps one healthy session, delivering", async () => {
       const { pool, app } = makePool({ listenPingIntervalMs: 1, listenPingTimeoutMs: 1000 });
