@@ -28,6 +28,7 @@ import type { GroupOptions, LeaseGroup } from "./group.ts";
 import { firstSessionWaiters } from "./first_session_waiters.ts";
 import { LeastBusy } from "./least_busy.ts";
 import { PipelinedSessions } from "./pipelined_sessions.ts";
+import { SharedVetting } from "./shared_vetting.ts";
 import { retireShared, shrinkShared } from "../reconfig/shared_sessions.ts";
 
 /** A group whose sessions are shared by concurrent handlers. */
@@ -49,6 +50,7 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
   readonly #waiters: WaitList<Shared>;
   readonly #budget: Budget | undefined;
   readonly #rotation = new LeastBusy();
+  readonly #vetting: SharedVetting;
   #leased = 0;
   #acquired = 0;
   #closed = false;
@@ -81,6 +83,8 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
     this.#shared = this.#sessions.list;
     this.#scope = this.#sessions.scope;
     this.#obs = this.#sessions.obs;
+    const [broken, state] = [(s: Shared, why: Why) => this.broken(s, why), () => this.#state()];
+    this.#vetting = new SharedVetting(name, this.#shared, broken, state, this.#scope, opts);
   }
 
   /**
@@ -103,6 +107,7 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
   #take(options: AcquireOptions): SharedHandler | Promise<SharedHandler> {
     if (this.#closed) throw new PoolClosedError();
     const best = this.#rotation.pick(this.#shared, this.#scope, this);
+    if (best?.holders === 0 && this.#vetting.needed(best)) return this.#afterPing(best, options);
     if (best && (best.holders === 0 || this.#sessions.held >= this.#sessions.max)) {
       return this.#handOut(best);
     }
@@ -111,6 +116,15 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
     if (best) return this.#handOut(best);
     const start = this.#clock.now();
     return this.#waiters.wait(options, false, true).then((s) => this.#handOut(s, start));
+  }
+
+  // An idle session is pinged first: its callers share it once it answered, or pick again.
+  #afterPing(s: Shared, options: AcquireOptions): Promise<SharedHandler> {
+    const since = options.since ?? this.#clock.now();
+    const again = { signal: options.signal, timeoutMs: options.timeoutMs, since };
+    return this.#vetting.vet(s, again).then((fit) =>
+      fit ? this.#handOut(s, since) : this.#take(again)
+    );
   }
 
   /**
@@ -178,7 +192,7 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
 
   /** @internal A handler came back. */
   returned(shared: Shared): void {
-    shared.holders--;
+    if (--shared.holders === 0) shared.idleFrom = this.#clock.now();
     this.#leased--;
     // A caller in another isolate waits for this session's slot.
     if (shared.holders === 0 && this.#budget?.yields()) this.broken(shared, "rebalanced");

@@ -26,6 +26,8 @@ export interface Shared extends Progress {
   readonly expiresAt: number;
   /** Clock time of the first sweep that found it without holders, since it last had some. */
   idleSince: number | undefined;
+  /** Clock time its last holder left (or it opened, or its ping answered): the ping before use counts from it. */
+  idleFrom: number;
   /** Past its lifetime: no new holders, closed when the last one leaves. */
   retire: boolean;
   /** Settles its replies (made at first use). */
@@ -53,6 +55,7 @@ export function newShared(
     holders: 0,
     expiresAt: retireAt(now, maxLifetimeMs),
     idleSince: undefined,
+    idleFrom: now,
     retire: false,
     ...freshProgress(now),
   };

@@ -138,10 +138,7 @@ describe("pipelined pick with roles (primary and standby)", () => {
     }
   });
 
-  it("after a promotion, no standby-group caller runs on the promoted server", {
-    todo:
-      "pipelined groups never ping an idle session before sharing it (pingAfterIdleMs is ignored): the first callers after a promotion all run on the promoted server",
-  }, async () => {
+  it("after a promotion, no standby-group caller runs on the promoted server", async () => {
     const escapes = watchEscapes();
     try {
       await warm(pool, "r", 2);
