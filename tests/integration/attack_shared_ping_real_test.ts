@@ -167,7 +167,10 @@ describe("pipelined ping before use across a real promotion", () => {
           primary: { application_name: app },
           standby: { application_name: app },
         }),
-        groups: { r: { connection_count: 2, pipeline: true, target_session_attrs: "standby" } },
+        groups: {
+          r: { connection_count: 2, pipeline: true, target_session_attrs: "standby" },
+          x: { connection_count: 2, target_session_attrs: "standby" },
+        },
         driver: driver(),
         pingAfterIdleMs: 50,
         reconnectBaseMs: 20,
@@ -186,6 +189,7 @@ describe("pipelined ping before use across a real promotion", () => {
   it("warm sessions on the standby, then the standby is promoted and the pools sit idle past pingAfterIdleMs", async () => {
     for (const [, pool] of pools) {
       await Promise.all(Array.from({ length: 10 }, () => pool.query(PID, [], { group: "r" })));
+      await Promise.all(Array.from({ length: 4 }, () => pool.query(PID, [], { group: "x" })));
       assert.ok(pool.stats().groups.r.total > 0);
     }
     await pair.primary.stop();
@@ -197,37 +201,44 @@ describe("pipelined ping before use across a real promotion", () => {
   const bunTodo =
     "bug: with Bun.SQL (no ParameterStatus) the ping before use is SELECT 1, which cannot " +
     "see a promotion: an idle standby-group session is pinged ok and its callers run on the promoted " +
-    "server (src/groups/shared_vetting.ts #ping; scope.fits only reads reported parameters)";
-  for (const [at, [name]] of drivers.entries()) {
-    const todo = name === "Bun.SQL" ? bunTodo : undefined;
-    it(`${name}: no standby-group caller runs on the promoted server`, { todo }, async () => {
-      const escapes = watchEscapes();
-      const [, pool] = pools[at];
-      try {
-        const wrong: number[] = [];
-        const errors: string[] = [];
-        for (let i = 0; i < 3; i++) {
-          const outs = await Promise.all(
-            Array.from(
-              { length: 20 },
-              () =>
-                pool.query<{ pid: number; rec: boolean }>(PID, [], { group: "r", timeoutMs: 500 })
-                  .then((r) => r.rows[0], (e) => e),
-            ),
-          );
-          for (const o of outs) {
-            if (o instanceof Error) {
-              if (!(o instanceof PoolError)) errors.push(inspect(o));
-            } else if (o.rec === false) wrong.push(o.pid);
+    "server, in pipelined (src/groups/shared_vetting.ts #ping) and exclusive groups alike " +
+    "(scope.fits only reads reported parameters, which Bun.SQL never has)";
+  for (const [group, kind] of [["r", "pipelined"], ["x", "exclusive"]]) {
+    for (const [at, [name]] of drivers.entries()) {
+      const todo = name === "Bun.SQL" ? bunTodo : undefined;
+      it(
+        `${name}, ${kind} group: no standby-group caller runs on the promoted server`,
+        { todo },
+        async () => {
+          const escapes = watchEscapes();
+          const [, pool] = pools[at];
+          try {
+            const wrong: number[] = [];
+            const errors: string[] = [];
+            for (let i = 0; i < 3; i++) {
+              const outs = await Promise.all(
+                Array.from(
+                  { length: 20 },
+                  () =>
+                    pool.query<{ pid: number; rec: boolean }>(PID, [], { group, timeoutMs: 500 })
+                      .then((r) => r.rows[0], (e) => e),
+                ),
+              );
+              for (const o of outs) {
+                if (o instanceof Error) {
+                  if (!(o instanceof PoolError)) errors.push(inspect(o));
+                } else if (o.rec === false) wrong.push(o.pid);
+              }
+            }
+            assert.equal(pool.stats().groups[group].leased, 0);
+            assert.deepEqual(errors, []);
+            assert.deepEqual([...new Set(wrong)], [], "callers ran on the promoted server");
+            assert.deepEqual(escapes.escaped, []);
+          } finally {
+            escapes.stop();
           }
-        }
-        assert.equal(pool.stats().groups.r.leased, 0);
-        assert.deepEqual(errors, []);
-        assert.deepEqual([...new Set(wrong)], [], "callers ran on the promoted server");
-        assert.deepEqual(escapes.escaped, []);
-      } finally {
-        escapes.stop();
-      }
-    });
+        },
+      );
+    }
   }
 });

@@ -260,3 +260,41 @@ describe("pipelined ping before use: a promotion carried (or not) by the ping's 
     );
   }
 });
+
+describe("pipelined ping before use: counted like a wait", () => {
+  const todo =
+    "bug: callers timed out while waiting for an idle session's ping are not counted in " +
+    "stats().groups.<g>.timedOut (src/groups/shared_vetting.ts vet() bypasses the WaitList)";
+  it(
+    "1000 callers timed out on an unanswered ping count in stats().groups.g.timedOut",
+    { todo },
+    async () => {
+      const driver = new FakeDriver();
+      const clock = new FakeClock();
+      const pool = createPool({
+        db: { host: "a" },
+        groups: { g: { connection_count: 1, pipeline: true } },
+        driver,
+        pingAfterIdleMs: 1000,
+        pingTimeoutMs: 5000,
+      }, { clock });
+      await pool.open();
+      clock.advance(5000);
+      driver.respond = (t, p, s) =>
+        t === "SELECT 1" ? new Promise(() => {}) : defaultResponder(t, p, s);
+      const calls = Array.from(
+        { length: 1000 },
+        () => pool.withHandler("g", () => 1, { timeoutMs: 300 }).catch((e) => e),
+      );
+      await tick();
+      clock.advance(300);
+      const outs = await Promise.all(calls);
+      const stats = pool.stats().groups.g;
+      const ending = pool.end();
+      clock.advance(60_000);
+      await ending;
+      assert.ok(outs.every((o) => o instanceof AcquireTimeoutError));
+      assert.equal(stats.timedOut, 1000);
+    },
+  );
+});
