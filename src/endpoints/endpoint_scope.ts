@@ -8,7 +8,7 @@
 import type { DriverConnection } from "../driver.ts";
 import type { TargetSessionAttrs } from "../config/normalize.ts";
 import type { EndpointSet } from "./endpoint_set.ts";
-import { serves, signalsDemotion } from "./roles.ts";
+import { learnRole, roleFromParameters, serves, signalsDemotion } from "./roles.ts";
 import { findSession, type SearchScope } from "./find_session.ts";
 import type { ConnectExtra } from "./open_session.ts";
 import { type Candidate, planMoves, Rebalancer } from "./rebalance.ts";
@@ -104,6 +104,26 @@ export class EndpointScope {
     const role = set.roles.roleOf(index);
     return role !== undefined && set.roles.current(index, connection) &&
       serves(role, this.target, this.#fallbackAllowed());
+  }
+
+  /**
+   * The ping before use of a session of `index`: `SELECT 1`; for a group with
+   * a target, on a session whose driver does not pass the server's reports on
+   * (`in_hot_standby`, as Bun.SQL), the role query instead, whose answer is
+   * recorded, so that the ping sees a promotion either way.
+   *
+   * @param index The session's endpoint.
+   * @param connection The session.
+   * @returns Settles when the server answered.
+   */
+  ping(index: number, connection: DriverConnection): Promise<unknown> {
+    if (!this.checksRole || roleFromParameters(connection.parameters) !== undefined) {
+      return connection.query("SELECT 1");
+    }
+    return learnRole(connection).then((role) => {
+      this.#set.roles.note(index, role);
+      this.#set.roles.stamp(index, connection);
+    });
   }
 
   /**

@@ -99,7 +99,8 @@ export class LeaseVetting {
     const left = start + options.timeoutMs - clock.now();
     const budget = Math.max(0, Math.min(pingTimeoutMs, left));
     const group = this.#group;
-    const outcome = await pingWithin(entry.resource, clock, budget, options.signal, (ok) => {
+    const send = () => this.#scope.ping(entry.partition, entry.resource);
+    const outcome = await pingWithin(send, clock, budget, options.signal, (ok) => {
       // The session goes back only once its ping answered.
       if (ok) group.release(entry);
       else group.destroy(entry, "ping-failed");

@@ -38,7 +38,9 @@ export class LeastBusy {
     // with queries in flight leaves through its failed replies).
     if (!scope.checksRole) {
       const best = this.#fewestHolders(list);
-      if (best !== undefined && !best.connection.closed && !best.retire) return best;
+      if (best !== undefined && !best.connection.closed && !best.retire && !best.pinging) {
+        return best;
+      }
     }
     return this.#careful(list, scope, owner);
   }
@@ -73,7 +75,7 @@ export class LeastBusy {
     let unfit: Shared[] | undefined;
     for (let i = 0; i < n; i++) {
       const s = list[i];
-      if (s.connection.closed || s.retire) continue;
+      if (s.connection.closed || s.retire || s.pinging) continue;
       if (scope.checksRole && !scope.fits(s.endpoint, s.connection)) {
         // Its server changed role: out of rotation, and closed once nobody holds a share.
         if (s.holders === 0) (unfit ??= []).push(s);

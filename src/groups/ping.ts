@@ -6,16 +6,15 @@
  * @module
  */
 import type { Clock } from "../core/clock.ts";
-import type { DriverConnection } from "../driver.ts";
 
 /** How a ping ended for the caller: answered, failed, unanswered in time, or the caller gave up. */
 export type PingOutcome = "ok" | "failed" | "late" | "aborted";
 
 /**
- * Pings `connection`, waiting at most `ms` and no longer than `signal` allows.
+ * Sends a ping, waiting at most `ms` and no longer than `signal` allows.
  * The ping's promise is always handled, whatever comes first.
  *
- * @param connection The session.
+ * @param send Sends the ping (`EndpointScope.ping`: `SELECT 1`, or the role query).
  * @param clock The clock for the deadline.
  * @param ms The deadline.
  * @param signal The caller's signal.
@@ -23,14 +22,19 @@ export type PingOutcome = "ok" | "failed" | "late" | "aborted";
  * @returns The outcome; never rejects.
  */
 export function pingWithin(
-  connection: DriverConnection,
+  send: () => Promise<unknown>,
   clock: Clock,
   ms: number,
   signal: AbortSignal | undefined,
   afterAbort: (ok: boolean) => void,
 ): Promise<PingOutcome> {
   if (signal?.aborted) return Promise.resolve("aborted");
-  const ping = connection.query("SELECT 1");
+  let ping: Promise<unknown>;
+  try {
+    ping = send();
+  } catch (err) {
+    ping = Promise.reject(err);
+  }
   return new Promise((resolve) => {
     let outcome: PingOutcome | undefined;
     let over = false;

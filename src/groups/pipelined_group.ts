@@ -29,6 +29,7 @@ import { firstSessionWaiters } from "./first_session_waiters.ts";
 import { LeastBusy } from "./least_busy.ts";
 import { PipelinedSessions } from "./pipelined_sessions.ts";
 import { SharedVetting } from "./shared_vetting.ts";
+import { pipelinedState, pipelinedStats } from "./pipelined_stats.ts";
 import { retireShared, shrinkShared } from "../reconfig/shared_sessions.ts";
 
 /** A group whose sessions are shared by concurrent handlers. */
@@ -83,8 +84,8 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
     this.#shared = this.#sessions.list;
     this.#scope = this.#sessions.scope;
     this.#obs = this.#sessions.obs;
-    const [broken, state] = [(s: Shared, why: Why) => this.broken(s, why), () => this.#state()];
-    this.#vetting = new SharedVetting(name, this.#shared, broken, state, this.#scope, opts);
+    const broken = (s: Shared, why: Why) => this.broken(s, why);
+    this.#vetting = new SharedVetting(this.#shared, broken, this.#waiters, this.#scope, opts);
   }
 
   /**
@@ -104,27 +105,32 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
     return after === undefined ? handler : applyAfter(handler, after);
   }
 
-  #take(options: AcquireOptions): SharedHandler | Promise<SharedHandler> {
+  // `since`: a caller whose session was dropped before it got it waits again, first in line.
+  #take(options: AcquireOptions, since?: number): SharedHandler | Promise<SharedHandler> {
     if (this.#closed) throw new PoolClosedError();
-    const best = this.#rotation.pick(this.#shared, this.#scope, this);
-    if (best?.holders === 0 && this.#vetting.needed(best)) return this.#afterPing(best, options);
+    let best = this.#rotation.pick(this.#shared, this.#scope, this);
+    // An idle session past pingAfterIdleMs is pinged, out of rotation meanwhile: pick again.
+    while (best?.holders === 0 && this.#vetting.due(best)) {
+      this.#vetting.start(best);
+      best = this.#rotation.pick(this.#shared, this.#scope, this);
+    }
     if (best && (best.holders === 0 || this.#sessions.held >= this.#sessions.max)) {
       return this.#handOut(best);
     }
     // Every session is busy: open one more, but do not make the caller wait for it.
     this.#sessions.openOne();
     if (best) return this.#handOut(best);
-    const start = this.#clock.now();
-    return this.#waiters.wait(options, false, true).then((s) => this.#handOut(s, start));
+    const start = since ?? this.#clock.now();
+    // Sent back: first in line, its deadline kept, not counted twice.
+    const again = since === undefined ? options : { ...options, since };
+    return this.#waiters.wait(again, since !== undefined, since === undefined).then((s) =>
+      this.#usable(s) ? this.#handOut(s, start) : this.#take(options, start)
+    );
   }
 
-  // An idle session is pinged first: its callers share it once it answered, or pick again.
-  #afterPing(s: Shared, options: AcquireOptions): Promise<SharedHandler> {
-    const since = options.since ?? this.#clock.now();
-    const again = { signal: options.signal, timeoutMs: options.timeoutMs, since };
-    return this.#vetting.vet(s, again).then((fit) =>
-      fit ? this.#handOut(s, since) : this.#take(again)
-    );
+  // A session handed to a waiter may have left the rotation before the waiter ran.
+  #usable(s: Shared): boolean {
+    return !s.connection.closed && !s.retire && !s.pinging && this.#shared.includes(s);
   }
 
   /**
@@ -153,26 +159,14 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
    * @returns A fresh snapshot.
    */
   stats(): GroupStats {
-    const w = this.#waiters;
-    const sessions = this.#sessions;
-    return {
-      max: sessions.max,
-      total: sessions.held,
-      idle: this.#shared.filter((s) => s.holders === 0).length,
+    return pipelinedStats(this.#sessions, this.#waiters, {
       leased: this.#leased,
-      waiting: w.size,
-      pending: sessions.opening ? 1 : 0,
-      waited: w.waited,
-      timedOut: w.timedOut,
-      rejected: w.rejected,
       acquired: this.#acquired,
-      ...sessions.counts,
-      ...this.#obs.timings.snapshot(),
-    };
+    });
   }
 
   #state(): string {
-    return `total=${this.#shared.length}, leased=${this.#leased}, waiting=${this.#waiters.size}`;
+    return pipelinedState(this.#shared, this.#leased, this.#waiters.size);
   }
 
   /**

@@ -28,6 +28,8 @@ export interface Shared extends Progress {
   idleSince: number | undefined;
   /** Clock time its last holder left (or it opened, or its ping answered): the ping before use counts from it. */
   idleFrom: number;
+  /** Its ping before use is out: out of rotation until it answers. */
+  pinging: boolean;
   /** Past its lifetime: no new holders, closed when the last one leaves. */
   retire: boolean;
   /** Settles its replies (made at first use). */
@@ -56,6 +58,7 @@ export function newShared(
     expiresAt: retireAt(now, maxLifetimeMs),
     idleSince: undefined,
     idleFrom: now,
+    pinging: false,
     retire: false,
     ...freshProgress(now),
   };

@@ -197,18 +197,11 @@ describe("pipelined ping before use across a real promotion", () => {
     await sleep(150);
   });
 
-  // Bun.SQL exposes no ParameterStatus: a `SELECT 1` ping cannot carry the promotion.
-  const bunTodo =
-    "bug: with Bun.SQL (no ParameterStatus) the ping before use is SELECT 1, which cannot " +
-    "see a promotion: an idle standby-group session is pinged ok and its callers run on the promoted " +
-    "server, in pipelined (src/groups/shared_vetting.ts #ping) and exclusive groups alike " +
-    "(scope.fits only reads reported parameters, which Bun.SQL never has)";
+  // Bun.SQL exposes no ParameterStatus: its ping asks the role query instead of `SELECT 1`.
   for (const [group, kind] of [["r", "pipelined"], ["x", "exclusive"]]) {
     for (const [at, [name]] of drivers.entries()) {
-      const todo = name === "Bun.SQL" ? bunTodo : undefined;
       it(
         `${name}, ${kind} group: no standby-group caller runs on the promoted server`,
-        { todo },
         async () => {
           const escapes = watchEscapes();
           const [, pool] = pools[at];

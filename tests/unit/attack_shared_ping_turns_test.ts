@@ -61,14 +61,8 @@ async function endAndCheck(
 }
 
 describe("pipelined ping before use: end and kill at every turn", () => {
-  const handOutTodo =
-    "bug: pool.end() between the ping's answer and #afterPing's hand-out: callers are handed " +
-    "the closed session and fail with ConnectionError, not PoolClosedError (src/groups/pipelined_group.ts #afterPing)";
   it(
     "pool.end() after 0..30 turns of a ping: callers served or PoolClosedError, once, nothing left",
-    {
-      todo: handOutTodo,
-    },
     async () => {
       const watch = watchEscapes();
       const problems: string[] = [];
@@ -168,12 +162,7 @@ describe("pipelined ping before use: end and kill at every turn", () => {
 });
 
 describe("pipelined ping before use: the caller's deadline across a failed ping", () => {
-  const deadlineTodo =
-    "bug: after a failed ping #take waits with waiters.wait(options, false, true), and a " +
-    "back-of-queue wait ignores options.since (src/core/wait_list.ts): the caller times out at 550 ms, not 300";
-  it("a ping failing at 250 ms of a 300 ms wait, no new session: the caller times out at 300 ms", {
-    todo: deadlineTodo,
-  }, async () => {
+  it("a ping failing at 250 ms of a 300 ms wait, no new session: the caller times out at 300 ms", async () => {
     const watch = watchEscapes();
     const r = rig();
     await r.pool.withHandler("g", () => 1);
@@ -212,15 +201,10 @@ describe("pipelined ping before use: the caller's deadline across a failed ping"
 
 describe("pipelined ping before use: a promotion carried (or not) by the ping's reply", () => {
   for (const reports of [true, false]) {
-    const todo = reports
-      ? undefined
-      : "bug: a driver without ParameterStatus (Bun.SQL, deno-postgres) " +
-        "learns nothing from the SELECT 1 ping: the idle standby-group session is shared on the promoted server";
     it(
       `standby group, ${
         reports ? "parameters reported" : "no parameters (role query only)"
       }: no caller runs on the promoted server`,
-      { todo },
       async () => {
         const watch = watchEscapes();
         const driver = new RoleDriver();
@@ -262,12 +246,8 @@ describe("pipelined ping before use: a promotion carried (or not) by the ping's 
 });
 
 describe("pipelined ping before use: counted like a wait", () => {
-  const todo =
-    "bug: callers timed out while waiting for an idle session's ping are not counted in " +
-    "stats().groups.<g>.timedOut (src/groups/shared_vetting.ts vet() bypasses the WaitList)";
   it(
     "1000 callers timed out on an unanswered ping count in stats().groups.g.timedOut",
-    { todo },
     async () => {
       const driver = new FakeDriver();
       const clock = new FakeClock();
@@ -300,13 +280,7 @@ describe("pipelined ping before use: counted like a wait", () => {
 });
 
 describe("pipelined ping before use: a stalled ping on one session of two", () => {
-  const todo =
-    "bug: every caller picks the idle session whose ping is out (LeastBusy sees 0 holders) and " +
-    "waits for it, though the other session is healthy and shareable: a stalled ping times out all " +
-    "callers (src/groups/pipelined_group.ts #take with src/groups/least_busy.ts)";
-  it("callers share the healthy busy session instead of all timing out on the stalled ping", {
-    todo,
-  }, async () => {
+  it("callers share the healthy busy session instead of all timing out on the stalled ping", async () => {
     const watch = watchEscapes();
     const driver = new FakeDriver();
     const clock = new FakeClock();

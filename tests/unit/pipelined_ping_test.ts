@@ -117,7 +117,7 @@ describe("pipelined group: the ping before use", () => {
     clock.advance(300);
     const outcome = await call;
     assert.ok(outcome instanceof AcquireTimeoutError, String(outcome));
-    assert.match(outcome.message, /"g".*ping/);
+    assert.match(outcome.message, /"g".*pinged before use=1/);
     assert.equal(driver.sessions[0].closed, false, "the session is others' too: not yet");
     clock.advance(5000);
     await tick();
