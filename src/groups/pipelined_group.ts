@@ -186,7 +186,7 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
 
   /** @internal A handler came back. */
   returned(shared: Shared): void {
-    if (--shared.holders === 0) shared.idleFrom = this.#clock.now();
+    shared.holders--;
     this.#leased--;
     // A caller in another isolate waits for this session's slot.
     if (shared.holders === 0 && this.#budget?.yields()) this.broken(shared, "rebalanced");

@@ -55,13 +55,19 @@ export class SharedVetting {
   }
 
   /**
-   * Whether a session picked without holders sat idle too long to be shared unasked.
+   * Whether a session picked without holders sat idle too long to be shared
+   * unasked. One clock read per such pick, none per release: "idle" counts
+   * from when it was last picked without holders, so one that was busy for
+   * longer than the window is pinged once more, harmlessly.
    *
    * @param s The session.
    * @returns True when it must be pinged first.
    */
   due(s: Shared): boolean {
-    return this.#opts.clock.now() - s.idleFrom > this.#opts.pingAfterIdleMs;
+    const now = this.#opts.clock.now();
+    if (now - s.idleFrom > this.#opts.pingAfterIdleMs) return true;
+    s.idleFrom = now;
+    return false;
   }
 
   /**

@@ -26,7 +26,7 @@ export interface Shared extends Progress {
   readonly expiresAt: number;
   /** Clock time of the first sweep that found it without holders, since it last had some. */
   idleSince: number | undefined;
-  /** Clock time its last holder left (or it opened, or its ping answered): the ping before use counts from it. */
+  /** Clock time it was last picked without holders (or opened, or answered a ping): the ping before use counts from it. */
   idleFrom: number;
   /** Its ping before use is out: out of rotation until it answers. */
   pinging: boolean;

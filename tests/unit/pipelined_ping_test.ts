@@ -65,16 +65,23 @@ describe("pipelined group: the ping before use", () => {
     assert.deepEqual(session.log.slice(-2), ["SELECT 1", "SELECT $1"], "the ping came first");
   });
 
-  it("idle time counts from when the last holder left, not from the last lease", async () => {
+  it("a session picked within the window each time is never pinged; one held past it is, once", async () => {
     const p = setup();
     await pidOf(p);
-    // Held for 5 s, then back: not idle at all.
+    for (let i = 0; i < 10; i++) {
+      clock.advance(600);
+      await pidOf(p);
+    }
+    assert.equal(pings(), 0, "picked every 600 ms: never idle past the window");
+    // Held for 5 s: the next pick finds it unpicked for longer than the window.
     await p.withHandler("g", async (db) => {
       clock.advance(5000);
       await db.query("SELECT 2");
     });
     await pidOf(p);
-    assert.equal(pings(), 0);
+    assert.equal(pings(), 1);
+    await pidOf(p);
+    assert.equal(pings(), 1);
   });
 
   it("callers that pick the session while its ping is out wait for that one ping", async () => {
