@@ -8,7 +8,7 @@
 import type { DriverConnection } from "../driver.ts";
 import type { TargetSessionAttrs } from "../config/normalize.ts";
 import type { EndpointSet } from "./endpoint_set.ts";
-import { learnRole, roleFromParameters, serves, signalsDemotion } from "./roles.ts";
+import { ROLE_QUERY, roleFromParameters, roleFromRow, serves, signalsDemotion } from "./roles.ts";
 import { findSession, type SearchScope } from "./find_session.ts";
 import type { ConnectExtra } from "./open_session.ts";
 import { type Candidate, planMoves, Rebalancer } from "./rebalance.ts";
@@ -120,9 +120,17 @@ export class EndpointScope {
     if (!this.checksRole || roleFromParameters(connection.parameters) !== undefined) {
       return connection.query("SELECT 1");
     }
-    return learnRole(connection).then((role) => {
-      this.#set.roles.note(index, role);
-      this.#set.roles.stamp(index, connection);
+    const roles = this.#set.roles;
+    const asked = roles.epoch(index);
+    return connection.query(ROLE_QUERY).then(({ rows }) => {
+      const role = roleFromRow(rows[0]);
+      // An answer that does not say: the ping failed (the session is not trusted).
+      if (role === undefined) throw new Error("the role query's answer does not tell the role");
+      // Another answer changed the role meanwhile: this one may be older. Left unstamped, the
+      // session is no longer current and leaves (when unsure, the session is not trusted).
+      if (roles.epoch(index) !== asked) return;
+      roles.note(index, role);
+      roles.stamp(index, connection);
     });
   }
 

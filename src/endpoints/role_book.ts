@@ -114,6 +114,16 @@ export class RoleBook {
   }
 
   /**
+   * The endpoint's role epoch: it moves whenever the role seen changes.
+   *
+   * @param index Endpoint index.
+   * @returns The epoch.
+   */
+  epoch(index: number): number {
+    return this.#entries[index].epoch;
+  }
+
+  /**
    * Whether a session carries its endpoint's current role.
    *
    * @param index Its endpoint.

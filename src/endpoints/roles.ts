@@ -53,10 +53,21 @@ export async function learnRole(connection: DriverConnection): Promise<ServerRol
   if (reported) return reported;
   const { rows } = await connection.query(ROLE_QUERY);
   const row = rows[0] ?? {};
-  const recovery = row.in_recovery;
+  return roleFromRow(row) ?? { inRecovery: false, readOnly: row.read_only === "on" };
+}
+
+/**
+ * The role a row of {@linkcode ROLE_QUERY} tells.
+ *
+ * @param row The row, if any.
+ * @returns The role, or `undefined` when the row does not say (no row, `in_recovery` null).
+ */
+export function roleFromRow(row: Record<string, unknown> | undefined): ServerRole | undefined {
+  const recovery = row?.in_recovery;
+  if (recovery === undefined || recovery === null) return undefined;
   return {
     inRecovery: recovery === true || recovery === "t" || recovery === "true",
-    readOnly: row.read_only === "on",
+    readOnly: row!.read_only === "on",
   };
 }
 

@@ -109,23 +109,32 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
   #take(options: AcquireOptions, since?: number): SharedHandler | Promise<SharedHandler> {
     if (this.#closed) throw new PoolClosedError();
     let best = this.#rotation.pick(this.#shared, this.#scope, this);
+    let pinger = false;
     // An idle session past pingAfterIdleMs is pinged, out of rotation meanwhile: pick again.
     while (best?.holders === 0 && this.#vetting.due(best)) {
       this.#vetting.start(best);
+      pinger = true;
       best = this.#rotation.pick(this.#shared, this.#scope, this);
     }
     if (best && (best.holders === 0 || this.#sessions.held >= this.#sessions.max)) {
       return this.#handOut(best);
     }
-    // Every session is busy: open one more, but do not make the caller wait for it.
-    this.#sessions.openOne();
-    if (best) return this.#handOut(best);
+    if (best) {
+      // Every session is busy: open one more, but do not make the caller wait for it.
+      this.#sessions.openOne();
+      return this.#handOut(best);
+    }
     const start = since ?? this.#clock.now();
-    // Sent back: first in line, its deadline kept, not counted twice.
+    // Sent back: first in line, its deadline kept, not counted twice. The caller that started a
+    // ping waits for it as an exclusive group's caller does for its own: not queued (maxWaiting).
     const again = since === undefined ? options : { ...options, since };
-    return this.#waiters.wait(again, since !== undefined, since === undefined).then((s) =>
+    const counted = since === undefined && !pinger;
+    const served = this.#waiters.wait(again, since !== undefined, counted).then((s) =>
       this.#usable(s) ? this.#handOut(s, start) : this.#take(options, start)
     );
+    // Opened once the caller waits: a threaded pool's budget then sees it waiting for a slot.
+    this.#sessions.openOne();
+    return served;
   }
 
   // A session handed to a waiter may have left the rotation before the waiter ran.

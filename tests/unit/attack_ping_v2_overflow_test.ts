@@ -47,11 +47,7 @@ describe("maxWaiting 0 and the ping before use", () => {
     assert.deepEqual(watch.escaped, []);
   });
 
-  it("pipelined: the first caller after an idle spell is served once the ping answered", {
-    todo: "PipelinedGroup.#take sends the caller that started the ping to the wait list as a " +
-      "counted wait: with maxWaiting 0 it gets PoolOverloadedError (rejected 1) though the " +
-      "only session is open and answers",
-  }, async () => {
+  it("pipelined: the first caller after an idle spell is served once the ping answered", async () => {
     const watch = watchEscapes();
     const { out, rejected } = await firstAfterIdle(true);
     watch.stop();

@@ -62,11 +62,6 @@ describe("threaded budget: a member's caller and the main pool's idle session", 
   for (const ping of [600_000, 1000]) {
     it(
       `pipelined (pingAfterIdleMs ${ping}): the idle session is shed, the member's caller is served`,
-      {
-        todo: "PipelinedGroup.#take calls openOne() before waiters.wait(): the budget's tryTake " +
-          "sees waiting() 0 and never joins the line, so the main pool never sheds its idle " +
-          "session and the member's caller times out (AcquireTimeoutError)",
-      },
       async () => {
         const watch = watchEscapes();
         const out = await memberAfterMainIdle(true, ping);
