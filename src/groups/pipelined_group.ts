@@ -22,7 +22,7 @@ import {
   type Shared,
   SharedHandler,
   type SharedOwner,
-  sweepVerdict,
+  sweepShared,
 } from "../handler/shared_handler.ts";
 import type { GroupOptions, LeaseGroup } from "./group.ts";
 import { firstSessionWaiters } from "./first_session_waiters.ts";
@@ -84,8 +84,7 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
     this.#shared = this.#sessions.list;
     this.#scope = this.#sessions.scope;
     this.#obs = this.#sessions.obs;
-    const broken = (s: Shared, why: Why) => this.broken(s, why);
-    this.#vetting = new SharedVetting(this.#shared, broken, this.#waiters, this.#scope, opts);
+    this.#vetting = new SharedVetting(this.#shared, this, this.#waiters, this.#scope, opts);
   }
 
   /**
@@ -151,22 +150,10 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
    * @param idleTimeoutMs The idle timeout; 0: none.
    */
   sweep(now: number, idleTimeoutMs: number): void {
-    for (const s of [...this.#shared]) {
-      const verdict = sweepVerdict(s, now, idleTimeoutMs, this.#opts.stallMs[s.endpoint]);
-      // Closing a stalled session rejects its queries in flight, which takes it out of rotation.
-      if (verdict === "stalled") this.#opts.close(s.connection);
-      else if (verdict === "expired") {
-        this.broken(s, now >= s.expiresAt ? "lifetime" : "idle-timeout");
-      }
-    }
+    sweepShared(this.#shared, now, idleTimeoutMs, this.#opts, (s, why) => this.broken(s, why));
   }
 
-  /**
-   * Gauges and counters, in the shape of an exclusive group's: `total` are the
-   * sessions, `leased` the handlers out, `acquired` the leases.
-   *
-   * @returns A fresh snapshot.
-   */
+  /** Gauges and counters, in the shape of an exclusive group's (see `pipelinedStats`). */
   stats(): GroupStats {
     return pipelinedStats(this.#sessions, this.#waiters, {
       leased: this.#leased,
@@ -218,12 +205,7 @@ export class PipelinedGroup implements LeaseGroup, SharedOwner {
     this.#sessions.opening?.then(() => retireShared(this.#shared.slice(-1), which, close));
   }
 
-  /**
-   * After a clock leap (a suspend), sessions nobody holds may be dead: closed
-   * now; the next caller gets a fresh one. Held ones go on (their queries tell).
-   *
-   * @param _leapMs The size of the leap.
-   */
+  /** After a clock leap (a suspend), sessions nobody holds may be dead: closed now. */
   leap(_leapMs: number): void {
     for (const s of this.#shared.filter((s) => s.holders === 0)) this.broken(s, "clock-leap");
   }

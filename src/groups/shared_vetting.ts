@@ -26,7 +26,7 @@ export interface SharedVettingOptions {
 /** Vets the idle sessions one pipelined group shares again. */
 export class SharedVetting {
   readonly #list: readonly Shared[];
-  readonly #broken: (s: Shared, why: Why) => void;
+  readonly #group: { broken(s: Shared, why: Why): void };
   readonly #waiters: WaitList<Shared>;
   readonly #scope: EndpointScope;
   readonly #opts: SharedVettingOptions;
@@ -35,20 +35,20 @@ export class SharedVetting {
    * Builds the vetting of one group.
    *
    * @param list Its sessions in rotation.
-   * @param broken Takes a session out of rotation and closes it.
+   * @param group Its `broken`: takes a session out of rotation and closes it.
    * @param waiters The callers waiting for a session.
    * @param scope Its endpoints and target (does a session still fit).
    * @param opts The clock and the ping's thresholds.
    */
   constructor(
     list: readonly Shared[],
-    broken: (s: Shared, why: Why) => void,
+    group: { broken(s: Shared, why: Why): void },
     waiters: WaitList<Shared>,
     scope: EndpointScope,
     opts: SharedVettingOptions,
   ) {
     this.#list = list;
-    this.#broken = broken;
+    this.#group = group;
     this.#waiters = waiters;
     this.#scope = scope;
     this.#opts = opts;
@@ -88,8 +88,8 @@ export class SharedVetting {
     const outcome = await pingWithin(send, clock, pingTimeoutMs, undefined, () => {});
     s.pinging = false;
     if (!this.#list.includes(s)) return;
-    if (outcome !== "ok") return this.#broken(s, "ping-failed");
-    if (!scope.fits(s.endpoint, s.connection)) return this.#broken(s, "role-changed");
+    if (outcome !== "ok") return this.#group.broken(s, "ping-failed");
+    if (!scope.fits(s.endpoint, s.connection)) return this.#group.broken(s, "role-changed");
     s.idleFrom = clock.now();
     // Every caller waiting for a session shares it, as a session just opened.
     while (this.#waiters.resolveNext(s));

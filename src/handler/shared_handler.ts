@@ -94,6 +94,31 @@ export function sweepVerdict(
   return s.retire || idleTooLong ? "expired" : undefined;
 }
 
+/**
+ * One housekeeping sweep over a group's shared sessions: a stalled one is
+ * closed (its queries in flight fail, which takes it out of rotation), an
+ * expired one leaves the rotation.
+ *
+ * @param list The sessions (a copy is walked).
+ * @param now Clock time.
+ * @param idleTimeoutMs The idle timeout; 0: none.
+ * @param opts Per endpoint, the stall deadline; how to close a session.
+ * @param broken Takes a session out of rotation, with why.
+ */
+export function sweepShared(
+  list: readonly Shared[],
+  now: number,
+  idleTimeoutMs: number,
+  opts: { readonly stallMs: readonly number[]; close(connection: DriverConnection): unknown },
+  broken: (s: Shared, why: "lifetime" | "idle-timeout") => void,
+): void {
+  for (const s of [...list]) {
+    const verdict = sweepVerdict(s, now, idleTimeoutMs, opts.stallMs[s.endpoint]);
+    if (verdict === "stalled") opts.close(s.connection);
+    else if (verdict === "expired") broken(s, now >= s.expiresAt ? "lifetime" : "idle-timeout");
+  }
+}
+
 /** What a shared handler needs from its group. */
 export interface SharedOwner {
   readonly name: string;
