@@ -53,12 +53,13 @@ export class LeastBusy {
       if (list[i].holders < best.holders) best = list[i];
     }
     if (best.holders > 0) return best;
-    // Idle sessions in turn, from the cursor; a dead one met on the way sends
-    // the pick the careful way, which takes it out of rotation.
+    // Idle sessions in turn, from the cursor, past those whose ping is out; a
+    // dead one met on the way sends the pick the careful way, which takes it
+    // out of rotation.
     for (let k = 0; k < n; k++) {
       const at = (this.#cursor + k) % n;
       const s = list[at];
-      if (s.holders !== 0) continue;
+      if (s.holders !== 0 || s.pinging) continue;
       if (s.connection.closed) return undefined;
       this.#cursor = (at + 1) % n;
       return s;
