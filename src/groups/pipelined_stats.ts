@@ -34,7 +34,7 @@ export function pipelinedStats(
   return {
     max: sessions.max,
     total: sessions.held,
-    idle: sessions.list.filter((s) => s.holders === 0).length,
+    idle: sessions.list.filter((s) => s.holders === 0 && !s.pinging).length,
     leased: counts.leased,
     waiting: waiters.size,
     pending: sessions.opening ? 1 : 0,

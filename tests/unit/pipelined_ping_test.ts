@@ -93,6 +93,8 @@ describe("pipelined group: the ping before use", () => {
     await tick();
     assert.equal(pings(), 1, "one ping for all of them");
     assert.equal(driver.queries.filter((q) => q.text === "SELECT $1").length, 1, "none ran yet");
+    const during = p.stats().groups.g;
+    assert.deepEqual([during.total, during.idle], [1, 0], "a session being pinged is not idle");
     hold.answer();
     const pids = await Promise.all(calls);
     assert.deepEqual(new Set(pids), new Set([driver.sessions[0].pid]));
