@@ -26,6 +26,7 @@ import {
   nonEmptyString,
   oneOf,
   passwordField,
+  pemText,
   seconds,
   sslMode,
 } from "./validators.ts";
@@ -84,8 +85,10 @@ export function endpointsOf(
   };
   let retrySleep: { ms: number; field: Field } | undefined;
   let targetSessionAttrs: Field | undefined;
-  list.forEach((item: unknown, i) => {
+  list.forEach((given: unknown, i) => {
     const at = Array.isArray(db) ? `db[${i}]` : "db";
+    // A URL object (`new URL(process.env.DATABASE_URL)`) stands for its text.
+    const item = given instanceof URL ? given.href : given;
     if (typeof item === "string") {
       const url = parseUrl(item, at);
       for (const fields of url.hosts) add(fields, url.password, at);
@@ -144,7 +147,7 @@ function buildEndpoint(f: EndpointFields, at: string): EndpointConfig {
     database: f.database ? nonEmptyString(f.database, "a database name") : user,
     user,
     ssl: f.ssl ? sslMode(f.ssl) : DEFAULTS.ssl,
-    sslRootCert: f.sslRootCert ? nonEmptyString(f.sslRootCert, "a PEM certificate") : undefined,
+    sslRootCert: f.sslRootCert ? pemText(f.sslRootCert) : undefined,
     connectTimeoutMs: f.connectTimeout
       ? Math.max(1, Math.round(seconds(f.connectTimeout, false)))
       : DEFAULTS.connectTimeoutMs,

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { EndpointInput, PoolConfigInput } from "./normalize.ts";
+import { type EndpointInput, normalizeConfig, type PoolConfigInput } from "./normalize.ts";
 import type { SslMode } from "../driver.ts";
 import { ConfigError } from "../errors.ts";
 
@@ -28,25 +28,28 @@ const DEFAULT_CONNECTION_COUNT = 10;
  * `PGUSER` is set, one endpoint per host of `PGHOST` (a comma list; default
  * `localhost`) with `PGPORT` (one port, or one per host), `PGDATABASE`,
  * `PGUSER`, `PGPASSWORD`, `PGSSLMODE`, `PGAPPNAME`, `PGCONNECT_TIMEOUT`
- * (seconds) and `PGTARGETSESSIONATTRS` (the group's `target_session_attrs`). The one group, `default`, opens `PGDBPOOL_CONNECTION_COUNT`
- * connections (default 10). Empty variables count as unset. `PGSSLROOTCERT`
- * (a file path) is not read: the library reads no files.
+ * (seconds) and `PGTARGETSESSIONATTRS` (the group's `target_session_attrs`).
+ * The one group, `default`, opens `PGDBPOOL_CONNECTION_COUNT` connections
+ * (default 10). Empty variables count as unset. libpq variables the pool
+ * cannot honour (`PGSERVICE`, `PGSERVICEFILE`, `PGHOSTADDR`, `PGSSLROOTCERT`,
+ * `PGSSLCERT`, `PGSSLKEY`, `PGPASSFILE`, `PGOPTIONS`) are refused when set,
+ * not ignored: the library reads no files.
  *
- * The result is input, not yet validated: pass it to `normalizeConfig()`.
+ * The result is validated: an error names the variable that holds the wrong
+ * value (`PGPORT`, `DATABASE_URL`), not a config path.
  *
  * @param env Reads a variable; by default `Deno.env.get` (when permitted),
  *   else `process.env`. Tests pass their own.
  * @returns The configuration input of the default pool.
- * @throws {ConfigError} When nothing is configured (path `""`), when
- *   `PGCONNECT_TIMEOUT` or `PGDBPOOL_CONNECTION_COUNT` is not a number, or when
- *   `PGPORT` lists neither one port nor one per host (path: the variable's
- *   name). Other values are checked by `normalizeConfig()`.
+ * @throws {ConfigError} When nothing is configured (path `""`), or when a
+ *   variable is wrong or unsupported (path: the variable's name).
  */
 export function configFromEnv(env: EnvReader = runtimeEnv): PoolConfigInput {
   const read = (name: string): string | undefined => env(name) || undefined;
   const groups = { default: { connection_count: connectionCount(read) } };
   const url = read("DATABASE_URL");
-  if (url) return { db: url, groups };
+  if (url) return checked({ db: url, groups }, true);
+  refuseUnsupported(read);
   // As in libpq, a fallback for the PG* variables only: a URL carries its own.
   const target = read("PGTARGETSESSIONATTRS");
   if (target) Object.assign(groups.default, { target_session_attrs: target });
@@ -77,7 +80,68 @@ export function configFromEnv(env: EnvReader = runtimeEnv): PoolConfigInput {
   const db = hosts.map((host, i): EndpointInput =>
     withoutUndefined({ ...shared, host, port: ports?.[ports.length === 1 ? 0 : i] })
   );
-  return { db: db.length === 1 ? db[0] : db, groups };
+  return checked({ db: db.length === 1 ? db[0] : db, groups }, false);
+}
+
+/** libpq variables the pool cannot honour, and why: set, they are refused, not ignored. */
+const UNSUPPORTED: Readonly<Record<string, string>> = {
+  PGSERVICE: "the library reads no service file",
+  PGSERVICEFILE: "the library reads no service file",
+  PGHOSTADDR: "give the address in PGHOST",
+  PGSSLROOTCERT: "the library reads no files: pass sslrootcert (PEM text) to init()",
+  PGSSLCERT: "client certificates are not supported",
+  PGSSLKEY: "client certificates are not supported",
+  PGPASSFILE: "the library reads no password file: set PGPASSWORD",
+  PGOPTIONS: "no server options are sent: use ALTER ROLE … SET, or on_connect",
+};
+
+function refuseUnsupported(read: EnvReader): void {
+  for (const [name, why] of Object.entries(UNSUPPORTED)) {
+    if (read(name) !== undefined) {
+      throw new ConfigError(
+        name,
+        `is set, but the pool cannot honour it (${why}): unset it, or call init(config), or set DATABASE_URL`,
+      );
+    }
+  }
+}
+
+// The variable behind each endpoint key the PG* variables fill in.
+const VARIABLES: Readonly<Record<string, string>> = {
+  host: "PGHOST",
+  port: "PGPORT",
+  name: "PGDATABASE",
+  user: "PGUSER",
+  pass: "PGPASSWORD",
+  ssl: "PGSSLMODE",
+  application_name: "PGAPPNAME",
+  connect_timeout: "PGCONNECT_TIMEOUT",
+};
+
+function variableOf(path: string, fromUrl: boolean): string | undefined {
+  if (path === "groups.default.connection_count") return "PGDBPOOL_CONNECTION_COUNT";
+  if (fromUrl) return path.startsWith("db") ? "DATABASE_URL" : undefined;
+  if (path === "groups.default.target_session_attrs") return "PGTARGETSESSIONATTRS";
+  const key = /^db(?:\[\d+\])?\.(\w+)$/.exec(path)?.[1];
+  return key === undefined ? undefined : VARIABLES[key];
+}
+
+/**
+ * Validates the input now, so that an error names the variable the user set
+ * (`PGPORT`), not a config path they never wrote (`db[1].port`).
+ */
+function checked(input: PoolConfigInput, fromUrl: boolean): PoolConfigInput {
+  try {
+    normalizeConfig(input);
+  } catch (err) {
+    const name = err instanceof ConfigError ? variableOf(err.path, fromUrl) : undefined;
+    if (name === undefined) throw err;
+    const error = err as ConfigError;
+    const detail = error.message.slice(`Invalid config "${error.path}": `.length);
+    const key = error.path.replace(/^db(?:\[\d+\])?\.?/, "");
+    throw new ConfigError(name, key && name === "DATABASE_URL" ? `${key}: ${detail}` : detail);
+  }
+  return input;
 }
 
 function connectionCount(read: EnvReader): number {

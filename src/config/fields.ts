@@ -139,7 +139,37 @@ export function fail(f: Field, expected: string): never {
  * @returns Whether `value` is an object whose keys can be read as settings.
  */
 export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
+  return typeof value === "object" && value !== null && !Array.isArray(value) &&
+    builtinKind(value) === undefined;
+}
+
+// Built-in objects whose contents are no own keys: read as settings, a Map or a
+// URL would look empty ("db.host is required") instead of wrong.
+const BUILTINS: readonly [string, string][] = [
+  ["URL", "a URL object"],
+  ["Map", "a Map"],
+  ["Set", "a Set"],
+  ["Date", "a Date"],
+  ["RegExp", "a RegExp"],
+  ["Promise", "a Promise"],
+  ["ArrayBuffer", "binary data"],
+];
+
+/**
+ * Names a built-in object that cannot hold settings (`"a Map"`, `"a URL object"`).
+ *
+ * @param value Any value.
+ * @returns Its description, or `undefined` for any other value.
+ */
+export function builtinKind(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  if (ArrayBuffer.isView(value)) return "binary data";
+  const global = globalThis as unknown as Record<string, unknown>;
+  for (const [name, kind] of BUILTINS) {
+    const ctor = global[name];
+    if (typeof ctor === "function" && value instanceof ctor) return kind;
+  }
+  return undefined;
 }
 
 /**
@@ -157,6 +187,6 @@ export function render(value: unknown): string {
   }
   if (typeof value === "function") return "a function";
   if (Array.isArray(value)) return value.length ? "an array" : "an empty array";
-  if (typeof value === "object" && value !== null) return "an object";
+  if (typeof value === "object" && value !== null) return builtinKind(value) ?? "an object";
   return String(value);
 }

@@ -8,6 +8,7 @@
 import { ConfigError } from "../errors.ts";
 import type { EndpointField, EndpointFields, Field } from "./fields.ts";
 import { redactUrl, secretRange } from "../redact.ts";
+import { controlCharAt } from "./validators.ts";
 
 /** URL query parameters and the endpoint field each sets (`host` is handled apart). */
 const URL_PARAMS: Readonly<Record<string, EndpointField>> = {
@@ -42,6 +43,7 @@ export function parseUrl(
   url: string,
   at: string,
 ): { hosts: EndpointFields[]; password?: string; targetSessionAttrs?: Field } {
+  refuseInvisible(url, at);
   const where = ` (in ${JSON.stringify(redactUrl(url))})`;
   const scheme = /^postgres(?:ql)?:\/\//.exec(url);
   if (!scheme) {
@@ -63,19 +65,25 @@ export function parseUrl(
     throw new ConfigError(key ? `${at}.${key}` : at, message + where);
   };
   const decode = (start: number, end: number, key: string): string => {
+    let text: string;
     try {
-      return decodeURIComponent(url.slice(start, end));
+      text = decodeURIComponent(url.slice(start, end));
     } catch {
       return fail(key, `expected valid percent-encoding, got ${shown(start, end)}`);
     }
+    // The startup packet ends a name at a NUL; the rest would be read as another key.
+    if (text.includes("\0")) {
+      fail(key, "expected no NUL character (%00): PostgreSQL cannot take one");
+    }
+    return text;
   };
-  const field = (key: string, value: string, start: number, end: number): Field => ({
-    path: `${at}.${key}`,
-    value,
-    got: shown(start, end),
-    text: true,
-    where,
-  });
+  const field = (key: string, value: string, start: number, end: number): Field => {
+    // A fragment means nothing in a connection URL: a raw "#" would end up in the value.
+    if (url.slice(start, end).includes("#")) {
+      fail(key, `expected "#" percent-encoded (%23), got ${shown(start, end)}`);
+    }
+    return { path: `${at}.${key}`, value, got: shown(start, end), text: true, where };
+  };
 
   const base = scheme[0].length;
   const slashOrQuery = url.slice(base).search(/[/?]/);
@@ -141,8 +149,10 @@ export function parseUrl(
           );
         }
         const value = field(name, decode(eq + 1, end, name), eq + 1, end);
-        if (target === "host") hostParam = value;
-        else if (shared[target]) fail(name, "is given twice");
+        if (target === "host") {
+          if (hostParam) fail(name, "is given twice");
+          hostParam = value;
+        } else if (shared[target]) fail(name, "is given twice");
         else shared[target] = value;
       }
       start = end + 1;
@@ -169,6 +179,24 @@ export function parseUrl(
   }
   if (hosts.length === 0) fail("host", "is required: expected a host after the //");
   return { hosts: hosts.map((h) => ({ ...shared, ...h })), password, targetSessionAttrs };
+}
+
+/**
+ * Refuses what a copied URL brings along unseen: a space or line break at
+ * either end (a `.env` file, `$(cat secret)`), a control character anywhere.
+ * Nothing of the URL is quoted: it may be a password.
+ */
+function refuseInvisible(url: string, at: string): void {
+  const i = controlCharAt(url);
+  const edge = url.trim() !== url;
+  if (i < 0 && !edge) return;
+  const what = i >= 0
+    ? `a control character (a line break?) at offset ${i}`
+    : "a space at its start or end";
+  throw new ConfigError(
+    at,
+    `expected a URL without spaces or control characters around it, nor control characters in it (percent-encode them: %20, %0A), got one with ${what}`,
+  );
 }
 
 interface UrlTools {

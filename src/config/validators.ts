@@ -6,6 +6,7 @@
  * @module
  */
 import type { SslMode } from "../driver.ts";
+import { ConfigError } from "../errors.ts";
 import { fail, type Field } from "./fields.ts";
 
 const SSL_MODES: readonly SslMode[] = [
@@ -90,7 +91,25 @@ export function duration(f: Field, zeroOk: boolean): number {
  */
 export function nonEmptyString(f: Field, what: string): string {
   if (typeof f.value !== "string" || f.value === "") fail(f, `${what} (a non-empty string)`);
+  refuseNul(f, f.value);
   return f.value;
+}
+
+/**
+ * Refuses a NUL character: the startup packet ends each name at one, so the
+ * rest would be read as another key (`"app\0options"`).
+ *
+ * @param f The field, for its path (its value is not quoted: it may be a password).
+ * @param text The value.
+ * @throws {ConfigError} When `text` holds a NUL.
+ */
+export function refuseNul(f: Field, text: string): void {
+  if (text.includes("\0")) {
+    throw new ConfigError(
+      f.path,
+      `expected text without a NUL character (\\0, %00): PostgreSQL cannot take one here${f.where}`,
+    );
+  }
 }
 
 /**
@@ -104,12 +123,18 @@ export function nonEmptyString(f: Field, what: string): string {
  */
 export function hostField(f: Field): string {
   const host = nonEmptyString(f, "a host name, IP address or socket directory");
+  if (host.trim() !== host || controlCharAt(host) >= 0) {
+    fail(f, "a host without spaces or control characters (a line break?) around or in it");
+  }
   if (!f.text && host.includes(",")) {
     fail(f, "one host (list several endpoints, or use a multi-host URL)");
   }
   if (!f.text && host.startsWith("[")) fail(f, "an IPv6 address without brackets");
   if (!f.text && (/^[a-z][a-z0-9+.-]*:\/\//i.test(host) || host.includes("@"))) {
     fail(f, "a host name, not a connection URL (give the URL as db itself)");
+  }
+  if (host.includes(":") && !host.startsWith("/") && !isIPv6(host)) {
+    fail(f, 'a host without a port (give the port as "port") or an IPv6 address');
   }
   return host;
 }
@@ -153,6 +178,7 @@ export function applicationName(f: Field): string {
   if (typeof f.value !== "string" || UTF8.encode(f.value).length > MAX_APPLICATION_NAME_BYTES) {
     fail(f, `a string of at most ${MAX_APPLICATION_NAME_BYTES} bytes`);
   }
+  refuseNul(f, f.value);
   return f.value;
 }
 
@@ -168,5 +194,55 @@ export function passwordField(f: Field): string | undefined {
   if (typeof f.value !== "string") {
     fail(f, "a string, or a function returning one (see PassFunction)");
   }
+  refuseNul(f, f.value);
   return f.value === "" ? undefined : f.value;
+}
+
+/**
+ * Where the first control character (U+0000–U+001F, U+007F) of `text` is.
+ *
+ * @param text Any text.
+ * @returns Its index, or -1 when there is none.
+ */
+export function controlCharAt(text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return i;
+  }
+  return -1;
+}
+
+/**
+ * CA certificates as PEM text. What looks like a file path is refused with its reason: the
+ * library reads no files, and a path taken for PEM would fail only at the
+ * TLS handshake.
+ *
+ * @param f The field to check.
+ * @returns The PEM text.
+ * @throws {ConfigError} When the value is not PEM text.
+ */
+export function pemText(f: Field): string {
+  const text = nonEmptyString(f, "PEM text");
+  const path = !text.includes("\n") && /^[~.]?\/|\\|\.(?:pem|crt|cer)$/i.test(text);
+  if (!text.includes("-----BEGIN ") && path) {
+    fail(
+      f,
+      'PEM text ("-----BEGIN CERTIFICATE-----…"), not a file path: the library reads no files; read the file and pass its text',
+    );
+  }
+  return text;
+}
+
+/** A bare IPv6 address (`::1`, `fe80::1%eth0`, `::ffff:10.0.0.1`), not `host:port`. */
+function isIPv6(host: string): boolean {
+  const halves = host.replace(/%[^%]+$/, "").split("::");
+  if (halves.length > 2) return false;
+  const groups = halves.flatMap((h) => h === "" ? [] : h.split(":"));
+  let count = groups.length;
+  if (groups.at(-1)?.includes(".")) {
+    if (!/^\d{1,3}(?:\.\d{1,3}){3}$/.test(groups.pop()!)) return false;
+    count++;
+  }
+  if (!groups.every((g) => /^[0-9a-f]{1,4}$/i.test(g))) return false;
+  return halves.length === 2 ? count <= 7 : count === 8;
 }

@@ -57,9 +57,6 @@ function assertRefused(fn: () => unknown, path: string, what: string, message?: 
 describe("URL parameters given twice", () => {
   it(
     "?host= given twice is refused, as every other parameter given twice is, not the last one kept",
-    {
-      todo: "the second ?host= silently replaces the first",
-    },
     () => {
       assertRefused(
         () => withDb("postgres://u@/db?host=/tmp&host=/var/run/postgresql"),
@@ -79,9 +76,6 @@ describe("URL parameters given twice", () => {
 describe("characters a copied URL brings along", () => {
   it(
     "a URL with a line break, tab or space at either end, or a control character inside, is refused without quoting its password",
-    {
-      todo: "a trailing line break or space becomes part of the database name",
-    },
     () => {
       const base = `postgres://app:${PW_URL}@db1:5432/app`;
       const bad: [string, string][] = [
@@ -102,9 +96,6 @@ describe("characters a copied URL brings along", () => {
 
   it(
     "a raw # (a URL fragment) is refused: it would become part of the database name or a parameter",
-    {
-      todo: 'postgres://h/db#x connects to the database "db#x"',
-    },
     () => {
       assertRefused(() => withDb("postgres://u@h/db#x"), "db.", "a fragment after the database");
       assertRefused(
@@ -118,9 +109,7 @@ describe("characters a copied URL brings along", () => {
     },
   );
 
-  it("a percent-encoded NUL in the user, database, host or a parameter is refused, naming it", {
-    todo: "%00 is decoded into the startup packet, where it ends the name early",
-  }, () => {
+  it("a percent-encoded NUL in the user, database, host or a parameter is refused, naming it", () => {
     const cases: [string, string][] = [
       ["db.user", `postgres://a%00b:${PW_URL}@h/db`],
       ["db.database", `postgres://u:${PW_URL}@h/a%00b`],
@@ -144,9 +133,6 @@ describe("characters a copied URL brings along", () => {
 describe("endpoint objects", () => {
   it(
     "a NUL byte in user, name, application_name, host, id or the password is refused, naming the key",
-    {
-      todo: "a NUL goes into the startup packet, where it ends the value and can start another key",
-    },
     () => {
       const cases: [string, Record<string, unknown>][] = [
         ["db.user", { host: "h", user: "app\0options" }],
@@ -164,9 +150,6 @@ describe("endpoint objects", () => {
 
   it(
     "a host with a port glued on, or with spaces around it, is refused with what to write instead",
-    {
-      todo: 'host "db1:5432" is taken for an IPv6 address and " db1 " is sent to DNS as it is',
-    },
     () => {
       assertRefused(() => withDb({ host: "db1:5432" }), "db.host", "a host:port", /port/);
       assertRefused(() => withDb({ host: "db1:5432/app" }), "db.host", "a host:port/db", /port/);
@@ -185,9 +168,7 @@ describe("endpoint objects", () => {
     }
   });
 
-  it("sslrootcert that is a file path, not PEM text, is refused: the library reads no files", {
-    todo: "a path is taken for PEM text and fails later, at the TLS handshake",
-  }, () => {
+  it("sslrootcert that is a file path, not PEM text, is refused: the library reads no files", () => {
     assertRefused(
       () => withDb({ host: "h", ssl: "verify-full", sslrootcert: "/etc/ssl/ca.pem" }),
       "db.sslrootcert",
@@ -206,9 +187,7 @@ describe("endpoint objects", () => {
 });
 
 describe("objects that are not plain", () => {
-  it("a URL object as db (or in a db list) is read as its text, as the string would be", {
-    todo: "new URL(...) as db is refused as an endpoint without host",
-  }, () => {
+  it("a URL object as db (or in a db list) is read as its text, as the string would be", () => {
     const text = `postgres://app:${PW_URL}@db1:5433/app?sslmode=require`;
     const fromText = withDb(text).endpoints;
     const fromUrl = withDb(new URL(text)).endpoints;
@@ -226,9 +205,6 @@ describe("objects that are not plain", () => {
 
   it(
     "a Map, Set, Date or URL where a plain object belongs is refused by its kind, not as a missing key",
-    {
-      todo: "a Map as db says db.host is required; a Map of groups says the groups are empty",
-    },
     () => {
       const url = new URL(`postgres://app:${PW_URL}@db1/app`);
       const cases: [string, () => unknown, RegExp][] = [
@@ -252,9 +228,7 @@ describe("the environment", () => {
     return () => normalizeConfig(configFromEnv((name) => vars[name]));
   }
 
-  it("a bad PG* value is refused naming the variable, not a config path the user never wrote", {
-    todo: "PGPORT=abc is reported as db.port, PGSSLMODE=on as db.ssl",
-  }, () => {
+  it("a bad PG* value is refused naming the variable, not a config path the user never wrote", () => {
     const cases: [string, Record<string, string>][] = [
       ["PGPORT", { PGHOST: "a", PGPORT: "abc" }],
       ["PGPORT", { PGHOST: "a,b", PGPORT: "5432," }],
@@ -274,19 +248,14 @@ describe("the environment", () => {
     }
   });
 
-  it("a bad DATABASE_URL is refused under the path DATABASE_URL, its password masked", {
-    todo: "DATABASE_URL errors name db.port, db.sslmode, …",
-  }, () => {
+  it("a bad DATABASE_URL is refused under the path DATABASE_URL, its password masked", () => {
     const url = `postgres://app:${PW_URL}@db1`;
     for (const bad of [`${url}:x/app`, `${url}/app?sslmode=on`, `${url}/app\n`, `${url}/app?x=1`]) {
       assertRefused(fromEnv({ DATABASE_URL: bad }), "DATABASE_URL", JSON.stringify(bad));
     }
   });
 
-  it("libpq variables the pool cannot honour are refused by name, not silently ignored", {
-    todo:
-      "PGSERVICE, PGHOSTADDR, PGSSLROOTCERT, … are ignored: the pool connects elsewhere or otherwise",
-  }, () => {
+  it("libpq variables the pool cannot honour are refused by name, not silently ignored", () => {
     for (
       const name of [
         "PGSERVICE",

@@ -955,7 +955,7 @@ describe("configFromEnv()", () => {
     assertConfigError(
       () =>
         normalizeConfig(configFromEnv(envOf({ PGHOST: "h1", PGTARGETSESSIONATTRS: "writable" }))),
-      "groups.default.target_session_attrs",
+      "PGTARGETSESSIONATTRS",
       "writable",
     );
   });
