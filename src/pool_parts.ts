@@ -35,6 +35,8 @@ export interface PoolParts {
   readonly threaded: ThreadedPart | undefined;
   /** The listen session's keep-alive. */
   readonly listenPing: ListenPing;
+  /** Where the pool's events go; the listen session sends `listenlost` and `listenrestored` there. */
+  readonly events: EventSink;
 }
 
 /**
@@ -87,6 +89,7 @@ export function buildPoolParts(
     watch,
     threaded,
     listenPing: { intervalMs: config.listenPingIntervalMs, timeoutMs: config.listenPingTimeoutMs },
+    events: sink,
   };
 }
 

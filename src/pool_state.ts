@@ -130,7 +130,8 @@ export class PoolState {
           // The import gave end() and the caller's signal a turn.
           if (this.#closed) throw new PoolClosedError();
           opts.signal?.throwIfAborted();
-          const listener = this.#listener ??= new Listener(this.#p.endpoints, this.#p.listenPing);
+          const { endpoints, listenPing, events } = this.#p;
+          const listener = this.#listener ??= new Listener(endpoints, listenPing, events);
           const pending = listener.listen(channel, onNotify);
           return boundedListen(pending, channel, opts, this.#p.endpoints.clock);
         });

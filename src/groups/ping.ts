@@ -1,7 +1,8 @@
 /**
- * The ping before use, with a deadline: a session that sat idle is asked
- * `SELECT 1`, and one that does not answer in time is as good as broken (a
- * silent network, a frozen server). The caller's signal wins over the ping.
+ * A ping with a deadline: a session is asked `SELECT 1`, and one that does
+ * not answer in time is as good as broken (a silent network, a frozen
+ * server). It serves the ping before use of both kinds of group, and the
+ * listen session's keep-alive. The caller's signal wins over the ping.
  *
  * @module
  */
@@ -19,6 +20,8 @@ export type PingOutcome = "ok" | "failed" | "late" | "aborted";
  * @param ms The deadline.
  * @param signal The caller's signal.
  * @param afterAbort Told, after the caller gave up, whether the ping answered within `ms`.
+ * @param onLate Called at the deadline, before the outcome `"late"` is known to the caller
+ *   (the listen keep-alive closes its session there and records why).
  * @returns The outcome; never rejects.
  */
 export function pingWithin(
@@ -27,6 +30,7 @@ export function pingWithin(
   ms: number,
   signal: AbortSignal | undefined,
   afterAbort: (ok: boolean) => void,
+  onLate?: () => void,
 ): Promise<PingOutcome> {
   if (signal?.aborted) return Promise.resolve("aborted");
   let ping: Promise<unknown>;
@@ -49,6 +53,7 @@ export function pingWithin(
       if (over) return;
       over = true;
       clock.clearTimeout(timer);
+      if (how === "late") onLate?.();
       if (outcome === "aborted") afterAbort(how === "ok");
       end(how);
     };

@@ -5,6 +5,7 @@
  * reconnect or a failover (with the pool's back-off), every channel listened
  * to again. It connects like a group with `target_session_attrs: "primary"`
  * over the pool's endpoints: LISTEN and NOTIFY need a server not in recovery.
+ * A loss and the return are told as `listenlost` and `listenrestored`.
  *
  * @module
  */
@@ -15,13 +16,16 @@ import type { EndpointScope, EndpointSet } from "../endpoints/endpoint_set.ts";
 import { ListenUnsupportedError, PoolClosedError, PoolError } from "../errors.ts";
 import { isTransactionPooled } from "../endpoints/transaction_pooler.ts";
 import { quoteChannel } from "./channel.ts";
+import type { ListenLostReason } from "../observe/events.ts";
 import { type OnNotify, Subscribers } from "./subscribers.ts";
 import {
-  closeUnlessAnswered,
   lateAnswerError,
+  listenAll,
   type ListenPing,
+  lossOf,
   SessionWatch,
 } from "./session_watch.ts";
+import { type ListenEvents, ListenOutage } from "./outage.ts";
 
 export type { NotifyInfo, OnNotify } from "./subscribers.ts";
 export type { ListenPing } from "./session_watch.ts";
@@ -37,6 +41,7 @@ export class Listener {
   readonly #channels = new Subscribers();
   readonly #watch: SessionWatch<Session>;
   readonly #ping: ListenPing;
+  readonly #outage: ListenOutage;
   #scope: EndpointScope | undefined;
   #session: Session | undefined;
   #connecting: Promise<Session> | undefined;
@@ -49,16 +54,17 @@ export class Listener {
    *
    * @param endpoints The pool's endpoints.
    * @param ping The session's keep-alive (`listenPingIntervalMs`, `listenPingTimeoutMs`).
+   * @param events Where `listenlost` and `listenrestored` go (the pool's event sink).
    */
-  constructor(endpoints: EndpointSet, ping: ListenPing) {
+  constructor(endpoints: EndpointSet, ping: ListenPing, events?: ListenEvents) {
     this.#endpoints = endpoints;
     this.#ping = ping;
-    this.#watch = new SessionWatch(
-      endpoints.clock,
-      ping,
-      () => this.#closed ? undefined : this.#session,
-      (s) => this.#drop(s, true),
-    );
+    this.#outage = new ListenOutage(endpoints.clock, events);
+    this.#watch = new SessionWatch(endpoints.clock, ping, {
+      current: () => this.#closed ? undefined : this.#session,
+      lost: (s) => this.#found(s),
+      answered: (s, sentAt) => this.#session === s && this.#outage.listening(sentAt),
+    });
   }
 
   /**
@@ -104,7 +110,7 @@ export class Listener {
    */
   endpointsRemoved(removed: ReadonlySet<number>): void {
     const s = this.#session;
-    if (s !== undefined && removed.has(s.endpoint)) this.#drop(s, true);
+    if (s !== undefined && removed.has(s.endpoint)) this.#lost(s, { reason: "reconfigured" });
   }
 
   /**
@@ -115,6 +121,7 @@ export class Listener {
   async close(): Promise<void> {
     this.#closed = true;
     this.#channels.clear();
+    this.#outage.over();
     this.#stopTimers();
     const connecting = this.#connecting;
     if (connecting) await connecting.catch(() => {});
@@ -125,6 +132,7 @@ export class Listener {
     if (!this.#channels.remove(channel, entry)) return;
     const s = this.#session;
     if (this.#channels.size === 0) {
+      this.#outage.over();
       this.#stopTimers();
       if (s) await this.#drop(s, false);
       return;
@@ -137,7 +145,10 @@ export class Listener {
   // The open session, or one opened (and every channel LISTENed) now.
   #ensure(): Promise<Session> {
     const s = this.#session;
-    if (s !== undefined && !s.connection.closed) return Promise.resolve(s);
+    if (s !== undefined) {
+      if (!s.connection.closed) return Promise.resolve(s);
+      this.#found(s); // lost, and the watch has not looked yet
+    }
     return this.#connecting ??= this.#open().finally(() => (this.#connecting = undefined));
   }
 
@@ -156,24 +167,20 @@ export class Listener {
         }: the endpoint has pool_mode "transaction", and such a pooler hands the server session to other clients between transactions, so notifications would not reach this pool; listen through the server itself or a pooler in session mode`,
       );
     }
-    // A server gone silent after the login: no answer to the LISTENs in time closes the session.
-    const answered = closeUnlessAnswered(
-      this.#endpoints.clock,
-      session.connection,
-      this.#ping.timeoutMs,
-      "the LISTEN",
-    );
-    let listening = "";
+    const listeningFrom = this.#endpoints.clock.now();
+    let listened: string[];
     try {
-      for (const channel of this.#channels.channels()) {
-        listening = `LISTEN ${quoteChannel(channel)}`;
-        await session.connection.query(listening);
-      }
+      const { clock } = this.#endpoints, label = this.#endpoints.label(session.endpoint);
+      listened = await listenAll(
+        clock,
+        session.connection,
+        this.#channels,
+        this.#ping.timeoutMs,
+        label,
+      );
     } catch (err) {
       await this.#drop(session, false);
-      throw this.#lateError(err, session, listening);
-    } finally {
-      answered();
+      throw err;
     }
     if (this.#closed || this.#channels.size === 0) {
       await this.#drop(session, false);
@@ -187,11 +194,28 @@ export class Listener {
     this.#session = session;
     this.#failures = 0;
     this.#watch.arm();
+    // Last: a listener may unlisten or end the pool from inside the event.
+    this.#outage.listening(listeningFrom);
+    const id = this.#endpoints.info(session.endpoint).id;
+    this.#outage.restored(id, listened.filter((c) => this.#channels.has(c)));
     return session;
   }
 
   #lateError(err: unknown, s: Session, doing: string): unknown {
     return lateAnswerError(err, s.connection, this.#endpoints.label(s.endpoint), doing);
+  }
+
+  // The session was found closed: lost, or closed for a late answer.
+  #found(s: Session): void {
+    this.#lost(s, lossOf(s.connection, this.#endpoints.label(s.endpoint)));
+  }
+
+  // The session was lost (or moved off a removed endpoint): a new one opens, and the loss is told.
+  #lost(s: Session, { reason, error }: { reason: ListenLostReason; error?: string }): void {
+    void this.#drop(s, true);
+    // Last: a listener may unlisten or end the pool from inside the event.
+    const channels = [...this.#channels.channels()];
+    this.#outage.lost(this.#endpoints.info(s.endpoint).id, channels, reason, error);
   }
 
   // Closes a session; `again`: open a new one (the old one was lost or moved).

@@ -26,6 +26,16 @@ export class Subscribers {
     return this.#channels.size;
   }
 
+  /**
+   * Whether `channel` has callbacks.
+   *
+   * @param channel The channel.
+   * @returns True while it has at least one.
+   */
+  has(channel: string): boolean {
+    return this.#channels.has(channel);
+  }
+
   /** The channels that have callbacks. */
   channels(): IterableIterator<string> {
     return this.#channels.keys();

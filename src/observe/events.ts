@@ -90,6 +90,42 @@ export interface ClockLeapDetail {
 }
 
 /**
+ * Why the listen session of `pool.listen` was lost:
+ * - `"broken"`: its connection was lost (server gone or restarted, backend
+ *   terminated, network reset);
+ * - `"ping-failed"`: its keep-alive ping went unanswered within
+ *   `listenPingTimeoutMs` (a network gone silent), so the pool closed it;
+ * - `"reconfigured"`: `pool.setEndpoints()` removed its endpoint, so it moved.
+ */
+export type ListenLostReason = "broken" | "ping-failed" | "reconfigured";
+
+/** `detail` of a `listenlost` event: the listen session was lost; notifications may be missed until `listenrestored`. */
+export interface ListenLostDetail {
+  /** The id of the endpoint the lost session was connected to. */
+  endpoint: string;
+  /** The channels listened to, none of which hears a NOTIFY until the session is back. */
+  channels: readonly string[];
+  /** Why it was lost. */
+  reason: ListenLostReason;
+  /** What the pool knows of the cause (credentials redacted), if more than `reason`. */
+  error: string | undefined;
+}
+
+/** `detail` of a `listenrestored` event: a new listen session LISTENs to every channel again. */
+export interface ListenRestoredDetail {
+  /** The id of the endpoint the new session is connected to. */
+  endpoint: string;
+  /** The channels listened to again. */
+  channels: readonly string[];
+  /**
+   * How long notifications could have been missed, in ms: from the last time
+   * the lost session was known to listen (its last answered keep-alive ping,
+   * or its LISTENs) until the new one's LISTENs were answered. An upper bound.
+   */
+  missedMs: number;
+}
+
+/**
  * Every event a pool dispatches, by name: each is a `CustomEvent` of the
  * given detail. `pool.addEventListener(name, listener)` types the listener's
  * event from this map.
@@ -113,6 +149,10 @@ export interface PoolEventMap {
   clockleap: CustomEvent<ClockLeapDetail>;
   /** A server notice (`RAISE NOTICE`, a warning) on any session. */
   notice: CustomEvent<DriverNotice>;
+  /** The listen session of `pool.listen` was lost. Once per loss. */
+  listenlost: CustomEvent<ListenLostDetail>;
+  /** After a `listenlost`, a new listen session listens to every channel again. Once per loss. */
+  listenrestored: CustomEvent<ListenRestoredDetail>;
 }
 
 /** The name of a pool event. */
