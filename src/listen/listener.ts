@@ -82,6 +82,8 @@ export class Listener {
     }
     const driver = this.#endpoints.driver;
     if (driver.notifications !== true) throw new ListenUnsupportedError(driver.name);
+    // Lost before the loss check looked: told (and dropped) before this channel joins.
+    if (this.#session?.connection.closed) this.#found(this.#session);
     if (this.#closed) throw new PoolClosedError();
     const entry = this.#channels.add(channel, onNotify);
     let session: Session | undefined;
@@ -145,10 +147,7 @@ export class Listener {
   // The open session, or one opened (and every channel LISTENed) now.
   #ensure(): Promise<Session> {
     const s = this.#session;
-    if (s !== undefined) {
-      if (!s.connection.closed) return Promise.resolve(s);
-      this.#found(s); // lost, and the watch has not looked yet
-    }
+    if (s !== undefined && !s.connection.closed) return Promise.resolve(s);
     return this.#connecting ??= this.#open().finally(() => (this.#connecting = undefined));
   }
 

@@ -140,6 +140,19 @@ describe("listenlost / listenrestored (fake driver)", () => {
     assert.equal((seen[0].detail as PoolEventDetail<"listenlost">).reason, "reconfigured");
   });
 
+  it("a session listen() finds closed before the watch looked is a loss too, and its count goes", async () => {
+    const { pool: p, fake, seen } = pool({ db: { host: "a", port: 5432, user: "u" } });
+    await p.listen("x", () => {});
+    only(fake).kill();
+    await p.listen("y", () => {}); // before the next loss check
+    await settle();
+    assert.deepEqual(seen.map((s) => [s.type, s.detail.channels]), [
+      ["listenlost", ["x"]],
+      ["listenrestored", ["x", "y"]],
+    ]);
+    assert.equal(p.stats().endpoints[0].connections, 1, "the lost session is still counted");
+  });
+
   it("no event for a session lost while it opened, nor for the last unlisten or end()", async () => {
     const { pool: p, fake, clock, seen } = pool();
     fake.respond = (text, params, s) => {
