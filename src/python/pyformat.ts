@@ -61,7 +61,9 @@ export function toNumeric(
     }
     if (!Array.isArray(params)) {
       return new QueryParamsError(
-        `Cannot run the query: it has ${t.count} %s placeholder(s), so params must be an array, got an object`,
+        `Cannot run the query: it has ${t.count} %s placeholder(s), so params must be an array, got ${
+          kindOf(params)
+        }`,
       );
     }
     if (params.length !== t.count) {
@@ -71,10 +73,12 @@ export function toNumeric(
     }
     return { text: t.text, params };
   }
-  if (Array.isArray(params) || typeof params !== "object" || params === null) {
+  if (
+    Array.isArray(params) || typeof params !== "object" || params === null || isCollection(params)
+  ) {
     return new QueryParamsError(
       `Cannot run the query: it has %(name)s placeholders, so params must be an object by name, got ${
-        Array.isArray(params) ? "an array" : typeof params
+        kindOf(params)
       }`,
     );
   }
@@ -90,6 +94,21 @@ export function toNumeric(
     values[i] = named[name];
   }
   return { text: t.text, params: values };
+}
+
+// A Map or Set holds its entries apart from its keys: `%(a)s` would find nothing.
+function isCollection(value: object): boolean {
+  return value instanceof Map || value instanceof Set;
+}
+
+/** What params were, for a message: `a string`, `null`, `a Map`, `an array`… */
+function kindOf(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (value instanceof Map) return "a Map";
+  if (value instanceof Set) return "a Set";
+  const type = typeof value;
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
 }
 
 function translation(text: string): Translation {
@@ -123,6 +142,8 @@ function translate(text: string): Translation {
   let copied = 0; // text before this index is in `out`
   let positional = 0;
   const names: string[] = [];
+  // Each name's $n, found in one look-up: a bulk insert can name tens of thousands.
+  const numbers = new Map<string, number>();
   for (let k = 0; k < tokens.length; k++) {
     const token = tokens[k];
     // A `$n` of the text's own would silently take the value of the `%s` translated to it.
@@ -153,8 +174,8 @@ function translate(text: string): Translation {
             `the name in "%(${name})s" at offset ${i} holds a quote, $, -- or /*: use another name`,
           );
         }
-        let n = names.indexOf(name);
-        if (n < 0) n = names.push(name) - 1;
+        let n = numbers.get(name);
+        if (n === undefined) numbers.set(name, n = names.push(name) - 1);
         [skip, param] = [close + 2 - i, `$${n + 1}`];
       } else {
         return failed(

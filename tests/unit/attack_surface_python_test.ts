@@ -24,9 +24,6 @@ function refused(text: string, params: unknown, message: RegExp): void {
 describe("pyformat with huge texts", () => {
   it(
     "a text of 100000 distinct names is translated in one pass, not one scan of the names per name",
-    {
-      todo: "each name is looked up with indexOf: 100000 names take tens of seconds",
-    },
     () => {
       const n = 100_000;
       const names = Array.from({ length: n }, (_, i) => `n${i}`);
@@ -51,9 +48,7 @@ describe("pyformat with huge texts", () => {
 });
 
 describe("pyformat params of the wrong kind", () => {
-  it("the error says what params were: a string, null, a number, a Map, not always 'an object'", {
-    todo: "every non-array is reported as 'got an object'",
-  }, () => {
+  it("the error says what params were: a string, null, a number, a Map, not always 'an object'", () => {
     refused("SELECT %s", "abc", /got a string/);
     refused("SELECT %s", null, /got null/);
     refused("SELECT %s", 5, /got a number/);
