@@ -71,6 +71,14 @@ export interface ConnectParams {
    * A throwing callback is ignored.
    */
   readonly onNotification?: (notification: DriverNotification) => void;
+  /**
+   * Aborted when the pool ends while this connect is in flight: nobody waits
+   * for the session any more, so tear the half-open connection down at once
+   * (a socket or a timer left running would keep the process alive until the
+   * connect timeout) and reject. The bundled adapters reject with a
+   * `ConnectionError` coded `CONNECT_ABORTED`.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** A notification the server sent on a session that ran `LISTEN` (NotificationResponse). */

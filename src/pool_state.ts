@@ -144,7 +144,8 @@ export class PoolState {
   end(): Promise<void> {
     this.#closed = true;
     this.#p.watch.stop();
-    this.#p.endpoints.searches.end();
+    // Connects in flight serve nobody now: aborted, so no socket or timer outlives end().
+    this.#p.endpoints.end();
     // A threaded pool's row (and any slot still counted) goes back once its sessions are closed.
     const { groups, endTimeoutMs, threaded } = this.#p;
     return this.#ended ??= Promise.all([closeGroups(groups, endTimeoutMs), this.#listener?.close()])

@@ -59,6 +59,7 @@ export class EndpointSet {
   readonly roles: RoleBook;
   /** @internal Searches waiting on attempts, woken when the pool ends. */
   readonly searches = new WaitingSearches();
+  readonly #ended = new AbortController();
 
   /**
    * Builds the set; no I/O.
@@ -73,12 +74,19 @@ export class EndpointSet {
       clock: opts.clock,
       backoff: { baseMs: opts.reconnectBaseMs, maxMs: opts.reconnectMaxMs },
       onNotice: opts.onNotice,
+      ended: this.#ended.signal,
     };
     this.#onHealth = opts.onHealth;
     this.#states = endpoints.map((config) => this.#stateOf(config));
     this.#bound = new ScopeBindings(this.#states);
     this.#timings = endpoints.map(() => new TimingSet());
     this.roles = new RoleBook(endpoints, opts.clock);
+  }
+
+  /** @internal The pool ends: wakes waiting searches, aborts connects in flight (they serve nobody). */
+  end(): void {
+    this.searches.end();
+    this.#ended.abort();
   }
 
   /** @internal The pool's clock. */

@@ -49,6 +49,8 @@ export interface AttemptContext {
   readonly backoff: BackoffOptions;
   /** Receives every session's notices. */
   readonly onNotice?: (notice: DriverNotice) => void;
+  /** Aborted when the pool ends: connects in flight then serve nobody. */
+  readonly ended?: AbortSignal;
 }
 
 /** One attempt's outcome: a session (and its role, if learned), or why there is none. */
@@ -113,9 +115,12 @@ export async function openSession(
     connection = await ctx.driver.connect({
       ...connectParams(s, password),
       onNotice: ctx.onNotice,
+      signal: ctx.ended,
       ...extra,
     });
   } catch (thrown) {
+    // Aborted by end(): says nothing of the endpoint (other isolates share its health).
+    if (ctx.ended?.aborted) return { error: thrown, kind: "outage", backedOff: false };
     // A pooler that refuses the startup settings refuses every try: a login refusal, with advice.
     const refused = startupRefusal(thrown, s.label);
     const error = refused ?? thrown;

@@ -161,6 +161,7 @@ async function open(
       timeoutMs,
       label,
       () => conn.lost(undefined),
+      params.signal,
     );
   } catch (err) {
     conn.lost(err);

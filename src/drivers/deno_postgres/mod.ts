@@ -151,11 +151,11 @@ async function connect(
   const client = new Client(clientOptions(params, controls));
   const connecting = client.connect();
   try {
-    // deno-postgres cannot abort a connect in flight: on timeout, let it
-    // finish in the background and end the session it may still open.
+    // deno-postgres cannot abort a connect in flight: on timeout or abort,
+    // let it finish in the background and end the session it may still open.
     await sessionStart.withConnectTimeout(connecting, params.connectTimeoutMs, label, () => {
       connecting.then(() => client.end()).catch(() => {});
-    });
+    }, params.signal);
   } catch (err) {
     throw sessionStart.connectError(err, label, "deno-postgres");
   }

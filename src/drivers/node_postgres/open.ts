@@ -111,7 +111,7 @@ async function connectOnce(
   try {
     await sessionStart.withConnectTimeout(client.connect(), params.connectTimeoutMs, label, () => {
       conn.lost(undefined);
-    });
+    }, params.signal);
   } catch (err) {
     conn.lost(err);
     const cut = accepted && !heard && typeof (err as { code?: unknown } | null)?.code !== "string";

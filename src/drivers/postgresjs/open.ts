@@ -93,7 +93,11 @@ export async function open(
       ready,
       params.connectTimeoutMs,
       label,
-      () => conn.lost(undefined),
+      () => {
+        sockets.refuse();
+        conn.lost(undefined);
+      },
+      params.signal,
     );
   } catch (err) {
     conn.lost(err);

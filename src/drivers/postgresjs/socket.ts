@@ -46,6 +46,7 @@ export class PostgresjsSocket {
   #socket: NetSocket | undefined;
   #established = false;
   #reached = false;
+  #refused = false;
 
   private constructor(params: ConnectParams, label: string, net: NetModule) {
     this.#params = params;
@@ -80,16 +81,26 @@ export class PostgresjsSocket {
   }
 
   /**
+   * Gives up on the session: destroys the socket opened so far, and refuses
+   * to open one later (postgres.js may not have asked yet when a connect is
+   * abandoned, and a socket opened then would outlive everything).
+   */
+  refuse(): void {
+    this.#refused = true;
+    this.#socket?.destroy();
+  }
+
+  /**
    * Opens the socket: connects, sets `TCP_NODELAY`, negotiates TLS.
    *
    * @returns The ready socket (a TLS socket when TLS is used).
-   * @throws {Error} Coded `CONNECTION_CLOSED`, synchronously, on every call after the first.
+   * @throws {Error} Coded `CONNECTION_CLOSED`, synchronously, on every call after the first or after {@linkcode PostgresjsSocket.refuse}.
    */
   open(): Promise<NetSocket> {
     const params = this.#params;
     const label = this.#label;
-    if (this.#socket !== undefined) {
-      // postgres.js wants a new socket: it is reconnecting. Never.
+    if (this.#socket !== undefined || this.#refused) {
+      // postgres.js wants a new socket: it is reconnecting (never), or the connect was abandoned.
       throw Object.assign(
         new Error(
           this.#established

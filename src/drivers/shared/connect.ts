@@ -141,15 +141,33 @@ export function connectTimeout(label: string, timeoutMs: number): ConnectionErro
 }
 
 /**
- * Runs `connecting` against a deadline. On timeout, calls `onTimeout` (which
- * must tear the half-open session down) and rejects with
- * {@linkcode connectTimeout}. A non-positive or non-finite `timeoutMs` means
- * no deadline. `connecting` is always handled, whatever happens later.
+ * The error an aborted connect rejects with (the pool ended while it was in
+ * flight): coded `CONNECT_ABORTED`, not `reached`.
+ *
+ * @param label `host:port`.
+ * @returns The error.
+ */
+export function connectAborted(label: string): ConnectionError {
+  return new ConnectionError(
+    `Cannot connect to ${label}: the connect was aborted (the pool ended)`,
+    label,
+    { code: "CONNECT_ABORTED" },
+  );
+}
+
+/**
+ * Runs `connecting` against a deadline and an abort signal. When the deadline
+ * passes or `signal` aborts first, calls `onTimeout` (which must tear the
+ * half-open session down) and rejects with {@linkcode connectTimeout} or
+ * {@linkcode connectAborted}. A non-positive or non-finite `timeoutMs` means
+ * no deadline. `connecting` is always handled, whatever happens later; the
+ * timer and the abort listener are gone once it settles.
  *
  * @param connecting The connect attempt.
  * @param timeoutMs The deadline in milliseconds.
  * @param label `host:port`, for the message.
- * @param onTimeout Called once when the deadline passes first.
+ * @param onTimeout Called once when the deadline passes or the signal aborts first.
+ * @param signal Aborted when nobody waits for the session any more (the pool ended).
  * @returns What `connecting` resolves to.
  */
 export function withConnectTimeout<T>(
@@ -157,22 +175,35 @@ export function withConnectTimeout<T>(
   timeoutMs: number,
   label: string,
   onTimeout: () => void,
+  signal?: AbortSignal,
 ): Promise<T> {
-  if (!(timeoutMs > 0 && Number.isFinite(timeoutMs))) return connecting;
+  const deadline = timeoutMs > 0 && Number.isFinite(timeoutMs);
+  if (!deadline && signal === undefined) return connecting;
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
+    const give = (err: unknown) => {
+      settle();
       onTimeout();
-      reject(connectTimeout(label, timeoutMs));
-    }, Math.min(timeoutMs, MAX_TIMER_MS));
+      reject(err);
+    };
+    const timer = deadline
+      ? setTimeout(() => give(connectTimeout(label, timeoutMs)), Math.min(timeoutMs, MAX_TIMER_MS))
+      : undefined;
+    const aborted = () => give(connectAborted(label));
+    const settle = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", aborted);
+    };
     connecting.then(
       (value) => {
-        clearTimeout(timer);
+        settle();
         resolve(value);
       },
       (err) => {
-        clearTimeout(timer);
+        settle();
         reject(err);
       },
     );
+    if (signal?.aborted) aborted();
+    else signal?.addEventListener("abort", aborted, { once: true });
   });
 }
