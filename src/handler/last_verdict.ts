@@ -6,6 +6,7 @@
  * @module
  */
 import { readSql, type SqlVerdict } from "../sql/read_sql.ts";
+import { TxEffect } from "../sql/transaction_effects.ts";
 
 let lastText: string | undefined;
 let lastSql: SqlVerdict | undefined;
@@ -22,4 +23,15 @@ export function verdictOf(text: string): SqlVerdict {
     lastText = text;
   }
   return lastSql!;
+}
+
+/**
+ * Whether a statement needs no tracking (most do not): the session's two shared
+ * callbacks settle its reply, no closures.
+ *
+ * @param sql Its verdict.
+ * @returns `true` when it neither controls a transaction nor prepares a statement.
+ */
+export function isPlain(sql: SqlVerdict): boolean {
+  return sql.tx === TxEffect.None && !sql.controls && sql.prepared.length === 0;
 }

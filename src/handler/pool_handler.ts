@@ -24,7 +24,7 @@ import { queryPlain } from "./plain_reply.ts";
 import { installQueryCalls, type QueryCalls, type QueryRunner } from "./query_calls.ts";
 import { SessionChange } from "../sql/session_changes.ts";
 import type { SqlVerdict } from "../sql/read_sql.ts";
-import { verdictOf } from "./last_verdict.ts";
+import { isPlain, verdictOf } from "./last_verdict.ts";
 import { TxEffect } from "../sql/transaction_effects.ts";
 import {
   type HandlerOwner,
@@ -55,6 +55,8 @@ export class PoolHandler implements GroupHandler, QueryRunner, LeaseFields {
   // SessionChange bits, and the PREPAREd names, that release must undo.
   #changes = 0;
   #prepared: string[] | undefined;
+  /** Commits that went through or may have (a group's retry never runs `fn` again after one). */
+  commitsSent = 0;
 
   /**
    * Wraps a leased entry.
@@ -79,6 +81,7 @@ export class PoolHandler implements GroupHandler, QueryRunner, LeaseFields {
     const invalid = invalidQuery(text, params);
     if (invalid) return Promise.reject(invalid);
     const sql = verdictOf(text);
+    if (sql.commits) this.commitsSent++;
     if (sql.changes !== 0) {
       if (isTransactionPooled(this.conn)) {
         return Promise.reject(sessionStateRefused(this.owner.name, this.owner.labelOf(this.entry)));
@@ -226,7 +229,7 @@ export class PoolHandler implements GroupHandler, QueryRunner, LeaseFields {
       this.#txLost = false;
       throw lostBeforeCommit(label);
     }
-    await this.#endTx(() => commitOn(this.conn, label));
+    await this.#endTx(() => commitOn(this.conn, label, this));
   }
 
   // COMMIT or ROLLBACK, counted in flight: the transaction is over either way.
@@ -243,8 +246,3 @@ export class PoolHandler implements GroupHandler, QueryRunner, LeaseFields {
 
 installQueryCalls(PoolHandler);
 installLeaseMethods(PoolHandler);
-
-// Nothing to track (most statements): the session's two shared callbacks settle it, no closures.
-function isPlain(sql: SqlVerdict): boolean {
-  return sql.tx === TxEffect.None && !sql.controls && sql.prepared.length === 0;
-}

@@ -2,8 +2,10 @@
  * `groups.<g>.retry`: running `fn` again, only when that cannot repeat
  * committed work — its transaction failed with a serialization failure
  * (40001) or a deadlock (40P01), so the server rolled it back; or the session
- * was lost before any of `fn`'s queries got an answer. Never after a COMMIT
- * whose outcome is unknown, never after a refused login or a caller's abort.
+ * was lost before any of `fn`'s queries got an answer. Never once `fn`
+ * committed work, or may have (`db.commit()`, a `COMMIT` or `PREPARE
+ * TRANSACTION` it ran), never after a COMMIT whose outcome is unknown, a
+ * refused login or a caller's abort.
  *
  * @module
  */
@@ -19,9 +21,11 @@ const ROLLED_BACK = new Set(["40001", "40P01"]);
  *
  * @param err What the attempt rejected with.
  * @param answered How many of `fn`'s queries got an answer (a result or a server error).
- * @returns `true` for 40001/40P01, or a lost session before any answer.
+ * @param committed Whether `fn` sent a commit that may have gone through.
+ * @returns `true` for 40001/40P01, or a lost session before any answer; never once `fn` committed.
  */
-export function mayRetry(err: unknown, answered: number): boolean {
+export function mayRetry(err: unknown, answered: number, committed = false): boolean {
+  if (committed) return false;
   if (err instanceof QueryError) return err.code !== undefined && ROLLED_BACK.has(err.code);
   if (err instanceof CommitUnknownError || isLoginRefused(err)) return false;
   return err instanceof ConnectionError && answered === 0;
@@ -47,7 +51,8 @@ export async function withRetry<T>(
     try {
       return await attempt((db) => (counting = new AnswerCounter(db)));
     } catch (err) {
-      if (n >= retries || signal?.aborted || !mayRetry(err, counting?.answered ?? 0)) throw err;
+      if (n >= retries || signal?.aborted) throw err;
+      if (!mayRetry(err, counting?.answered ?? 0, counting?.committed)) throw err;
     }
   }
 }
@@ -59,6 +64,11 @@ class AnswerCounter implements Handler {
 
   constructor(db: Handler) {
     this.#db = db;
+  }
+
+  /** Whether `fn` sent a commit that may have gone through (see `PoolHandler.commitsSent`). */
+  get committed(): boolean {
+    return ((this.#db as { commitsSent?: number }).commitsSent ?? 0) > 0;
   }
 
   get endpoint(): EndpointInfo {

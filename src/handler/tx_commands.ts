@@ -14,18 +14,24 @@ import { queryFailure } from "./failures.ts";
  *
  * @param conn The session.
  * @param label Its endpoint's label.
+ * @param counts Counts the commits that went through, or may have (unknown outcome).
  * @throws {ConnectionError} Nothing was committed: the session was lost before COMMIT.
  * @throws {CommitUnknownError} The session was lost with COMMIT in flight.
  * @throws {QueryError} COMMIT failed, or the transaction had failed (25P02).
  */
-export async function commitOn(conn: DriverConnection, label: string): Promise<void> {
+export async function commitOn(
+  conn: DriverConnection,
+  label: string,
+  counts: { commitsSent: number },
+): Promise<void> {
   if (conn.closed) throw lostBeforeCommit(label);
   let command: string;
   try {
     command = (await conn.query("COMMIT")).command;
   } catch (err) {
-    if (conn.closed) throw new CommitUnknownError(label, { cause: err });
-    throw queryFailure(err);
+    if (!conn.closed) throw queryFailure(err);
+    counts.commitsSent++;
+    throw new CommitUnknownError(label, { cause: err });
   }
   if (command === "ROLLBACK") {
     throw new QueryError(
@@ -33,6 +39,7 @@ export async function commitOn(conn: DriverConnection, label: string): Promise<v
       { code: "25P02" },
     );
   }
+  counts.commitsSent++;
 }
 
 /**

@@ -9,7 +9,7 @@
  */
 import { type Token, tokenize, TokenKind, type Tokens } from "./tokenizer.ts";
 import { splitStatements } from "./statements.ts";
-import { transactionEffect, TxEffect } from "./transaction_effects.ts";
+import { mayCommit, transactionEffect, TxEffect } from "./transaction_effects.ts";
 import { statementChanges } from "./statement_changes.ts";
 import { SessionChange } from "./session_changes.ts";
 import { mayMatter } from "./quick_scan.ts";
@@ -21,6 +21,8 @@ export interface SqlVerdict {
   readonly controls: boolean;
   /** Where the transaction stands once the text ran to its end. */
   readonly tx: TxEffect;
+  /** A statement commits work, or may (`COMMIT`, `END`, `COMMIT PREPARED`, `PREPARE TRANSACTION`, an unreadable text). */
+  readonly commits: boolean;
   /** {@linkcode SessionChange} bits to undo before the session is reused. */
   readonly changes: number;
   /** Names created with `PREPARE`, ready for `DEALLOCATE`. */
@@ -39,6 +41,7 @@ const NONE: readonly string[] = Object.freeze([]);
 const CLEAN: SqlVerdict = Object.freeze({
   controls: false,
   tx: TxEffect.None,
+  commits: false,
   changes: 0,
   prepared: NONE,
   unsure: false,
@@ -97,6 +100,7 @@ function verdictOf(read: Tokens): SqlVerdict {
     return {
       controls: true,
       tx: TxEffect.Unknown,
+      commits: true,
       changes: SessionChange.Unknown,
       prepared: NONE,
       unsure: true,
@@ -105,6 +109,7 @@ function verdictOf(read: Tokens): SqlVerdict {
   }
   let controls = false;
   let tx: TxEffect = TxEffect.None;
+  let commits = false;
   let changes = 0;
   const prepared: string[] = [];
   for (const stmt of statements) {
@@ -112,6 +117,7 @@ function verdictOf(read: Tokens): SqlVerdict {
     if (effect !== undefined) {
       controls = true;
       if (effect !== TxEffect.None) tx = effect;
+      if (mayCommit(stmt)) commits = true;
     }
     changes |= statementChanges(stmt, prepared);
   }
@@ -120,6 +126,7 @@ function verdictOf(read: Tokens): SqlVerdict {
   return {
     controls,
     tx,
+    commits,
     changes,
     prepared: Object.freeze(prepared),
     unsure: false,
@@ -132,6 +139,7 @@ function merge(a: SqlVerdict, b: SqlVerdict): SqlVerdict {
   return {
     controls: a.controls || b.controls,
     tx: a.tx === b.tx ? a.tx : TxEffect.Unknown,
+    commits: a.commits || b.commits,
     changes: a.changes | b.changes,
     prepared: Object.freeze([...new Set([...a.prepared, ...b.prepared])]),
     unsure: a.unsure || b.unsure,

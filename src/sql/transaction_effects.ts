@@ -62,3 +62,17 @@ export function transactionEffect(stmt: readonly Token[]): TxEffect | undefined 
       return undefined;
   }
 }
+
+/**
+ * Whether a statement may commit work: `COMMIT` and `END` in every form (with
+ * `AND CHAIN` too), `COMMIT PREPARED`, `PREPARE TRANSACTION` (its work outlives
+ * the session). Running such a statement's caller again could repeat it.
+ *
+ * @param stmt One statement's tokens.
+ * @returns `true` when it commits, or may.
+ */
+export function mayCommit(stmt: readonly Token[]): boolean {
+  const first = wordAt(stmt, 0);
+  if (first === "commit" || first === "end") return true;
+  return first === "prepare" && transactionEffect(stmt) === TxEffect.Ends;
+}

@@ -5,6 +5,7 @@ import {
   ConfigError,
   ConnectionError,
   createPool,
+  type Handler,
   type Pool,
   QueryError,
 } from "../../mod.ts";
@@ -145,6 +146,71 @@ describe("groups.<g>.retry", () => {
       CommitUnknownError,
     );
     assert.equal(runs, 1);
+  });
+
+  it("never runs fn again once it committed: db.commit(), COMMIT, END, PREPARE TRANSACTION", async () => {
+    for (
+      const commit of [
+        (db: Handler) => db.commit(),
+        (db: Handler) => db.query("/* c */ commit"),
+        (db: Handler) => db.query("END"),
+        (db: Handler) => db.query("COMMIT AND CHAIN"),
+        (db: Handler) => db.query("PREPARE TRANSACTION 'p1'"),
+      ]
+    ) {
+      const { pool, driver } = setup(3);
+      failFirst(driver, /^UPDATE/, 1, serialization);
+      let runs = 0;
+      await assert.rejects(
+        pool.withHandler("tx", async (db) => {
+          runs++;
+          await db.query("INSERT INTO t VALUES (1)");
+          await commit(db);
+          await db.query("UPDATE t SET n = 1");
+        }),
+        (err) => err instanceof QueryError && err.code === "40001",
+      );
+      assert.equal(runs, 1, String(commit));
+    }
+  });
+
+  it("never runs fn again when a text holding COMMIT was lost before its answer", async () => {
+    const { pool, driver } = setup(3);
+    failFirst(driver, /COMMIT/, 1, lost);
+    let runs = 0;
+    await assert.rejects(
+      pool.withHandler("tx", async (db) => {
+        runs++;
+        await db.query("INSERT INTO t VALUES (1); COMMIT");
+      }),
+      ConnectionError,
+    );
+    assert.equal(runs, 1);
+  });
+
+  it("still runs fn again after a commit the server refused, or a rollback", async () => {
+    const { pool, driver } = setup(2);
+    failFirst(driver, /^COMMIT/, 1, (s) => {
+      s.tx = "idle";
+      return new QueryError("could not serialize access", { code: "40001" });
+    });
+    let runs = 0;
+    await pool.withHandler("tx", async (db) => {
+      runs++;
+      await db.query("INSERT INTO t VALUES (1)");
+      if (runs === 1) await db.commit();
+    });
+    assert.equal(runs, 2, "db.commit() refused with 40001: nothing was committed");
+    const second = setup(2);
+    failFirst(second.driver, /^UPDATE/, 1, serialization);
+    runs = 0;
+    await second.pool.withHandler("tx", async (db) => {
+      runs++;
+      await db.query("INSERT INTO t VALUES (1)");
+      await db.query("ROLLBACK");
+      await db.query("UPDATE t SET n = 1");
+    });
+    assert.equal(runs, 2, "a ROLLBACK commits nothing");
   });
 
   it("does not retry other errors, nor anything with retry 0", async () => {

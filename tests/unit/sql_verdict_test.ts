@@ -95,6 +95,32 @@ describe("readSql(): transaction control", () => {
     ];
     for (const [text, effect] of cases) assert.equal(readSql(text).tx, effect, text);
   });
+
+  it("knows which texts may commit work (a group's retry must never run fn again after one)", () => {
+    const cases: [string, boolean][] = [
+      ["SELECT 1", false],
+      ["INSERT INTO t VALUES (1)", false],
+      ["BEGIN", false],
+      ["ROLLBACK", false],
+      ["abort", false],
+      ["ROLLBACK TO SAVEPOINT s", false],
+      ["SAVEPOINT s; RELEASE s", false],
+      ["ROLLBACK PREPARED 'x'", false],
+      ["SELECT 'COMMIT' AS \"commit\" -- COMMIT", false],
+      ["SELECT $$COMMIT$$", false],
+      ["COMMIT", true],
+      ["/* c */ cOmMiT", true],
+      ["-- c\r\ncommit work", true],
+      ["COMMIT AND CHAIN", true],
+      ["END", true],
+      ["end transaction and chain", true],
+      ["COMMIT PREPARED 'x'", true],
+      ["PREPARE TRANSACTION 'x'", true],
+      ["INSERT INTO t VALUES (1); COMMIT; INSERT INTO t VALUES (2)", true],
+      ["SELECT 'a\\'; COMMIT; --'", true],
+    ];
+    for (const [text, commits] of cases) assert.equal(readSql(text).commits, commits, text);
+  });
 });
 
 describe("readSql(): session changes", () => {
