@@ -27,7 +27,8 @@ export function describeEndpoint(endpoint: { host: string; port: number }): stri
 }
 
 /**
- * Masks the password of a connection URL with `****`. Errs on the side of
+ * Masks the password of a connection URL with `****`, in the user info and
+ * in a `?password=` (or `?sslpassword=`) parameter. Errs on the side of
  * masking: a malformed URL (say, a password with a raw `/` or `@`) is masked
  * from the first `:` after the scheme up to the last `@`.
  *
@@ -36,7 +37,9 @@ export function describeEndpoint(endpoint: { host: string; port: number }): stri
  */
 export function redactUrl(url: string): string {
   const secret = secretRange(url);
-  return secret ? `${url.slice(0, secret[0])}****${url.slice(secret[1])}` : url;
+  const masked = secret ? `${url.slice(0, secret[0])}****${url.slice(secret[1])}` : url;
+  // libpq takes the password as a query parameter too (`?password=`, `?sslpassword=`).
+  return masked.replace(/([?&](?:ssl)?password=)[^&#]*/gi, "$1****");
 }
 
 /**
