@@ -121,8 +121,13 @@ export class PostgresjsConnection extends SessionConnection implements DriverCon
   }
 
   async #end(socket: NetSocket | undefined): Promise<void> {
+    // Taken first: ending rejects the queries in flight.
+    const busy = this.#pending > 0;
     await this.#sql.end({ timeout: 0 });
     if (socket === undefined || socket.destroyed) return;
+    // The server reads Terminate only after the query in flight, whose answer
+    // nobody waits for any more: waiting for its FIN would wait for that query.
+    if (busy) return void socket.destroy();
     // postgres.js has sent Terminate and ended its side; the session bounds the wait.
     await new Promise<void>((resolve) => socket.once("close", () => resolve()));
   }
