@@ -5,6 +5,8 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
+import { inspect } from "node:util";
 
 /** What escaped while the watch ran. */
 export interface EscapeWatch {
@@ -62,4 +64,32 @@ export function watchEscapes(): EscapeWatch {
       proc.off("uncaughtException", record);
     },
   };
+}
+
+/**
+ * Runs `body` under an escape watch and fails if anything escaped while it
+ * ran (or within `settleMs` after, for late rejections). A failure of
+ * `body` is rethrown as it is.
+ *
+ * @param body The test's work.
+ * @param settleMs How long to wait after `body` for late escapes.
+ * @returns What `body` returned.
+ *
+ * @example A test that must let nothing escape
+ * ```ts ignore
+ * it("ends cleanly", () => withoutEscapes(async () => {
+ *   await pool.end();
+ * }));
+ * ```
+ */
+export async function withoutEscapes<T>(body: () => Promise<T>, settleMs = 0): Promise<T> {
+  const watch = watchEscapes();
+  try {
+    const out = await body();
+    if (settleMs > 0) await new Promise((r) => setTimeout(r, settleMs));
+    assert.deepEqual(watch.escaped.map((e) => inspect(e)), []);
+    return out;
+  } finally {
+    watch.stop();
+  }
 }
