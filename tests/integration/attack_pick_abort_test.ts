@@ -3,45 +3,32 @@
  * while its query runs on a shared session, and what the callers sharing that
  * session see.
  */
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createPool, type Pool } from "../../mod.ts";
-import { sharedServers, type TestServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
 import { runtimeDrivers } from "../support/drivers.ts";
-import { watchEscapes } from "../support/escapes.ts";
+import { withoutEscapes } from "../support/escapes.ts";
+import { serverScope } from "../support/server_scope.ts";
+import { appName, until } from "../support/backend_probe.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-let seq = 0;
 
 for (const { name, make } of runtimeDrivers()) {
   describe(`aborts in a pipelined group over ${name}`, () => {
-    let server: TestServer;
-    const pools: Pool[] = [];
+    const scope = serverScope();
 
     function makePool(): Pool {
-      const app = `atk_picka_${name}_${++seq}`.replace(/\W/g, "_");
-      const pool = createPool({
-        db: endpointOf(server, { application_name: app }),
+      return scope.keep(createPool({
+        db: endpointOf(scope.server, { application_name: appName(`atk_picka_${name}`) }),
         groups: { default: { connection_count: 1, pipeline: true } },
         driver: make(),
         acquireTimeoutMs: 3000,
-      });
-      pools.push(pool);
-      return pool;
+      }));
     }
 
-    before(async () => {
-      server = (await sharedServers())[0];
-    });
-
-    after(async () => {
-      await Promise.all(pools.map((p) => p.end()));
-    });
-
-    it("one caller aborted mid-query rejects at once with its reason; the callers sharing its session are unharmed", async () => {
-      const escapes = watchEscapes();
-      try {
+    it("one caller aborted mid-query rejects at once with its reason; the callers sharing its session are unharmed", () =>
+      withoutEscapes(async () => {
         const pool = makePool();
         await pool.query("SELECT 1");
         const ac = new AbortController();
@@ -67,9 +54,11 @@ for (const { name, make } of runtimeDrivers()) {
         const results = await Promise.all([...others, ...later]);
         assert.deepEqual(results.filter((r) => r !== "ok"), [], "callers hurt by another's abort");
         // The aborted caller's share comes back once its query is over: nothing leaks.
-        const deadline = Date.now() + 2000;
-        while (pool.stats().groups.default.leased > 0 && Date.now() < deadline) await sleep(10);
-        assert.equal(pool.stats().groups.default.leased, 0);
+        await until(
+          () => `leased back to 0 (leased ${pool.stats().groups.default.leased})`,
+          () => pool.stats().groups.default.leased === 0,
+          { withinMs: 2000, everyMs: 10 },
+        );
         assert.equal(pool.stats().groups.default.total, 1);
         // A signal aborted before the call: rejected with its reason, the session untouched.
         const pre = await pool.query("SELECT 1", [], { signal: AbortSignal.abort(reason) }).then(
@@ -78,10 +67,6 @@ for (const { name, make } of runtimeDrivers()) {
         );
         assert.equal(pre, reason);
         assert.equal((await pool.query("SELECT 1 AS one")).rows[0].one, 1);
-        assert.deepEqual(escapes.escaped, []);
-      } finally {
-        escapes.stop();
-      }
-    });
+      }));
   });
 }

@@ -3,61 +3,42 @@
  * open. Only the callers that found no session wait, and they share the first
  * one; the next bursts spread over every session.
  */
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createPool, type Pool } from "../../mod.ts";
-import { sharedServers, type TestServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
 import { runtimeDrivers } from "../support/drivers.ts";
-
-let seq = 0;
+import { serverScope } from "../support/server_scope.ts";
+import { appName, until } from "../support/backend_probe.ts";
+import { burst, countBy, pidsOf } from "../support/caller_burst.ts";
 
 for (const { name, make } of runtimeDrivers()) {
   describe(`a cold pipelined group over ${name}`, () => {
-    let server: TestServer;
-    const pools: Pool[] = [];
+    const scope = serverScope();
 
-    before(async () => {
-      server = (await sharedServers())[0];
-    });
-
-    after(async () => {
-      await Promise.all(pools.map((p) => p.end()));
-    });
-
-    async function burst(pool: Pool, n: number): Promise<Map<number, number>> {
-      const pids = await Promise.all(
-        Array.from(
-          { length: n },
-          () =>
-            pool.query<{ pid: number }>("SELECT pg_backend_pid() AS pid").then((r) =>
-              Number(r.rows[0].pid)
-            ),
-        ),
-      );
-      const per = new Map<number, number>();
-      for (const p of pids) per.set(p, (per.get(p) ?? 0) + 1);
-      return per;
+    /** Callers per session of one burst of `n`, all of which must succeed. */
+    async function perSession(pool: Pool, n: number): Promise<Map<number, number>> {
+      const { rows, errors } = await burst(pool, n).done;
+      assert.deepEqual(errors.map(String), []);
+      return countBy(pidsOf(rows));
     }
 
     it("600 callers at once on a cold group all succeed; later bursts spread over every session", async () => {
-      const pool = createPool({
-        db: endpointOf(server, { application_name: `atk_pickc_${++seq}` }),
+      const pool = scope.keep(createPool({
+        db: endpointOf(scope.server, { application_name: appName("atk_pickc") }),
         groups: { default: { connection_count: 3, pipeline: true } },
         driver: make(),
-      });
-      pools.push(pool);
+      }));
       // Every caller found no session: they wait, and share the first one that opens.
-      const cold = await burst(pool, 600);
+      const cold = await perSession(pool, 600);
       assert.equal([...cold.values()].reduce((a, b) => a + b), 600);
-      const deadline = Date.now() + 4000;
-      let per = new Map<number, number>();
-      while (Date.now() < deadline) {
-        per = await burst(pool, 600);
-        if (per.size === 3) break;
-      }
       // The others opened meanwhile: the fewest holders first spreads the load evenly.
-      assert.equal(per.size, 3, `sessions used: ${[...per.values()]}`);
+      let per = new Map<number, number>();
+      await until(
+        () => `a burst on all 3 sessions (sessions used: ${[...per.values()]})`,
+        async () => (per = await perSession(pool, 600)).size === 3,
+        { everyMs: 0 },
+      );
       for (const c of per.values()) assert.ok(c >= 150, `per session: ${[...per.values()]}`);
     });
   });

@@ -12,49 +12,37 @@ import { AcquireTimeoutError, createPool, type Driver, type Pool, PoolError } fr
 import { postgresjs } from "../../src/drivers/postgresjs/mod.ts";
 import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
 import { bunSql } from "../../src/drivers/bun_sql/mod.ts";
-import { startProxy } from "../../src/testing/mod.ts";
-import { adminQuery, sharedServers, type TestServer } from "../support/servers.ts";
+import { startProxy, type TestProxy } from "../../src/testing/mod.ts";
 import { endpointOf } from "../support/params.ts";
-import { watchEscapes } from "../support/escapes.ts";
+import { withoutEscapes } from "../support/escapes.ts";
+import { onBun } from "../support/drivers.ts";
+import { serverScope } from "../support/server_scope.ts";
+import { appName, backendPids, until } from "../support/backend_probe.ts";
 import { type StandbyPair, startStandbyPair } from "../support/standby_pair.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
 const drivers: [string, () => Driver][] = [
   ["postgres.js", () => postgresjs()],
   ["node-postgres", () => nodePostgres()],
-  ...(isBun ? [["Bun.SQL", () => bunSql()] as [string, () => Driver]] : []),
+  ...(onBun ? [["Bun.SQL", () => bunSql()] as [string, () => Driver]] : []),
 ];
 const PID = "SELECT pg_backend_pid() AS pid, pg_is_in_recovery() AS rec";
-let seq = 0;
-
-async function backends(server: TestServer | { host: string; port: number }, app: string) {
-  return (await adminQuery(
-    server as TestServer,
-    "SELECT pid FROM pg_stat_activity WHERE application_name = $1",
-    [app],
-  )).map((r) => Number(r.pid));
-}
-
-async function noBackendsLeft(server: TestServer, app: string) {
-  const deadline = Date.now() + 3000;
-  while ((await backends(server, app)).length > 0 && Date.now() < deadline) await sleep(20);
-  assert.deepEqual(await backends(server, app), [], `backends of ${app} left`);
-}
 
 describe("pipelined ping before use behind a proxy that stalls as the ping goes out", () => {
-  let server: TestServer;
-  before(async () => {
-    server = (await sharedServers())[0];
-  });
+  const scope = serverScope();
 
   for (const [name, driver] of drivers) {
     describe(name, () => {
+      /** A pool of one pipelined session behind a proxy, used once and then idle past pingAfterIdleMs. */
       async function setup(pingTimeoutMs: number) {
-        const app = `atk_sping_${++seq}_${Date.now() % 100000}`;
-        const proxy = await startProxy({ target: server });
+        const app = appName("atk_sping");
+        const proxy = await startProxy({ target: scope.server });
         const pool = createPool({
-          db: endpointOf(server, { host: proxy.host, port: proxy.port, application_name: app }),
+          db: endpointOf(scope.server, {
+            host: proxy.host,
+            port: proxy.port,
+            application_name: app,
+          }),
           groups: { g: { connection_count: 1, pipeline: true } },
           driver: driver(),
           pingAfterIdleMs: 50,
@@ -66,10 +54,35 @@ describe("pipelined ping before use behind a proxy that stalls as the ping goes 
         return { app, proxy, pool, first };
       }
 
-      it("stalled shorter than pingTimeoutMs: one ping, every caller served on the same session", async () => {
-        const escapes = watchEscapes();
-        const { app, proxy, pool, first } = await setup(2000);
-        try {
+      /**
+       * Runs `body` on a fresh {@linkcode setup}, then `end` and the proxy's close;
+       * nothing may escape meanwhile, and no backend of the pool may be left after.
+       */
+      async function stalledPing(
+        pingTimeoutMs: number,
+        body: (s: { proxy: TestProxy; pool: Pool; first: number }) => Promise<void>,
+        end = (s: { proxy: TestProxy; pool: Pool }) => s.pool.end(),
+      ): Promise<void> {
+        let app = "";
+        await withoutEscapes(async () => {
+          const s = await setup(pingTimeoutMs);
+          app = s.app;
+          try {
+            await body(s);
+          } finally {
+            await end(s);
+            await s.proxy.close();
+          }
+        });
+        await until(
+          `no backend of ${app} left`,
+          async () => (await backendPids(scope.server, app)).length === 0,
+          { withinMs: 3000 },
+        );
+      }
+
+      it("stalled shorter than pingTimeoutMs: one ping, every caller served on the same session", () =>
+        stalledPing(2000, async ({ proxy, pool, first }) => {
           proxy.stall();
           const calls = Array.from(
             { length: 30 },
@@ -84,19 +97,10 @@ describe("pipelined ping before use behind a proxy that stalls as the ping goes 
           const outs = await Promise.all(calls);
           assert.deepEqual(outs.filter((o) => o !== first).map((o) => inspect(o)), []);
           assert.equal(pool.stats().groups.g.leased, 0);
-        } finally {
-          await pool.end();
-          await proxy.close();
-          escapes.stop();
-        }
-        assert.deepEqual(escapes.escaped, []);
-        await noBackendsLeft(server, app);
-      });
+        }));
 
-      it("stalled past pingTimeoutMs: the session goes, callers run on a new one within their timeout", async () => {
-        const escapes = watchEscapes();
-        const { app, proxy, pool, first } = await setup(200);
-        try {
+      it("stalled past pingTimeoutMs: the session goes, callers run on a new one within their timeout", () =>
+        stalledPing(200, async ({ proxy, pool, first }) => {
           proxy.stall();
           const calls = Array.from(
             { length: 30 },
@@ -112,44 +116,34 @@ describe("pipelined ping before use behind a proxy that stalls as the ping goes 
           const bad = outs.filter((o) => typeof o !== "number" || o === first);
           assert.deepEqual(bad.map((o) => inspect(o).split("\n")[0]), [], `first pid ${first}`);
           assert.equal(pool.stats().groups.g.leased, 0);
-        } finally {
-          await pool.end();
-          await proxy.close();
-          escapes.stop();
-        }
-        assert.deepEqual(escapes.escaped, []);
-        await noBackendsLeft(server, app);
-      });
+        }));
 
-      it("stalled for good: every caller times out once with AcquireTimeoutError; end() leaves nothing", async () => {
-        const escapes = watchEscapes();
-        const { app, proxy, pool } = await setup(5000);
-        let settled = 0;
-        try {
-          proxy.stall();
-          const calls = Array.from(
-            { length: 20 },
-            () =>
-              pool.query(PID, [], { group: "g", timeoutMs: 300 }).then(
-                (r) => (settled++, r),
-                (e) => (settled++, e),
-              ),
-          );
-          const outs = await Promise.all(calls);
-          assert.equal(settled, 20);
-          for (const o of outs) assert.ok(o instanceof AcquireTimeoutError, inspect(o));
-          assert.equal(pool.stats().groups.g.leased, 0);
-        } finally {
-          const ending = pool.end();
-          proxy.drop();
-          proxy.pass();
-          await ending;
-          await proxy.close();
-          escapes.stop();
-        }
-        assert.deepEqual(escapes.escaped, []);
-        await noBackendsLeft(server, app);
-      });
+      it("stalled for good: every caller times out once with AcquireTimeoutError; end() leaves nothing", () =>
+        stalledPing(
+          5000,
+          async ({ proxy, pool }) => {
+            let settled = 0;
+            proxy.stall();
+            const calls = Array.from(
+              { length: 20 },
+              () =>
+                pool.query(PID, [], { group: "g", timeoutMs: 300 }).then(
+                  (r) => (settled++, r),
+                  (e) => (settled++, e),
+                ),
+            );
+            const outs = await Promise.all(calls);
+            assert.equal(settled, 20);
+            for (const o of outs) assert.ok(o instanceof AcquireTimeoutError, inspect(o));
+            assert.equal(pool.stats().groups.g.leased, 0);
+          },
+          async ({ proxy, pool }) => {
+            const ending = pool.end();
+            proxy.drop();
+            proxy.pass();
+            await ending;
+          },
+        ));
     });
   }
 });
@@ -161,7 +155,7 @@ describe("pipelined ping before use across a real promotion", () => {
   before(async () => {
     pair = await startStandbyPair();
     for (const [name, driver] of drivers) {
-      const app = `atk_sping_promo_${++seq}_${Date.now() % 100000}`;
+      const app = appName("atk_sping_promo");
       const pool = createPool({
         db: pair.endpoints({
           primary: { application_name: app },
@@ -202,10 +196,9 @@ describe("pipelined ping before use across a real promotion", () => {
     for (const [at, [name]] of drivers.entries()) {
       it(
         `${name}, ${kind} group: no standby-group caller runs on the promoted server`,
-        async () => {
-          const escapes = watchEscapes();
-          const [, pool] = pools[at];
-          try {
+        () =>
+          withoutEscapes(async () => {
+            const [, pool] = pools[at];
             const wrong: number[] = [];
             const errors: string[] = [];
             for (let i = 0; i < 3; i++) {
@@ -226,11 +219,7 @@ describe("pipelined ping before use across a real promotion", () => {
             assert.equal(pool.stats().groups[group].leased, 0);
             assert.deepEqual(errors, []);
             assert.deepEqual([...new Set(wrong)], [], "callers ran on the promoted server");
-            assert.deepEqual(escapes.escaped, []);
-          } finally {
-            escapes.stop();
-          }
-        },
+          }),
       );
     }
   }
