@@ -12,11 +12,10 @@ import assert from "node:assert/strict";
 import { inspect } from "node:util";
 import { createPool, type Pool } from "../../mod.ts";
 import { FakeClock } from "../support/fake_clock.ts";
-import { watchEscapes } from "../support/escapes.ts";
+import { endAndCheck, holdQueries, listProblems, tick } from "../support/attack_rig.ts";
 import { RoleDriver } from "./endpoints_support.ts";
 import { ROLE_QUERY } from "../../src/endpoints/roles.ts";
 
-const tick = () => new Promise<void>((r) => setTimeout(r, 0));
 const A = { host: "a", port: 5432, name: "app", user: "u" };
 const B = { host: "b", port: 5432, name: "app", user: "u" };
 
@@ -42,31 +41,6 @@ function rig(group: Record<string, unknown>): Rig {
   return { pool, driver, clock };
 }
 
-/** Holds the role queries sent after `from` until `answer` is called. */
-function holdRoleQueries(r: Rig): { answer(): void; held(): number } {
-  const inner = r.driver.fake.respond;
-  const held: (() => void)[] = [];
-  r.driver.fake.respond = (text, params, s) => {
-    if (text !== ROLE_QUERY) return inner(text, params, s);
-    return new Promise((resolve, reject) =>
-      held.push(() => {
-        try {
-          resolve(inner(text, params, s));
-        } catch (err) {
-          reject(err);
-        }
-      })
-    );
-  };
-  return {
-    answer: () => {
-      r.driver.fake.respond = inner;
-      held.splice(0).forEach((f) => f());
-    },
-    held: () => held.length,
-  };
-}
-
 /** Two sessions on endpoint a (b refuses connections meanwhile), both idle. */
 async function twoOnA(r: Rig): Promise<void> {
   r.driver.fake.down.add("b:5432");
@@ -82,74 +56,54 @@ const where = (r: Rig, options = {}) =>
     return rows[0].endpoint as string;
   }, options);
 
-async function finish(r: Rig, problems: string[]): Promise<void> {
-  for (let i = 0; i < 3; i++) await tick();
-  const g = r.pool.stats().groups.g;
-  if (g.leased !== 0) problems.push(`leased ${g.leased}`);
-  const ending = r.pool.end();
-  r.clock.advance(60_000);
-  await ending;
-  for (let i = 0; i < 3; i++) await tick();
-  if (r.driver.fake.open.size !== 0) problems.push(`${r.driver.fake.open.size} sessions left`);
-  if (r.clock.pendingTimers !== 0) problems.push(`${r.clock.pendingTimers} timers left`);
-}
-
 describe("ping before use with the role query: a promotion", () => {
   for (const pipeline of [false, true]) {
     const kind = pipeline ? "pipelined" : "exclusive";
-    it(`${kind}: the caller aborts while the role query is out, the answer shows a promotion: nobody runs on a`, async () => {
-      const watch = watchEscapes();
-      const problems: string[] = [];
-      const r = rig({ pipeline });
-      await twoOnA(r);
-      r.clock.advance(5000);
-      r.driver.setRole("a:5432", { standby: false });
-      const hold = holdRoleQueries(r);
-      const controller = new AbortController();
-      const reason = new Error("caller gave up");
-      const first = where(r, { signal: controller.signal }).then(
-        (v) => ({ ok: true, v }),
-        (e) => ({ ok: false, e }),
-      );
-      await tick();
-      if (hold.held() === 0) problems.push("no role query sent by the ping");
-      controller.abort(reason);
-      const got = await first;
-      if (got.ok || (got as { e: unknown }).e !== reason) {
-        // A pipelined caller waits in the wait list: its abort is its own.
-        problems.push(`first caller: ${inspect(got).split("\n")[0]}`);
-      }
-      hold.answer();
-      for (let i = 0; i < 3; i++) await tick();
-      const outs = await Promise.allSettled([where(r), where(r), where(r)]);
-      for (const o of outs) {
-        if (o.status === "rejected") problems.push(`caller failed ${inspect(o.reason)}`);
-        else if (o.value !== "b:5432") problems.push(`served on ${o.value} after its promotion`);
-      }
-      await finish(r, problems);
-      watch.stop();
-      assert.deepEqual(problems, []);
-      assert.deepEqual(watch.escaped, []);
-    });
+    it(`${kind}: the caller aborts while the role query is out, the answer shows a promotion: nobody runs on a`, () =>
+      listProblems(async (problems) => {
+        const r = rig({ pipeline });
+        await twoOnA(r);
+        r.clock.advance(5000);
+        r.driver.setRole("a:5432", { standby: false });
+        const hold = holdQueries(r.driver.fake, ROLE_QUERY);
+        const controller = new AbortController();
+        const reason = new Error("caller gave up");
+        const first = where(r, { signal: controller.signal }).then(
+          (v) => ({ ok: true, v }),
+          (e) => ({ ok: false, e }),
+        );
+        await tick();
+        if (hold.count() === 0) problems.push("no role query sent by the ping");
+        controller.abort(reason);
+        const got = await first;
+        if (got.ok || (got as { e: unknown }).e !== reason) {
+          // A pipelined caller waits in the wait list: its abort is its own.
+          problems.push(`first caller: ${inspect(got).split("\n")[0]}`);
+        }
+        hold.answer();
+        for (let i = 0; i < 3; i++) await tick();
+        const outs = await Promise.allSettled([where(r), where(r), where(r)]);
+        for (const o of outs) {
+          if (o.status === "rejected") problems.push(`caller failed ${inspect(o.reason)}`);
+          else if (o.value !== "b:5432") problems.push(`served on ${o.value} after its promotion`);
+        }
+        await endAndCheck(r, problems);
+      }));
 
-    it(`${kind}: one session's ping sees the promotion, the other idle session on a is never used`, async () => {
-      const watch = watchEscapes();
-      const problems: string[] = [];
-      const r = rig({ pipeline });
-      await twoOnA(r);
-      r.clock.advance(5000);
-      r.driver.setRole("a:5432", { standby: false });
-      // Concurrent callers: the first ping's answer must keep the others off a.
-      const outs = await Promise.allSettled(Array.from({ length: 6 }, () => where(r)));
-      for (const o of outs) {
-        if (o.status === "rejected") problems.push(`caller failed ${inspect(o.reason)}`);
-        else if (o.value !== "b:5432") problems.push(`served on ${o.value} after its promotion`);
-      }
-      await finish(r, problems);
-      watch.stop();
-      assert.deepEqual(problems, []);
-      assert.deepEqual(watch.escaped, []);
-    });
+    it(`${kind}: one session's ping sees the promotion, the other idle session on a is never used`, () =>
+      listProblems(async (problems) => {
+        const r = rig({ pipeline });
+        await twoOnA(r);
+        r.clock.advance(5000);
+        r.driver.setRole("a:5432", { standby: false });
+        // Concurrent callers: the first ping's answer must keep the others off a.
+        const outs = await Promise.allSettled(Array.from({ length: 6 }, () => where(r)));
+        for (const o of outs) {
+          if (o.status === "rejected") problems.push(`caller failed ${inspect(o.reason)}`);
+          else if (o.value !== "b:5432") problems.push(`served on ${o.value} after its promotion`);
+        }
+        await endAndCheck(r, problems);
+      }));
   }
 });
 
@@ -174,7 +128,7 @@ describe("ping before use with the role query: odd answers", () => {
           if (o.status === "rejected") problems.push(`caller failed ${inspect(o.reason)}`);
         }
         if (r.driver.fake.sessions.length !== before) problems.push("the session was replaced");
-        await finish(r, problems);
+        await endAndCheck(r, problems);
         assert.deepEqual(problems, []);
       });
     }
@@ -210,7 +164,7 @@ describe("ping before use with the role query: odd answers", () => {
           }
           const closed = r.driver.fake.sessions.filter((s) => s.closed).length;
           if (closed > 1) problems.push(`${closed} sessions of a standby closed`);
-          await finish(r, problems);
+          await endAndCheck(r, problems);
           assert.deepEqual(problems, []);
         },
       );

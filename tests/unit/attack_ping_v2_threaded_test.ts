@@ -10,25 +10,15 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
-import { createPool, type PoolConfigInput, type PoolHandle } from "../../mod.ts";
-import { FakeDriver } from "../support/fake_driver.ts";
-import { FakeClock } from "../support/fake_clock.ts";
-import { watchEscapes } from "../support/escapes.ts";
-
-const tick = () => new Promise<void>((r) => setTimeout(r, 0));
+import { createPool, type PoolHandle } from "../../mod.ts";
+import { withoutEscapes } from "../support/escapes.ts";
+import { fakeRig, tick } from "../support/attack_rig.ts";
 
 async function memberAfterMainIdle(pipeline: boolean, pingAfterIdleMs: number) {
-  const driver = new FakeDriver();
-  const clock = new FakeClock();
-  const main = createPool({
-    type: "threaded",
-    db: { host: "a" },
-    groups: { g: { connection_count: 1, pipeline } },
-    driver,
-    pingAfterIdleMs,
-    pingTimeoutMs: 5000,
-    acquireTimeoutMs: 3000,
-  } as PoolConfigInput, { clock });
+  const { pool: main, driver, clock } = fakeRig(
+    { type: "threaded", pingAfterIdleMs, acquireTimeoutMs: 3000 },
+    { pipeline },
+  );
   const member = createPool(main.share() as PoolHandle, { clock, driver } as never);
   await main.withHandler("g", () => 1);
   clock.advance(2000);
@@ -51,24 +41,20 @@ async function memberAfterMainIdle(pipeline: boolean, pingAfterIdleMs: number) {
 }
 
 describe("threaded budget: a member's caller and the main pool's idle session", () => {
-  it("exclusive: the idle session is shed, the member's caller is served", async () => {
-    const watch = watchEscapes();
-    const out = await memberAfterMainIdle(false, 600_000);
-    watch.stop();
-    assert.equal(out, "served", inspect(out));
-    assert.deepEqual(watch.escaped, []);
-  });
+  it("exclusive: the idle session is shed, the member's caller is served", () =>
+    withoutEscapes(async () => {
+      const out = await memberAfterMainIdle(false, 600_000);
+      assert.equal(out, "served", inspect(out));
+    }));
 
   for (const ping of [600_000, 1000]) {
     it(
       `pipelined (pingAfterIdleMs ${ping}): the idle session is shed, the member's caller is served`,
-      async () => {
-        const watch = watchEscapes();
-        const out = await memberAfterMainIdle(true, ping);
-        watch.stop();
-        assert.equal(out, "served", inspect(out));
-        assert.deepEqual(watch.escaped, []);
-      },
+      () =>
+        withoutEscapes(async () => {
+          const out = await memberAfterMainIdle(true, ping);
+          assert.equal(out, "served", inspect(out));
+        }),
     );
   }
 });
