@@ -9,13 +9,14 @@
  *
  * @module
  */
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
-import { createPool, type Handler, type Pool } from "../../mod.ts";
-import { adminQuery, sharedServers, type TestServer } from "../support/servers.ts";
+import { createPool, type Handler } from "../../mod.ts";
+import { adminQuery } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
-import { watchEscapes } from "../support/escapes.ts";
+import { serverScope } from "../support/server_scope.ts";
+import { withoutEscapes } from "../support/escapes.ts";
 import { runtimeDrivers, withDenoPostgres } from "../support/drivers.ts";
 
 const drivers = await withDenoPostgres(runtimeDrivers());
@@ -53,34 +54,29 @@ const STEPS: Step[] = [
 
 for (const { name, make } of drivers) {
   describe(`every way a reply ends settles once, over ${name}`, () => {
-    let server: TestServer;
-    const pools: Pool[] = [];
     const table = `attack_settler_battery_${name.replace(/\W/g, "_")}_${Date.now() % 100000}`;
-
-    before(async () => {
-      [server] = await sharedServers();
-      await adminQuery(server, `CREATE TABLE IF NOT EXISTS ${table} (id int)`);
-    });
-    after(async () => {
-      await Promise.all(pools.map((p) => p.end()));
-      await adminQuery(server, `DROP TABLE IF EXISTS ${table}`);
+    const scope = serverScope({
+      async setUp(server) {
+        await adminQuery(server, `CREATE TABLE IF NOT EXISTS ${table} (id int)`);
+      },
+      async tearDown(server) {
+        await adminQuery(server, `DROP TABLE IF EXISTS ${table}`);
+      },
     });
 
     for (const autocommit of [true, false]) {
       it(`${autocommit ? "autocommit" : "transactional"}: no step holds the session at release`, {
         timeout: 25_000,
       }, async () => {
-        const pool = createPool({
-          db: endpointOf(server),
+        const pool = scope.keep(createPool({
+          db: endpointOf(scope.server),
           groups: { g: { connection_count: 1, autocommit } },
           driver: make(),
           pingAfterIdleMs: 60_000,
           // A reply never settled would hold each release this long.
           pingTimeoutMs: 60_000,
-        });
-        pools.push(pool);
-        const watch = watchEscapes();
-        try {
+        }));
+        await withoutEscapes(async () => {
           const pids = new Set<unknown>();
           for (let round = 0; round < 3; round++) {
             for (const [what, step] of STEPS) {
@@ -106,11 +102,7 @@ for (const { name, make } of drivers) {
           }
           assert.ok(pids.size >= 1);
           assert.equal(pool.stats().groups.g.leased, 0);
-          await sleep(50);
-          assert.deepEqual(watch.escaped.map((e) => inspect(e)), []);
-        } finally {
-          watch.stop();
-        }
+        }, 50);
       });
     }
   });

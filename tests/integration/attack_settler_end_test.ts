@@ -9,12 +9,13 @@
  *
  * @module
  */
-import { after, before, describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
-import { createPool, type Pool, PoolError } from "../../mod.ts";
-import { sharedServers, type TestServer } from "../support/servers.ts";
+import { createPool, PoolError } from "../../mod.ts";
 import { endpointOf } from "../support/params.ts";
+import { serverScope } from "../support/server_scope.ts";
+import { until } from "../support/backend_probe.ts";
 import { caseBatch } from "../support/case_batch.ts";
 import { runtimeDrivers, withDenoPostgres } from "../support/drivers.ts";
 
@@ -28,19 +29,12 @@ const WHENS: When[] = ["a query in flight", "a query after the grace"];
 
 for (const { name, make } of drivers) {
   describe(`pool.end() past its grace while fn holds its handler, over ${name}`, () => {
-    let server: TestServer;
-    const pools: Pool[] = [];
-    before(async () => {
-      [server] = await sharedServers();
-    });
-    after(async () => {
-      await Promise.all(pools.map((p) => p.end()));
-    });
+    const scope = serverScope();
 
     /** `pool.end()` while four runs hold their handlers, on a fresh pool of `kind`. */
     async function endWhileHeld(kind: Kind, when: When): Promise<void> {
-      const pool = createPool({
-        db: endpointOf(server),
+      const pool = scope.keep(createPool({
+        db: endpointOf(scope.server),
         groups: {
           g: {
             connection_count: 2,
@@ -50,8 +44,7 @@ for (const { name, make } of drivers) {
         },
         driver: make(),
         endTimeoutMs: 200,
-      });
-      pools.push(pool);
+      }));
       const queries: unknown[] = [];
       // Runs past their first query: the next step (the query in flight, or the sleep) is under way.
       let holding = 0;
@@ -68,9 +61,11 @@ for (const { name, make } of drivers) {
           return i;
         }).catch((e) => e));
       // Both sessions' runs hold their handlers (a slow first connect is waited for), then end().
-      const deadline = Date.now() + 10_000;
-      while (holding < 2 && Date.now() < deadline) await sleep(10);
-      assert.ok(holding >= 2, `runs holding a handler: ${holding}`);
+      await until(
+        () => `2 runs holding a handler (holding: ${holding})`,
+        () => holding >= 2,
+        { withinMs: 10_000, everyMs: 10 },
+      );
       await sleep(50);
       await pool.end();
       const outcomes = await Promise.all(runs);

@@ -8,13 +8,14 @@
  *
  * @module
  */
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
-import { ConnectionError, createPool, type Pool, QueryError } from "../../mod.ts";
-import { adminQuery, sharedServers, type TestServer } from "../support/servers.ts";
+import { ConnectionError, createPool, QueryError } from "../../mod.ts";
+import { adminQuery } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
-import { watchEscapes } from "../support/escapes.ts";
+import { serverScope } from "../support/server_scope.ts";
+import { withoutEscapes } from "../support/escapes.ts";
 import { runtimeDrivers, withDenoPostgres } from "../support/drivers.ts";
 
 const drivers = await withDenoPostgres(runtimeDrivers());
@@ -22,28 +23,24 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 for (const { name, make } of drivers) {
   describe(`the reply callbacks act for the right holder over ${name}`, () => {
-    let server: TestServer;
-    const pools: Pool[] = [];
     const table = `attack_settler_holder_${name.replace(/\W/g, "_")}_${Date.now() % 100000}`;
-
-    before(async () => {
-      [server] = await sharedServers();
-      await adminQuery(server, `CREATE TABLE IF NOT EXISTS ${table} (id int)`);
-    });
-    after(async () => {
-      await Promise.all(pools.map((p) => p.end()));
-      await adminQuery(server, `DROP TABLE IF EXISTS ${table}`);
+    const scope = serverScope({
+      async setUp(server) {
+        await adminQuery(server, `CREATE TABLE IF NOT EXISTS ${table} (id int)`);
+      },
+      async tearDown(server) {
+        await adminQuery(server, `DROP TABLE IF EXISTS ${table}`);
+      },
     });
 
     const onePool = (group: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) => {
-      const pool = createPool({
-        db: endpointOf(server),
+      const pool = scope.keep(createPool({
+        db: endpointOf(scope.server),
         groups: { g: { connection_count: 1, autocommit: true, ...group } },
         driver: make(),
         pingAfterIdleMs: 60_000,
         ...extra,
-      });
-      pools.push(pool);
+      }));
       return pool;
     };
 
@@ -54,8 +51,7 @@ for (const { name, make } of drivers) {
       },
       async () => {
         const pool = onePool();
-        const watch = watchEscapes();
-        try {
+        await withoutEscapes(async () => {
           let bDone = false;
           const a = pool.withHandler("g", async (db) => {
             await db.query("SELECT 1");
@@ -83,12 +79,8 @@ for (const { name, make } of drivers) {
             async (db) => (await db.query("SELECT 3 AS n")).rows,
           );
           assert.deepEqual(c, [{ n: 3 }]);
-          await sleep(50);
-          assert.deepEqual(watch.escaped.map((e) => inspect(e)), []);
           assert.equal(pool.stats().groups.g.leased, 0);
-        } finally {
-          watch.stop();
-        }
+        }, 50);
       },
     );
 
@@ -97,8 +89,7 @@ for (const { name, make } of drivers) {
       { timeout: 30_000 },
       async () => {
         const pool = onePool({}, { pingTimeoutMs: 5_000 });
-        const watch = watchEscapes();
-        try {
+        await withoutEscapes(async () => {
           let strayDone = false;
           let stray: Promise<unknown> | undefined;
           const pidA = await pool.withHandler("g", async (db) => {
@@ -119,11 +110,8 @@ for (const { name, make } of drivers) {
           assert.equal(strayRows[0].n, 1, "the stray query resolved with its rows");
           assert.equal(seen.sawStrayDone, true, "the next caller ran only after the stray reply");
           assert.equal(seen.pid, pidA, "the session was kept (it answered in time)");
-          assert.deepEqual(watch.escaped.map((e) => inspect(e)), []);
           assert.equal(pool.stats().groups.g.leased, 0);
-        } finally {
-          watch.stop();
-        }
+        });
       },
     );
 
@@ -132,8 +120,7 @@ for (const { name, make } of drivers) {
       { timeout: 30_000 },
       async () => {
         const pool = onePool({}, { pingTimeoutMs: 300 });
-        const watch = watchEscapes();
-        try {
+        await withoutEscapes(async () => {
           let strayOutcome: unknown = "pending";
           const pidA = await pool.withHandler("g", async (db) => {
             const pid = (await db.query("SELECT pg_backend_pid() AS pid")).rows[0].pid;
@@ -157,11 +144,8 @@ for (const { name, make } of drivers) {
           );
           // The server's backend may sleep on until it next writes; the pool's side is gone.
           assert.ok(pool.stats().groups.g.destroyed >= 1, "the session was dropped");
-          assert.deepEqual(watch.escaped.map((e) => inspect(e)), []);
           assert.equal(pool.stats().groups.g.leased, 0);
-        } finally {
-          watch.stop();
-        }
+        });
       },
     );
 
@@ -170,8 +154,7 @@ for (const { name, make } of drivers) {
       { timeout: 30_000 },
       async () => {
         const pool = onePool();
-        const watch = watchEscapes();
-        try {
+        await withoutEscapes(async () => {
           for (let round = 0; round < 3; round++) {
             const outcomes = await pool.withHandler("g", (db) => {
               const calls: Promise<unknown>[] = [];
@@ -189,10 +172,7 @@ for (const { name, make } of drivers) {
             });
             assert.equal(pool.stats().groups.g.leased, 0, "released at once: nothing left busy");
           }
-          assert.deepEqual(watch.escaped.map((e) => inspect(e)), []);
-        } finally {
-          watch.stop();
-        }
+        });
       },
     );
 
@@ -201,8 +181,7 @@ for (const { name, make } of drivers) {
       { timeout: 30_000 },
       async () => {
         const pool = onePool({ autocommit: false });
-        const watch = watchEscapes();
-        try {
+        await withoutEscapes(async () => {
           const seen: unknown[] = [];
           const run = await pool.withHandler("g", async (db) => {
             await db.query(`INSERT INTO ${table} VALUES (1)`);
@@ -217,17 +196,14 @@ for (const { name, make } of drivers) {
           assert.equal(second.code, "25P02");
           // The commit of a failed transaction is refused with a typed error too.
           assert.ok(run instanceof QueryError, `the run: ${inspect(run)}`);
-          const rows = await adminQuery(server, `SELECT count(*)::int AS n FROM ${table}`);
+          const rows = await adminQuery(scope.server, `SELECT count(*)::int AS n FROM ${table}`);
           assert.equal(rows[0].n, 0);
           assert.equal(
             await pool.withHandler("g", async (db) => (await db.query("SELECT 5 AS n")).rows[0].n),
             5,
           );
-          assert.deepEqual(watch.escaped.map((e) => inspect(e)), []);
           assert.equal(pool.stats().groups.g.leased, 0);
-        } finally {
-          watch.stop();
-        }
+        });
       },
     );
   });

@@ -8,18 +8,19 @@
  *
  * @module
  */
-import { after, before, describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
-import { createPool, type Pool, QueryError } from "../../mod.ts";
-import { adminQuery, sharedServers, type TestServer } from "../support/servers.ts";
+import { createPool, QueryError } from "../../mod.ts";
+import { adminQuery } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
-import { watchEscapes } from "../support/escapes.ts";
+import { serverScope } from "../support/server_scope.ts";
+import { until } from "../support/backend_probe.ts";
+import { withoutEscapes } from "../support/escapes.ts";
 import { caseBatch } from "../support/case_batch.ts";
 import { runtimeDrivers, withDenoPostgres } from "../support/drivers.ts";
 
 const drivers = await withDenoPostgres(runtimeDrivers());
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** COPY as users hide it: case, comments (nested), odd whitespace, behind another statement. */
 const DISGUISED_COPY = [
@@ -54,28 +55,24 @@ function unsendable(): [string, unknown][] {
 
 for (const { name, make } of drivers) {
   describe(`inputs a settling driver must refuse or settle once, over ${name}`, () => {
-    let server: TestServer;
-    const pools: Pool[] = [];
     const table = `attack_settler_inputs_${name.replace(/\W/g, "_")}_${Date.now() % 100000}`;
-
-    before(async () => {
-      [server] = await sharedServers();
-      await adminQuery(server, `CREATE TABLE IF NOT EXISTS ${table} (id int)`);
-    });
-    after(async () => {
-      await Promise.all(pools.map((p) => p.end()));
-      await adminQuery(server, `DROP TABLE IF EXISTS ${table}`);
+    const scope = serverScope({
+      async setUp(server) {
+        await adminQuery(server, `CREATE TABLE IF NOT EXISTS ${table} (id int)`);
+      },
+      async tearDown(server) {
+        await adminQuery(server, `DROP TABLE IF EXISTS ${table}`);
+      },
     });
 
     const onePool = (group: Record<string, unknown>, sessions = 1) => {
-      const pool = createPool({
-        db: endpointOf(server),
+      const pool = scope.keep(createPool({
+        db: endpointOf(scope.server),
         groups: { g: { connection_count: sessions, ...group } },
         driver: make(),
         pingAfterIdleMs: 60_000,
         acquireTimeoutMs: 5_000,
-      });
-      pools.push(pool);
+      }));
       return pool;
     };
 
@@ -163,8 +160,11 @@ for (const { name, make } of drivers) {
       assert.deepEqual(problems, []);
       assert.ok(outcomes.some((o, i) => o === reasons[i]), "some aborted");
       // The aborted runs' leases come back once their replies are in (a deadline, not a fixed wait).
-      const deadline = Date.now() + 5_000;
-      while (pool.stats().groups.g.leased !== 0 && Date.now() < deadline) await sleep(20);
+      await until(
+        () => `leased back to 0 (leased: ${pool.stats().groups.g.leased})`,
+        () => pool.stats().groups.g.leased === 0,
+        { withinMs: 5_000 },
+      );
       assert.equal(pool.stats().groups.g.leased, 0);
       const n = await pool.withHandler(
         "g",
@@ -204,8 +204,7 @@ for (const { name, make } of drivers) {
 
     it("exclusive: several statements in one text settle once, the last one's rows", async () => {
       const pool = onePool({ autocommit: true });
-      const watch = watchEscapes();
-      try {
+      await withoutEscapes(async () => {
         const r = await pool.withHandler("g", (db) => db.query("SELECT 1 AS a; SELECT 2 AS b"));
         assert.deepEqual(r.rows, [{ b: 2 }]);
         const failed = await pool.withHandler("g", (db) => db.query("SELECT 1; SELECT 1/0"))
@@ -216,11 +215,7 @@ for (const { name, make } of drivers) {
           async (db) => (await db.query("SELECT 3 AS n")).rows[0].n,
         );
         assert.equal(n, 3);
-        await sleep(50);
-        assert.deepEqual(watch.escaped.map((e) => inspect(e)), []);
-      } finally {
-        watch.stop();
-      }
+      }, 50);
     });
 
     it("exclusive autocommit: a transaction opened inside a text and left open is not the next caller's", async () => {
@@ -236,7 +231,7 @@ for (const { name, make } of drivers) {
         return { rows, open };
       });
       assert.deepEqual(seen, { rows: [], open: 0 });
-      const committed = await adminQuery(server, `SELECT id FROM ${table} WHERE id = 41`);
+      const committed = await adminQuery(scope.server, `SELECT id FROM ${table} WHERE id = 41`);
       assert.deepEqual(committed, []);
     });
 
@@ -251,7 +246,7 @@ for (const { name, make } of drivers) {
       }).catch((e) => e);
       assert.equal(got, err);
       const rows = await adminQuery(
-        server,
+        scope.server,
         `SELECT id FROM ${table} WHERE id IN (51, 52) ORDER BY id`,
       );
       assert.deepEqual(rows, [{ id: 51 }]);
@@ -270,7 +265,7 @@ for (const { name, make } of drivers) {
         return out;
       });
       for (const r of refusals) assert.ok(r instanceof QueryError, inspect(r));
-      const rows = await adminQuery(server, `SELECT id FROM ${table} WHERE id = 61`);
+      const rows = await adminQuery(scope.server, `SELECT id FROM ${table} WHERE id = 61`);
       assert.deepEqual(rows, [{ id: 61 }]);
     });
   });

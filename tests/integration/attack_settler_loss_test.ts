@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { after, before, describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
 import {
@@ -19,9 +19,12 @@ import {
   QueryError,
 } from "../../mod.ts";
 import { startProxy, type TestProxy } from "../../src/testing/mod.ts";
-import { adminQuery, sharedServers, type TestServer } from "../support/servers.ts";
+import { adminQuery } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
-import { type EscapeWatch, watchEscapes } from "../support/escapes.ts";
+import { serverScope } from "../support/server_scope.ts";
+import { appName, terminateBackends, until } from "../support/backend_probe.ts";
+import { withoutEscapes } from "../support/escapes.ts";
+import { caseBatch } from "../support/case_batch.ts";
 import { runtimeDrivers, withDenoPostgres } from "../support/drivers.ts";
 
 const drivers = await withDenoPostgres(runtimeDrivers());
@@ -32,16 +35,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type Kind = "autocommit" | "transactional" | "pipelined";
 const KINDS: Kind[] = ["autocommit", "transactional", "pipelined"];
-
-/** Waits until `check` holds, for at most `ms`. */
-async function until(check: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return true;
-    await sleep(25);
-  }
-  return check();
-}
 
 /**
  * A query once the pool has taken in the loss: a pipelined session whose
@@ -67,29 +60,23 @@ async function servesAgain(pool: Pool, n: number): Promise<unknown> {
 
 for (const { name, make } of drivers) {
   describe(`replies in flight when the session goes, over ${name}`, () => {
-    let server: TestServer;
-    const pools: Pool[] = [];
     const proxies: TestProxy[] = [];
-    let appName = "";
-    let next = 0;
-
-    before(async () => {
-      [server] = await sharedServers();
-    });
-    after(async () => {
-      await Promise.all(pools.map((p) => p.end()));
-      await Promise.all(proxies.map((p) => p.close()));
+    let app = "";
+    const scope = serverScope({
+      async tearDown() {
+        await Promise.all(proxies.map((p) => p.close()));
+      },
     });
 
     const makePool = (
       kind: Kind,
       sessions: number,
-      db: unknown = endpointOf(server),
+      db: unknown = endpointOf(scope.server),
       extra: Record<string, unknown> = {},
     ) => {
-      appName = `as_loss_${name.replace(/\W/g, "_")}_${++next}_${Date.now() % 100000}`;
-      const endpoint = { ...(db as Record<string, unknown>), application_name: appName };
-      const pool = createPool({
+      app = appName(`as_loss_${name}`);
+      const endpoint = { ...(db as Record<string, unknown>), application_name: app };
+      const pool = scope.keep(createPool({
         db: endpoint,
         groups: {
           g: {
@@ -103,17 +90,11 @@ for (const { name, make } of drivers) {
         endTimeoutMs: 2_000,
         ...extra,
         // deno-lint-ignore no-explicit-any
-      } as any);
-      pools.push(pool);
+      } as any));
       return pool;
     };
 
-    const killAll = () =>
-      adminQuery(
-        server,
-        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`,
-        [appName],
-      );
+    const killAll = () => terminateBackends(scope.server, app);
 
     for (const kind of KINDS) {
       it(
@@ -121,8 +102,7 @@ for (const { name, make } of drivers) {
         { timeout: 60_000 },
         async () => {
           const pool = makePool(kind, 3);
-          const watch = watchEscapes();
-          try {
+          await withoutEscapes(async () => {
             // Open the sessions first, so the kill finds every one.
             await Promise.all(
               [0, 1, 2].map(() => pool.withHandler("g", (db) => db.query("SELECT pg_sleep(0.05)"))),
@@ -145,9 +125,10 @@ for (const { name, make } of drivers) {
               .map(([o, i]) => `${i}: ${inspect(o)}`);
             assert.deepEqual(problems, []);
             assert.ok(outcomes.some((o) => o instanceof ConnectionError), "the kill hit someone");
-            assert.ok(
-              await until(() => pool.stats().groups.g.leased === 0, 5_000),
-              JSON.stringify(pool.stats().groups.g),
+            await until(
+              () => `leased back to 0: ${JSON.stringify(pool.stats().groups.g)}`,
+              () => pool.stats().groups.g.leased === 0,
+              { withinMs: 5_000 },
             );
             assert.equal(await servesAgain(pool, 0), 0);
             const again = await Promise.all(
@@ -162,11 +143,7 @@ for (const { name, make } of drivers) {
               ),
             );
             assert.deepEqual(again, Array.from({ length: 10 }, (_, i) => i));
-            await sleep(50);
-            assert.deepEqual(watch.escaped.map((e) => inspect(e)), []);
-          } finally {
-            watch.stop();
-          }
+          }, 50);
         },
       );
 
@@ -175,8 +152,7 @@ for (const { name, make } of drivers) {
         { timeout: 60_000 },
         async () => {
           const pool = makePool(kind, 3);
-          const watch = watchEscapes();
-          try {
+          await withoutEscapes(async () => {
             const calls = Array.from(
               { length: 20 },
               (_, i) =>
@@ -194,17 +170,13 @@ for (const { name, make } of drivers) {
               .map(([o, i]) => `${i}: ${inspect(o)}`);
             assert.deepEqual(problems, [], "a result or a typed error, each");
             const left = await adminQuery(
-              server,
+              scope.server,
               `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1
                  AND state <> 'active'`,
-              [appName],
+              [app],
             );
             assert.equal(left[0].n, 0, "no idle session left open after end()");
-            await sleep(50);
-            assert.deepEqual(watch.escaped.map((e) => inspect(e)), []);
-          } finally {
-            watch.stop();
-          }
+          }, 50);
         },
       );
 
@@ -212,15 +184,14 @@ for (const { name, make } of drivers) {
         `${kind}: the network reset under 20 callers (proxy drop)`,
         { timeout: 60_000 },
         async () => {
-          const proxy = await startProxy({ target: server });
+          const proxy = await startProxy({ target: scope.server });
           proxies.push(proxy);
           const pool = makePool(
             kind,
             2,
-            endpointOf(server, { host: proxy.host, port: proxy.port }),
+            endpointOf(scope.server, { host: proxy.host, port: proxy.port }),
           );
-          const watch = watchEscapes();
-          try {
+          await withoutEscapes(async () => {
             await pool.withHandler("g", (db) => db.query("SELECT 1"));
             const calls = Array.from(
               { length: 20 },
@@ -244,29 +215,26 @@ for (const { name, make } of drivers) {
               `the drop hit someone: ${outcomes.map((o) => inspect(o)).join(", ")}`,
             );
             proxy.pass();
-            assert.ok(
-              await until(() => pool.stats().groups.g.leased === 0, 5_000),
-              JSON.stringify(pool.stats().groups.g),
+            await until(
+              () => `leased back to 0: ${JSON.stringify(pool.stats().groups.g)}`,
+              () => pool.stats().groups.g.leased === 0,
+              { withinMs: 5_000 },
             );
             assert.equal(await servesAgain(pool, 4), 4);
-            await sleep(50);
-            assert.deepEqual(watch.escaped.map((e) => inspect(e)), []);
-          } finally {
-            watch.stop();
-          }
+          }, 50);
         },
       );
     }
 
     /** The network gone silent under 10 callers, on a `kind` pool through a proxy of its own. */
     async function silentUnderCallers(kind: Kind): Promise<void> {
-      const proxy = await startProxy({ target: server });
+      const proxy = await startProxy({ target: scope.server });
       proxies.push(proxy);
       const pool = makePool(
         kind,
         2,
         // Replacements connect through the stalled proxy too: they give up after 1 s.
-        endpointOf(server, {
+        endpointOf(scope.server, {
           host: proxy.host,
           port: proxy.port,
           query_timeout: 300,
@@ -294,9 +262,10 @@ for (const { name, make } of drivers) {
       assert.deepEqual(problems, [], "a result or a typed error, each");
       assert.ok(outcomes.some((o) => o instanceof PoolError), "the stall ended someone");
       proxy.pass();
-      assert.ok(
-        await until(() => pool.stats().groups.g.leased === 0, 5_000),
-        JSON.stringify(pool.stats().groups.g),
+      await until(
+        () => `leased back to 0: ${JSON.stringify(pool.stats().groups.g)}`,
+        () => pool.stats().groups.g.leased === 0,
+        { withinMs: 5_000 },
       );
       assert.equal(await servesAgain(pool, 6), 6);
     }
@@ -304,22 +273,13 @@ for (const { name, make } of drivers) {
     // The kinds' silent networks run at once, each on its own proxy and pool (their time is the
     // sweep's and the connect timeout's); each test checks its own kind, and that nothing escaped
     // while any ran. The first test waits for all, so nothing runs on into the next tests.
-    let silent: { watch: EscapeWatch; runs: Map<Kind, Promise<void>> } | undefined;
-    after(() => silent?.watch.stop());
+    const silent = caseBatch(KINDS.map((k) => [k, () => silentUnderCallers(k)] as const), 50);
+    after(() => silent.stop());
     for (const kind of KINDS) {
       it(
         `${kind}: the network gone silent under 10 callers: each gets a result or a typed error, and the pool serves again`,
         { timeout: 60_000 },
-        async () => {
-          if (silent === undefined) {
-            const watch = watchEscapes();
-            silent = { watch, runs: new Map(KINDS.map((k) => [k, silentUnderCallers(k)])) };
-          }
-          await Promise.allSettled(silent.runs.values());
-          await silent.runs.get(kind);
-          await sleep(50);
-          assert.deepEqual(silent.watch.escaped.map((e) => inspect(e)), []);
-        },
+        () => silent.check(kind),
       );
     }
 
@@ -328,8 +288,7 @@ for (const { name, make } of drivers) {
       { timeout: 60_000 },
       async () => {
         const pool = makePool("pipelined", 2);
-        const watch = watchEscapes();
-        try {
+        await withoutEscapes(async () => {
           const round = (text: (i: number) => string) =>
             Promise.all(
               Array.from(
@@ -361,11 +320,7 @@ for (const { name, make } of drivers) {
           const after = await round((i) => `SELECT ${i} AS n`);
           assert.deepEqual(after, Array.from({ length: 50 }, (_, i) => i));
           assert.equal(pool.stats().groups.g.leased, 0);
-          await sleep(50);
-          assert.deepEqual(watch.escaped.map((e) => inspect(e)), []);
-        } finally {
-          watch.stop();
-        }
+        }, 50);
       },
     );
   });

@@ -8,37 +8,34 @@
  *
  * @module
  */
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
-import { createPool, type Pool, QueryError } from "../../mod.ts";
-import { adminQuery, sharedServers, type TestServer } from "../support/servers.ts";
+import { createPool, QueryError } from "../../mod.ts";
+import { adminQuery } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
-import { watchEscapes } from "../support/escapes.ts";
+import { serverScope } from "../support/server_scope.ts";
+import { withoutEscapes } from "../support/escapes.ts";
 import { runtimeDrivers, withDenoPostgres } from "../support/drivers.ts";
 
 const drivers = await withDenoPostgres(runtimeDrivers());
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("a write refused with 25006 reaches the caller translated", () => {
-  let server: TestServer;
-  const pools: Pool[] = [];
   const suffix = Date.now() % 100000;
   const role = `attack_settler_ro_${suffix}`;
   const table = `attack_settler_ro_t_${suffix}`;
   const password = `pw_${suffix}`;
-
-  before(async () => {
-    [server] = await sharedServers();
-    await adminQuery(server, `CREATE TABLE ${table} (id int)`);
-    await adminQuery(server, `CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
-    await adminQuery(server, `ALTER ROLE ${role} SET default_transaction_read_only = on`);
-    await adminQuery(server, `GRANT ALL ON ${table} TO ${role}`);
-  });
-  after(async () => {
-    await Promise.all(pools.map((p) => p.end()));
-    await adminQuery(server, `DROP TABLE IF EXISTS ${table}`);
-    await adminQuery(server, `DROP ROLE IF EXISTS ${role}`);
+  const scope = serverScope({
+    async setUp(server) {
+      await adminQuery(server, `CREATE TABLE ${table} (id int)`);
+      await adminQuery(server, `CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
+      await adminQuery(server, `ALTER ROLE ${role} SET default_transaction_read_only = on`);
+      await adminQuery(server, `GRANT ALL ON ${table} TO ${role}`);
+    },
+    async tearDown(server) {
+      await adminQuery(server, `DROP TABLE IF EXISTS ${table}`);
+      await adminQuery(server, `DROP ROLE IF EXISTS ${role}`);
+    },
   });
 
   for (const { name, make } of drivers) {
@@ -46,8 +43,8 @@ describe("a write refused with 25006 reaches the caller translated", () => {
       it(`${name}, ${pipeline ? "pipelined" : "exclusive"}: 20 callers, half writing`, {
         timeout: 30_000,
       }, async () => {
-        const pool = createPool({
-          db: endpointOf(server, { user: role, pass: password }),
+        const pool = scope.keep(createPool({
+          db: endpointOf(scope.server, { user: role, pass: password }),
           groups: {
             g: {
               connection_count: 2,
@@ -58,10 +55,8 @@ describe("a write refused with 25006 reaches the caller translated", () => {
           },
           driver: make(),
           pingAfterIdleMs: 0,
-        });
-        pools.push(pool);
-        const watch = watchEscapes();
-        try {
+        }));
+        await withoutEscapes(async () => {
           for (let round = 0; round < 2; round++) {
             const outcomes = await Promise.all(
               Array.from(
@@ -83,15 +78,11 @@ describe("a write refused with 25006 reaches the caller translated", () => {
               } else assert.equal(o, i, `${i}: ${inspect(o)}`);
             });
           }
-          const rows = await adminQuery(server, `SELECT count(*)::int AS n FROM ${table}`);
+          const rows = await adminQuery(scope.server, `SELECT count(*)::int AS n FROM ${table}`);
           assert.equal(rows[0].n, 0);
           assert.equal(pool.stats().groups.g.leased, 0);
           assert.deepEqual(pool.stats().endpoints.map((e) => e.up), [true]);
-          await sleep(50);
-          assert.deepEqual(watch.escaped.map((e) => inspect(e)), []);
-        } finally {
-          watch.stop();
-        }
+        }, 50);
       });
     }
   }

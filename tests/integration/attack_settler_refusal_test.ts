@@ -9,12 +9,12 @@
  *
  * @module
  */
-import { after, before, describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
-import { createPool, type Pool, PoolError } from "../../mod.ts";
-import { sharedServers, type TestServer } from "../support/servers.ts";
+import { createPool, PoolError } from "../../mod.ts";
 import { endpointOf } from "../support/params.ts";
+import { serverScope } from "../support/server_scope.ts";
 import { caseBatch } from "../support/case_batch.ts";
 import { runtimeDrivers, withDenoPostgres } from "../support/drivers.ts";
 
@@ -32,23 +32,15 @@ const settledWell = (o: unknown) => !(o instanceof Error) || o instanceof PoolEr
 
 for (const { name, make } of drivers) {
   describe(`values a client may refuse mid-flight, over ${name}`, () => {
-    let server: TestServer;
-    const pools: Pool[] = [];
-    before(async () => {
-      [server] = await sharedServers();
-    });
-    after(async () => {
-      await Promise.all(pools.map((p) => p.end()));
-    });
+    const scope = serverScope();
 
     /** `value` as the 8th of 20 callers on a pipelined group's one shared session. */
     async function amongPipelinedCallers(value: unknown): Promise<void> {
-      const pool = createPool({
-        db: endpointOf(server),
+      const pool = scope.keep(createPool({
+        db: endpointOf(scope.server),
         groups: { g: { connection_count: 1, autocommit: true, pipeline: true } },
         driver: make(),
-      });
-      pools.push(pool);
+      }));
       const outcomes = await Promise.all(
         Array.from(
           { length: 20 },
@@ -81,14 +73,13 @@ for (const { name, make } of drivers) {
 
     /** `value` as the 5th of one handler's 10 concurrent queries. */
     async function amongConcurrentQueries(value: unknown): Promise<void> {
-      const pool = createPool({
-        db: endpointOf(server),
+      const pool = scope.keep(createPool({
+        db: endpointOf(scope.server),
         groups: { g: { connection_count: 1, autocommit: true } },
         driver: make(),
         // A reply never settled would hold the release this long.
         pingTimeoutMs: 60_000,
-      });
-      pools.push(pool);
+      }));
       const outcomes = await pool.withHandler("g", (db) =>
         Promise.all(
           Array.from({ length: 10 }, (_, i) =>

@@ -9,51 +9,48 @@
  *
  * @module
  */
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
-import { createPool, type Pool, QueryError } from "../../mod.ts";
+import { createPool, QueryError } from "../../mod.ts";
 import { nodePostgres } from "../../src/drivers/node_postgres/mod.ts";
-import { adminQuery, sharedServers, type TestServer } from "../support/servers.ts";
+import { adminQuery } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
-import { watchEscapes } from "../support/escapes.ts";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { serverScope } from "../support/server_scope.ts";
+import { withoutEscapes } from "../support/escapes.ts";
 
 describe("node-postgres: a stale statement run again under concurrency settles once", () => {
-  let server: TestServer;
-  const pools: Pool[] = [];
   const tag = `attack_settler_retry_${Date.now() % 100000}`;
   let tables = 0;
-
-  before(async () => {
-    [server] = await sharedServers();
-    await adminQuery(
-      server,
-      `CREATE OR REPLACE FUNCTION ${tag}_forget() RETURNS int LANGUAGE plpgsql AS
-         $f$ BEGIN EXECUTE 'DEALLOCATE ALL'; RETURN 1; END $f$`,
-    );
-  });
-  after(async () => {
-    await Promise.all(pools.map((p) => p.end()));
-    for (let i = 1; i <= tables; i++) await adminQuery(server, `DROP TABLE IF EXISTS ${tag}_${i}`);
-    await adminQuery(server, `DROP FUNCTION IF EXISTS ${tag}_forget()`);
+  const scope = serverScope({
+    async setUp(server) {
+      await adminQuery(
+        server,
+        `CREATE OR REPLACE FUNCTION ${tag}_forget() RETURNS int LANGUAGE plpgsql AS
+           $f$ BEGIN EXECUTE 'DEALLOCATE ALL'; RETURN 1; END $f$`,
+      );
+    },
+    async tearDown(server) {
+      for (let i = 1; i <= tables; i++) {
+        await adminQuery(server, `DROP TABLE IF EXISTS ${tag}_${i}`);
+      }
+      await adminQuery(server, `DROP FUNCTION IF EXISTS ${tag}_forget()`);
+    },
   });
 
   const makePool = (group: Record<string, unknown>) => {
-    const pool = createPool({
-      db: endpointOf(server),
+    const pool = scope.keep(createPool({
+      db: endpointOf(scope.server),
       groups: { g: { connection_count: 1, autocommit: true, ...group } },
       driver: nodePostgres(),
       pingAfterIdleMs: 60_000,
-    });
-    pools.push(pool);
+    }));
     return pool;
   };
   const makeTable = async () => {
     const table = `${tag}_${++tables}`;
-    await adminQuery(server, `CREATE TABLE ${table} (id int)`);
-    await adminQuery(server, `INSERT INTO ${table} SELECT generate_series(1, 5)`);
+    await adminQuery(scope.server, `CREATE TABLE ${table} (id int)`);
+    await adminQuery(scope.server, `INSERT INTO ${table} SELECT generate_series(1, 5)`);
     return table;
   };
 
@@ -63,8 +60,7 @@ describe("node-postgres: a stale statement run again under concurrency settles o
     it(`${kind}: the table changes under 30 queued queries of the same text`, async () => {
       const pool = makePool({ pipeline });
       const table = await makeTable();
-      const watch = watchEscapes();
-      try {
+      await withoutEscapes(async () => {
         const text = `SELECT * FROM ${table} WHERE id >= $1 ORDER BY id LIMIT 1`;
         const round = () =>
           Promise.all(
@@ -77,7 +73,7 @@ describe("node-postgres: a stale statement run again under concurrency settles o
           );
         const before = await round();
         assert.deepEqual(before[0], { id: 1 });
-        await adminQuery(server, `ALTER TABLE ${table} ADD COLUMN extra int DEFAULT 7`);
+        await adminQuery(scope.server, `ALTER TABLE ${table} ADD COLUMN extra int DEFAULT 7`);
         const after = await round();
         const problems = after
           .map((o, i) => [o, i] as const)
@@ -85,18 +81,13 @@ describe("node-postgres: a stale statement run again under concurrency settles o
           .map(([o, i]) => `${i}: ${inspect(o)}`);
         assert.deepEqual(problems, []);
         assert.equal(pool.stats().groups.g.leased, 0);
-        await sleep(50);
-        assert.deepEqual(watch.escaped.map((e) => inspect(e)), []);
-      } finally {
-        watch.stop();
-      }
+      }, 50);
     });
 
     it(`${kind}: a function deallocates every statement, then 30 queries of known texts`, async () => {
       const pool = makePool({ pipeline });
       const table = await makeTable();
-      const watch = watchEscapes();
-      try {
+      await withoutEscapes(async () => {
         const texts = [
           `SELECT id FROM ${table} WHERE id = $1`,
           `SELECT id + 0 AS id FROM ${table} WHERE id = $1`,
@@ -119,22 +110,17 @@ describe("node-postgres: a stale statement run again under concurrency settles o
           .map(([o, i]) => `${i}: ${inspect(o)}`);
         assert.deepEqual(problems, []);
         assert.equal(pool.stats().groups.g.leased, 0);
-        await sleep(50);
-        assert.deepEqual(watch.escaped.map((e) => inspect(e)), []);
-      } finally {
-        watch.stop();
-      }
+      }, 50);
     });
   }
 
   it("exclusive, one handler: queries in flight when the table changes, each settled once", async () => {
     const pool = makePool({});
     const table = await makeTable();
-    const watch = watchEscapes();
-    try {
+    await withoutEscapes(async () => {
       const text = `SELECT * FROM ${table} WHERE id = $1`;
       await pool.withHandler("g", (db) => db.query(text, [1]));
-      await adminQuery(server, `ALTER TABLE ${table} ADD COLUMN extra int DEFAULT 8`);
+      await adminQuery(scope.server, `ALTER TABLE ${table} ADD COLUMN extra int DEFAULT 8`);
       const rows = await pool.withHandler("g", (db) =>
         Promise.all(
           Array.from({ length: 20 }, (_, i) =>
@@ -142,11 +128,7 @@ describe("node-postgres: a stale statement run again under concurrency settles o
         ));
       rows.forEach((r, i) => assert.deepEqual(r, { id: 1 + (i % 5), extra: 8 }, inspect(r)));
       assert.equal(pool.stats().groups.g.leased, 0, "released at once: nothing left busy");
-      await sleep(50);
-      assert.deepEqual(watch.escaped.map((e) => inspect(e)), []);
-    } finally {
-      watch.stop();
-    }
+    }, 50);
   });
 
   it("transactional: no retry inside a transaction; the stale plan reaches fn as QueryError", async () => {
@@ -154,7 +136,7 @@ describe("node-postgres: a stale statement run again under concurrency settles o
     const table = await makeTable();
     const text = `SELECT * FROM ${table} WHERE id = $1`;
     await pool.withHandler("g", (db) => db.query(text, [1]));
-    await adminQuery(server, `ALTER TABLE ${table} ADD COLUMN extra int DEFAULT 9`);
+    await adminQuery(scope.server, `ALTER TABLE ${table} ADD COLUMN extra int DEFAULT 9`);
     const seen = await pool.withHandler("g", async (db) => {
       const got = await db.query(text, [2]).then((r) => r.rows[0], (e) => e);
       return got;

@@ -10,13 +10,13 @@
  *
  * @module
  */
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
-import { createPool, type Handler, type Pool, PoolError } from "../../mod.ts";
-import { sharedServers, type TestServer } from "../support/servers.ts";
+import { createPool, type Handler, PoolError } from "../../mod.ts";
 import { endpointOf } from "../support/params.ts";
-import { watchEscapes } from "../support/escapes.ts";
+import { serverScope } from "../support/server_scope.ts";
+import { withoutEscapes } from "../support/escapes.ts";
 import { runtimeDrivers, withDenoPostgres } from "../support/drivers.ts";
 
 const drivers = await withDenoPostgres(runtimeDrivers());
@@ -33,29 +33,20 @@ function random(seed: number): () => number {
 
 for (const { name, make } of drivers) {
   describe(`leases doing what users do to a session's callbacks, over ${name}`, () => {
-    let server: TestServer;
-    const pools: Pool[] = [];
-    before(async () => {
-      [server] = await sharedServers();
-    });
-    after(async () => {
-      await Promise.all(pools.map((p) => p.end()));
-    });
+    const scope = serverScope();
 
     for (const autocommit of [true, false]) {
       it(`${autocommit ? "autocommit" : "transactional"}: 150 leases over 3 sessions`, {
         timeout: 60_000,
       }, async () => {
-        const pool = createPool({
-          db: endpointOf(server),
+        const pool = scope.keep(createPool({
+          db: endpointOf(scope.server),
           groups: { g: { connection_count: 3, autocommit } },
           driver: make(),
           pingTimeoutMs: 2_000,
-        });
-        pools.push(pool);
+        }));
         const rand = random(autocommit ? 7 : 11);
         const problems: string[] = [];
-        const watch = watchEscapes();
         let marker = 0;
         // A query that must come back with its own marker.
         const marked = async (db: Handler, sleepMs = 0) => {
@@ -68,7 +59,7 @@ for (const { name, make } of drivers) {
           return got;
         };
         const strays: Promise<unknown>[] = [];
-        try {
+        await withoutEscapes(async () => {
           const calls: Promise<unknown>[] = [];
           for (let i = 0; i < 150; i++) {
             const kind = Math.floor(rand() * 6);
@@ -120,15 +111,12 @@ for (const { name, make } of drivers) {
           await sleep(100);
           assert.deepEqual(problems, []);
           assert.equal(pool.stats().groups.g.leased, 0);
-          assert.deepEqual(watch.escaped.map((e) => inspect(e)), []);
           const n = await pool.withHandler(
             "g",
             async (db) => (await db.query("SELECT 3 AS n")).rows[0].n,
           );
           assert.equal(n, 3);
-        } finally {
-          watch.stop();
-        }
+        });
       });
     }
   });
