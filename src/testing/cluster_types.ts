@@ -51,6 +51,11 @@ export interface ClusterOptions {
    * @default {a random one}
    */
   password?: string;
+  /**
+   * Gives up the start: `startCluster()` rejects with the signal's reason at
+   * once, and what was started is stopped and deleted.
+   */
+  signal?: AbortSignal;
 }
 
 /**

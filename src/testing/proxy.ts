@@ -12,6 +12,8 @@ import type { ProxyMode, ProxyOptions, ProxyTarget, TestProxy } from "./proxy_ty
 
 export type { ProxyMode, ProxyOptions, ProxyTarget, TestProxy };
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** One client connection and its upstream twin. */
 interface Link {
   readonly client: net.Socket;
@@ -46,19 +48,36 @@ interface Link {
  *
  * @param options The target, and optionally the port to listen on.
  * @returns The running proxy.
- * @throws {TypeError} When `target` has no host or a port outside 1-65535.
+ * @throws {TypeError} When `options` or `target` is missing, or `target` has no host or a port outside 1-65535.
+ * @throws {RangeError} When `port` is not an integer 0-65535.
  * @throws {Error} When the port cannot be listened on (e.g. `EADDRINUSE`).
  */
 export async function startProxy(options: ProxyOptions): Promise<TestProxy> {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      `startProxy(): expected options { target: { host, port } }, got ${options}`,
+    );
+  }
   const { target } = options;
-  if (!target || typeof target.host !== "string" || target.host === "") {
-    throw new TypeError(`startProxy(): target.host must be a host name, got ${target?.host}`);
+  if (typeof target !== "object" || target === null) {
+    throw new TypeError(
+      `startProxy(): target must be { host, port }, got ${JSON.stringify(target)}`,
+    );
+  }
+  if (typeof target.host !== "string" || target.host === "") {
+    throw new TypeError(`startProxy(): target.host must be a host name, got ${target.host}`);
   }
   if (!Number.isInteger(target.port) || target.port < 1 || target.port > 65535) {
     throw new TypeError(`startProxy(): target.port must be 1-65535, got ${target.port}`);
   }
+  const port = options.port ?? 0;
+  if (typeof port !== "number" || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(
+      `startProxy(): port must be an integer 0-65535, got ${JSON.stringify(port)}`,
+    );
+  }
   const proxy = new Proxy(target);
-  await proxy.listen(options.port ?? 0);
+  await proxy.listen(port);
   return proxy;
 }
 
@@ -120,8 +139,9 @@ class Proxy implements TestProxy {
   }
 
   delay(ms: number): void {
-    if (!Number.isFinite(ms) || ms < 0) {
-      throw new RangeError(`delay(): ms must be a finite number >= 0, got ${ms}`);
+    // A timer cannot hold more than 2^31 - 1 ms: a longer one fires at once.
+    if (typeof ms !== "number" || !(ms >= 0 && ms <= MAX_TIMER_MS)) {
+      throw new RangeError(`delay(): ms must be a number from 0 to ${MAX_TIMER_MS}, got ${ms}`);
     }
     this.#mode = "delay";
     this.#delayMs = ms;

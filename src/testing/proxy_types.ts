@@ -89,7 +89,7 @@ export interface TestProxy {
    * `connect_timeout` (at least 1 s); for a refused port, `close()` the proxy.
    */
   refuse(): void;
-  /** Forwards every chunk `ms` milliseconds late, in both directions, in order. */
+  /** Forwards every chunk `ms` milliseconds late (0 to 2^31 - 1; else a RangeError), in both directions, in order. */
   delay(ms: number): void;
   /** Resets every open connection (both sides); the mode stays as it is. */
   drop(): void;
