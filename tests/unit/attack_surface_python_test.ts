@@ -11,6 +11,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { QueryParamsError } from "../../mod.ts";
 import { toNumeric } from "../../src/python/pyformat.ts";
+import { queryPrepared } from "../../src/python/sqlprepare.ts";
 
 function refused(text: string, params: unknown, message: RegExp): void {
   const out = toNumeric(text, params as never);
@@ -107,4 +108,30 @@ describe("pyformat around literals", () => {
     refused("SELECT a %= %s", [1], /no placeholder/);
     refused("SELECT %s%", [1], /no placeholder/);
   });
+});
+
+describe("queryPrepared() with request data JSON cannot carry", () => {
+  it(
+    "a cyclic object or a bigint in the request data is a QueryParamsError naming it, nothing sent",
+    {
+      todo: "JSON.stringify's own TypeError escapes from inside queryPrepared()",
+    },
+    async () => {
+      const cyclic: Record<string, unknown> = { a: 1 };
+      cyclic.self = cyclic;
+      let sent = 0;
+      const run = () => {
+        sent++;
+        return Promise.resolve({ rows: [], rowCount: 0, command: "SELECT" });
+      };
+      for (const data of [cyclic, { n: 1n }, [1n]]) {
+        await assert.rejects(
+          queryPrepared(run, ["S", "Q", data, ["a"]]),
+          (e: unknown) =>
+            e instanceof QueryParamsError && /request data|params\[2\]/.test(e.message),
+        );
+      }
+      assert.equal(sent, 0);
+    },
+  );
 });
