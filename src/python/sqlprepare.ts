@@ -10,6 +10,7 @@
  * @module
  */
 import type { QueryResult } from "../handler/handler.ts";
+import { QueryParamsError } from "../errors.ts";
 
 /** What psycopg2's `callproc('"SQLPrepare"."PrepareQueries"')` sends. */
 export const PREPARE_QUERIES_SQL = 'SELECT * FROM "SQLPrepare"."PrepareQueries"()';
@@ -49,6 +50,7 @@ export function executeQuerySql(n: number): string {
  * @param params The arguments, e.g. `["S", "Test_Query_1", { val1: 20 }, ["val1"]]`.
  * @returns The first column of the first row: for `prep_queries`, the rows as parsed JSON.
  * @throws {TypeError} When `params` is not an array.
+ * @throws {QueryParamsError} When the request data has no JSON text (a cycle, a bigint).
  */
 export async function queryPrepared<T>(
   run: (text: string, params: readonly unknown[]) => Promise<QueryResult>,
@@ -62,13 +64,26 @@ export async function queryPrepared<T>(
   let values = params;
   const data = params[2];
   if (params.length === 4 && typeof data === "object" && data !== null && !isBinary(data)) {
-    values = [params[0], params[1], JSON.stringify(data), params[3]];
+    values = [params[0], params[1], jsonOf(data), params[3]];
   }
   const { rows } = await run(executeQuerySql(values.length), values);
   const row = rows[0];
   if (row === undefined) return undefined as T;
   for (const key in row) return row[key] as T;
   return undefined as T;
+}
+
+// A cyclic object or a bigint has no JSON text: say so before anything is sent.
+function jsonOf(data: object): string {
+  try {
+    return JSON.stringify(data);
+  } catch (err) {
+    throw new QueryParamsError(
+      `Cannot run queryPrepared(): its request data (params[2]) cannot be sent as JSON: ${
+        (err as Error)?.message ?? err
+      }`,
+    );
+  }
 }
 
 function isBinary(v: object): boolean {
