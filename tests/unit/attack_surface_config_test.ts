@@ -14,7 +14,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
-import { ConfigError, createPool } from "../../mod.ts";
+import { ConfigError, createPool, init } from "../../mod.ts";
 import { normalizeConfig, passwordOf, type PoolConfig } from "../../src/config/normalize.ts";
 import { configFromEnv } from "../../src/config/env.ts";
 import { FakeDriver } from "../support/fake_driver.ts";
@@ -236,6 +236,16 @@ describe("objects that are not plain", () => {
       }
     },
   );
+});
+
+describe("init() and createPool() without a config", () => {
+  it("say how to build the pool from the environment instead of only 'got undefined'", {
+    todo: "the ConfigError only says it got undefined",
+  }, () => {
+    for (const call of [() => init(undefined as never), () => createPool(undefined as never)]) {
+      assertRefused(call, "", "no config", /DATABASE_URL/);
+    }
+  });
 });
 
 describe("the environment", () => {
