@@ -1,7 +1,7 @@
 /**
  * Builds the default pool's configuration from the environment: `DATABASE_URL`,
- * or libpq's `PG*` variables. Used only when `init()` is called without a
- * config; the rest of the library never reads the environment.
+ * or libpq's `PG*` variables. Used only for the default pool when `init()` was
+ * never called; the rest of the library never reads the environment.
  *
  * @module
  */

@@ -75,9 +75,13 @@ const PASS_FUNCTIONS = new WeakMap<EndpointConfig, PassFunction>();
  */
 export function normalizeConfig(input: unknown): PoolConfig {
   if (!isRecord(input)) {
+    // A careless init() may mean "from the environment": that is init() left out.
+    const hint = input === undefined
+      ? " (for a pool built from DATABASE_URL or the PG* variables, leave init() out: the first withHandler() builds it)"
+      : "";
     throw new ConfigError(
       "",
-      `expected a config object with "db" and "groups", got ${render(input)}`,
+      `expected a config object with "db" and "groups", got ${render(input)}${hint}`,
     );
   }
   rejectUnknownKeys(input, "", TOP_KEYS);
