@@ -32,7 +32,7 @@ import {
 } from "./validators.ts";
 import { POOL_MODES } from "./session_keys.ts";
 import { parseUrl } from "./url.ts";
-import { describeEndpoint, renderSecret } from "../redact.ts";
+import { describeEndpoint, redactCredentials, renderSecret } from "../redact.ts";
 import type { PassFunction } from "./pass_function.ts";
 
 // PostgreSQL limits: statement_timeout is an int of ms; temp_buffers at most
@@ -141,7 +141,7 @@ function buildEndpoint(f: EndpointFields, at: string): EndpointConfig {
   const host = hostField(f.host);
   const port = f.port ? integer(f.port, 1, 65535, true) : DEFAULTS.port;
   return Object.freeze({
-    id: f.id ? nonEmptyString(f.id, "an endpoint id") : describeEndpoint({ host, port }),
+    id: f.id ? endpointId(f.id) : describeEndpoint({ host, port }),
     host,
     port,
     database: f.database ? nonEmptyString(f.database, "a database name") : user,
@@ -162,4 +162,16 @@ function buildEndpoint(f: EndpointFields, at: string): EndpointConfig {
       : DEFAULTS.applicationName,
     poolMode: f.poolMode ? oneOf(f.poolMode, POOL_MODES) : "session",
   });
+}
+
+// The id is shown as given, in stats, errors, events and `db.endpoint`: no credentials in it.
+function endpointId(f: Field): string {
+  const id = nonEmptyString(f, "an endpoint id");
+  if (redactCredentials(id) !== id) {
+    throw new ConfigError(
+      f.path,
+      "expected an endpoint id without credentials (it is shown in stats, errors and events), got one holding a password (not shown)",
+    );
+  }
+  return id;
 }
