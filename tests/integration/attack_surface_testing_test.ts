@@ -119,6 +119,44 @@ describe("startProxy() misused", () => {
     assert.equal(proxy.connectionCount, 0);
   });
 
+  it("close() with delayed chunks in flight clears their timers: nothing keeps the process alive", {
+    todo: "each delayed chunk's timer outlives close(), for as long as the delay",
+  }, async () => {
+    const echo = net.createServer((s) => s.on("data", (d) => s.write(d)));
+    await new Promise<void>((resolve) => echo.listen({ host: "127.0.0.1", port: 0 }, resolve));
+    const target = { host: "127.0.0.1", port: (echo.address() as net.AddressInfo).port };
+    const g = globalThis as unknown as {
+      setTimeout: (fn: () => void, ms?: number) => unknown;
+      clearTimeout: (t: unknown) => void;
+    };
+    const [realSet, realClear] = [g.setTimeout, g.clearTimeout];
+    const pending = new Set<unknown>();
+    g.setTimeout = (fn, ms) => {
+      if ((ms ?? 0) < 30_000) return realSet(fn, ms);
+      const t = realSet(() => (pending.delete(t), fn()), ms);
+      pending.add(t);
+      return t;
+    };
+    g.clearTimeout = (t) => (pending.delete(t), realClear(t));
+    try {
+      const proxy = await startProxy({ target });
+      proxy.delay(60_000);
+      const client = net.connect({ host: proxy.host, port: proxy.port });
+      await new Promise((resolve) => client.once("connect", resolve));
+      client.on("error", () => {});
+      client.write("held back");
+      await eventually(() => pending.size > 0, "the chunk waits on its timer");
+      await proxy.close();
+      client.destroy();
+      assert.equal(pending.size, 0, "a delayed chunk's timer outlived close()");
+    } finally {
+      for (const t of pending) realClear(t);
+      g.setTimeout = realSet;
+      g.clearTimeout = realClear;
+      await new Promise((resolve) => echo.close(resolve));
+    }
+  });
+
   it("delay() longer than a timer can hold is a RangeError, not a chunk sent at once", async () => {
     const proxy = await startProxy({ target: { host: "127.0.0.1", port: 1 } });
     try {
