@@ -24,6 +24,8 @@ interface Link {
   readonly held: { to: net.Socket; chunk: Uint8Array }[];
   /** When the last delayed chunk of each direction is due (keeps chunks in order). */
   readonly due: Map<net.Socket, number>;
+  /** Timers of delayed chunks not yet sent: cleared when the link ends, so none outlives it. */
+  readonly timers: Set<ReturnType<typeof setTimeout>>;
 }
 
 /**
@@ -166,7 +168,14 @@ class Proxy implements TestProxy {
   #accept(client: net.Socket): void {
     if (this.#mode === "refuse") return reset(client);
     const upstream = net.connect({ host: this.#target.host, port: this.#target.port });
-    const link: Link = { client, upstream, silenced: false, held: [], due: new Map() };
+    const link: Link = {
+      client,
+      upstream,
+      silenced: false,
+      held: [],
+      due: new Map(),
+      timers: new Set(),
+    };
     this.#links.add(link);
     client.setNoDelay(true);
     upstream.setNoDelay(true);
@@ -203,14 +212,18 @@ class Proxy implements TestProxy {
     const now = Date.now();
     const due = Math.max(now + this.#delayMs, link.due.get(to) ?? 0);
     link.due.set(to, due);
-    setTimeout(() => {
+    const timer = setTimeout(() => {
+      link.timers.delete(timer);
       if (this.#links.has(link) && !to.destroyed) to.write(chunk);
     }, due - now);
+    link.timers.add(timer);
   }
 
   #end(link: Link): void {
     if (!this.#links.delete(link)) return;
     link.held.length = 0;
+    for (const timer of link.timers) clearTimeout(timer);
+    link.timers.clear();
     reset(link.client);
     reset(link.upstream);
   }
