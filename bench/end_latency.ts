@@ -37,8 +37,6 @@ interface Setup {
   cleanup?: () => Promise<void>;
   /** A handler never comes back: end() cannot be quicker than endTimeoutMs. */
   holds?: true;
-  /** Kept referenced until end() resolved (a handler dropped unreleased is reclaimed by GC). */
-  keep?: unknown;
 }
 
 type Situation = (
@@ -50,6 +48,7 @@ type Situation = (
 const settled = (p: Promise<unknown>) => p.then(() => {}, () => {});
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const one = { default: { connection_count: 2 } };
+const kept: unknown[] = [];
 
 const situations: Record<string, Situation> = {
   "idle pool": async (make) => {
@@ -60,8 +59,9 @@ const situations: Record<string, Situation> = {
   "leased, idle (never released)": async (make) => {
     const pool = make(one);
     await pool.query("SELECT 1");
-    const keep = await pool.lease("default");
-    return { pool, inFlight: Promise.resolve(), holds: true, keep };
+    // Kept: a handler dropped unreleased is reclaimed once collected.
+    kept.push(await pool.lease("default"));
+    return { pool, inFlight: Promise.resolve(), holds: true };
   },
   "SELECT 1 in flight": async (make) => {
     const pool = make(one);
@@ -155,7 +155,6 @@ async function backendsOf(server: TestServer, app: string): Promise<number> {
 let seq = 0;
 
 async function measure(
-  driverName: string,
   makeDriver: () => import("../mod.ts").Driver,
   situation: Situation,
   server: TestServer,
@@ -170,7 +169,7 @@ async function measure(
       driver: makeDriver(),
       endTimeoutMs: END_TIMEOUT_MS,
     });
-  const { pool, inFlight, cleanup, holds, keep } = await situation(make, server, app);
+  const { pool, inFlight, cleanup, holds } = await situation(make, server, app);
   let workDone = NaN;
   const start = performance.now();
   void inFlight.then(() => (workDone = performance.now()));
@@ -178,7 +177,7 @@ async function measure(
   const end = performance.now();
   const left = await backendsOf(server, app);
   await cleanup?.();
-  void driverName, keep;
+  kept.length = 0;
   // The floor: the work in flight, or endTimeoutMs for a handler that never comes back.
   const workMs = holds
     ? END_TIMEOUT_MS
@@ -203,7 +202,7 @@ async function main(): Promise<void> {
       const works: number[] = [];
       let left = 0;
       for (let i = 0; i < reps; i++) {
-        const r = await measure(name, make, situation, server);
+        const r = await measure(make, situation, server);
         ends.push(r.endMs);
         works.push(r.workMs);
         left = Math.max(left, r.left);

@@ -15,6 +15,7 @@ import { runtimeDrivers, withDenoPostgres } from "../support/drivers.ts";
 const drivers = await withDenoPostgres(runtimeDrivers());
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let seq = 0;
+const kept: unknown[] = [];
 
 /** How a call settled: "ok", or the error's class name ("untyped …" when not a PoolError). */
 function outcome(p: Promise<unknown>): Promise<string> {
@@ -68,7 +69,8 @@ for (const { name, make } of drivers) {
       }, []],
       ["a handler leased and never released", async (pool) => {
         await pool.query("SELECT 1");
-        await pool.lease("default");
+        // Kept: a handler dropped unreleased is reclaimed once collected.
+        kept.push(await pool.lease("default"));
         return [];
       }, []],
       ["a short query in flight", async (pool) => {
