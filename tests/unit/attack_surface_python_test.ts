@@ -103,6 +103,19 @@ describe("pyformat around literals", () => {
     );
   });
 
+  it("a placeholder glued after a name is refused: x%s would become x$1, one name, not x and $1", {
+    todo: "x%s becomes the identifier x$1 (PostgreSQL names may hold $), not a parameter",
+  }, () => {
+    refused("SELECT x%s", [1], /follows a name/);
+    refused("SELECT a%(n)s, %(n)s", { n: 1 }, /follows a name/);
+    refused("SELECT größe%s", [1], /follows a name/);
+    refused("SELECT t_%s", [1], /follows a name/);
+    // Operators, brackets, casts and quoted names before it are fine.
+    for (const text of ["SELECT a=%s", "SELECT (%s)", "SELECT ARRAY[%s]", 'SELECT "x"||%s']) {
+      assert.ok(!(toNumeric(text, [1]) instanceof Error), text);
+    }
+  });
+
   it("a % glued to an operator or a number outside literals is refused, naming the offset", () => {
     refused("SELECT 7 %3 , %s", [1], /offset 9/);
     refused("SELECT a %= %s", [1], /no placeholder/);
