@@ -96,6 +96,12 @@ export function toNumeric(
   return { text: t.text, params: values };
 }
 
+/** A character a PostgreSQL name may hold: letters, digits, `_`, `$`, anything past ASCII. */
+function isNameChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 ||
+    c === 36 || c >= 128;
+}
+
 // A Map or Set holds its entries apart from its keys: `%(a)s` would find nothing.
 function isCollection(value: object): boolean {
   return value instanceof Map || value instanceof Set;
@@ -188,6 +194,10 @@ function translate(text: string): Translation {
       const after = text.charCodeAt(i + skip);
       if (param !== "%" && after >= 48 && after <= 57) {
         return failed(`the placeholder at offset ${i} is followed by a digit: put a space between`);
+      }
+      // "x%s" would become "x$1": one name (PostgreSQL names may hold "$"), no parameter.
+      if (param !== "%" && i > 0 && isNameChar(text.charCodeAt(i - 1))) {
+        return failed(`the placeholder at offset ${i} follows a name: put a space between`);
       }
       // psycopg2 expands a tuple after IN; here a value is one parameter.
       const before = tokens[k - 1];
