@@ -85,6 +85,16 @@ const situations: Record<string, Situation> = {
     await sleep(20);
     return { pool, inFlight };
   },
+  "pg_sleep(5) aborted by its caller just before": async (make) => {
+    const pool = make(one);
+    await pool.query("SELECT 1");
+    const abort = new AbortController();
+    const call = settled(pool.query("SELECT pg_sleep(5)", [], { signal: abort.signal }));
+    await sleep(50);
+    abort.abort();
+    await call;
+    return { pool, inFlight: Promise.resolve() };
+  },
   "pipelined, 10 queries in flight": async (make) => {
     const pool = make({ default: { connection_count: 2, pipeline: true } });
     await pool.query("SELECT 1");
