@@ -6,8 +6,9 @@
  */
 import { QueryError } from "../errors.ts";
 
-// The protocol counts parameters in 16 bits; postgres.js stops one short of that.
-const MAX_PARAMS = 65534;
+// The protocol counts parameters in 16 bits (65535); postgres.js refuses 65534 and up with
+// its own error. One limit, the lowest, for every driver.
+const MAX_PARAMS = 65533;
 
 /**
  * Checks a query's arguments.
