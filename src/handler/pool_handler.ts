@@ -13,7 +13,7 @@ import { connectionLost, queryFailure } from "./failures.ts";
 import { commitOn, lostBeforeCommit, rollbackOn } from "./tx_commands.ts";
 import type { QueryResult } from "./handler.ts";
 import type { GroupHandler } from "../groups/group.ts";
-import { invalidQuery } from "./query_args.ts";
+import { invalidQuery, nulInText } from "./query_args.ts";
 import {
   isTransactionPooled,
   namedStatementHint,
@@ -83,6 +83,7 @@ export class PoolHandler implements GroupHandler, QueryRunner, LeaseFields {
     const sql = verdictOf(text);
     if (sql.commits) this.commitsSent++;
     if (sql.changes !== 0) {
+      if (sql.nulAt >= 0) return Promise.reject(nulInText(sql.nulAt));
       if (isTransactionPooled(this.conn)) {
         return Promise.reject(sessionStateRefused(this.owner.name, this.owner.labelOf(this.entry)));
       }

@@ -33,3 +33,18 @@ export function invalidQuery(text: unknown, params: unknown): Error | undefined 
   }
   return undefined;
 }
+
+/**
+ * The error for a query text holding a NUL character: PostgreSQL ends a text
+ * at NUL, so sent as is it would cut the message and cost the session.
+ *
+ * @param offset Where the NUL is.
+ * @returns A `QueryError` coded 22021 (character_not_in_repertoire).
+ */
+export function nulInText(offset: number): QueryError {
+  return new QueryError(
+    `Cannot send a query text holding a NUL character (U+0000) at offset ${offset}: ` +
+      "PostgreSQL ends its texts at NUL; send binary data as a Uint8Array parameter (bytea)",
+    { code: "22021" },
+  );
+}

@@ -9,7 +9,7 @@ import type { EndpointInfo } from "../endpoints/endpoint_set.ts";
 import { HandlerReleasedError, PoolError } from "../errors.ts";
 import type { QueryResult } from "./handler.ts";
 import type { GroupHandler } from "../groups/group.ts";
-import { invalidQuery } from "./query_args.ts";
+import { invalidQuery, nulInText } from "./query_args.ts";
 import type { LeaseWatch, WatchRecord } from "./lease_watch.ts";
 import { sendShared } from "./shared_reply.ts";
 import { readSql } from "../sql/read_sql.ts";
@@ -183,6 +183,7 @@ export class SharedHandler implements GroupHandler, QueryRunner {
     if (invalid) return Promise.reject(invalid);
     const sql = readSql(text);
     if (sql.unsure) {
+      if (sql.nulAt >= 0) return Promise.reject(nulInText(sql.nulAt));
       return Promise.reject(
         this.#refuse("run SQL it cannot read (an unterminated comment or string)"),
       );

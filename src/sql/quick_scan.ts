@@ -83,6 +83,8 @@ export function mayMatter(text: string): boolean {
     // Leading digits start no word, but may end one just before it: `$1begin` is $1 and begin,
     // `1e5begin` is 1e5 and begin (an exponent's e belongs to the number).
     if (!isRunChar(first) || (first >= 48 && first <= 57)) {
+      // A NUL: no text may hold one; the full read says where.
+      if (first === 0) return true;
       i++;
       if (isDigit(first) && (text.charCodeAt(i) | 32) === 101 && isDigit(text.charCodeAt(i + 1))) {
         i++;

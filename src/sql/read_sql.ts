@@ -34,6 +34,8 @@ export interface SqlVerdict {
    * `SET LOCAL`, a `set_config()` argument, a string), or cannot be read.
    */
   readonly liftsDeadline: boolean;
+  /** Where the first NUL character (U+0000) is, which no PostgreSQL text can hold; -1: none. */
+  readonly nulAt: number;
 }
 
 const NONE: readonly string[] = Object.freeze([]);
@@ -46,6 +48,19 @@ const CLEAN: SqlVerdict = Object.freeze({
   prepared: NONE,
   unsure: false,
   liftsDeadline: false,
+  nulAt: -1,
+});
+
+// What cannot be read is assumed the worst.
+const UNREADABLE: SqlVerdict = Object.freeze({
+  controls: true,
+  tx: TxEffect.Unknown,
+  commits: true,
+  changes: SessionChange.Unknown,
+  prepared: NONE,
+  unsure: true,
+  liftsDeadline: true,
+  nulAt: -1,
 });
 
 const cache = new TextCache<SqlVerdict>();
@@ -84,6 +99,8 @@ export function sessionChanges(text: string, prepared: string[]): number {
  * @returns Its verdict.
  */
 export function analyzeSql(text: string): SqlVerdict {
+  const nulAt = text.indexOf("\0");
+  if (nulAt >= 0) return { ...UNREADABLE, nulAt };
   const plain = tokenize(text);
   const verdict = verdictOf(plain);
   if (!plain.backslashInString) return verdict;
@@ -96,17 +113,7 @@ export function analyzeSql(text: string): SqlVerdict {
 
 function verdictOf(read: Tokens): SqlVerdict {
   const { statements, unsure } = splitStatements(read.tokens);
-  if (read.unsure || unsure) {
-    return {
-      controls: true,
-      tx: TxEffect.Unknown,
-      commits: true,
-      changes: SessionChange.Unknown,
-      prepared: NONE,
-      unsure: true,
-      liftsDeadline: true,
-    };
-  }
+  if (read.unsure || unsure) return UNREADABLE;
   let controls = false;
   let tx: TxEffect = TxEffect.None;
   let commits = false;
@@ -131,6 +138,7 @@ function verdictOf(read: Tokens): SqlVerdict {
     prepared: Object.freeze(prepared),
     unsure: false,
     liftsDeadline,
+    nulAt: -1,
   };
 }
 
@@ -144,6 +152,7 @@ function merge(a: SqlVerdict, b: SqlVerdict): SqlVerdict {
     prepared: Object.freeze([...new Set([...a.prepared, ...b.prepared])]),
     unsure: a.unsure || b.unsure,
     liftsDeadline: a.liftsDeadline || b.liftsDeadline,
+    nulAt: -1,
   };
 }
 

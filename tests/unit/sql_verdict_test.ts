@@ -96,6 +96,19 @@ describe("readSql(): transaction control", () => {
     for (const [text, effect] of cases) assert.equal(readSql(text).tx, effect, text);
   });
 
+  it("says where a NUL character is, in code, strings and comments alike (no text may hold one)", () => {
+    for (
+      const [text, at] of [["SELECT 1", -1], ["SELECT 1\0", 8], ["SELECT '\0'", 8], [
+        "-- \0\nx",
+        3,
+      ]] as const
+    ) {
+      assert.equal(readSql(text).nulAt, at, JSON.stringify(text));
+      assert.equal(analyzeSql(text).nulAt, at, JSON.stringify(text));
+    }
+    assert.equal(readSql("SELECT $$\0$$").unsure, true, "what holds a NUL counts as unreadable");
+  });
+
   it("knows which texts may commit work (a group's retry must never run fn again after one)", () => {
     const cases: [string, boolean][] = [
       ["SELECT 1", false],
