@@ -4,7 +4,7 @@
  * connects to one endpoint share one call; the call is bounded by the
  * endpoint's `connect_timeout`; a throw, a timeout or a non-string becomes a
  * `ConnectionError` with code {@linkcode PASS_FUNCTION_FAILED} that never
- * quotes what the function returned.
+ * quotes what the function returned (a password holding a NUL too).
  *
  * @module
  */
@@ -80,6 +80,8 @@ async function callWithin(
     if (typeof value !== "string") {
       throw failure(label, `returned a value of type ${typeof value}, expected a string`);
     }
+    // The startup message ends its strings at NUL: such a password would be cut short.
+    if (value.includes("\0")) throw failure(label, "returned a password holding a NUL character");
     return value === "" ? undefined : value;
   } catch (err) {
     throw isPassFailure(err) ? err : failure(label, "threw (its error is the cause)", err);

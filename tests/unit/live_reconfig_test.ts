@@ -146,6 +146,7 @@ describe("pass as a function", () => {
         [() => Promise.reject(new Error("vault down")), /threw/],
         [() => Promise.resolve(7), /type number/],
         [() => new Promise(() => {}), /did not return within 1000 ms/],
+        [() => Promise.resolve("se\0cret"), /NUL character/],
       ] as const
     ) {
       const { pool: p, clock } = pool({ g: { connection_count: 1 } }, [{
@@ -157,6 +158,7 @@ describe("pass as a function", () => {
         assert.ok(err instanceof ConnectionError);
         assert.equal(err.code, PASS_FUNCTION_FAILED);
         assert.match(err.message, message);
+        assert.ok(!err.message.includes("cret"), "the password is not quoted");
         return true;
       });
       await tick();
