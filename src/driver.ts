@@ -26,10 +26,7 @@
  */
 export type SslMode = "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full";
 
-/**
- * Everything a driver needs to open one session. Built fresh for each
- * connect and never stored by the pool, because it carries the password.
- */
+/** Everything a driver needs to open one session: fresh per connect, never stored (it has the password). */
 export interface ConnectParams {
   /** Host name, IP address, or a Unix socket directory (starts with `/`). */
   readonly host: string;
@@ -72,11 +69,8 @@ export interface ConnectParams {
    */
   readonly onNotification?: (notification: DriverNotification) => void;
   /**
-   * Aborted when the pool ends while this connect is in flight: nobody waits
-   * for the session any more, so tear the half-open connection down at once
-   * (a socket or a timer left running would keep the process alive until the
-   * connect timeout) and reject. The bundled adapters reject with a
-   * `ConnectionError` coded `CONNECT_ABORTED`.
+   * Aborted when the pool ends mid-connect: tear the half-open session down at once (a socket
+   * or timer left would hold the process) and reject (bundled: `CONNECT_ABORTED`).
    */
   readonly signal?: AbortSignal;
 }

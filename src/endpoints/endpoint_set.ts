@@ -7,7 +7,7 @@
  * @module
  */
 import type { Clock } from "../core/clock.ts";
-import type { Driver, DriverConnection, DriverNotice } from "../driver.ts";
+import type { Driver, DriverConnection } from "../driver.ts";
 import type { EndpointConfig } from "../config/normalize.ts";
 import { type EndpointInfo, RoleBook } from "./role_book.ts";
 import type { EndpointScope } from "./endpoint_scope.ts";
@@ -16,6 +16,7 @@ import {
   type Attempt,
   type AttemptContext,
   type ConnectExtra,
+  type EndpointSetOptions,
   type EndpointState,
   endpointState,
   openSession,
@@ -30,22 +31,7 @@ export type { EndpointConnection } from "./endpoint_scope.ts";
 export type { EndpointStats } from "./endpoint_report.ts";
 export { EndpointScope } from "./endpoint_scope.ts";
 export type { EndpointInfo } from "./role_book.ts";
-
-/** Options of an {@linkcode EndpointSet}. */
-export interface EndpointSetOptions {
-  /** Opens sessions. */
-  driver: Driver;
-  /** The clock. */
-  clock: Clock;
-  /** First back-off, in ms. */
-  reconnectBaseMs: number;
-  /** Longest back-off, in ms. */
-  reconnectMaxMs: number;
-  /** Receives every session's notices. */
-  onNotice?: (notice: DriverNotice) => void;
-  /** Told when an endpoint goes down (with the redacted error) and when it comes back. */
-  onHealth?: (endpoint: string, up: boolean, error: string | undefined) => void;
-}
+export type { EndpointSetOptions } from "./open_session.ts";
 
 /** The endpoints of a pool, their health and roles. */
 export class EndpointSet {

@@ -53,6 +53,22 @@ export interface AttemptContext {
   readonly ended?: AbortSignal;
 }
 
+/** Options of an `EndpointSet` (endpoint_set.ts): what its attempts need, and whom to tell of health. */
+export interface EndpointSetOptions {
+  /** Opens sessions. */
+  driver: Driver;
+  /** The clock. */
+  clock: Clock;
+  /** First back-off, in ms. */
+  reconnectBaseMs: number;
+  /** Longest back-off, in ms. */
+  reconnectMaxMs: number;
+  /** Receives every session's notices. */
+  onNotice?: (notice: DriverNotice) => void;
+  /** Told when an endpoint goes down (with the redacted error) and when it comes back. */
+  onHealth?: (endpoint: string, up: boolean, error: string | undefined) => void;
+}
+
 /** One attempt's outcome: a session (and its role, if learned), or why there is none. */
 export type Attempt =
   | {
