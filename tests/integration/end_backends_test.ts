@@ -3,7 +3,8 @@
  * PostgreSQL: once it resolved, no backend of the pool is left in
  * `pg_stat_activity` when the work in flight finished within `endTimeoutMs`;
  * a call still in flight past it gets a typed error, and end() does not wait
- * for the server to finish that call's query.
+ * for the server to finish that call's query. The cases of a driver run at
+ * once, each on its own pool (tests/support/case_batch.ts).
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -11,6 +12,7 @@ import { createPool, type Pool, type PoolConfigInput, PoolError } from "../../mo
 import { adminQuery, sharedServers, type TestServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
 import { runtimeDrivers, withDenoPostgres } from "../support/drivers.ts";
+import { caseBatch } from "../support/case_batch.ts";
 
 const drivers = await withDenoPostgres(runtimeDrivers());
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -85,48 +87,62 @@ for (const { name, make } of drivers) {
       }, ["ok"]],
     ];
 
-    for (const [title, setUp, expected] of situations) {
-      it(`with ${title}: no backend of the pool is left once end() resolved`, async () => {
+    const cases: [string, () => Promise<void>][] = situations.map(([title, setUp, expected]) => [
+      `with ${title}: no backend of the pool is left once end() resolved`,
+      async () => {
         const { pool, app } = makePool(one, 3000);
         const calls = await setUp(pool);
         await pool.end();
         assert.deepEqual(await backends(app), []);
         assert.deepEqual(await Promise.all(calls), expected);
-      });
-    }
+      },
+    ]);
 
-    it("with queries in flight on a pipelined group: no backend is left, every call answered", async () => {
-      const { pool, app } = makePool({ shared: { connection_count: 2, pipeline: true } }, 3000);
-      await pool.query("SELECT 1", [], { group: "shared" });
-      const calls = Array.from(
-        { length: 10 },
-        () => outcome(pool.query("SELECT pg_sleep(0.02)", [], { group: "shared" })),
-      );
-      await pool.end();
-      assert.deepEqual(await backends(app), []);
-      assert.deepEqual(await Promise.all(calls), Array(10).fill("ok"));
-    });
-
-    if (make().notifications === true) {
-      it("with pool.listen active: no backend is left, the listen session included", async () => {
-        const { pool, app } = makePool(one, 3000);
-        await pool.listen("end_backends", () => {});
-        await pool.query("SELECT 1");
+    cases.push([
+      "with queries in flight on a pipelined group: no backend is left, every call answered",
+      async () => {
+        const { pool, app } = makePool({ shared: { connection_count: 2, pipeline: true } }, 3000);
+        await pool.query("SELECT 1", [], { group: "shared" });
+        const calls = Array.from(
+          { length: 10 },
+          () => outcome(pool.query("SELECT pg_sleep(0.02)", [], { group: "shared" })),
+        );
         await pool.end();
         assert.deepEqual(await backends(app), []);
-      });
+        assert.deepEqual(await Promise.all(calls), Array(10).fill("ok"));
+      },
+    ]);
+
+    if (make().notifications === true) {
+      cases.push([
+        "with pool.listen active: no backend is left, the listen session included",
+        async () => {
+          const { pool, app } = makePool(one, 3000);
+          await pool.listen("end_backends", () => {});
+          await pool.query("SELECT 1");
+          await pool.end();
+          assert.deepEqual(await backends(app), []);
+        },
+      ]);
     }
 
-    it("with a query that outlasts endTimeoutMs: its caller gets a typed error, and end() does not wait for the server to finish it", async () => {
-      const { pool, app } = makePool(one, 200);
-      await pool.query("SELECT 1");
-      const call = outcome(pool.query("SELECT pg_sleep(0.9)"));
-      await sleep(50);
-      await pool.end();
-      // The server is still running the query end() gave up on.
-      const left = await backends(app);
-      assert.deepEqual(left.map((b) => [b.state, b.query]), [["active", "SELECT pg_sleep(0.9)"]]);
-      assert.equal(await call, "ConnectionError");
-    });
+    cases.push([
+      "with a query that outlasts endTimeoutMs: its caller gets a typed error, and end() does not wait for the server to finish it",
+      async () => {
+        const { pool, app } = makePool(one, 200);
+        await pool.query("SELECT 1");
+        const call = outcome(pool.query("SELECT pg_sleep(0.9)"));
+        await sleep(50);
+        await pool.end();
+        // The server is still running the query end() gave up on.
+        const left = await backends(app);
+        assert.deepEqual(left.map((b) => [b.state, b.query]), [["active", "SELECT pg_sleep(0.9)"]]);
+        assert.equal(await call, "ConnectionError");
+      },
+    ]);
+
+    const batch = caseBatch(cases);
+    after(() => batch.stop());
+    for (const [title] of cases) it(title, () => batch.check(title));
   });
 }

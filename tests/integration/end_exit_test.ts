@@ -3,7 +3,8 @@
  * situation a pool can be in at that moment, exits by itself, with code 0 and
  * no unhandled rejection, and every call it had in flight settled with its
  * result or a typed error. Spawns this runtime on
- * tests/integration/fixtures/end_exit.ts, once per driver and situation.
+ * tests/integration/fixtures/end_exit.ts, once per driver and situation; a
+ * driver's situations run at once (tests/support/case_batch.ts).
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -13,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { startProxy, type TestProxy } from "../../src/testing/mod.ts";
 import { runtimeDrivers } from "../support/drivers.ts";
 import { sharedServers, type TestServer } from "../support/servers.ts";
+import { caseBatch } from "../support/case_batch.ts";
 
 const repo = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
 const fixture = `${repo}/tests/integration/fixtures/end_exit.ts`;
@@ -102,27 +104,37 @@ for (const { name } of runtimeDrivers()) {
       await stalled.close();
     });
 
-    for (const [situation, title, expected] of situations) {
-      it(`with ${title}`, async () => {
+    const cases: [string, () => Promise<void>][] = situations.map((
+      [situation, title, expected],
+    ) => [
+      `with ${title}`,
+      async () => {
         const run = await runFixture(name, situation);
         resume(run.pids);
         assert.deepEqual(run.settled, expected, run.out);
         assert.equal(run.code, 0, run.out);
-      });
-    }
+      },
+    ]);
 
     if (name !== "bun-sql") {
-      it("with pool.listen active", async () => {
+      cases.push(["with pool.listen active", async () => {
         const run = await runFixture(name, "listen");
         assert.deepEqual(run.settled, [], run.out);
         assert.equal(run.code, 0, run.out);
-      });
+      }]);
     }
 
-    it("with the first session still connecting to a server that never answers", async () => {
-      const run = await runFixture(name, "opening", `${stalled.host}:${stalled.port}`);
-      assert.deepEqual(run.settled, ["PoolClosedError"], run.out);
-      assert.equal(run.code, 0, run.out);
-    });
+    cases.push([
+      "with the first session still connecting to a server that never answers",
+      async () => {
+        const run = await runFixture(name, "opening", `${stalled.host}:${stalled.port}`);
+        assert.deepEqual(run.settled, ["PoolClosedError"], run.out);
+        assert.equal(run.code, 0, run.out);
+      },
+    ]);
+
+    const batch = caseBatch(cases);
+    after(() => batch.stop());
+    for (const [title] of cases) it(title, () => batch.check(title));
   });
 }
