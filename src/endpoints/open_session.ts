@@ -153,22 +153,28 @@ export async function openSession(
     return { connection, role: undefined };
   }
   let timer: unknown;
+  let onEnd: (() => void) | undefined;
+  const ended = ctx.ended;
   try {
     // Bounded like the connect: a server that went silent after the handshake holds nobody.
+    // And cut by end(): the session then serves nobody, and nobody should wait for it.
     const ms = s.config.connectTimeoutMs;
-    const learning = learnRole(connection);
-    const role = ms > 0 && ms <= MAX_TIMER_MS
-      ? await Promise.race([
-        learning,
-        new Promise<never>((_, reject) => {
-          timer = ctx.clock.setTimeout(() => reject(roleTimeout(s)), ms);
-        }),
-      ])
-      : await learning;
+    const role = await new Promise<ServerRole>((resolve, reject) => {
+      learnRole(connection).then(resolve, reject);
+      if (ms > 0 && ms <= MAX_TIMER_MS) {
+        timer = ctx.clock.setTimeout(() => reject(roleTimeout(s)), ms);
+      }
+      if (ended === undefined) return;
+      onEnd = () => reject(roleAborted(s));
+      if (ended.aborted) onEnd();
+      else ended.addEventListener("abort", onEnd, { once: true });
+    });
     return { connection, role };
   } catch (error) {
     s.connections--;
     connection.close().catch(() => {});
+    // Cut by end(): says nothing of the endpoint (other isolates share its health).
+    if (ended?.aborted) return { error, kind: "outage", backedOff: false };
     if (!(error instanceof RoleTimeout)) {
       // The session died before its role was known: a cut handshake.
       return { error, kind: "handshake", backedOff: false };
@@ -180,6 +186,7 @@ export async function openSession(
     return { error, kind: "outage", backedOff };
   } finally {
     if (timer !== undefined) ctx.clock.clearTimeout(timer);
+    if (onEnd !== undefined) ended?.removeEventListener("abort", onEnd);
   }
 }
 
@@ -195,6 +202,15 @@ function roleTimeout(s: EndpointState): RoleTimeout {
     `Cannot connect to ${s.label}: no answer to the role query within ${ms} ms`,
     s.label,
     { code: "CONNECT_TIMEOUT", reached: true },
+  );
+}
+
+// The pool ended while the role query was out.
+function roleAborted(s: EndpointState): ConnectionError {
+  return new ConnectionError(
+    `Cannot connect to ${s.label}: the connect was aborted during the role query (the pool ended)`,
+    s.label,
+    { code: "CONNECT_ABORTED" },
   );
 }
 

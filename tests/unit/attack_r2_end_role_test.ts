@@ -46,9 +46,6 @@ describe("pool.end() during the role query of a new session", () => {
   for (const target of ["primary", "read-write", "standby"] as const) {
     it(
       `${target}: the callers get PoolClosedError without the connect timeout; the endpoint stays up`,
-      {
-        todo: "end() waits for the role query's connect_timeout, then marks the endpoint down",
-      },
       async () => {
         const { pool, fake, clock, roleAsked } = rig(target);
         const outcomes: unknown[] = [];
