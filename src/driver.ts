@@ -205,9 +205,11 @@ export interface DriverConnection {
   /** Ends the session. Never rejects. */
   close(): Promise<void>;
   /**
-   * Optional (pool option `allowExitOnIdle`): from now on the session's socket
-   * keeps the process alive only while a query is in flight.
+   * Optional: asks the server to cancel what this session runs (a CancelRequest on a new connection,
+   * TLS if the session has it). Settles once sent or failed, within the connect timeout; never rejects.
    */
+  cancel?(): Promise<void>;
+  /** Optional (`allowExitOnIdle`): the socket keeps the process alive only while a query is in flight. */
   unrefWhenIdle?(): void;
 }
 

@@ -7,7 +7,7 @@
  */
 import type { Clock } from "../core/clock.ts";
 import { type AcquireOptions, type PoolEntry, ResourcePool } from "../core/resource_pool.ts";
-import type { Budget } from "../core/resource_pool_types.ts";
+import type { Budget, CoreDropReason } from "../core/resource_pool_types.ts";
 import type { GroupStats } from "../pool_types.ts";
 import type { DriverConnection } from "../driver.ts";
 import type { EndpointInfo, EndpointScope, EndpointSet } from "../endpoints/endpoint_set.ts";
@@ -23,6 +23,26 @@ import type { SessionCloseReason as Why } from "../observe/events.ts";
 import type { GroupObserver } from "../observe/observer.ts";
 
 type Entry = PoolEntry<DriverConnection>;
+
+/**
+ * The group's resource pool: a session dropped with a query in flight (the caller's signal, end()
+ * past its grace, a query still running at release, a leaked lease reclaimed) has that query
+ * cancelled. Closing the socket alone leaves the backend running it, locks held, until it next
+ * writes. The session is closed, never reused, so a cancel arriving late hits nobody else.
+ */
+class CancellingPool extends ResourcePool<DriverConnection, Why> {
+  protected override drop(entry: Entry, reason: Why | CoreDropReason): void {
+    if (entry.busy > 0) cancelQuery(entry.resource);
+    super.drop(entry, reason);
+  }
+}
+
+function cancelQuery(conn: DriverConnection): void {
+  try {
+    // Fire and forget: bounded by the driver (its connect timeout), never awaited.
+    conn.cancel?.().catch(() => {});
+  } catch { /* another driver's throw: the session is closed anyway */ }
+}
 
 /** A named group of sessions. */
 export class Group implements HandlerOwner, LeaseGroup {
@@ -79,7 +99,7 @@ export class Group implements HandlerOwner, LeaseGroup {
       timeout: (ms: number) => this.timeoutError(ms, ""),
       state: () => this.#state(),
     };
-    this.#pool = new ResourcePool(this.#obs.observe(
+    this.#pool = new CancellingPool(this.#obs.observe(
       sessionPoolOptions(name, config, opts, this.#scope, this.#obs, errors, budget),
     ));
     this.#vetting = new LeaseVetting(this, this.#pool, this.#scope, opts);

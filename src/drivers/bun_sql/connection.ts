@@ -86,6 +86,9 @@ export class BunSqlConnection extends SessionConnection implements DriverConnect
   #sql!: BunSqlClient;
   readonly #prepare: boolean;
   readonly #templates: Map<string, TemplateStringsArray>;
+  // The last query sent and how many are in flight: what cancel() asks Bun to stop.
+  #running: Promise<BunSqlResult> | undefined;
+  #inFlight = 0;
 
   /**
    * @param prepare Named prepared statements on or off.
@@ -141,6 +144,8 @@ export class BunSqlConnection extends SessionConnection implements DriverConnect
       return refusedVia(settler, this.#translate(err));
     }
     if (settler === undefined) return pending.then(bunResult, this.#failed);
+    this.#running = pending;
+    this.#inFlight++;
     const through = this.#through(settler);
     return pending.then(through.ok, through.failed);
   }
@@ -158,6 +163,7 @@ export class BunSqlConnection extends SessionConnection implements DriverConnect
     this.#settler = settler;
     return this.#reactions = {
       ok: (result) => {
+        this.#answered();
         let out: DriverResult;
         try {
           out = bunResult(result);
@@ -166,8 +172,28 @@ export class BunSqlConnection extends SessionConnection implements DriverConnect
         }
         return settler.ok(out);
       },
-      failed: (err) => settledFailure(settler, this.#translate(err)),
+      failed: (err) => {
+        this.#answered();
+        return settledFailure(settler, this.#translate(err));
+      },
     };
+  }
+
+  #answered(): void {
+    if (--this.#inFlight === 0) this.#running = undefined;
+  }
+
+  /**
+   * Asks Bun to cancel the query in flight (its `Query.cancel()`: a CancelRequest on a second
+   * connection, with the session's own settings). Bun does not say when it is sent.
+   *
+   * @returns At once; never rejects.
+   */
+  cancel(): Promise<void> {
+    try {
+      (this.#running as { cancel?: () => unknown } | undefined)?.cancel?.();
+    } catch { /* a query Bun already settled */ }
+    return Promise.resolve();
   }
 
   #translate(err: unknown): unknown {

@@ -15,6 +15,8 @@ import { serverError } from "../shared/server_error.ts";
 import { SessionConnection } from "../shared/session.ts";
 import { refusedUpFront, settledFailure, settledResult } from "../shared/settle.ts";
 import { noticeForwarder } from "../shared/notice.ts";
+import { SessionCanceller } from "../shared/backend_key.ts";
+import { type CancelTarget, keyBytes } from "../shared/cancel_request.ts";
 import type { StatementNames } from "./statement_names.ts";
 import type { NodePostgresClient, NodePostgresResult, PgClientState } from "./types.ts";
 
@@ -47,6 +49,7 @@ export class NodePostgresConnection extends SessionConnection implements DriverC
   #renames = 0;
   // allowExitOnIdle: the socket is unref'd while no query is in flight.
   #unrefIdle = false;
+  #canceller: SessionCanceller | undefined;
   #pending = 0;
 
   /**
@@ -78,6 +81,28 @@ export class NodePostgresConnection extends SessionConnection implements DriverC
         parameters[m.parameterName] = m.parameterValue;
       }
     });
+  }
+
+  /**
+   * Takes the backend key pg read at connect, for {@linkcode NodePostgresConnection.cancel}.
+   * @param target The session's server and TLS settings (no password).
+   * @param usedTls Whether the session runs over TLS.
+   */
+  keyFrom(target: CancelTarget, usedTls: boolean): void {
+    const { processID, secretKey } = this.#client;
+    if (typeof processID !== "number" || typeof secretKey !== "number") return;
+    this.#canceller = new SessionCanceller(target);
+    this.#canceller.keyed(processID, keyBytes(secretKey), usedTls);
+  }
+
+  /**
+   * Asks the server to cancel the query this session runs (a CancelRequest on
+   * a new connection; pg's own `cancel` has no deadline and no TLS).
+   *
+   * @returns Once sent, failed or timed out (the connect timeout); never rejects.
+   */
+  cancel(): Promise<void> {
+    return this.#canceller?.send() ?? Promise.resolve();
   }
 
   /** Lets the process exit while no query is in flight (pool option `allowExitOnIdle`). */

@@ -13,6 +13,7 @@ import * as sessionStart from "../shared/connect.ts";
 import { denialsAsUnset } from "../shared/env_guard.ts";
 import { type GuardedSocket, guardSocket } from "../shared/socket_guard.ts";
 import { nodeTlsOptions, tlsPolicy } from "../shared/tls.ts";
+import { cancelTarget } from "../shared/cancel_request.ts";
 import { NodePostgresConnection } from "./connection.ts";
 import type { StatementNames } from "./statement_names.ts";
 import type { NodePostgresClient, NodePostgresModule } from "./types.ts";
@@ -117,6 +118,7 @@ async function connectOnce(
     const cut = accepted && !heard && typeof (err as { code?: unknown } | null)?.code !== "string";
     throw sessionStart.connectError(cut ? closedError(err) : err, label, "node-postgres", reached);
   }
+  conn.keyFrom(cancelTarget(params), config.ssl !== false);
   return conn;
 }
 

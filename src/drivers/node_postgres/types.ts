@@ -78,6 +78,10 @@ export interface NodePostgresClient {
    * @returns When the socket is closed.
    */
   end(): Promise<void>;
+  /** The backend's process id (BackendKeyData), once connected. */
+  readonly processID?: number | null;
+  /** The backend's secret key (BackendKeyData), once connected. */
+  readonly secretKey?: number | null;
   /** Lets the socket keep the process alive again (pg ≥ 8.8). */
   ref?(): void;
   /** Lets the process exit while the socket stays open (pg ≥ 8.8). */

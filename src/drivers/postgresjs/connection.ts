@@ -15,6 +15,7 @@ import { SessionConnection } from "../shared/session.ts";
 import { refusedUpFront, settledFailure, settledResult } from "../shared/settle.ts";
 import { discardCopyStream, isRows } from "./copy_stream.ts";
 import type { PostgresjsSql } from "./types.ts";
+import type { SessionCanceller } from "../shared/backend_key.ts";
 
 type NetSocket = import("node:net").Socket;
 
@@ -42,19 +43,36 @@ export class PostgresjsConnection extends SessionConnection implements DriverCon
   readonly #socket: () => NetSocket | undefined;
   // allowExitOnIdle: the socket is unref'd while no query is in flight.
   #unrefIdle = false;
+  readonly #canceller: SessionCanceller;
 
   /**
    * @param prepare Named prepared statements on or off.
    * @param label `host:port`, for messages.
    * @param socket The instance's socket so far, destroyed when the session is lost.
+   * @param canceller Sends a CancelRequest for this session.
    */
-  constructor(prepare: boolean, label: string, socket: () => NetSocket | undefined) {
+  constructor(
+    prepare: boolean,
+    label: string,
+    socket: () => NetSocket | undefined,
+    canceller: SessionCanceller,
+  ) {
     super("postgres.js", label, {
       end: () => this.#end(socket()),
       destroy: () => socket()?.destroy(),
     });
     this.#prepare = prepare;
     this.#socket = socket;
+    this.#canceller = canceller;
+  }
+
+  /**
+   * Asks the server to cancel the query this session runs (a CancelRequest on a new connection).
+   *
+   * @returns Once sent, failed or timed out (the connect timeout); never rejects.
+   */
+  cancel(): Promise<void> {
+    return this.#canceller.send();
   }
 
   /** Lets the process exit while no query is in flight (pool option `allowExitOnIdle`). */

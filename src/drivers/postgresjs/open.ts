@@ -13,6 +13,8 @@ import type { ConnectParams, DriverConnection } from "../../driver.ts";
 import * as sessionStart from "../shared/connect.ts";
 import { denialsAsUnset } from "../shared/env_guard.ts";
 import { noticeForwarder } from "../shared/notice.ts";
+import { type KeySource, SessionCanceller } from "../shared/backend_key.ts";
+import { cancelTarget } from "../shared/cancel_request.ts";
 import { type ArrayTypes, installValueShapes } from "./array_types.ts";
 import { PostgresjsConnection } from "./connection.ts";
 import { discardCopyStream, isRows } from "./copy_stream.ts";
@@ -20,12 +22,18 @@ import { PostgresjsSocket } from "./socket.ts";
 import type { PostgresjsFactory } from "./types.ts";
 import { type DataSource, watchNotifications } from "./notifications.ts";
 
-// A session opened for `pool.listen` reads its notifications off the socket.
-function watched<S>(socket: Promise<S>, params: ConnectParams): Promise<S> {
+// postgres.js keeps the backend key to itself: it is read off the socket during the startup.
+// A session opened for `pool.listen` reads its notifications off the socket too.
+function watched<S>(
+  socket: Promise<S>,
+  params: ConnectParams,
+  canceller: SessionCanceller,
+  tls: () => boolean,
+): Promise<S> {
   const deliver = params.onNotification;
-  if (!deliver) return socket;
   return socket.then((s) => {
-    watchNotifications(s as DataSource, deliver);
+    canceller.watch(s as unknown as KeySource, tls());
+    if (deliver) watchNotifications(s as DataSource, deliver);
     return s;
   });
 }
@@ -49,7 +57,8 @@ export async function open(
   const label = sessionStart.checkedLabel(params);
   const sockets = await PostgresjsSocket.load(params, label);
   const password = params.password ?? "";
-  const conn = new PostgresjsConnection(prepare, label, () => sockets.current);
+  const canceller = new SessionCanceller(cancelTarget(params));
+  const conn = new PostgresjsConnection(prepare, label, () => sockets.current, canceller);
   // postgres.js reads PGAPPNAME (and more) from the environment whatever the options say.
   const sql = await denialsAsUnset(postgres, {
     host: params.host,
@@ -67,7 +76,7 @@ export async function open(
     connection: sessionStart.startupSettings(params.settings),
     onnotice: noticeForwarder(params.onNotice),
     onclose: () => conn.lost(undefined),
-    socket: () => watched(sockets.open(), params),
+    socket: () => watched(sockets.open(), params, canceller, () => sockets.tls),
     transform: { undefined: null },
     target_session_attrs: undefined,
     sslnegotiation: null,

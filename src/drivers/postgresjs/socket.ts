@@ -47,6 +47,7 @@ export class PostgresjsSocket {
   #established = false;
   #reached = false;
   #refused = false;
+  #tls = false;
 
   private constructor(params: ConnectParams, label: string, net: NetModule) {
     this.#params = params;
@@ -73,6 +74,11 @@ export class PostgresjsSocket {
   /** Whether the server answered the startup (it speaks PostgreSQL; TLS, if any, is up). */
   get reached(): boolean {
     return this.#reached;
+  }
+
+  /** Whether the socket runs over TLS (a CancelRequest for the session then does too). */
+  get tls(): boolean {
+    return this.#tls;
   }
 
   /** Records that the session is up, for the message a later {@linkcode PostgresjsSocket.open} throws. */
@@ -122,6 +128,7 @@ export class PostgresjsSocket {
     return connected(raw).then(async (s) => {
       s.setNoDelay(true);
       const ready = policy.request ? await startTls(s, policy, params, label, net) : s;
+      this.#tls = ready !== s;
       // postgres.js parses in its `data` handler: no throw of it may escape.
       guardSocket(ready as unknown as GuardedSocket, label, () => (this.#reached = true));
       return ready;

@@ -1,0 +1,101 @@
+/**
+ * A session's backend key (process id and secret key, from BackendKeyData),
+ * read off its socket during the startup, for a client that does not expose
+ * it: what a CancelRequest for that session must carry. The listener reads
+ * the startup messages only and goes once the key (or ReadyForQuery) came:
+ * queries never pass through it.
+ *
+ * Internal to the adapters; not part of the public surface.
+ *
+ * @module
+ */
+import { cancelMessage, type CancelTarget, sendCancel } from "./cancel_request.ts";
+
+const BACKEND_KEY = 0x4b; // "K"
+const READY = 0x5a; // "Z"
+const ERROR = 0x45; // "E"
+
+/** A socket's data events, as node:net gives them. */
+export interface KeySource {
+  on(event: "data", listener: (chunk: Uint8Array) => void): unknown;
+  off(event: "data", listener: (chunk: Uint8Array) => void): unknown;
+}
+
+/** The way to cancel one session's query: its server, TLS, and the key once known. */
+export class SessionCanceller {
+  readonly #target: CancelTarget;
+  #usedTls = false;
+  #message: Uint8Array | undefined;
+
+  /** @param target The session's server and TLS settings (no password). */
+  constructor(target: CancelTarget) {
+    this.#target = target;
+  }
+
+  /**
+   * Sets the key (a client that exposes it).
+   *
+   * @param pid The backend's process id.
+   * @param key The secret key's bytes.
+   * @param usedTls Whether the session runs over TLS.
+   */
+  keyed(pid: number, key: Uint8Array, usedTls: boolean): void {
+    this.#message = cancelMessage(pid, key);
+    this.#usedTls = usedTls;
+  }
+
+  /**
+   * Reads the key off the session's socket (plaintext messages: above TLS, if any).
+   *
+   * @param socket The session's socket, before the server's first message.
+   * @param usedTls Whether it is a TLS socket.
+   */
+  watch(socket: KeySource, usedTls: boolean): void {
+    const head = new Uint8Array(5);
+    let headLength = 0;
+    let skip = 0;
+    let body: Uint8Array | undefined;
+    let got = 0;
+    const onData = (chunk: Uint8Array) => {
+      for (let i = 0; i < chunk.length;) {
+        if (skip > 0) {
+          const n = Math.min(skip, chunk.length - i);
+          skip -= n;
+          i += n;
+        } else if (body !== undefined) {
+          const n = Math.min(body.length - got, chunk.length - i);
+          body.set(chunk.subarray(i, i + n), got);
+          got += n;
+          i += n;
+          if (got < body.length) continue;
+          const pid = new DataView(body.buffer).getInt32(0);
+          this.keyed(pid, body.subarray(4), usedTls);
+          return void socket.off("data", onData);
+        } else {
+          head[headLength++] = chunk[i++];
+          if (headLength < 5) continue;
+          headLength = 0;
+          const length = ((head[1] << 24) | (head[2] << 16) | (head[3] << 8) | head[4]) - 4;
+          // No key before the session is ready (or failed): nothing more to read here.
+          if (head[0] === READY || head[0] === ERROR) return void socket.off("data", onData);
+          if (head[0] === BACKEND_KEY && length >= 8 && length <= 260) {
+            body = new Uint8Array(length);
+            got = 0;
+          } else skip = Math.max(0, length);
+        }
+      }
+    };
+    socket.on("data", onData);
+  }
+
+  /**
+   * Sends the CancelRequest; nothing when the key never came.
+   *
+   * @returns When sent, failed or timed out; never rejects.
+   */
+  send(): Promise<void> {
+    const message = this.#message;
+    if (message === undefined) return Promise.resolve();
+    return sendCancel(this.#target, this.#usedTls, message);
+  }
+}
