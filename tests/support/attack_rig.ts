@@ -51,8 +51,18 @@ export function fakeRig(
   return { pool, driver, clock };
 }
 
-/** One real timer turn: lets every pending microtask and I/O callback run. */
-export const tick = (): Promise<void> => new Promise<void>((r) => setTimeout(r, 0));
+/**
+ * One real timer turn: lets every pending microtask and I/O callback run.
+ *
+ * @example Let the pool take in a step
+ * ```ts ignore
+ * first.kill();
+ * await tick();
+ * ```
+ */
+export function tick(): Promise<void> {
+  return new Promise<void>((r) => setTimeout(r, 0));
+}
 
 /**
  * Calls `fn` after `turns` microtask turns (0: at once), to land a step at
@@ -120,7 +130,14 @@ export function holdQueries(driver: FakeDriver, text = "SELECT 1"): HeldQueries 
   };
 }
 
-/** Ends `pool` with `clock` run past every timeout of the end (a minute). */
+/**
+ * Ends `pool` with `clock` run past every timeout of the end (a minute).
+ *
+ * @example The pool ended without waiting in real time
+ * ```ts ignore
+ * await endOnClock(r.pool, r.clock);
+ * ```
+ */
 export async function endOnClock(pool: Pool, clock: FakeClock): Promise<void> {
   const ending = pool.end();
   clock.advance(60_000);
@@ -133,7 +150,7 @@ export async function endOnClock(pool: Pool, clock: FakeClock): Promise<void> {
  * then the pool ends, and no session of `fake` is open and no timer is
  * pending on the clock.
  *
- * @example
+ * @example The checks after one round of an attack
  * ```ts ignore
  * await endAndCheck(r, problems, `turn ${turns}`);
  * ```
@@ -159,7 +176,7 @@ export async function endAndCheck(
  * stopping at the first, under an escape watch; then asserts that the list
  * is empty and that nothing escaped.
  *
- * @example
+ * @example An attack that reports every miss at once
  * ```ts ignore
  * it("survives", () => listProblems(async (problems) => {
  *   const r = fakeRig();

@@ -24,7 +24,7 @@ export interface Burst<R> {
   /** The errors of the rejected calls, in the order they settled. */
   readonly errors: unknown[];
   /** Calls that settled more than once (always 0 for a sound pool). */
-  twice: number;
+  readonly twice: number;
   /** Resolves (to this burst) once every call has settled. */
   readonly done: Promise<Burst<R>>;
 }
@@ -47,9 +47,9 @@ export function burst<R = PidRow>(
   const rows: R[] = [];
   const errors: unknown[] = [];
   const seen = new Set<number>();
-  const b = { rows, errors, twice: 0 } as { -readonly [K in keyof Burst<R>]: Burst<R>[K] };
+  let twice = 0;
   const settled = (i: number) => {
-    if (seen.has(i)) b.twice++;
+    if (seen.has(i)) twice++;
     seen.add(i);
   };
   const all = Array.from({ length: n }, (_, i) =>
@@ -57,14 +57,21 @@ export function burst<R = PidRow>(
       (r) => (settled(i), void rows.push(r.rows[0])),
       (err: unknown) => (settled(i), void errors.push(err)),
     ));
-  b.done = Promise.all(all).then(() => b);
+  const b: Burst<R> = {
+    rows,
+    errors,
+    get twice() {
+      return twice;
+    },
+    done: Promise.all(all).then(() => b),
+  };
   return b;
 }
 
 /**
  * The pids of `rows`, as numbers.
  *
- * @example
+ * @example No caller served by a killed backend
  * ```ts ignore
  * assert.ok(!pidsOf(rows).includes(victim));
  * ```
