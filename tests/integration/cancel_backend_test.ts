@@ -2,10 +2,10 @@
  * What the server does after the pool gives up on a query of an exclusive
  * session, per driver, against real PostgreSQL: the pool sends a
  * CancelRequest, so the backend stops running the query (it leaves
- * `pg_stat_activity` or goes idle) instead of running it to its end. Four
- * ways of giving up: the caller's signal, `end()` past `endTimeoutMs`, a
- * query still running at release, and (not here: it needs a collection) a
- * leaked lease reclaimed, which takes the same path. Never for a pipelined
+ * `pg_stat_activity` or goes idle) instead of running it to its end. Three
+ * ways of giving up: the caller's signal, `end()` past `endTimeoutMs`, and a
+ * query still running at release. (A leaked lease is collected only once its
+ * query answered, so its reclaim has nothing to cancel.) Never for a pipelined
  * session nor a query that already answered; a cancel to a silent server
  * ends by its connect timeout.
  */

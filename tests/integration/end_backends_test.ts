@@ -134,9 +134,13 @@ for (const { name, make } of drivers) {
         const call = outcome(pool.query("SELECT pg_sleep(0.9)"));
         await sleep(50);
         await pool.end();
-        // The server is still running the query end() gave up on.
+        // The session was closed before the query answered. The server may still run it for a
+        // moment, or have cancelled it already (docs/cancel.md); it never finished it for end().
         const left = await backends(app);
-        assert.deepEqual(left.map((b) => [b.state, b.query]), [["active", "SELECT pg_sleep(0.9)"]]);
+        for (const b of left) {
+          assert.equal(b.query, "SELECT pg_sleep(0.9)");
+          assert.ok(b.state === "active" || b.state === "idle", `state ${b.state}`);
+        }
         assert.equal(await call, "ConnectionError");
       },
     ]);
