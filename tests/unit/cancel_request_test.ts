@@ -6,7 +6,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type KeySource, SessionCanceller } from "../../src/drivers/shared/backend_key.ts";
-import { cancelMessage, keyBytes, sendCancel } from "../../src/drivers/shared/cancel_request.ts";
+import { cancelMessage, keyBytes } from "../../src/drivers/shared/cancel_request.ts";
+import { sendCancel } from "../../src/drivers/postgresjs/cancel_socket.ts";
 import { freePort } from "../../src/testing/ports.ts";
 
 /** A protocol message: type byte, length, body. */
@@ -87,7 +88,7 @@ describe("CancelRequest", () => {
         ...message("K", [0, 0, 0x30, 0x39, 0xde, 0xad, 0xbe, 0xef]),
         ...message("Z", [0x49]),
       ];
-      const canceller = new SessionCanceller(target);
+      const canceller = new SessionCanceller(target, sendCancel);
       const socket = feed(startup, size);
       let sent: Uint8Array | undefined;
       const spy = canceller as unknown as { keyed: SessionCanceller["keyed"] };
@@ -123,16 +124,16 @@ describe("CancelRequest", () => {
   it("stops listening at ReadyForQuery or an error when no key came", () => {
     for (const type of ["Z", "E"]) {
       const socket = feed([...message("R", [0, 0, 0, 0]), ...message(type, [0x49]), 1, 2, 3], 4);
-      new SessionCanceller(target).watch(socket.source, false);
+      new SessionCanceller(target, sendCancel).watch(socket.source, false);
       socket.run();
       assert.equal(socket.listening(), false);
     }
   });
 
   it("without a key sends nothing; to a closed port it settles", async () => {
-    await new SessionCanceller(target).send();
+    await new SessionCanceller(target, sendCancel).send();
     const port = await freePort();
-    const canceller = new SessionCanceller({ ...target, port });
+    const canceller = new SessionCanceller({ ...target, port }, sendCancel);
     canceller.keyed(1, keyBytes(1), false);
     await held(canceller.send());
     await held(sendCancel({ ...target, port }, true, cancelMessage(1, keyBytes(1))));

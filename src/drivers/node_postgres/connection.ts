@@ -15,10 +15,11 @@ import { serverError } from "../shared/server_error.ts";
 import { SessionConnection } from "../shared/session.ts";
 import { refusedUpFront, settledFailure, settledResult } from "../shared/settle.ts";
 import { noticeForwarder } from "../shared/notice.ts";
-import { SessionCanceller } from "../shared/backend_key.ts";
-import { type CancelTarget, keyBytes } from "../shared/cancel_request.ts";
+import type { CancelTarget } from "../shared/cancel_request.ts";
+import { pgCancel } from "./cancel.ts";
 import type { StatementNames } from "./statement_names.ts";
 import type { NodePostgresClient, NodePostgresResult, PgClientState } from "./types.ts";
+import type { NodePostgresModule as Pg } from "./types.ts";
 
 // Statements that may drop the server side of prepared statements.
 const DROPS_STATEMENTS = /\bdeallocate\b|\bdiscard\s+all\b/i;
@@ -49,7 +50,7 @@ export class NodePostgresConnection extends SessionConnection implements DriverC
   #renames = 0;
   // allowExitOnIdle: the socket is unref'd while no query is in flight.
   #unrefIdle = false;
-  #canceller: SessionCanceller | undefined;
+  #cancel: (() => Promise<void>) | undefined;
   #pending = 0;
 
   /**
@@ -85,24 +86,20 @@ export class NodePostgresConnection extends SessionConnection implements DriverC
 
   /**
    * Takes the backend key pg read at connect, for {@linkcode NodePostgresConnection.cancel}.
+   * @param pg The `pg` module (its `Connection` sends the request).
    * @param target The session's server and TLS settings (no password).
    * @param usedTls Whether the session runs over TLS.
    */
-  keyFrom(target: CancelTarget, usedTls: boolean): void {
+  keyFrom(pg: Pg, target: CancelTarget, usedTls: boolean): void {
     const { processID, secretKey } = this.#client;
-    if (typeof processID !== "number" || typeof secretKey !== "number") return;
-    this.#canceller = new SessionCanceller(target);
-    this.#canceller.keyed(processID, keyBytes(secretKey), usedTls);
+    const Connection = pg.Connection;
+    if (typeof processID !== "number" || typeof secretKey !== "number" || !Connection) return;
+    this.#cancel = () => pgCancel(Connection, target, usedTls, processID, secretKey);
   }
 
-  /**
-   * Asks the server to cancel the query this session runs (a CancelRequest on
-   * a new connection; pg's own `cancel` has no deadline and no TLS).
-   *
-   * @returns Once sent, failed or timed out (the connect timeout); never rejects.
-   */
+  /** Asks the server to cancel the query this session runs; settles within the connect timeout. */
   cancel(): Promise<void> {
-    return this.#canceller?.send() ?? Promise.resolve();
+    return this.#cancel?.() ?? Promise.resolve();
   }
 
   /** Lets the process exit while no query is in flight (pool option `allowExitOnIdle`). */

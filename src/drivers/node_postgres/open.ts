@@ -118,7 +118,7 @@ async function connectOnce(
     const cut = accepted && !heard && typeof (err as { code?: unknown } | null)?.code !== "string";
     throw sessionStart.connectError(cut ? closedError(err) : err, label, "node-postgres", reached);
   }
-  conn.keyFrom(cancelTarget(params), config.ssl !== false);
+  conn.keyFrom(pg, cancelTarget(params), config.ssl !== false);
   return conn;
 }
 

@@ -140,6 +140,22 @@ export interface NodePostgresClient {
 export interface NodePostgresModule {
   /** `pg.Client`. */
   Client: new (config: Record<string, unknown>) => NodePostgresClient;
+  /** `pg.Connection`: the protocol connection, used alone to send a CancelRequest. */
+  Connection?: new (config: { ssl: Record<string, unknown> | false }) => PgCancelConnection;
+}
+
+/** The part of pg's `Connection` a CancelRequest uses. */
+export interface PgCancelConnection {
+  /** Connects to `host:port`, or to a Unix socket path given alone. */
+  connect(port: number | string, host?: string): void;
+  /** Writes the SSLRequest (pg waits for the answer once `ssl` was given). */
+  requestSsl(): void;
+  /** Writes the CancelRequest. */
+  cancel(processID: number, secretKey: number): void;
+  /** `connect`, `sslconnect` (TLS is up), `error`, `end` (the socket closed). */
+  on(event: string, listener: () => void): unknown;
+  /** The socket (a TLS socket once TLS is up). */
+  readonly stream: { unref?(): void; destroy(): void };
 }
 
 /**

@@ -19,6 +19,7 @@ import { type ArrayTypes, installValueShapes } from "./array_types.ts";
 import { PostgresjsConnection } from "./connection.ts";
 import { discardCopyStream, isRows } from "./copy_stream.ts";
 import { PostgresjsSocket } from "./socket.ts";
+import { sendCancel } from "./cancel_socket.ts";
 import type { PostgresjsFactory } from "./types.ts";
 import { type DataSource, watchNotifications } from "./notifications.ts";
 
@@ -57,7 +58,7 @@ export async function open(
   const label = sessionStart.checkedLabel(params);
   const sockets = await PostgresjsSocket.load(params, label);
   const password = params.password ?? "";
-  const canceller = new SessionCanceller(cancelTarget(params));
+  const canceller = new SessionCanceller(cancelTarget(params), sendCancel);
   const conn = new PostgresjsConnection(prepare, label, () => sockets.current, canceller);
   // postgres.js reads PGAPPNAME (and more) from the environment whatever the options say.
   const sql = await denialsAsUnset(postgres, {

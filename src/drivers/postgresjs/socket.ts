@@ -22,12 +22,21 @@ type TlsModule = typeof import("node:tls");
 let netModule: Promise<NetModule> | undefined;
 let tlsModule: Promise<TlsModule> | undefined;
 
-// Loaded on first connect, not at import: importing this module stays free.
-function loadNet(): Promise<NetModule> {
+/**
+ * `node:net`, loaded on first use, not at import: importing this module stays free.
+ *
+ * @returns The module.
+ */
+export function loadNet(): Promise<NetModule> {
   return netModule ??= import("node:net");
 }
 
-function loadTls(): Promise<TlsModule> {
+/**
+ * `node:tls`, loaded on first use.
+ *
+ * @returns The module.
+ */
+export function loadTls(): Promise<TlsModule> {
   return tlsModule ??= import("node:tls");
 }
 

@@ -9,7 +9,14 @@
  *
  * @module
  */
-import { cancelMessage, type CancelTarget, sendCancel } from "./cancel_request.ts";
+import { cancelMessage, type CancelTarget } from "./cancel_request.ts";
+
+/** How an adapter sends a CancelRequest: settles once sent, failed or timed out; never rejects. */
+export type CancelSender = (
+  target: CancelTarget,
+  usedTls: boolean,
+  message: Uint8Array,
+) => Promise<void>;
 
 const BACKEND_KEY = 0x4b; // "K"
 const READY = 0x5a; // "Z"
@@ -24,12 +31,17 @@ export interface KeySource {
 /** The way to cancel one session's query: its server, TLS, and the key once known. */
 export class SessionCanceller {
   readonly #target: CancelTarget;
+  readonly #sender: CancelSender;
   #usedTls = false;
   #message: Uint8Array | undefined;
 
-  /** @param target The session's server and TLS settings (no password). */
-  constructor(target: CancelTarget) {
+  /**
+   * @param target The session's server and TLS settings (no password).
+   * @param sender The adapter's way of sending the request.
+   */
+  constructor(target: CancelTarget, sender: CancelSender) {
     this.#target = target;
+    this.#sender = sender;
   }
 
   /**
@@ -96,6 +108,6 @@ export class SessionCanceller {
   send(): Promise<void> {
     const message = this.#message;
     if (message === undefined) return Promise.resolve();
-    return sendCancel(this.#target, this.#usedTls, message);
+    return this.#sender(this.#target, this.#usedTls, message);
   }
 }
