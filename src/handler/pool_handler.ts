@@ -81,18 +81,18 @@ export class PoolHandler implements GroupHandler, QueryRunner, LeaseFields {
     const invalid = invalidQuery(text, params);
     if (invalid) return Promise.reject(invalid);
     const sql = verdictOf(text);
-    if (sql.commits) this.commitsSent++;
     if (sql.changes !== 0) {
       if (sql.nulAt >= 0) return Promise.reject(nulInText(sql.nulAt));
       if (isTransactionPooled(this.conn)) {
         return Promise.reject(sessionStateRefused(this.owner.name, this.owner.labelOf(this.entry)));
       }
-      this.#noteChanges(sql);
+      this.#changes |= sql.changes;
+      if (sql.prepared.length > 0) (this.#prepared ??= []).push(...sql.prepared);
     }
-    // The caller may lift the server's deadline (SET [LOCAL] statement_timeout, a function):
-    // then a long wait for a reply is no sign of a dead network, on this session for good.
+    if (sql.commits) this.commitsSent++; // Only now: a text refused above is never sent.
+    // A lifted server deadline (SET statement_timeout): long waits no longer mean a dead network.
     if (sql.liftsDeadline || sql.changes & TIMEOUT_MAY_CHANGE) this.entry.unbounded = true;
-    // Unknown too: BEGIN inside an open transaction only warns, so it is safe either way.
+    // Unknown too: BEGIN in an open transaction only warns (in a failed one: #beginAndRun).
     if ((this.#tx === TxState.Idle || this.#tx === TxState.Unknown) && !this.owner.autocommit) {
       return this.#beginAndRun(text, params, sql) as Promise<QueryResult<R>>;
     }
@@ -145,11 +145,6 @@ export class PoolHandler implements GroupHandler, QueryRunner, LeaseFields {
     return this.giveBack(this.#tx, this.#changes, this.#prepared ?? NONE);
   }
 
-  #noteChanges(sql: SqlVerdict): void {
-    this.#changes |= sql.changes;
-    if (sql.prepared.length > 0) (this.#prepared ??= []).push(...sql.prepared);
-  }
-
   #run(text: string, params: readonly unknown[] | undefined, sql: SqlVerdict) {
     this.sent();
     if (isPlain(sql)) return queryPlain(this, text, params);
@@ -178,6 +173,7 @@ export class PoolHandler implements GroupHandler, QueryRunner, LeaseFields {
 
   // BEGIN and the first statement go out back to back: one round trip, not two.
   async #beginAndRun(text: string, params: readonly unknown[] | undefined, sql: SqlVerdict) {
+    const unsure = this.#tx === TxState.Unknown;
     this.#tx = TxState.Open;
     const begin = this.conn.query("BEGIN");
     const first = this.conn.query(text, params);
@@ -187,6 +183,11 @@ export class PoolHandler implements GroupHandler, QueryRunner, LeaseFields {
     try {
       await begin;
     } catch (err) {
+      // A failed transaction refuses BEGIN (25P02) but runs the statement (ROLLBACK ends it).
+      if (unsure && err instanceof QueryError && err.code === "25P02" && !this.conn.closed) {
+        this.#tx = TxState.Failed;
+        return this.#settle(first, sql);
+      }
       // The statement behind it is in flight too: the session is quiet once it answered.
       await first.catch(() => {});
       this.answered();
