@@ -12,6 +12,7 @@ import type { Handler, QueryResult } from "./handler.ts";
 import { type QueryParams, toNumeric } from "../python/pyformat.ts";
 import { queryPrepared } from "../python/sqlprepare.ts";
 import { sqlQuery } from "./sql_tag.ts";
+import { nulInText } from "./query_args.ts";
 
 /** What a handler provides for its query calls. */
 export interface QueryRunner {
@@ -33,6 +34,9 @@ export type QueryCalls = Pick<Handler, "query" | "sql" | "queryPrepared">;
 const calls = {
   query<R>(this: QueryRunner, text: string, params?: QueryParams): Promise<QueryResult<R>> {
     if (params !== undefined && this.pyformat && typeof text === "string") {
+      // Found in the caller's text: its offset in the $n translation would mislead.
+      const nulAt = text.indexOf("\0");
+      if (nulAt >= 0) return Promise.reject(nulInText(nulAt));
       const numeric = toNumeric(text, params);
       if (numeric instanceof Error) return Promise.reject(numeric);
       return this.run<R>(numeric.text, numeric.params);

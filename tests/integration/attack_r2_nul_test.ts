@@ -48,9 +48,7 @@ for (const { name, make } of runtimeDrivers()) {
 
     after(() => pool.end());
 
-    it("pyformat: the QueryError names the NUL's offset in the caller's text", {
-      todo: "the offset named is the one in the $n translation of the text",
-    }, async () => {
+    it("pyformat: the QueryError names the NUL's offset in the caller's text", async () => {
       const escapes = watchEscapes();
       for (const group of GROUPS) {
         const before = await pid(group);
