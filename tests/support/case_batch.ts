@@ -28,16 +28,20 @@ export interface CaseBatch<K> {
  *
  * @param cases The cases, each a key and the function that runs and asserts it.
  * @param settleMs How long to wait after the last case settled, for late escapes.
+ * @param atOnce How many cases run at the same time at most (the next starts when one settles,
+ *   in the order given): on a small machine too many at once starve each other's timeouts.
  * @returns The batch.
  */
 export function caseBatch<K>(
   cases: readonly (readonly [K, () => Promise<void>])[],
   settleMs = 100,
+  atOnce = Infinity,
 ): CaseBatch<K> {
   let started: { watch: EscapeWatch; runs: Map<K, Promise<void>>; all: Promise<void> } | undefined;
   const start = () => {
     const watch = watchEscapes();
-    const runs = new Map(cases.map(([key, run]) => [key, run()] as const));
+    const slot = slots(atOnce);
+    const runs = new Map(cases.map(([key, run]) => [key, slot(run)] as const));
     const all = Promise.allSettled(runs.values()).then(() =>
       new Promise<void>((resolve) => setTimeout(resolve, settleMs))
     );
@@ -57,4 +61,23 @@ export function caseBatch<K>(
       started?.watch.stop();
     },
   };
+}
+
+/** Runs the functions given to it, at most `n` at a time, in the order given. */
+function slots(n: number): (run: () => Promise<void>) => Promise<void> {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return (run) =>
+    new Promise<void>((resolve, reject) => {
+      const go = () => {
+        running++;
+        // A case that throws at once settles like one that rejects.
+        Promise.resolve().then(run).then(resolve, reject).finally(() => {
+          running--;
+          waiting.shift()?.();
+        });
+      };
+      if (running < n) go();
+      else waiting.push(go);
+    });
 }
