@@ -166,7 +166,6 @@ export class Listener {
         }: the endpoint has pool_mode "transaction", and such a pooler hands the server session to other clients between transactions, so notifications would not reach this pool; listen through the server itself or a pooler in session mode`,
       );
     }
-    const listeningFrom = this.#endpoints.clock.now();
     let listened: string[];
     try {
       const { clock } = this.#endpoints, label = this.#endpoints.label(session.endpoint);
@@ -193,8 +192,10 @@ export class Listener {
     this.#session = session;
     this.#failures = 0;
     this.#watch.arm();
-    // Last: a listener may unlisten or end the pool from inside the event.
-    this.#outage.listening(listeningFrom);
+    // Listening from the LISTENs' answers (a NOTIFY before them was not heard), not their sending:
+    // a later outage starts no earlier than this one's end. Last: a listener may unlisten or end
+    // the pool from inside the event.
+    this.#outage.listening(this.#endpoints.clock.now());
     const id = this.#endpoints.info(session.endpoint).id;
     this.#outage.restored(id, listened.filter((c) => this.#channels.has(c)));
     return session;

@@ -120,7 +120,8 @@ export interface ListenRestoredDetail {
   /**
    * How long notifications could have been missed, in ms: from the last time
    * the lost session was known to listen (its last answered keep-alive ping,
-   * or its LISTENs) until the new one's LISTENs were answered. An upper bound.
+   * or the answers to its LISTENs) until the new one's LISTENs were answered.
+   * An upper bound; it starts no earlier than the previous `listenrestored`.
    */
   missedMs: number;
 }
