@@ -1,7 +1,9 @@
 /**
  * The postgres.js adapter's CancelRequest: a new `node:net` connection to
  * the session's server, TLS negotiated as the session's was when it runs over
- * TLS, the request, then the server closes it. postgres.js's own
+ * TLS, the request, then the server closes it. The client never closes its
+ * side first (as libpq): PgBouncer 1.18.0 frees a cancel client that does
+ * while it still forwards the request, then exits on `bad client state`. postgres.js's own
  * `query.cancel()` would reconnect through the session's one-shot socket
  * factory (which refuses) and has no deadline, so the adapter sends it itself.
  *
@@ -51,7 +53,8 @@ export async function sendCancel(
     );
     watch(raw);
     raw.once("connect", () => {
-      if (tls === undefined) return void raw.end(message);
+      // write, not end: a FIN here would close the request before the server is done with it.
+      if (tls === undefined) return void raw.write(message);
       raw.write(SSL_REQUEST);
       raw.once("data", (answer: Uint8Array) => {
         // The session ran over TLS: anything but "S" means no request, never one in plaintext.
@@ -63,7 +66,7 @@ export async function sendCancel(
           ...nodeTlsOptions(tlsPolicy(target.ssl, target.sslRootCert, host)),
         });
         watch(secure);
-        secure.once("secureConnect", () => secure.end(message));
+        secure.once("secureConnect", () => secure.write(message));
       });
     });
     return () => {
