@@ -94,6 +94,8 @@ export class Listener {
       await session.connection.query(`LISTEN ${quoted}`);
     } catch (err) {
       await this.#remove(channel, entry);
+      // end() cut the connect or the LISTEN: say so, not what the cut looked like.
+      if (this.#closed) throw new PoolClosedError();
       // The keep-alive ping's deadline may have closed the session under this LISTEN.
       throw session === undefined ? err : this.#lateError(err, session, `LISTEN ${quoted}`);
     }
@@ -192,9 +194,8 @@ export class Listener {
     this.#session = session;
     this.#failures = 0;
     this.#watch.arm();
-    // Listening from the LISTENs' answers (a NOTIFY before them was not heard), not their sending:
-    // a later outage starts no earlier than this one's end. Last: a listener may unlisten or end
-    // the pool from inside the event.
+    // From the LISTENs' answers, not their sending: a later outage starts after this one ends.
+    // Last: a listener may unlisten or end the pool from inside the event.
     this.#outage.listening(this.#endpoints.clock.now());
     const id = this.#endpoints.info(session.endpoint).id;
     this.#outage.restored(id, listened.filter((c) => this.#channels.has(c)));
