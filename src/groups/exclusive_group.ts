@@ -21,6 +21,7 @@ import { sessionPoolOptions } from "./session_pool.ts";
 import { ageForLeap, stalledFor, sweepPool } from "../core/housekeeper.ts";
 import type { SessionCloseReason as Why } from "../observe/events.ts";
 import type { GroupObserver } from "../observe/observer.ts";
+import { isTransactionPooled } from "../endpoints/transaction_pooler.ts";
 
 type Entry = PoolEntry<DriverConnection>;
 
@@ -28,11 +29,13 @@ type Entry = PoolEntry<DriverConnection>;
  * The group's resource pool: a session dropped with a query in flight (the caller's signal, end()
  * past its grace, a query still running at release, a leaked lease reclaimed) has that query
  * cancelled. Closing the socket alone leaves the backend running it, locks held, until it next
- * writes. The session is closed, never reused, so a cancel arriving late hits nobody else.
+ * writes. The session is never reused, and the driver closes it only once the cancel went through,
+ * so a cancel arriving late hits nobody else. Never through a transaction-mode pooler: it may hand
+ * the server session to another client first (PgBouncer before 1.18 then cancelled that one).
  */
 class CancellingPool extends ResourcePool<DriverConnection, Why> {
   protected override drop(entry: Entry, reason: Why | CoreDropReason): void {
-    if (entry.busy > 0) cancelQuery(entry.resource);
+    if (entry.busy > 0 && !isTransactionPooled(entry.resource)) cancelQuery(entry.resource);
     super.drop(entry, reason);
   }
 }

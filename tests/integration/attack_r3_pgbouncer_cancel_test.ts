@@ -128,11 +128,9 @@ for (const { name, make } of runtimeDrivers()) {
 
     it("session mode: the backend of a query given up on stops", {
       skip: missing ?? (cancels ? undefined : "no cancel in this driver"),
-      todo: "the pool closes the session before its cancel lands: PgBouncer drops the request",
     }, () => batch.check("session"));
     it("transaction mode: no cancel is sent; another client's queries never fail", {
       skip: missing,
-      todo: "the pool sends its cancel through a transaction-mode pooler",
     }, () => batch.check("transaction"));
   });
 }

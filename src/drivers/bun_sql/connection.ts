@@ -15,6 +15,7 @@ import type { DriverConnection, DriverResult, ReplySettler } from "../../driver.
 import { NO_PARAMETERS } from "../shared/notice.ts";
 import { isSingleStatement, taggedResult } from "../shared/results.ts";
 import { SessionConnection } from "../shared/session.ts";
+import { attemptWithin } from "../shared/cancel_request.ts";
 import { refusedUpFront, refusedVia, settledFailure } from "../shared/settle.ts";
 import type { BunSqlClient, BunSqlResult } from "./types.ts";
 
@@ -89,18 +90,26 @@ export class BunSqlConnection extends SessionConnection implements DriverConnect
   // The last query sent and how many are in flight: what cancel() asks Bun to stop.
   #running: Promise<BunSqlResult> | undefined;
   #inFlight = 0;
+  readonly #cancelWaitMs: number;
 
   /**
    * @param prepare Named prepared statements on or off.
    * @param label `host:port`, for messages.
    * @param templates Template-strings arrays by text, shared by a driver's connections.
+   * @param cancelWaitMs How long a cancel waits for the query to answer (the connect timeout).
    */
-  constructor(prepare: boolean, label: string, templates: Map<string, TemplateStringsArray>) {
+  constructor(
+    prepare: boolean,
+    label: string,
+    templates: Map<string, TemplateStringsArray>,
+    cancelWaitMs: number,
+  ) {
     super("Bun.SQL", label, {
       end: () => this.#sql.close({ timeout: 0 }),
       // Bun has no socket to drop; a close without waiting is the hardest end it offers.
       destroy: () => void this.#sql.close({ timeout: 0 }).catch(() => {}),
     });
+    this.#cancelWaitMs = cancelWaitMs;
     this.#prepare = prepare;
     this.#templates = templates;
   }
@@ -185,15 +194,21 @@ export class BunSqlConnection extends SessionConnection implements DriverConnect
 
   /**
    * Asks Bun to cancel the query in flight (its `Query.cancel()`: a CancelRequest on a second
-   * connection, with the session's own settings). Bun does not say when it is sent.
+   * connection, with the session's own settings). Bun does not say when it is sent, so the
+   * session closes only once that query answered (cancelled or not), or at the connect timeout.
    *
-   * @returns At once; never rejects.
+   * @returns Then; never rejects.
    */
   cancel(): Promise<void> {
+    const running = this.#running;
+    if (running === undefined) return Promise.resolve();
     try {
-      (this.#running as { cancel?: () => unknown } | undefined)?.cancel?.();
+      (running as { cancel?: () => unknown }).cancel?.();
     } catch { /* a query Bun already settled */ }
-    return Promise.resolve();
+    return this.cancelling(attemptWithin(this.#cancelWaitMs, (done) => {
+      running.then(done, done);
+      return () => {};
+    }));
   }
 
   #translate(err: unknown): unknown {

@@ -136,7 +136,7 @@ async function open(
   const label = sessionStart.checkedLabel(params);
   const password = params.password ?? "";
   const timeoutMs = params.connectTimeoutMs;
-  const conn = new BunSqlConnection(prepare, label, templates);
+  const conn = new BunSqlConnection(prepare, label, templates, timeoutMs);
   const sql = new bun.SQL({
     adapter: "postgres",
     url: "postgres://",

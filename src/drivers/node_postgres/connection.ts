@@ -97,9 +97,15 @@ export class NodePostgresConnection extends SessionConnection implements DriverC
     this.#cancel = () => pgCancel(Connection, target, usedTls, processID, secretKey);
   }
 
-  /** Asks the server to cancel the query this session runs; settles within the connect timeout. */
+  /**
+   * Asks the server to cancel the query this session runs; the session closes only after.
+   *
+   * @returns Once the server closed the request's connection, it failed, or at the connect
+   *   timeout; never rejects.
+   */
   cancel(): Promise<void> {
-    return this.#cancel?.() ?? Promise.resolve();
+    const send = this.#cancel;
+    return send === undefined ? Promise.resolve() : this.cancelling(send());
   }
 
   /** Lets the process exit while no query is in flight (pool option `allowExitOnIdle`). */

@@ -69,10 +69,11 @@ export class PostgresjsConnection extends SessionConnection implements DriverCon
   /**
    * Asks the server to cancel the query this session runs (a CancelRequest on a new connection).
    *
-   * @returns Once sent, failed or timed out (the connect timeout); never rejects.
+   * @returns Once the server closed it (it read it), failed or timed out (the connect timeout);
+   *   never rejects. The session closes only after.
    */
   cancel(): Promise<void> {
-    return this.#canceller.send();
+    return this.cancelling(this.#canceller.send());
   }
 
   /** Lets the process exit while no query is in flight (pool option `allowExitOnIdle`). */

@@ -199,6 +199,8 @@ function safely(fn: () => void): void {
 export class SessionConnection {
   /** The session's state; the adapter refuses and translates through it. */
   protected readonly session: Session;
+  // The CancelRequest in flight, if any: close() waits for it.
+  #cancelling: Promise<void> | undefined;
 
   /**
    * @param driver The driver's name, for messages.
@@ -215,12 +217,28 @@ export class SessionConnection {
   }
 
   /**
-   * Ends the session, waiting at most {@linkcode CLOSE_GRACE_MS} for the server.
+   * Ends the session, waiting at most {@linkcode CLOSE_GRACE_MS} for the server;
+   * after a cancel asked for, once that cancel settled (within the connect timeout).
    *
    * @returns When ended; never rejects.
    */
   close(): Promise<void> {
-    return this.session.close();
+    const cancelling = this.#cancelling;
+    if (cancelling === undefined) return this.session.close();
+    return cancelling.then(() => this.session.close());
+  }
+
+  /**
+   * Records a CancelRequest in flight: the session stays connected until it settled. A pooler
+   * that sees its client leave first drops the request (PgBouncer does), and may hand the server
+   * session to another client before the request lands.
+   *
+   * @param sent The cancel; settles once it went through, failed or timed out, never rejects.
+   * @returns `sent`.
+   */
+  protected cancelling(sent: Promise<void>): Promise<void> {
+    this.#cancelling = sent;
+    return sent;
   }
 
   /**
