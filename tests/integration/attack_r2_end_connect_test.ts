@@ -49,14 +49,18 @@ const backends = async (app: string) =>
     .length;
 
 function casesOf(d: DriverCase): [string, () => Promise<void>][] {
-  const make = async (extra: Partial<PoolConfigInput> = {}, delayMs = 0) => {
+  const make = async (
+    extra: Partial<PoolConfigInput> = {},
+    delayMs = 0,
+    endpoint: Record<string, unknown> = {},
+  ) => {
     const app = `atk_r2_end_${d.name}_${++seq}`.replace(/\W/g, "_");
     const proxy = await startProxy({ target: server });
     proxies.push(proxy);
     if (delayMs > 0) proxy.delay(delayMs);
     const pool = createPool({
       db: {
-        ...endpointOf(server, { application_name: app, connect_timeout: 60 }),
+        ...endpointOf(server, { application_name: app, connect_timeout: 60, ...endpoint }),
         host: proxy.host,
         port: proxy.port,
       },
@@ -94,9 +98,14 @@ function casesOf(d: DriverCase): [string, () => Promise<void>][] {
       assert.equal(await backends(app), 0);
     }],
     [`${d.name}: end() while on_connect runs`, async () => {
-      const { pool, proxy, app } = await make({
-        groups: { g: { connection_count: 1, on_connect: "SELECT pg_sleep(60)" } },
-      } as Partial<PoolConfigInput>);
+      // No statement_timeout (query_timeout 0): only end() can cut it short.
+      const { pool, proxy, app } = await make(
+        {
+          groups: { g: { connection_count: 1, on_connect: "SELECT pg_sleep(60)" } },
+        },
+        0,
+        { query_timeout: 0 },
+      );
       const call = pool.query("SELECT 1", [], { group: "g" });
       call.catch(() => {});
       await until("on_connect runs", async () =>
@@ -141,5 +150,10 @@ describe("pool.end() during a connect past TCP", () => {
     for (const p of proxies) await p.close();
   });
 
-  for (const [key] of drivers.flatMap(casesOf)) it(key, () => batch.check(key));
+  for (const [key] of drivers.flatMap(casesOf)) {
+    const todo = key.endsWith("on_connect runs")
+      ? "end() waits for on_connect to finish (up to connect_timeout), the session serving nobody"
+      : undefined;
+    it(key, todo ? { todo } : {}, () => batch.check(key));
+  }
 });
