@@ -75,6 +75,11 @@ export class EndpointSet {
     this.#ended.abort();
   }
 
+  /** @internal Aborted when the pool ends: work opening a session (its setup too) serves nobody. */
+  get ended(): AbortSignal {
+    return this.#ended.signal;
+  }
+
   /** @internal The pool's clock. */
   get clock(): Clock {
     return this.#clock;

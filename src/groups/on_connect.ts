@@ -109,13 +109,16 @@ export function sessionSetup(
   return async ({ connection, endpoint }) => {
     const label = ctx.endpoints.label(endpoint);
     const ms = ctx.setupMs[endpoint];
+    let running = true;
     try {
-      await settleWithin(clock, steps(connection, label), ms, () => {
+      const work = steps(connection, label).finally(() => (running = false));
+      await settleWithin(clock, untilEnded(work, ctx.endpoints.ended), ms, () => {
         const why = new Error(`did not finish within ${ms} ms (the endpoint's connect_timeout)`);
         return new StepError(onConnect === undefined ? "sqlprepare" : "on_connect", why);
       });
     } catch (err) {
       scope.disconnected(endpoint);
+      if (running) cancelRunning(connection);
       ctx.close(connection);
       const { what, cause } = err instanceof StepError ? err : { what: "setup", cause: err };
       throw new ConnectionError(
@@ -127,6 +130,25 @@ export function sessionSetup(
       );
     }
   };
+}
+
+// The setup, cut short when the pool ends: the session serves nobody then.
+function untilEnded(work: Promise<void>, ended: AbortSignal): Promise<void> {
+  if (ended.aborted) return Promise.reject(new StepError("setup", new Error("the pool ended")));
+  return new Promise((resolve, reject) => {
+    const cut = () => reject(new StepError("setup", new Error("the pool ended")));
+    ended.addEventListener("abort", cut, { once: true });
+    work.then(resolve, reject).finally(() => ended.removeEventListener("abort", cut));
+  });
+}
+
+// A statement cut short (the deadline, end()) runs on in its backend once the socket is closed,
+// locks held: cancelled. Never through a transaction-mode pooler (see exclusive_group.ts).
+function cancelRunning(connection: DriverConnection): void {
+  if (isTransactionPooled(connection)) return;
+  try {
+    connection.cancel?.().catch(() => {});
+  } catch { /* another driver's throw: the session is closed anyway */ }
 }
 
 // Which step failed, and why.

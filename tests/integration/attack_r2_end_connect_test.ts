@@ -26,6 +26,8 @@ let server: TestServer;
 const proxies: TestProxy[] = [];
 const pools: Pool[] = [];
 let seq = 0;
+// Per driver: whether the backend of the on_connect cut by end() went away.
+const cancelled = new Map<string, Promise<void>>();
 
 async function until(what: string, check: () => boolean | Promise<boolean>, ms = 4000) {
   const deadline = Date.now() + ms;
@@ -117,8 +119,15 @@ function casesOf(d: DriverCase): [string, () => Promise<void>][] {
       await ended(pool);
       await settledTyped([call]);
       await until("no connection through the proxy", () => proxy.connectionCount === 0);
-      await until("no backend left", async () => (await backends(app)) === 0);
       healthy(pool);
+      // Closing the socket alone leaves the backend sleeping: the statement must be cancelled.
+      const gone = until("no backend left", async () => (await backends(app)) === 0);
+      cancelled.set(d.name, gone);
+      await gone.catch(() => {});
+    }],
+    [`${d.name}: on_connect cut by end(): its statement is cancelled on the server`, async () => {
+      await until("the on_connect case ran", () => cancelled.has(d.name), 8000);
+      await cancelled.get(d.name);
     }],
     ...(d.name === "bun-sql" ? [] : [[
       `${d.name}: end() while pool.listen()'s session logs in`,
@@ -151,9 +160,11 @@ describe("pool.end() during a connect past TCP", () => {
   });
 
   for (const [key] of drivers.flatMap(casesOf)) {
-    const todo = key.endsWith("on_connect runs")
-      ? "end() waits for on_connect to finish (up to connect_timeout), the session serving nobody"
-      : undefined;
+    // Driver-side (src/drivers/bun_sql): Bun 1.4.5's Query.cancel() sends nothing for this query.
+    const todo =
+      key === "bun-sql: on_connect cut by end(): its statement is cancelled on the server"
+        ? "Bun.SQL: the cancel of the on_connect statement never reaches the server; its backend sleeps on"
+        : undefined;
     it(key, todo ? { todo } : {}, () => batch.check(key));
   }
 });
