@@ -7,6 +7,7 @@
  * @module
  */
 import { fail, type Field } from "./fields.ts";
+import { refuseNul } from "./validators.ts";
 
 const KEYWORDS = ["auto", "none"] as const;
 
@@ -39,6 +40,7 @@ const ONE_WORD_STATEMENTS: ReadonlySet<string> = new Set([
 export function resetField(f: Field): string {
   const value = f.value;
   if (typeof value !== "string" || value.trim() === "") fail(f, EXPECTED);
+  refuseNul(f, value); // It would cut the text every release sends.
   if ((KEYWORDS as readonly string[]).includes(value)) return value;
   const word = loneWord(value);
   if (word === undefined || ONE_WORD_STATEMENTS.has(word.toLowerCase())) return value;

@@ -9,7 +9,7 @@
 import type { OnConnect } from "../groups/on_connect.ts";
 import type { ParamStyle } from "../python/pyformat.ts";
 import { fail, type Field, pick } from "./fields.ts";
-import { oneOf } from "./validators.ts";
+import { oneOf, refuseNul } from "./validators.ts";
 import { ConfigError } from "../errors.ts";
 import type { EndpointConfig } from "./endpoint_types.ts";
 import type { GroupConfig } from "./group_types.ts";
@@ -77,6 +77,8 @@ export function sessionKeys(
 function onConnectOf(f: Field | undefined): OnConnect | undefined {
   if (f === undefined) return undefined;
   const v = f.value;
+  // A NUL would cut the text every new session is sent.
+  if (typeof v === "string") refuseNul(f, v);
   if (typeof v === "function" || (typeof v === "string" && v.trim() !== "")) return v as OnConnect;
   fail(f, "SQL text or a function (session) => Promise<void>");
 }

@@ -14,7 +14,7 @@ import type { EndpointConnection, EndpointScope } from "../endpoints/endpoint_sc
 import type { EndpointSet } from "../endpoints/endpoint_set.ts";
 import { ConnectionError } from "../errors.ts";
 import type { QueryResult } from "../handler/handler.ts";
-import { invalidQuery } from "../handler/query_args.ts";
+import { invalidQuery, nulInText } from "../handler/query_args.ts";
 import { messageOf, queryFailure } from "../handler/failures.ts";
 import { PREPARE_QUERIES_SQL } from "../python/sqlprepare.ts";
 import { readSql } from "../sql/read_sql.ts";
@@ -194,6 +194,7 @@ class HookQueries {
 
   async #run(text: string, params?: readonly unknown[]): Promise<unknown> {
     const sql = readSql(text);
+    if (sql.nulAt >= 0) throw nulInText(sql.nulAt);
     if (sql.changes !== 0 && isTransactionPooled(this.connection)) {
       throw sessionStateRefused(this.group, this.endpoint);
     }
