@@ -116,3 +116,26 @@ export function attemptWithin(
     }
   });
 }
+
+/**
+ * How long a session's close waits for its CancelRequest to go through: a
+ * pooler forwards the request only while its client is there. A cancel takes
+ * a connect and a round trip (10-30 ms through a local PgBouncer); one to a
+ * server that stopped answering never ends, and `pool.end()` waits this long.
+ */
+export const CANCEL_GRACE_MS = 1000;
+
+/**
+ * @param cancel A cancel in flight; never rejects.
+ * @returns Once it settled, or after {@linkcode CANCEL_GRACE_MS} (a timer that never holds the process).
+ */
+export function cancelGrace(cancel: Promise<void>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, CANCEL_GRACE_MS);
+    (timer as { unref?: () => void }).unref?.();
+    cancel.then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

@@ -10,6 +10,7 @@
  */
 import { ConnectionError } from "../../errors.ts";
 import { endsSession, refusedQuery, serverError, toQueryError } from "./server_error.ts";
+import { cancelGrace } from "./cancel_request.ts";
 
 /**
  * How long a polite end may wait for the server to close its side before the
@@ -81,13 +82,14 @@ export class Session {
 
   /**
    * Ends the session: politely, but never waiting longer than
-   * {@linkcode CLOSE_GRACE_MS} for the peer.
+   * {@linkcode CLOSE_GRACE_MS} for the peer. Queries are refused at once.
    *
+   * @param cancel A CancelRequest in flight (never rejects): the client ends once it settled.
    * @returns When ended; never rejects.
    */
-  close(): Promise<void> {
+  close(cancel?: Promise<void>): Promise<void> {
     this.#closed = true;
-    return this.#ending ??= this.#end();
+    return this.#ending ??= cancel ? cancelGrace(cancel).then(() => this.#end()) : this.#end();
   }
 
   /**
@@ -113,7 +115,9 @@ export class Session {
   translate(err: unknown, refused: boolean): unknown {
     const fields = serverError(err);
     if (fields !== undefined) {
-      return endsSession(fields.severity) ? this.lost(err) : toQueryError(err as Error, fields);
+      if (endsSession(fields.severity)) return this.lost(err);
+      // Closed by the pool with the query in flight: its answer (57014 once cancelled) comes late.
+      return this.#closed ? this.ended() : toQueryError(err as Error, fields);
     }
     return this.#closed || !refused ? this.lost(err) : refusedQuery(err);
   }
@@ -218,20 +222,17 @@ export class SessionConnection {
 
   /**
    * Ends the session, waiting at most {@linkcode CLOSE_GRACE_MS} for the server;
-   * after a cancel asked for, once that cancel settled (within the connect timeout).
+   * after a cancel asked for, once that cancel settled (at most `CANCEL_GRACE_MS`).
    *
    * @returns When ended; never rejects.
    */
   close(): Promise<void> {
-    const cancelling = this.#cancelling;
-    if (cancelling === undefined) return this.session.close();
-    return cancelling.then(() => this.session.close());
+    return this.session.close(this.#cancelling);
   }
 
   /**
-   * Records a CancelRequest in flight: the session stays connected until it settled. A pooler
-   * that sees its client leave first drops the request (PgBouncer does), and may hand the server
-   * session to another client before the request lands.
+   * Records a CancelRequest in flight: the session stays connected until it settled (a pooler
+   * drops the request of a client gone, and may hand its server session to another client).
    *
    * @param sent The cancel; settles once it went through, failed or timed out, never rejects.
    * @returns `sent`.
