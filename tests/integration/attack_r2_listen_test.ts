@@ -116,7 +116,7 @@ function casesOf(d: DriverCase): [string, () => Promise<void>][] {
       const { stopAt, startAt } = await restartGate.done;
       await until("listenrestored", () => s.seen.length >= 2, 8000);
       await delivered(s, channels, "after restart");
-      await sleep(200);
+      await sleep(150);
       assert.deepEqual(types(s), ["listenlost", "listenrestored"]);
       const [lost, restored] = s.seen;
       assert.equal(lost.type === "listenlost" && lost.detail.reason, "broken");
@@ -137,7 +137,7 @@ function casesOf(d: DriverCase): [string, () => Promise<void>][] {
         await until(`restore ${n}`, () => s.seen.length >= 2 * n);
         await delivered(s, [channel], `after ${n}`);
       }
-      await sleep(200);
+      await sleep(150);
       assert.deepEqual(types(s), ["listenlost", "listenrestored", "listenlost", "listenrestored"]);
       checkDetails(s, shared.password);
       const [, first, , second] = s.seen;
@@ -161,7 +161,7 @@ function casesOf(d: DriverCase): [string, () => Promise<void>][] {
       // At once, before the loss check (every 250 ms) looked.
       await s.listen(added);
       await delivered(s, [old, added], "after");
-      await sleep(200);
+      await sleep(150);
       assert.deepEqual(types(s), ["listenlost", "listenrestored"]);
       checkDetails(s, shared.password);
     }],
@@ -177,11 +177,28 @@ function casesOf(d: DriverCase): [string, () => Promise<void>][] {
       s.pool.setEndpoints(endpointOf(shared, { application_name: s.app }));
       await until("listenrestored", () => s.seen.length >= 2);
       await delivered(s, [s.app], "moved");
-      await sleep(200);
+      await sleep(150);
       assert.deepEqual(types(s), ["listenlost", "listenrestored"]);
       const [lost, restored] = s.seen;
       assert.equal(lost.detail.endpoint, `${proxy.host}:${proxy.port}`);
       assert.equal(restored.detail.endpoint, `${shared.host}:${shared.port}`);
+      checkDetails(s, shared.password);
+    }],
+    [`${d.name}: drain() during the outage`, async () => {
+      const proxy = await startProxy({ target: shared });
+      proxies.push(proxy);
+      const s = listening(d, shared, proxy);
+      await s.listen(s.app);
+      proxy.refuse();
+      proxy.drop();
+      await until("listenlost", () => s.seen.length === 1);
+      s.pool.drain();
+      await sleep(100); // refused reconnects meanwhile
+      proxy.pass();
+      await until("listenrestored", () => s.seen.length >= 2);
+      await delivered(s, [s.app], "after drain");
+      await sleep(150);
+      assert.deepEqual(types(s), ["listenlost", "listenrestored"]);
       checkDetails(s, shared.password);
     }],
   ];
@@ -195,7 +212,7 @@ const restartGate = (() => {
   const done = all.then(async () => {
     const stopAt = Date.now();
     await restarting.stop();
-    await sleep(300); // reconnects refused meanwhile
+    await sleep(150); // reconnects refused meanwhile
     await restarting.start();
     return { stopAt, startAt: Date.now() };
   });
