@@ -218,7 +218,7 @@ describe("a group's retry after fn committed, against real PostgreSQL", () => {
     [server] = await sharedServers();
     for (const d of drivers) {
       await adminQuery(server, `CREATE TABLE IF NOT EXISTS ${tableOf(d)} (k text)`);
-      const groups = { connection_count: 10, autocommit: false, retry: 2 };
+      const groups = { connection_count: 4, autocommit: false, retry: 2 };
       pools.set(
         d.name,
         createPool({
