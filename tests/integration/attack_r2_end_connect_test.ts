@@ -99,6 +99,18 @@ function casesOf(d: DriverCase): [string, () => Promise<void>][] {
       healthy(pool);
       assert.equal(await backends(app), 0);
     }],
+    [`${d.name}: end() while the TLS request is held back (ssl require)`, async () => {
+      const { pool, proxy, app } = await make({}, 60_000, { ssl: "require" });
+      const call = pool.query("SELECT 1", [], { group: "g" });
+      call.catch(() => {});
+      await until("a connect through the proxy", () => proxy.connectionCount >= 1);
+      await sleep(100);
+      await ended(pool);
+      await settledTyped([call]);
+      await until("no connection through the proxy", () => proxy.connectionCount === 0);
+      healthy(pool);
+      assert.equal(await backends(app), 0);
+    }],
     [`${d.name}: end() while on_connect runs`, async () => {
       // No statement_timeout (query_timeout 0): only end() can cut it short.
       const { pool, proxy, app } = await make(
@@ -121,7 +133,7 @@ function casesOf(d: DriverCase): [string, () => Promise<void>][] {
       await until("no connection through the proxy", () => proxy.connectionCount === 0);
       healthy(pool);
       // Closing the socket alone leaves the backend sleeping: the statement must be cancelled.
-      const gone = until("no backend left", async () => (await backends(app)) === 0);
+      const gone = until("no backend left", async () => (await backends(app)) === 0, 2000);
       cancelled.set(d.name, gone);
       await gone.catch(() => {});
     }],
