@@ -36,8 +36,6 @@ driverConformance(
 );
 poolSuite("postgresjs", () => postgresjs());
 misuseSuite("postgresjs", () => postgresjs());
-// postgres.js runs on every runtime: its file also checks the TLS suite's own servers.
-await tlsSuite("postgresjs", () => postgresjs(), { checkTestServers: true });
 
 describe("postgresjs() specifics", () => {
   let server: TestServer;
@@ -213,3 +211,7 @@ describe("postgresjs() specifics", () => {
     }
   });
 });
+
+// postgres.js runs on every runtime: its file also checks the TLS suite's own servers.
+// Last: its servers start while the tests above run.
+await tlsSuite("postgresjs", () => postgresjs(), { checkTestServers: true });

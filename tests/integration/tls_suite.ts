@@ -35,15 +35,20 @@ import type { EndpointInput } from "../../src/config/normalize.ts";
 import { configFromEnv } from "../../src/config/env.ts";
 import {
   adminQuery,
+  type PrivateTestServer,
   sharedServers,
   startPrivateServer,
   type TestServer,
+  type TlsTestServer,
   tlsUnavailable,
 } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
 import { gappedTests } from "../support/gapped_tests.ts";
 
 const SUITE = "TLS through the pool";
+/** A test body. */
+type TestBody = () => void | Promise<void>;
+
 const SSL_OF_SESSION = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
 
 /** What a driver does with a certificate it cannot verify when the mode does not ask it to verify. */
@@ -65,10 +70,11 @@ export interface TlsSuiteOptions {
 let serial = 0;
 
 /**
- * Registers the TLS suite for one driver. Starts its servers before it
- * returns, not in a before() hook: Bun gives hooks 5 s whatever their
- * options, and a first start (initdb) can take longer. The suite's after()
- * disposes them.
+ * Registers the TLS suite for one driver. Starts its servers in the
+ * background, not in a before() hook (Bun gives hooks 5 s whatever their
+ * options, and a first start, initdb, can take longer): each test waits for
+ * them, so a file that registers the suite after its other tests hides the
+ * start behind them. The suite's after() disposes them.
  *
  * @example A driver that verifies certificates whatever the mode
  * ```ts ignore
@@ -81,8 +87,6 @@ export async function tlsSuite(
   options: TlsSuiteOptions = {},
 ): Promise<void> {
   const unverified = options.unverified ?? "accepts";
-  // Every test goes through this `it` so that a declared gap skips it, with its reason.
-  const { it, checkGaps } = gappedTests("tlsSuite", name, options.gaps);
 
   const noTls = tlsUnavailable();
   if (noTls !== undefined) {
@@ -108,24 +112,52 @@ export async function tlsSuite(
   );
 
   // A certificate for 127.0.0.1 and localhost; another for db.invalid only; a server without TLS.
-  const [tlsServer, otherNameServer] = noTls === undefined
-    ? await Promise.all([
-      startPrivateServer({ tls: true }),
-      startPrivateServer({ tls: { altNames: ["DNS:db.invalid"] } }),
-    ])
-    : [undefined, undefined];
-  const shared = (await sharedServers())[0];
-  // A shared server given through the environment may have TLS on: then start one without.
-  const privatePlain =
-    (await adminQuery(shared, "SELECT current_setting('ssl') AS ssl"))[0].ssl === "on"
-      ? await startPrivateServer()
-      : undefined;
-  const plain: TestServer = privatePlain ?? shared;
+  // They start while the file's other tests run (register the suite last), not here before it
+  // returns nor in a before() hook (Bun gives hooks 5 s whatever their options, and a first start,
+  // initdb, can take longer): each test of the suite waits for them first.
+  let tlsServer: TlsTestServer | undefined;
+  let otherNameServer: TlsTestServer | undefined;
+  let privatePlain: PrivateTestServer | undefined;
+  let plain: TestServer = undefined as unknown as TestServer;
+  const started = (async () => {
+    [tlsServer, otherNameServer] = noTls === undefined
+      ? await Promise.all([
+        startPrivateServer({ tls: true }),
+        startPrivateServer({ tls: { altNames: ["DNS:db.invalid"] } }),
+      ])
+      : [undefined, undefined];
+    const shared = (await sharedServers())[0];
+    // A shared server given through the environment may have TLS on: then start one without.
+    privatePlain =
+      (await adminQuery(shared, "SELECT current_setting('ssl') AS ssl"))[0].ssl === "on"
+        ? await startPrivateServer()
+        : undefined;
+    plain = privatePlain ?? shared;
+  })();
+  // A failed start fails every test that waits for it, not the process.
+  started.catch(() => {});
+
+  // Every test goes through this `it` so that a declared gap skips it, with its reason, and so
+  // that it waits for the servers.
+  const gapped = gappedTests("tlsSuite", name, options.gaps);
+  const checkGaps = gapped.checkGaps;
+  function it(title: string, fn: TestBody): void;
+  function it(title: string, options: { skip: string | false }, fn: TestBody): void;
+  function it(title: string, ...rest: [{ skip: string | false }, TestBody] | [TestBody]): void {
+    const body = rest[rest.length - 1] as TestBody;
+    const afterStart = async () => {
+      await started;
+      await body();
+    };
+    if (rest.length === 2) gapped.it(title, rest[0], afterStart);
+    else gapped.it(title, afterStart);
+  }
 
   describe(SUITE, () => {
     const pools: Pool[] = [];
 
     after(async () => {
+      await started.catch(() => {});
       await Promise.allSettled(pools.map((p) => p.end()));
       await Promise.allSettled([
         tlsServer?.dispose(),
