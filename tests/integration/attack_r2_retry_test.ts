@@ -11,7 +11,15 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createPool, type Handler, type Pool, QueryError } from "../../mod.ts";
+import {
+  CommitUnknownError,
+  ConnectionError,
+  createPool,
+  type Handler,
+  type Pool,
+  QueryError,
+} from "../../mod.ts";
+import { startProxy } from "../../src/testing/mod.ts";
 import { adminQuery, sharedServers, type TestServer } from "../support/servers.ts";
 import { endpointOf } from "../support/params.ts";
 import { type DriverCase, runtimeDrivers } from "../support/drivers.ts";
@@ -174,6 +182,41 @@ function casesOf(d: DriverCase): [string, () => Promise<void>][] {
       assert.equal(await rows(d, "after_rollback_retry"), 1, "the first run's row was committed");
     },
   ]);
+  // The answer to a commit lost with the connection: the outcome is unknown, fn never runs again.
+  for (const how of ["db.commit()", "the final commit", 'db.query("COMMIT")']) {
+    cases.push([`${d.name}: ${how} whose answer is lost`, async () => {
+      const proxy = await startProxy({ target: server });
+      const p = createPool({
+        db: {
+          ...endpointOf(server, { application_name: `attack_r2_lost_${d.name}` }),
+          host: proxy.host,
+          port: proxy.port,
+        },
+        groups: { tx: { connection_count: 1, autocommit: false, retry: 2 } },
+        driver: d.make(),
+      });
+      let runs = 0;
+      try {
+        const work = p.withHandler("tx", async (db) => {
+          runs++;
+          await db.query("SELECT 1");
+          proxy.silenceOpen(); // the COMMIT goes nowhere, and no answer comes
+          setTimeout(() => proxy.drop(), 100);
+          if (how === "db.commit()") await db.commit();
+          if (how === 'db.query("COMMIT")') await db.query("COMMIT");
+        });
+        await assert.rejects(work, (e) => {
+          if (how === 'db.query("COMMIT")') assert.ok(e instanceof ConnectionError, String(e));
+          else assert.ok(e instanceof CommitUnknownError, `${e}`);
+          return true;
+        });
+        assert.equal(runs, 1, "fn ran again after a commit of unknown outcome");
+      } finally {
+        await p.end();
+        await proxy.close();
+      }
+    }]);
+  }
   // Two SERIALIZABLE transactions in write skew: the second to commit gets a real 40001.
   for (const own of [true, false]) {
     const how = own ? "fn's own db.commit()" : "the pool's final commit";
