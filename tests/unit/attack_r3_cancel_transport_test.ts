@@ -88,9 +88,7 @@ describe("a CancelRequest connection", () => {
     });
   }
 
-  it("with a connect timeout past the longest timer (24.8 days), is still sent", {
-    todo: "the deadline timer overflows and fires at once: the attempt is torn down unsent",
-  }, async () => {
+  it("with a connect timeout past the longest timer (24.8 days), is still sent", async () => {
     const server = await listener(50);
     closers.push(server.close);
     const alive = setInterval(() => {}, 1000);

@@ -101,7 +101,8 @@ export function attemptWithin(
         teardown?.();
       } catch { /* already gone */ }
     };
-    const timer = setTimeout(finish, Math.max(1, timeoutMs));
+    // Clamped: a longer delay overflows the timer, which then fires at once.
+    const timer = setTimeout(finish, Math.min(Math.max(1, timeoutMs), 2_147_483_647));
     (timer as { unref?: () => void }).unref?.();
     try {
       teardown = start(finish);
