@@ -74,4 +74,36 @@ describe(`${N} queries given up on at once over ${driver.name}`, () => {
     assert.deepEqual(watch.escaped, []);
     watch.stop();
   });
+
+  it("end() with 50 sessions busy: every backend stops, end() is bounded", async () => {
+    const app = `storm_end_${Date.now() % 1e6}`;
+    const text = "SELECT pg_sleep(30)";
+    const ending = createPool({
+      db: endpointOf(server, { application_name: app, connect_timeout: 5 }),
+      groups: { g: { connection_count: 50 } },
+      driver: driver.make(),
+      endTimeoutMs: 100,
+    });
+    const active = async () =>
+      (await adminQuery(
+        server,
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND state = 'active' AND query = $2",
+        [app, text],
+      ))[0].n as number;
+    const calls = Array.from({ length: 50 }, () => ending.withHandler("g", (db) => db.query(text)));
+    for (const c of calls) c.catch(() => {});
+    let running = 0;
+    for (let i = 0; i < 400 && (running = await active()) < 50; i++) await sleep(25);
+    assert.equal(running, 50, `not every query started (${running})`);
+    const start = Date.now();
+    await ending.end();
+    const took = Date.now() - start;
+    // endTimeoutMs, the cancels (at most CANCEL_GRACE_MS), the closes: far below the 30 s queries.
+    assert.ok(took < 5000, `end() took ${took} ms`);
+    const outcomes = await Promise.allSettled(calls);
+    assert.ok(outcomes.every((o) => o.status === "rejected"));
+    let left = 50;
+    for (let i = 0; i < 100 && (left = await active()) > 0; i++) await sleep(30);
+    assert.equal(left, 0, "backends still run the queries end() gave up on");
+  });
 });
