@@ -53,6 +53,7 @@ export type {
   NodePostgresModule,
   NodePostgresNotification,
   NodePostgresResult,
+  PgCancelConnection,
 } from "./types.ts";
 // The driver interface that nodePostgres() returns, so that this entry point documents it fully.
 export type * from "../shared/contract.ts";

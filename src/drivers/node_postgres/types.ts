@@ -144,7 +144,19 @@ export interface NodePostgresModule {
   Connection?: new (config: { ssl: Record<string, unknown> | false }) => PgCancelConnection;
 }
 
-/** The part of pg's `Connection` a CancelRequest uses. */
+/**
+ * The part of pg's `Connection` (`pg.Connection`) the adapter uses to send a CancelRequest.
+ *
+ * @example Send a CancelRequest for a backend
+ * ```ts ignore
+ * import pg from "npm:pg@8";
+ * import type { PgCancelConnection } from "@x/pgdbpool/node-postgres";
+ *
+ * const con: PgCancelConnection = new pg.Connection({ ssl: false });
+ * con.on("connect", () => con.cancel(12345, 67890));
+ * con.connect(5432, "localhost");
+ * ```
+ */
 export interface PgCancelConnection {
   /** Connects to `host:port`, or to a Unix socket path given alone. */
   connect(port: number | string, host?: string): void;
