@@ -23,7 +23,22 @@ let starting: Promise<TestCluster> | undefined;
  */
 async function ready(): Promise<void> {
   starting ??= startCluster({ standbys: 1, password: "it's a \\ secret" });
+  // The close test's clusters start meanwhile (startCluster() has read PGDBPOOL_TEST_TMPDIR,
+  // which that test points elsewhere while it runs).
+  closeTest();
   cluster = await starting;
+}
+
+let closing: Promise<void> | undefined;
+
+/** Runs the close test's body once (it uses clusters of its own); its test waits for it. */
+function closeTest(): Promise<void> {
+  if (!closing) {
+    closing = closeLeavesNothing();
+    // Its failure is its test's, not an unhandled rejection before that test runs.
+    closing.catch(() => {});
+  }
+  return closing;
 }
 
 /** A long timeout for every test: the first one starts the cluster. */
@@ -94,6 +109,7 @@ async function authenticating(port: number, app: string): Promise<net.Socket> {
 
 describe("startCluster()", () => {
   after(async () => {
+    await closing?.catch(() => {});
     await (await starting?.catch(() => undefined))?.close();
   });
 
@@ -167,40 +183,43 @@ describe("startCluster()", () => {
 
   it("close() leaves no process and no folder, and neither does a crashed test process", {
     timeout: 60_000,
-  }, async () => {
-    const parent = fs.mkdtempSync(path.join(os.tmpdir(), "pgdbpool-cluster-"));
-    fs.chmodSync(parent, 0o755); // the servers may run as another OS user
-    const saved = process.env.PGDBPOOL_TEST_TMPDIR;
-    process.env.PGDBPOOL_TEST_TMPDIR = parent;
-    try {
-      const c = await startCluster({ standbys: 1 });
-      const ports = [c.primary.port, c.standbys[0].port];
-      assert.equal(fs.readdirSync(parent).length, 1);
-      await c.close();
-      await c.close();
-      assert.deepEqual(fs.readdirSync(parent), []);
-      for (const port of ports) assert.ok(await refused(port));
-      // Processes that start a cluster and die without close(): of an uncaught error (exit
-      // handlers run, where the runtime has them) and of SIGKILL (only the watchdog is left).
-      const script = fileURLToPath(
-        new URL("../support/fixtures/cluster_crash.ts", import.meta.url),
-      );
-      const crashes = await Promise.all(["throw", "kill"].map((how) => crash(script, how, parent)));
-      for (const { code, signal, ports } of crashes) {
-        assert.ok(code !== 0 || signal, "the script crashed");
-        assert.equal(ports.length, 1, "the script started its cluster");
-      }
-      await eventually(
-        () => Promise.resolve(fs.readdirSync(parent).length === 0 || undefined),
-        "folders gone",
-      );
-      for (const { ports } of crashes) {
-        for (const port of ports) assert.ok(await refused(port), `port ${port} closed`);
-      }
-    } finally {
-      if (saved === undefined) delete process.env.PGDBPOOL_TEST_TMPDIR;
-      else process.env.PGDBPOOL_TEST_TMPDIR = saved;
-      fs.rmSync(parent, { recursive: true, force: true });
-    }
-  });
+  }, () => closeTest());
 });
+
+/** The close test: a cluster closed, and processes that started one and crashed, leave nothing. */
+async function closeLeavesNothing(): Promise<void> {
+  const parent = fs.mkdtempSync(path.join(os.tmpdir(), "pgdbpool-cluster-"));
+  fs.chmodSync(parent, 0o755); // the servers may run as another OS user
+  const saved = process.env.PGDBPOOL_TEST_TMPDIR;
+  process.env.PGDBPOOL_TEST_TMPDIR = parent;
+  try {
+    const c = await startCluster({ standbys: 1 });
+    const ports = [c.primary.port, c.standbys[0].port];
+    assert.equal(fs.readdirSync(parent).length, 1);
+    await c.close();
+    await c.close();
+    assert.deepEqual(fs.readdirSync(parent), []);
+    for (const port of ports) assert.ok(await refused(port));
+    // Processes that start a cluster and die without close(): of an uncaught error (exit
+    // handlers run, where the runtime has them) and of SIGKILL (only the watchdog is left).
+    const script = fileURLToPath(
+      new URL("../support/fixtures/cluster_crash.ts", import.meta.url),
+    );
+    const crashes = await Promise.all(["throw", "kill"].map((how) => crash(script, how, parent)));
+    for (const { code, signal, ports } of crashes) {
+      assert.ok(code !== 0 || signal, "the script crashed");
+      assert.equal(ports.length, 1, "the script started its cluster");
+    }
+    await eventually(
+      () => Promise.resolve(fs.readdirSync(parent).length === 0 || undefined),
+      "folders gone",
+    );
+    for (const { ports } of crashes) {
+      for (const port of ports) assert.ok(await refused(port), `port ${port} closed`);
+    }
+  } finally {
+    if (saved === undefined) delete process.env.PGDBPOOL_TEST_TMPDIR;
+    else process.env.PGDBPOOL_TEST_TMPDIR = saved;
+    fs.rmSync(parent, { recursive: true, force: true });
+  }
+}
