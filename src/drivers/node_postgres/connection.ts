@@ -23,9 +23,8 @@ import type { NodePostgresModule as Pg } from "./types.ts";
 
 // Statements that may drop the server side of prepared statements.
 const DROPS_STATEMENTS = /\bdeallocate\b|\bdiscard\s+all\b/i;
-// The server's statement no longer matches pg's cache: prepare it again once.
-// 0A000: "cached plan must not change result type" (the statement stays on
-// the server, so a fresh name is needed); 26000: the statement is gone.
+// The server's statement no longer matches pg's cache: prepare it again once. 0A000: "cached plan
+// must not change result type" (it stays on the server: a fresh name); 26000: it is gone.
 const STALE_STATEMENT = new Set(["0A000", "26000"]);
 
 type PgResult = NodePostgresResult | NodePostgresResult[];
@@ -99,9 +98,7 @@ export class NodePostgresConnection extends SessionConnection implements DriverC
 
   /**
    * Asks the server to cancel the query this session runs; the session closes only after.
-   *
-   * @returns Once the server closed the request's connection, it failed, or at the connect
-   *   timeout; never rejects.
+   * @returns Once the request's connection closed, failed or timed out; never rejects.
    */
   cancel(): Promise<void> {
     const send = this.#cancel;

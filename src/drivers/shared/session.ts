@@ -13,11 +13,8 @@ import { endsSession, refusedQuery, serverError, toQueryError } from "./server_e
 import { cancelGrace } from "./cancel_request.ts";
 
 /**
- * How long a polite end may wait for the server to close its side before the
- * socket is destroyed. A live server closes within a round trip and its
- * backend's exit (about 10 ms on a local link); one that stopped answering
- * never does, and `pool.end()` waits this long for it. Dropping the socket
- * then costs nothing: Terminate was already sent.
+ * How long a polite end waits for the server to close its side: a live server does within a
+ * round trip (~10 ms locally), a silent one never; dropping the socket after Terminate costs nothing.
  */
 export const CLOSE_GRACE_MS = 250;
 
