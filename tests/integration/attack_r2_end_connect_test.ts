@@ -172,11 +172,6 @@ describe("pool.end() during a connect past TCP", () => {
   });
 
   for (const [key] of drivers.flatMap(casesOf)) {
-    // Driver-side (src/drivers/bun_sql): Bun 1.4.5's Query.cancel() sends nothing for this query.
-    const todo =
-      key === "bun-sql: on_connect cut by end(): its statement is cancelled on the server"
-        ? "Bun.SQL: the cancel of the on_connect statement never reaches the server; its backend sleeps on"
-        : undefined;
-    it(key, todo ? { todo } : {}, () => batch.check(key));
+    it(key, () => batch.check(key));
   }
 });

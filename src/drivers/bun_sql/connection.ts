@@ -152,15 +152,21 @@ export class BunSqlConnection extends SessionConnection implements DriverConnect
     } catch (err) {
       return refusedVia(settler, this.#translate(err));
     }
-    if (settler === undefined) return pending.then(bunResult, this.#failed);
+    // Every query counts for cancel(), an on_connect statement (no settler) too.
     this.#running = pending;
     this.#inFlight++;
+    if (settler === undefined) return pending.then(this.#plain, this.#failed);
     const through = this.#through(settler);
     return pending.then(through.ok, through.failed);
   }
 
-  // Without a settler: one callback made once per connection, not a closure per query.
+  // Without a settler: callbacks made once per connection, not a closure per query.
+  readonly #plain = (result: BunSqlResult): DriverResult => {
+    this.#answered();
+    return bunResult(result);
+  };
   readonly #failed = (err: unknown): never => {
+    this.#answered();
     throw this.#translate(err);
   };
 
