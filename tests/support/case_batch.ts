@@ -71,8 +71,14 @@ function slots(n: number): (run: () => Promise<void>) => Promise<void> {
     new Promise<void>((resolve, reject) => {
       const go = () => {
         running++;
-        // A case that throws at once settles like one that rejects.
-        Promise.resolve().then(run).then(resolve, reject).finally(() => {
+        let settled: Promise<void>;
+        try {
+          settled = run();
+        } catch (err) {
+          // A case that throws at once settles like one that rejects.
+          settled = Promise.reject(err);
+        }
+        settled.then(resolve, reject).finally(() => {
           running--;
           waiting.shift()?.();
         });
