@@ -21,30 +21,20 @@ import { sessionPoolOptions } from "./session_pool.ts";
 import { ageForLeap, stalledFor, sweepPool } from "../core/housekeeper.ts";
 import type { SessionCloseReason as Why } from "../observe/events.ts";
 import type { GroupObserver } from "../observe/observer.ts";
-import { isTransactionPooled } from "../endpoints/transaction_pooler.ts";
+import { cancelRunning } from "./cancel_running.ts";
 
 type Entry = PoolEntry<DriverConnection>;
 
 /**
  * The group's resource pool: a session dropped with a query in flight (the caller's signal, end()
  * past its grace, a query still running at release, a leaked lease reclaimed) has that query
- * cancelled. Closing the socket alone leaves the backend running it, locks held, until it next
- * writes. The session is never reused, and the driver closes it only once the cancel went through,
- * so a cancel arriving late hits nobody else. Never through a transaction-mode pooler: it may hand
- * the server session to another client first (PgBouncer before 1.18 then cancelled that one).
+ * cancelled (see cancel_running.ts). The session is never reused, so a late cancel hits nobody.
  */
 class CancellingPool extends ResourcePool<DriverConnection, Why> {
   protected override drop(entry: Entry, reason: Why | CoreDropReason): void {
-    if (entry.busy > 0 && !isTransactionPooled(entry.resource)) cancelQuery(entry.resource);
+    if (entry.busy > 0) cancelRunning(entry.resource);
     super.drop(entry, reason);
   }
-}
-
-function cancelQuery(conn: DriverConnection): void {
-  try {
-    // Fire and forget: bounded by the driver (its connect timeout), never awaited.
-    conn.cancel?.().catch(() => {});
-  } catch { /* another driver's throw: the session is closed anyway */ }
 }
 
 /** A named group of sessions. */

@@ -21,6 +21,7 @@ import { readSql } from "../sql/read_sql.ts";
 import { TxEffect } from "../sql/transaction_effects.ts";
 import { isTransactionPooled, sessionStateRefused } from "../endpoints/transaction_pooler.ts";
 import { redactCredentials } from "../redact.ts";
+import { cancelRunning } from "./cancel_running.ts";
 
 /** A session just opened, as an `onConnect` function sees it. */
 export interface NewSession {
@@ -118,6 +119,7 @@ export function sessionSetup(
       });
     } catch (err) {
       scope.disconnected(endpoint);
+      // Cut short (the deadline, end()): its statement would run on, locks held.
       if (running) cancelRunning(connection);
       ctx.close(connection);
       const { what, cause } = err instanceof StepError ? err : { what: "setup", cause: err };
@@ -140,15 +142,6 @@ function untilEnded(work: Promise<void>, ended: AbortSignal): Promise<void> {
     ended.addEventListener("abort", cut, { once: true });
     work.then(resolve, reject).finally(() => ended.removeEventListener("abort", cut));
   });
-}
-
-// A statement cut short (the deadline, end()) runs on in its backend once the socket is closed,
-// locks held: cancelled. Never through a transaction-mode pooler (see exclusive_group.ts).
-function cancelRunning(connection: DriverConnection): void {
-  if (isTransactionPooled(connection)) return;
-  try {
-    connection.cancel?.().catch(() => {});
-  } catch { /* another driver's throw: the session is closed anyway */ }
 }
 
 // Which step failed, and why.
