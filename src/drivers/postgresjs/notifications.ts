@@ -10,6 +10,7 @@
  * @module
  */
 import type { DriverNotification } from "../../driver.ts";
+import { frameReader } from "../shared/message_frames.ts";
 
 const NOTIFICATION = 0x41; // "A"
 const decoder = new TextDecoder();
@@ -29,38 +30,11 @@ export function watchNotifications(
   socket: DataSource,
   deliver: (n: DriverNotification) => void,
 ): void {
-  const head = new Uint8Array(5);
-  let headLength = 0;
-  let skip = 0;
-  let body: Uint8Array | undefined;
-  let got = 0;
-  socket.on("data", (chunk) => {
-    for (let i = 0; i < chunk.length;) {
-      if (skip > 0) {
-        const n = Math.min(skip, chunk.length - i);
-        skip -= n;
-        i += n;
-      } else if (body !== undefined) {
-        const n = Math.min(body.length - got, chunk.length - i);
-        body.set(chunk.subarray(i, i + n), got);
-        got += n;
-        i += n;
-        if (got === body.length) {
-          emit(body, deliver);
-          body = undefined;
-        }
-      } else {
-        head[headLength++] = chunk[i++];
-        if (headLength < 5) continue;
-        headLength = 0;
-        const length = ((head[1] << 24) | (head[2] << 16) | (head[3] << 8) | head[4]) - 4;
-        if (head[0] === NOTIFICATION && length > 4) {
-          body = new Uint8Array(length);
-          got = 0;
-        } else skip = Math.max(0, length);
-      }
-    }
+  const read = frameReader({
+    pick: (type, length) => type === NOTIFICATION && length > 4,
+    take: (_, body) => emit(body, deliver),
   });
+  socket.on("data", (chunk) => void read(chunk));
 }
 
 // Int32 pid, then the channel and the payload, each NUL-terminated.

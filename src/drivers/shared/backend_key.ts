@@ -10,6 +10,7 @@
  * @module
  */
 import { cancelMessage, type CancelTarget } from "./cancel_request.ts";
+import { frameReader } from "./message_frames.ts";
 
 /** How an adapter sends a CancelRequest: settles once sent, failed or timed out; never rejects. */
 export type CancelSender = (
@@ -63,39 +64,19 @@ export class SessionCanceller {
    * @param usedTls Whether it is a TLS socket.
    */
   watch(socket: KeySource, usedTls: boolean): void {
-    const head = new Uint8Array(5);
-    let headLength = 0;
-    let skip = 0;
-    let body: Uint8Array | undefined;
-    let got = 0;
+    const read = frameReader({
+      // No key before the session is ready (or failed): nothing more to read then.
+      pick: (type, length) =>
+        type === READY || type === ERROR
+          ? "stop"
+          : type === BACKEND_KEY && length >= 8 && length <= 260,
+      take: (_, body) => {
+        this.keyed(new DataView(body.buffer).getInt32(0), body.subarray(4), usedTls);
+        return true;
+      },
+    });
     const onData = (chunk: Uint8Array) => {
-      for (let i = 0; i < chunk.length;) {
-        if (skip > 0) {
-          const n = Math.min(skip, chunk.length - i);
-          skip -= n;
-          i += n;
-        } else if (body !== undefined) {
-          const n = Math.min(body.length - got, chunk.length - i);
-          body.set(chunk.subarray(i, i + n), got);
-          got += n;
-          i += n;
-          if (got < body.length) continue;
-          const pid = new DataView(body.buffer).getInt32(0);
-          this.keyed(pid, body.subarray(4), usedTls);
-          return void socket.off("data", onData);
-        } else {
-          head[headLength++] = chunk[i++];
-          if (headLength < 5) continue;
-          headLength = 0;
-          const length = ((head[1] << 24) | (head[2] << 16) | (head[3] << 8) | head[4]) - 4;
-          // No key before the session is ready (or failed): nothing more to read here.
-          if (head[0] === READY || head[0] === ERROR) return void socket.off("data", onData);
-          if (head[0] === BACKEND_KEY && length >= 8 && length <= 260) {
-            body = new Uint8Array(length);
-            got = 0;
-          } else skip = Math.max(0, length);
-        }
-      }
+      if (read(chunk)) socket.off("data", onData);
     };
     socket.on("data", onData);
   }
