@@ -4,7 +4,8 @@
  * Starts two embedded PostgreSQL servers once (unless `PGDBPOOL_TEST_URLS`,
  * `DATABASE_URL` or `PGHOST` names existing ones), hands them to the test
  * processes through `PGDBPOOL_TEST_URLS`, runs `deno test` and then `bun test`
- * over `tests/`, streams their output, counts the tests of each runtime (a
+ * over `tests/` (Deno in two processes: the unit tests two files at a time,
+ * then the rest), streams their output, counts the tests of each runtime (a
  * `describe` counts its `it`s, not itself), lists the skipped tests by name,
  * prints `N passed, N failed, N skipped` as its last line, stops the servers, deletes the temporary directory, and exits 1 if
  * anything failed, a runtime crashed, or no test ran at all (a runtime that
@@ -70,6 +71,38 @@ function bin(name: string): string {
   const local = path.join(repo, "node_modules", ".bin", name);
   if (fs.existsSync(local)) return local;
   return name === "deno" ? Deno.execPath() : name;
+}
+
+/** One test process of a runtime: its command line and the extra environment it runs with. */
+interface Part {
+  argv: string[];
+  junit: string;
+  env: Record<string, string>;
+}
+
+/**
+ * The test processes of a runtime. Deno's whole run is two: the unit tests, which share
+ * nothing, two files at a time (Deno spends about half a second starting each file), then the
+ * rest one file at a time, as they share the servers.
+ */
+function parts(runtime: "deno" | "bun", root: string, paths: string[], filters: string[]): Part[] {
+  const junit = (name: string) => path.join(root, `${name}-junit.xml`);
+  if (runtime === "bun" || paths.length > 0) {
+    return [{
+      argv: command(runtime, junit(runtime), paths, filters),
+      junit: junit(runtime),
+      env: {},
+    }];
+  }
+  const rest = fs.readdirSync(path.join(repo, "tests"))
+    .filter((d) => d !== "unit" && fs.statSync(path.join(repo, "tests", d)).isDirectory())
+    .map((d) => `tests/${d}/`);
+  const unit = command(runtime, junit("deno-unit"), ["tests/unit/"], filters);
+  unit.splice(2, 0, "--parallel");
+  return [
+    { argv: unit, junit: junit("deno-unit"), env: { DENO_JOBS: "2" } },
+    { argv: command(runtime, junit("deno"), rest, filters), junit: junit("deno"), env: {} },
+  ];
 }
 
 function command(
@@ -326,6 +359,19 @@ function skippedNames(cases: JunitCase[]): string[] {
     .map((t) => (t.skipReason ? `${t.name} (${t.skipReason})` : t.name));
 }
 
+/** The counts of a runtime's processes, added up. */
+function merge(a: Counts | undefined, b: Counts): Counts {
+  if (!a) return b;
+  return {
+    passed: a.passed + b.passed,
+    failed: a.failed + b.failed,
+    skipped: a.skipped + b.skipped,
+    skippedNames: [...a.skippedNames, ...b.skippedNames],
+    failedNames: [...a.failedNames, ...b.failedNames],
+    notes: [...new Set([...a.notes, ...b.notes])],
+  };
+}
+
 function count(
   runtime: "deno" | "bun",
   junitFile: string,
@@ -406,15 +452,14 @@ async function main(): Promise<number> {
 
     for (const runtime of runtimes) {
       if (interrupted) break;
-      const junit = path.join(root, `${runtime}-junit.xml`);
-      const result = await runRuntime(
-        runtime,
-        command(runtime, junit, paths, filters),
-        env,
-        timeoutMs,
-      );
-      sweepDeadHarnesses(root);
-      const c = count(runtime, junit, result);
+      let c: Counts | undefined;
+      for (const part of parts(runtime, root, paths, filters)) {
+        if (interrupted) break;
+        const result = await runRuntime(runtime, part.argv, { ...env, ...part.env }, timeoutMs);
+        sweepDeadHarnesses(root);
+        c = merge(c, count(runtime, part.junit, result));
+      }
+      if (!c) break;
       // Said, not failed: Bun reports nothing at all for a file whose describe is skipped.
       if (c.passed + c.failed + c.skipped === 0) c.notes.push("ran no test");
       totals.passed += c.passed;
