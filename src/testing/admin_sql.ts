@@ -17,23 +17,17 @@ type PostgresFactory = typeof import("postgres");
 let loading: Promise<PostgresFactory> | undefined;
 
 /**
- * Runs `sql` on `server` in a fresh session that is closed afterwards.
- * Without `params` the simple-query protocol is used (several statements
- * allowed; then the result holds one array per statement).
+ * A postgres.js client of one superuser session on `server`, opened on its first query.
  *
- * @returns The rows, as plain objects.
- * @throws {Error} The server's or the connection's error.
+ * @param server Where to connect.
+ * @returns The client; `end()` it.
  */
-export async function adminQuery(
-  server: AdminTarget,
-  sql: string,
-  params?: unknown[],
-): Promise<Record<string, unknown>[]> {
+export async function adminClient(server: AdminTarget): Promise<ReturnType<PostgresFactory>> {
   loading ??= import("postgres").then((m) => m.default as PostgresFactory);
   // A failed import is not cached: the next call tries again.
   loading.catch(() => (loading = undefined));
   const postgres = await loading;
-  const client = postgres({
+  return postgres({
     host: server.host,
     port: server.port,
     user: server.user,
@@ -47,6 +41,22 @@ export async function adminQuery(
     connection: { application_name: "pgdbpool-testing-admin" },
     onnotice: () => {},
   });
+}
+
+/**
+ * Runs `sql` on `server` in a fresh session that is closed afterwards.
+ * Without `params` the simple-query protocol is used (several statements
+ * allowed; then the result holds one array per statement).
+ *
+ * @returns The rows, as plain objects.
+ * @throws {Error} The server's or the connection's error.
+ */
+export async function adminQuery(
+  server: AdminTarget,
+  sql: string,
+  params?: unknown[],
+): Promise<Record<string, unknown>[]> {
+  const client = await adminClient(server);
   try {
     // deno-lint-ignore no-explicit-any
     const rows = params ? await client.unsafe(sql, params as any[]) : await client.unsafe(sql);

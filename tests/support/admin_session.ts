@@ -6,8 +6,8 @@
  *
  * @module
  */
-import postgres from "postgres";
 import type { TestServer } from "./test_server.ts";
+import { adminClient } from "../../src/testing/admin_sql.ts";
 
 /** A kept admin session; see the module documentation. */
 export interface AdminSession {
@@ -28,25 +28,17 @@ export interface AdminSession {
  * ```
  */
 export function adminSession(server: TestServer): AdminSession {
-  const client = postgres({
-    host: server.host,
-    port: server.port,
-    user: server.user,
-    password: server.password,
-    database: server.database,
-    max: 1,
-    connect_timeout: 10,
-    idle_timeout: 0,
-    max_lifetime: 0,
-    fetch_types: false,
-    connection: { application_name: "pgdbpool-testing-admin" },
-    onnotice: () => {},
-  });
+  const client = adminClient(server);
+  // Handled here too: a failed open reaches the caller through query(), never unhandled.
+  client.catch(() => {});
   return {
     async query(sql, params = []) {
       // deno-lint-ignore no-explicit-any
-      return Array.from(await client.unsafe(sql, params as any[])) as Record<string, unknown>[];
+      const rows = await (await client).unsafe(sql, params as any[]);
+      return Array.from(rows) as Record<string, unknown>[];
     },
-    end: () => client.end({ timeout: 5 }),
+    end: async () => {
+      await (await client).end({ timeout: 5 });
+    },
   };
 }
