@@ -11,6 +11,11 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import {
+  assertHidden as assertHiddenIn,
+  rejection,
+  renderings,
+} from "../support/secret_renderings.ts";
 import { randomBytes } from "node:crypto";
 import { inspect } from "node:util";
 import {
@@ -45,67 +50,9 @@ const EVENTS = [
   "listenrestored",
 ];
 
-const runtime = globalThis as {
-  Bun?: { inspect(v: unknown, o?: object): string };
-  Deno?: { inspect(v: unknown, o?: object): string };
-};
-
-/** Every way `value` prints: String, JSON, the runtimes' inspect, and every string along an error's causes. */
-function renderings(value: unknown): string[] {
-  const out: string[] = [];
-  const attempt = (fn: () => unknown) => {
-    try {
-      const text = fn();
-      if (typeof text === "string") out.push(text);
-    } catch (err) {
-      out.push(String((err as Error)?.message));
-    }
-  };
-  attempt(() => String(value));
-  attempt(() => JSON.stringify(value));
-  attempt(() => inspect(value, { showHidden: true, depth: 20, getters: true }));
-  if (runtime.Deno) attempt(() => runtime.Deno!.inspect(value, { showHidden: true, depth: 20 }));
-  if (runtime.Bun) attempt(() => runtime.Bun!.inspect(value, { depth: 20 }));
-  const seen = new Set<unknown>();
-  const visit = (e: unknown): void => {
-    if (e === null || typeof e !== "object" || seen.has(e)) return;
-    seen.add(e);
-    for (const key of Reflect.ownKeys(e)) {
-      let v: unknown;
-      try {
-        v = (e as Record<PropertyKey, unknown>)[key];
-      } catch {
-        continue;
-      }
-      if (typeof v === "string") out.push(v);
-      else visit(v);
-    }
-    if (e instanceof Error) {
-      out.push(e.message, e.stack ?? "", String(e));
-      visit(e.cause);
-    }
-  };
-  visit(value);
-  return out;
-}
-
+/** Fails when any part of the secret shows in `value` (see tests/support/secret_renderings.ts). */
 function assertHidden(value: unknown, where: string): void {
-  for (const text of renderings(value)) {
-    for (const needle of NEEDLES) {
-      if (text.includes(needle)) {
-        assert.fail(`the password shows in ${where}:\n${text.slice(0, 3000)}`);
-      }
-    }
-  }
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  return assert.fail("expected a rejection");
+  assertHiddenIn(value, where, NEEDLES);
 }
 
 const server: TestServer = (await sharedServers())[0];

@@ -15,6 +15,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { assertHidden as assertHiddenIn, rejection } from "../support/secret_renderings.ts";
 import { randomBytes } from "node:crypto";
 import { inspect } from "node:util";
 import {
@@ -45,85 +46,15 @@ const SECRET = `${PART_A}:p@ss/w?rd#&=%${PART_B}`;
 const SECRET_URL = encodeURIComponent(SECRET);
 const NEEDLES = [PART_A, PART_B];
 
-const runtime = globalThis as {
-  Bun?: { inspect(v: unknown, o?: object): string };
-  Deno?: { inspect(v: unknown, o?: object): string };
-};
-
 const drivers = await withDenoPostgres(runtimeDrivers());
 
 // ---------------------------------------------------------------------------
 // What "shows" means
 // ---------------------------------------------------------------------------
 
-/** Every way a value can be printed or serialised. */
-function renderings(value: unknown): string[] {
-  const out: string[] = [];
-  const attempt = (fn: () => unknown): void => {
-    try {
-      const text = fn();
-      if (typeof text === "string") out.push(text);
-    } catch (err) {
-      // A rendering that throws shows nothing, but its error might.
-      out.push(String((err as Error)?.message));
-    }
-  };
-  attempt(() => String(value));
-  attempt(() => JSON.stringify(value));
-  attempt(() => inspect(value, { showHidden: true, depth: 20, getters: true }));
-  attempt(() => inspect(value, { depth: 20, colors: false }));
-  if (runtime.Deno !== undefined) {
-    const deno = runtime.Deno;
-    attempt(() => deno.inspect(value, { showHidden: true, depth: 20, getters: true }));
-  }
-  if (runtime.Bun !== undefined) {
-    const bun = runtime.Bun;
-    attempt(() => bun.inspect(value, { depth: 20 }));
-  }
-  // Errors: every message, stack and own property along the cause chain.
-  const seen = new Set<unknown>();
-  const visit = (e: unknown): void => {
-    if (e === null || typeof e !== "object" || seen.has(e)) return;
-    seen.add(e);
-    for (const key of Reflect.ownKeys(e)) {
-      let v: unknown;
-      try {
-        v = (e as Record<PropertyKey, unknown>)[key];
-      } catch {
-        continue;
-      }
-      if (typeof v === "string") out.push(v);
-      else if (typeof v === "number" || typeof v === "boolean") out.push(String(v));
-    }
-    if (e instanceof Error) {
-      out.push(e.message, e.stack ?? "", String(e));
-      visit(e.cause);
-      if (e instanceof AggregateError) e.errors.forEach(visit);
-    }
-  };
-  visit(value);
-  return out;
-}
-
-/** Fails, quoting the rendering, when any part of the secret shows in `value`. */
+/** Fails when any part of the secret shows in `value` (see tests/support/secret_renderings.ts). */
 function assertHidden(value: unknown, where: string): void {
-  for (const text of renderings(value)) {
-    for (const needle of NEEDLES) {
-      if (text.includes(needle)) {
-        assert.fail(`the password shows in ${where}:\n${text.slice(0, 4000)}`);
-      }
-    }
-  }
-}
-
-/** The error `promise` rejects with (fails if it resolves). */
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  return assert.fail("expected a rejection");
+  assertHiddenIn(value, where, NEEDLES);
 }
 
 /** The error `fn` throws synchronously (fails if it returns). */
