@@ -10,6 +10,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { until } from "../support/backend_probe.ts";
 import { createPool, type Pool, PoolClosedError, type PoolConfigInput } from "../../mod.ts";
 import { startProxy, type TestProxy } from "../../src/testing/mod.ts";
 import { adminQuery, sharedServers, type TestServer } from "../support/servers.ts";
@@ -28,15 +29,6 @@ const pools: Pool[] = [];
 let seq = 0;
 // Per driver: whether the backend of the on_connect cut by end() went away.
 const cancelled = new Map<string, Promise<void>>();
-
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 4000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(20);
-  }
-  assert.fail(`never happened: ${what}`);
-}
 
 async function ended(pool: Pool): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -133,12 +125,14 @@ function casesOf(d: DriverCase): [string, () => Promise<void>][] {
       await until("no connection through the proxy", () => proxy.connectionCount === 0);
       healthy(pool);
       // Closing the socket alone leaves the backend sleeping: the statement must be cancelled.
-      const gone = until("no backend left", async () => (await backends(app)) === 0, 2000);
+      const gone = until("no backend left", async () => (await backends(app)) === 0, {
+        withinMs: 2000,
+      });
       cancelled.set(d.name, gone);
       await gone.catch(() => {});
     }],
     [`${d.name}: on_connect cut by end(): its statement is cancelled on the server`, async () => {
-      await until("the on_connect case ran", () => cancelled.has(d.name), 8000);
+      await until("the on_connect case ran", () => cancelled.has(d.name), { withinMs: 8000 });
       await cancelled.get(d.name);
     }],
     ...(d.name === "bun-sql" ? [] : [[

@@ -11,6 +11,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { until } from "../support/backend_probe.ts";
 import { createPool, type Pool, type PoolEventDetail } from "../../mod.ts";
 import { startProxy, type TestProxy } from "../../src/testing/mod.ts";
 import {
@@ -36,15 +37,6 @@ let restarting: PrivateTestServer;
 const pools: Pool[] = [];
 const proxies: TestProxy[] = [];
 let seq = 0;
-
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 4000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(20);
-  }
-  assert.fail(`never happened: ${what}`);
-}
 
 function listening(d: DriverCase, server: TestServer, via?: TestProxy) {
   const app = `atk_r2_listen_${d.name}_${++seq}`.replace(/\W/g, "_");
@@ -114,7 +106,7 @@ function casesOf(d: DriverCase): [string, () => Promise<void>][] {
       for (const c of channels) await s.listen(c);
       await restartGate.ready(); // every pool of this case listens, then the server restarts once
       const { stopAt, startAt } = await restartGate.done;
-      await until("listenrestored", () => s.seen.length >= 2, 8000);
+      await until("listenrestored", () => s.seen.length >= 2, { withinMs: 8000 });
       await delivered(s, channels, "after restart");
       await sleep(150);
       assert.deepEqual(types(s), ["listenlost", "listenrestored"]);

@@ -10,6 +10,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { until } from "../support/backend_probe.ts";
 import { createPool, type Pool, type PoolConfigInput, type PoolEventDetail } from "../../mod.ts";
 import { startProxy, type TestProxy } from "../../src/testing/mod.ts";
 import { adminQuery, sharedServers, type TestServer } from "../support/servers.ts";
@@ -32,15 +33,6 @@ let server: TestServer;
 const pools: Pool[] = [];
 const proxies: TestProxy[] = [];
 let seq = 0;
-
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 4000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(20);
-  }
-  assert.fail(`never happened: ${what}`);
-}
 
 /** A pool whose listen events are recorded, in order; through `proxy` when given. */
 function listening(d: DriverCase, proxy?: TestProxy, extra: Partial<PoolConfigInput> = {}) {
