@@ -32,6 +32,26 @@ const drivers = await withDenoPostgres(runtimeDrivers());
 // The first callers are in flight when the fault comes; the ones behind them are quick.
 const nap = (i: number) => i < 6 ? 0.3 : 0.02;
 
+/** The calls whose outcome is neither their own number nor an error of `allowed`'s kind. */
+function problemsOf(
+  outcomes: unknown[],
+  allowed: abstract new (...a: never[]) => unknown,
+): string[] {
+  return outcomes
+    .map((o, i) => [o, i] as const)
+    .filter(([o, i]) => o !== i && !(o instanceof allowed))
+    .map(([o, i]) => `${i}: ${inspect(o)}`);
+}
+
+/** Waits until every handler of the pool's group `g` came back. */
+function leasedBack(pool: Pool): Promise<void> {
+  return until(
+    () => `leased back to 0: ${JSON.stringify(pool.stats().groups.g)}`,
+    () => pool.stats().groups.g.leased === 0,
+    { withinMs: 5_000 },
+  );
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type Kind = "autocommit" | "transactional" | "pipelined";
@@ -149,17 +169,10 @@ for (const { name, make } of drivers) {
         );
         await killAllWhenRunning(app, "SELECT pg_sleep(0.3)");
         const outcomes = await Promise.all(calls);
-        const problems = outcomes
-          .map((o, i) => [o, i] as const)
-          .filter(([o, i]) => o !== i && !(o instanceof ConnectionError))
-          .map(([o, i]) => `${i}: ${inspect(o)}`);
+        const problems = problemsOf(outcomes, ConnectionError);
         assert.deepEqual(problems, []);
         assert.ok(outcomes.some((o) => o instanceof ConnectionError), "the kill hit someone");
-        await until(
-          () => `leased back to 0: ${JSON.stringify(pool.stats().groups.g)}`,
-          () => pool.stats().groups.g.leased === 0,
-          { withinMs: 5_000 },
-        );
+        await leasedBack(pool);
         assert.equal(await servesAgain(pool, 0), 0);
         const again = await Promise.all(
           Array.from(
@@ -190,10 +203,7 @@ for (const { name, make } of drivers) {
         await sleep(100);
         await pool.end();
         const outcomes = await Promise.all(calls);
-        const problems = outcomes
-          .map((o, i) => [o, i] as const)
-          .filter(([o, i]) => o !== i && !(o instanceof PoolError))
-          .map(([o, i]) => `${i}: ${inspect(o)}`);
+        const problems = problemsOf(outcomes, PoolError);
         assert.deepEqual(problems, [], "a result or a typed error, each");
         const left = await adminQuery(
           scope.server,
@@ -228,21 +238,14 @@ for (const { name, make } of drivers) {
         await running(app, "SELECT pg_sleep(0.3)");
         proxy.drop();
         const outcomes = await Promise.all(calls);
-        const problems = outcomes
-          .map((o, i) => [o, i] as const)
-          .filter(([o, i]) => o !== i && !(o instanceof PoolError))
-          .map(([o, i]) => `${i}: ${inspect(o)}`);
+        const problems = problemsOf(outcomes, PoolError);
         assert.deepEqual(problems, [], "a result or a typed error, each");
         assert.ok(
           outcomes.some((o) => o instanceof ConnectionError),
           `the drop hit someone: ${outcomes.map((o) => inspect(o)).join(", ")}`,
         );
         proxy.pass();
-        await until(
-          () => `leased back to 0: ${JSON.stringify(pool.stats().groups.g)}`,
-          () => pool.stats().groups.g.leased === 0,
-          { withinMs: 5_000 },
-        );
+        await leasedBack(pool);
         assert.equal(await servesAgain(pool, 4), 4);
       }, 50);
     }
@@ -276,18 +279,11 @@ for (const { name, make } of drivers) {
           ),
       );
       const outcomes = await Promise.all(calls);
-      const problems = outcomes
-        .map((o, i) => [o, i] as const)
-        .filter(([o, i]) => o !== i && !(o instanceof PoolError))
-        .map(([o, i]) => `${i}: ${inspect(o)}`);
+      const problems = problemsOf(outcomes, PoolError);
       assert.deepEqual(problems, [], "a result or a typed error, each");
       assert.ok(outcomes.some((o) => o instanceof PoolError), "the stall ended someone");
       proxy.pass();
-      await until(
-        () => `leased back to 0: ${JSON.stringify(pool.stats().groups.g)}`,
-        () => pool.stats().groups.g.leased === 0,
-        { withinMs: 5_000 },
-      );
+      await leasedBack(pool);
       assert.equal(await servesAgain(pool, 6), 6);
     }
 
@@ -315,10 +311,7 @@ for (const { name, make } of drivers) {
         const killed = round((i) => `SELECT pg_sleep(0.4), ${i} AS n`);
         await killAllWhenRunning(app, "SELECT pg_sleep(0.4)");
         const outcomes = await killed;
-        const problems = outcomes
-          .map((o, i) => [o, i] as const)
-          .filter(([o, i]) => o !== i && !(o instanceof ConnectionError))
-          .map(([o, i]) => `${i}: ${inspect(o)}`);
+        const problems = problemsOf(outcomes, ConnectionError);
         assert.deepEqual(problems, []);
         assert.ok(outcomes.some((o) => o instanceof ConnectionError), "the kill hit someone");
         assert.equal(await servesAgain(pool, 0), 0);
